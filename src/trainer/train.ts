@@ -6,7 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type * as tfTypes from '@tensorflow/tfjs';
-import { stepsPerEpoch as stepsPerEpochOf, totalSteps as totalStepsOf, type RunConfig } from '../shared/config';
+import { ConfigError, stepsPerEpoch as stepsPerEpochOf, totalSteps as totalStepsOf, type RunConfig } from '../shared/config';
 import { EVENTS_SCHEMA_VERSION, RUN_FILES, type HeaderEvent, type RunEvent, type RunState, type RunSummary } from '../shared/protocol';
 import { ExplosionDetector, detectorOptionsFromConfig, toDetectorEvent } from '../shared/detector';
 import { Rng, deriveSeed } from '../shared/rng';
@@ -85,7 +85,13 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
   const spe = stepsPerEpochOf(cfg);
   const total = totalStepsOf(cfg);
   const B = cfg.optimizer.batchSize;
-  const model: Model = createModel(cfg.model, data.inputShape, K, cfg.seed);
+  let model: Model;
+  try {
+    model = createModel(cfg.model, data.inputShape, K, cfg.seed);
+  } catch (e) {
+    // e.g. an architecture that does not fit the input size: an input error, reported before anything is written
+    throw new ConfigError([`model: ${(e as Error).message} (dataset ${data.name} is ${h}×${w}×${c})`]);
+  }
 
   const runId = opts.runId ?? makeRunId(cfg.name ?? opts.configName ?? 'run', new Date(), opts.runsRoot);
   const header = {
