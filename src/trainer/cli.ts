@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { BACKENDS, ConfigError, parseConfig, type BackendName } from '../shared/config';
 import { AUTO_ORDER, probeAllBackends, probeOne, type ConcreteBackend } from './backend';
 import { createReporter } from './progress';
+import { registerReproduceCommand } from '../reproduce/command';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, diverged: 3 } as const;
 
@@ -137,6 +138,8 @@ export function buildProgram(): Command {
       const { runDemo } = await import('./demo');
       await runDemo({ runsRoot: path.resolve(opts.runsDir), backend: opts.backend, steps: opts.steps });
     });
+
+  registerReproduceCommand(program);
 
   return program;
 }

@@ -1,0 +1,92 @@
+/**
+ * Fisher Lens extension entry: wiring only. Everything that touches `vscode` lives in src/host/; the trainer
+ * runs in its own process (dist/cli.js) so the extension host never loads tfjs.
+ */
+import path from 'node:path';
+import * as vscode from 'vscode';
+import { registerCommands, type CommandHost } from './host/commands';
+import { ComparePanel } from './host/comparePanel';
+import { ExplosionWatch } from './host/explosionWatch';
+import { EXIT, Launcher } from './host/launcher';
+import { createLog, log } from './host/log';
+import { MonitorPanel } from './host/monitorPanel';
+import { RunStore } from './host/runStore';
+import { RunsTreeProvider } from './host/runsTree';
+import { getSettings, workspaceRoot } from './host/settings';
+import { RunStatusBar } from './host/statusBar';
+
+export function activate(context: vscode.ExtensionContext): { store: RunStore; launcher: Launcher } {
+  const t0 = performance.now();
+  const sub = <T extends vscode.Disposable>(d: T): T => (context.subscriptions.push(d), d);
+  sub(createLog());
+
+  const globalRuns = path.join(context.globalStorageUri.fsPath, 'runs');
+  const settings = () => getSettings(globalRuns);
+  const store = sub(new RunStore(settings().runsDirectory));
+  const launcher = sub(new Launcher(context.extensionPath, settings, () => workspaceRoot() ?? store.root));
+  const tree = sub(new RunsTreeProvider(store));
+  const treeView = sub(vscode.window.createTreeView('fisherLens.runs', { treeDataProvider: tree, canSelectMany: true, showCollapseAll: false }));
+  const statusBar = sub(new RunStatusBar(store));
+
+  const host: CommandHost = {
+    context,
+    extensionUri: context.extensionUri,
+    store,
+    launcher,
+    settings,
+    stopRun: (runId) => void vscode.commands.executeCommand('fisherLens.stopRun', runId),
+    openMonitor: (runId) => void MonitorPanel.show(host, runId),
+    setActiveRun: (runId) => statusBar.setActive(runId),
+    revealInTree: (runId) => {
+      const r = store.get(runId);
+      if (r && treeView.visible) void treeView.reveal(r, { select: true, focus: false });
+    },
+    refreshTree: () => tree.refresh(),
+  };
+  for (const d of registerCommands(host)) sub(d);
+
+  sub(
+    new ExplosionWatch(store, {
+      openMonitor: (runId) => host.openMonitor(runId),
+      rerunWithPenalty: (runId) => void vscode.commands.executeCommand('fisherLens.rerunWithFisherPenalty', runId),
+    }),
+  );
+
+  // Tell the user how a trainer this window started ended (the run directory has the details).
+  sub(
+    launcher.onDidExit(({ runId, code, stderrTail, stopRequested }) => {
+      store.refresh();
+      const last = stderrTail.trim().split('\n').slice(-4).join('\n');
+      const showLog = 'Show Log';
+      if (code === EXIT.usage) {
+        void vscode.window.showErrorMessage(`Fisher Lens: ${runId} did not start — invalid run config: ${last || 'see the log'}`, showLog).then((c) => c && log.show());
+      } else if (code === EXIT.failed || (code === null && !stopRequested)) {
+        void vscode.window.showErrorMessage(`Fisher Lens: ${runId} failed${last ? `: ${last.split('\n').pop()}` : ''}`, showLog).then((c) => c && log.show());
+      } else if (code === EXIT.diverged) {
+        void vscode.window.showWarningMessage(`Fisher Lens: ${runId} diverged (non-finite loss).`, 'Open Monitor').then((c) => c && host.openMonitor(runId));
+      }
+    }),
+  );
+
+  sub(
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('fisherLens.runsDirectory')) {
+        store.setRoot(settings().runsDirectory);
+        tree.refresh();
+      }
+    }),
+  );
+  sub(vscode.workspace.onDidChangeWorkspaceFolders(() => store.setRoot(settings().runsDirectory)));
+
+  sub(vscode.window.registerWebviewPanelSerializer(MonitorPanel.viewType, { deserializeWebviewPanel: async (panel, state) => MonitorPanel.revive(host, panel, state) }));
+  sub(vscode.window.registerWebviewPanelSerializer(ComparePanel.viewType, { deserializeWebviewPanel: async (panel, state) => ComparePanel.revive(host, panel, state) }));
+  sub({ dispose: () => [...MonitorPanel.all()].forEach((p) => p.dispose()) });
+
+  const ms = performance.now() - t0;
+  log.info(`activated in ${ms.toFixed(1)} ms (runs root ${store.root}, ${store.runs().length} runs${vscode.workspace.isTrusted ? '' : ', untrusted workspace: no training'})`);
+  return { store, launcher };
+}
+
+export function deactivate(): void {
+  // Everything is in context.subscriptions.
+}

@@ -1,0 +1,300 @@
+/**
+ * Local trainer processes: `node dist/cli.js train <config> --runs-dir DIR --run-id ID --json [--backend B]`
+ * as children of the extension host (not detached: they end with the window, and a run that outlived a
+ * reload is still followed through its run directory). A concurrency limit queues runs beyond it (state
+ * `queued`, shown in the tree). Stop = SIGTERM to the child and a `STOP` file in the run directory (the
+ * file alone stops runs started elsewhere: the CLI, another window, Slurm).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as vscode from 'vscode';
+import { writeJsonAtomic, writeQueuedRun } from '../runs/writer';
+import type { RunConfig } from '../shared/config';
+import { isTerminal, RUN_FILES, type RunState, type RunStatus } from '../shared/protocol';
+import { Disposable } from './dispose';
+import { log } from './log';
+import type { Settings } from './settings';
+
+/** Exit codes of `fisher-lens train`. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, diverged: 3 } as const;
+
+/** What to run: a resolved config (written to a temporary file) or a config file as it is. */
+export type RunSource = { kind: 'config'; config: RunConfig } | { kind: 'file'; file: string; config: RunConfig };
+
+export interface LaunchRequest {
+  runId: string;
+  source: RunSource;
+  /** Steps the run will take (for the queued status). */
+  totalSteps: number;
+}
+
+/** A run this window launched or queued. */
+export interface LocalRun {
+  runId: string;
+  runsDir: string;
+  name: string;
+  config: RunConfig;
+  state: 'queued' | 'running' | 'exited';
+  child?: ChildProcess;
+  pid?: number;
+  queuedAt: number;
+  exitCode?: number | null;
+  stopRequested?: boolean;
+  /** The config file given to the trainer. */
+  file: string;
+  /** A temporary config file written for a preset (removed when the run ends). */
+  tempConfig?: string;
+}
+
+export interface LaunchOutcome {
+  runId: string;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Last stderr lines (the CLI names the bad field on exit code 2). */
+  stderrTail: string;
+  stopRequested: boolean;
+}
+
+export class Launcher extends Disposable {
+  private readonly runs = new Map<string, LocalRun>();
+  private readonly changed = this.register(new vscode.EventEmitter<string>());
+  private readonly exited = this.register(new vscode.EventEmitter<LaunchOutcome>());
+  /** A local run was queued, started or exited (fires its id). */
+  readonly onDidChange = this.changed.event;
+  /** A launched trainer exited. */
+  readonly onDidExit = this.exited.event;
+
+  constructor(
+    private readonly extensionPath: string,
+    private readonly settings: () => Settings,
+    private readonly cwd: () => string,
+  ) {
+    super();
+  }
+
+  /** The CLI bundle the trainer runs from. */
+  get cliPath(): string {
+    return path.join(this.extensionPath, 'dist', 'cli.js');
+  }
+
+  /** Runs launched or queued by this window and not yet exited. */
+  active(): LocalRun[] {
+    return [...this.runs.values()].filter((r) => r.state !== 'exited');
+  }
+
+  get(runId: string): LocalRun | undefined {
+    return this.runs.get(runId);
+  }
+
+  /**
+   * Queue a run: its folder is created at once in state `queued` (config.json + status.json, adopted by the
+   * trainer when it starts), and it starts when fewer than `maxConcurrentRuns` of ours are running.
+   */
+  launch(req: LaunchRequest): LocalRun {
+    const s = this.settings();
+    const config = req.source.config;
+    writeQueuedRun(s.runsDirectory, req.runId, config, { totalSteps: req.totalSteps });
+    const run: LocalRun = {
+      runId: req.runId,
+      runsDir: s.runsDirectory,
+      name: config.name ?? req.runId,
+      config,
+      state: 'queued',
+      queuedAt: Date.now(),
+      file: req.source.kind === 'file' ? req.source.file : '',
+    };
+    if (req.source.kind === 'config') {
+      const dir = path.join(os.tmpdir(), 'fisher-lens');
+      fs.mkdirSync(dir, { recursive: true });
+      run.tempConfig = run.file = path.join(dir, `${req.runId}.fisher.json`);
+      fs.writeFileSync(run.tempConfig, JSON.stringify(config, null, 2));
+    }
+    this.runs.set(run.runId, run);
+    this.changed.fire(run.runId);
+    this.pump();
+    return run;
+  }
+
+  /** Start queued runs while below the limit. */
+  private pump() {
+    if (this.disposed) return;
+    const limit = this.settings().maxConcurrentRuns;
+    let running = [...this.runs.values()].filter((r) => r.state === 'running').length;
+    const queued = [...this.runs.values()].filter((r) => r.state === 'queued').sort((a, b) => a.queuedAt - b.queuedAt);
+    for (const r of queued) {
+      if (running >= limit) break;
+      this.start(r);
+      running++;
+    }
+  }
+
+  private start(run: LocalRun, nodeOverride?: string) {
+    const s = this.settings();
+    const args = [this.cliPath, 'train', run.file, '--runs-dir', run.runsDir, '--run-id', run.runId, '--json'];
+    if (s.backend !== 'auto') args.push('--backend', s.backend);
+    const node = nodeOverride ?? (s.nodePath || 'node');
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    // Electron's own binary is plain Node only with this variable; `node` on PATH ignores it.
+    if (node === process.execPath && process.versions.electron) env.ELECTRON_RUN_AS_NODE = '1';
+    log.info(`starting ${run.runId}: ${node} ${args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}`);
+    fs.mkdirSync(run.runsDir, { recursive: true });
+    // stderr goes to a file, not a pipe: a trainer that outlives this window (reload) must not die of EPIPE.
+    const errFile = path.join(os.tmpdir(), 'fisher-lens', `${run.runId}${nodeOverride ? '.2' : ''}.stderr.log`);
+    fs.mkdirSync(path.dirname(errFile), { recursive: true });
+    const fd = fs.openSync(errFile, 'w');
+    let child: ChildProcess;
+    try {
+      child = spawn(node, args, { cwd: this.cwd(), env, stdio: ['ignore', 'ignore', fd], windowsHide: true });
+    } catch (e) {
+      fs.closeSync(fd);
+      this.finish(run, null, null, String(e));
+      return;
+    }
+    fs.closeSync(fd);
+    run.child = child;
+    run.state = 'running';
+    this.changed.fire(run.runId);
+    const stderr = new FileFollower(errFile, (text) => log.append(text.replace(/^(?=.)/gm, `[${run.runId}] `)));
+    child.once('spawn', () => {
+      run.pid = child.pid;
+      log.info(`${run.runId}: pid ${child.pid}`);
+    });
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      // `node` not on PATH: fall back to the extension host's Node when that is plain Node (code-server,
+      // remote servers) or Electron run as Node.
+      if (err.code === 'ENOENT' && !s.nodePath && !nodeOverride) {
+        log.warn(`'node' not found on PATH; using ${process.execPath}`);
+        run.child = undefined;
+        this.start(run, process.execPath);
+        return;
+      }
+      log.error(`${run.runId}: could not start ${node}: ${err.message}`);
+      this.finish(run, null, null, `could not start ${node}: ${err.message}${err.code === 'ENOENT' ? ' (set fisherLens.nodePath)' : ''}`);
+    });
+    child.once('close', (code, signal) => {
+      const tail = stderr.close();
+      fs.rm(errFile, { force: true }, () => undefined);
+      if (run.child !== child) return;
+      log.info(`${run.runId}: trainer exited with ${signal ?? code}`);
+      this.finish(run, code, signal, tail);
+    });
+  }
+
+  private finish(run: LocalRun, code: number | null, signal: NodeJS.Signals | null, stderrTail: string) {
+    if (run.state === 'exited') return;
+    run.state = 'exited';
+    run.exitCode = code;
+    run.child = undefined;
+    if (run.tempConfig) fs.rm(run.tempConfig, { force: true }, () => undefined);
+    this.settle(run, code, signal, stderrTail);
+    this.changed.fire(run.runId);
+    this.exited.fire({ runId: run.runId, code, signal, stderrTail, stopRequested: !!run.stopRequested });
+    this.pump();
+  }
+
+  /**
+   * A trainer that exited without writing a final state (it never started — bad config, no Node — or it was
+   * killed hard) leaves `queued`/`running` in status.json: record `failed` with the reason.
+   */
+  private settle(run: LocalRun, code: number | null, signal: NodeJS.Signals | null, stderrTail: string) {
+    const file = path.join(run.runsDir, run.runId, RUN_FILES.status);
+    try {
+      const st = JSON.parse(fs.readFileSync(file, 'utf8')) as RunStatus;
+      if (isTerminal(st.state)) return;
+      const last = stderrTail.trim().split('\n').slice(-3).join(' ').trim();
+      const why = code === EXIT.usage ? 'invalid config' : `trainer exited with ${signal ?? `code ${code}`}`;
+      writeJsonAtomic(file, { ...st, state: 'failed', pid: null, updatedAt: new Date().toISOString(), error: last ? `${why}: ${last}` : why });
+    } catch (e) {
+      log.debug(`${run.runId}: status not settled: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * Stop a run: a queued one is dropped; our child gets SIGTERM; and the `STOP` file is created in its run
+   * directory (which also stops runs this window did not start). Returns what was done.
+   */
+  stop(runId: string, runDir: string | undefined): 'dequeued' | 'signalled' | 'stop-file' | 'nothing' {
+    const r = this.runs.get(runId);
+    if (r?.state === 'queued') {
+      this.runs.delete(runId);
+      if (r.tempConfig) fs.rm(r.tempConfig, { force: true }, () => undefined);
+      // The placeholder folder holds nothing but the queued config and status.
+      fs.rmSync(path.join(r.runsDir, runId), { recursive: true, force: true });
+      this.changed.fire(runId);
+      return 'dequeued';
+    }
+    let done: 'signalled' | 'stop-file' | 'nothing' = 'nothing';
+    if (r?.state === 'running' && r.child) {
+      r.stopRequested = true;
+      r.child.kill('SIGTERM');
+      done = 'signalled';
+    }
+    const dir = runDir ?? (r ? path.join(r.runsDir, runId) : undefined);
+    if (dir && fs.existsSync(dir)) {
+      try {
+        fs.writeFileSync(path.join(dir, RUN_FILES.stop), `stop requested by the editor at ${new Date().toISOString()}\n`);
+        if (done === 'nothing') done = 'stop-file';
+      } catch (e) {
+        log.warn(`${runId}: could not write ${RUN_FILES.stop}: ${(e as Error).message}`);
+      }
+    }
+    return done;
+  }
+
+  /** State to show for a run this window knows about, when its run directory does not say yet. */
+  displayState(runId: string): RunState | undefined {
+    const r = this.runs.get(runId);
+    if (!r) return undefined;
+    return r.state === 'queued' ? 'queued' : r.state === 'running' ? 'running' : undefined;
+  }
+
+  override dispose(): void {
+    // Running trainers are left alone: a window reload must not kill training, and the next window follows
+    // them through their run directories. Queued runs (not started yet) are dropped.
+    for (const r of this.runs.values()) {
+      if (r.state !== 'queued') continue;
+      if (r.tempConfig) fs.rm(r.tempConfig, { force: true }, () => undefined);
+      // Its folder is only the queued placeholder (config + status): nothing will ever start it now.
+      fs.rmSync(path.join(r.runsDir, r.runId), { recursive: true, force: true });
+    }
+    super.dispose();
+  }
+}
+
+/** Follows a growing text file (a child's stderr) by polling; `close()` reads the rest and returns the tail. */
+class FileFollower {
+  private offset = 0;
+  private tail = '';
+  private readonly timer: NodeJS.Timeout;
+  constructor(
+    private readonly file: string,
+    private readonly onText: (text: string) => void,
+  ) {
+    this.timer = setInterval(() => this.poll(), 500);
+  }
+  private poll() {
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(this.file, 'r');
+      const size = fs.fstatSync(fd).size;
+      if (size <= this.offset) return;
+      const buf = Buffer.alloc(Math.min(size - this.offset, 1 << 20));
+      const n = fs.readSync(fd, buf, 0, buf.length, this.offset);
+      this.offset += n;
+      const text = buf.subarray(0, n).toString('utf8');
+      this.tail = (this.tail + text).slice(-4000);
+      this.onText(text);
+    } catch {
+      // not there (yet) or gone
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
+    }
+  }
+  close(): string {
+    clearInterval(this.timer);
+    this.poll();
+    return this.tail;
+  }
+}

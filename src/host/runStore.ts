@@ -1,0 +1,240 @@
+/**
+ * The host's view of the runs root: every run directory with its state, summary and config (RunsWatcher),
+ * and — for runs that are running or shown in a panel — the full metric history, kept current by tailing
+ * `events.jsonl` (RunTailer). Runs started anywhere (this window, the CLI, another window, before a reload)
+ * look the same here because the run directory is the single source of truth.
+ */
+import path from 'node:path';
+import * as vscode from 'vscode';
+import { effectiveState, RunsWatcher, RunTailer, type RunInfo as DirInfo } from '../runs';
+import type { RunEvent, RunState, RunStatus, RunSummary } from '../shared/protocol';
+import { appendEvents, createSeries, headline, type Headline, type RunSeries } from '../shared/series';
+import { isRunEvent } from '../shared/webviewProtocol';
+import { Disposable, toDisposable } from './dispose';
+import { log } from './log';
+
+/** One run directory as the editor shows it. */
+export interface RunInfo {
+  runId: string;
+  dir: string;
+  /** State to show: status.json's, or `failed` for a run whose process is gone without a final state. */
+  state: RunState;
+  /** Why `state` differs from status.json (e.g. its process is gone), if it does. */
+  stale: string | null;
+  status: RunStatus | null;
+  summary: RunSummary | null;
+  config: Record<string, unknown> | null;
+  /** Run name from the config, else the run id. */
+  name: string;
+  headline: Headline;
+  /** Start time, ms since the epoch. */
+  startedAt: number;
+}
+
+/** New events of a followed run. `initial`: history read when following started; `reset`: start over. */
+export interface RunEventsChange {
+  runId: string;
+  events: RunEvent[];
+  initial: boolean;
+  reset: boolean;
+}
+
+/** A followed run: its tailer and history. */
+interface Tail {
+  tailer: RunTailer;
+  series: RunSeries;
+  followers: number;
+  ready: boolean;
+  loaded: Promise<void>;
+}
+
+export interface Follow {
+  /** Resolves once the history on disk has been read. */
+  loaded: Promise<void>;
+  dispose(): void;
+}
+
+const isLive = (s: RunState) => s === 'running' || s === 'queued';
+
+export class RunStore extends Disposable {
+  private infos = new Map<string, RunInfo>();
+  private tails = new Map<string, Tail>();
+  private autoFollows = new Map<string, Follow>();
+  private watcher: RunsWatcher | null = null;
+  private rootDir = '';
+  private readonly changed = this.register(new vscode.EventEmitter<string | undefined>());
+  private readonly eventsEmitter = this.register(new vscode.EventEmitter<RunEventsChange>());
+  /** A run changed (its id) or the list of runs changed (undefined). */
+  readonly onDidChange = this.changed.event;
+  /** New events of a followed run. */
+  readonly onEvents = this.eventsEmitter.event;
+  /** Resolves after the first scan of the current root. */
+  ready: Promise<void> = Promise.resolve();
+
+  constructor(root: string) {
+    super();
+    this.register(toDisposable(() => this.close()));
+    this.setRoot(root);
+  }
+
+  get root(): string {
+    return this.rootDir;
+  }
+
+  /** Switch to another runs root (setting changed). */
+  setRoot(root: string): void {
+    if (root === this.rootDir) return;
+    this.close();
+    this.rootDir = root;
+    this.watcher = new RunsWatcher(root, {
+      onAdded: (d) => this.upsert(d, true),
+      onChanged: (d) => this.upsert(d, false),
+      onRemoved: (id) => this.remove(id),
+      onError: (e) => log.warn(`runs root ${root}: ${e.message}`),
+    });
+    this.ready = this.watcher.ready;
+    this.changed.fire(undefined);
+  }
+
+  /** All runs, newest first. */
+  runs(): RunInfo[] {
+    return [...this.infos.values()].sort((a, b) => b.startedAt - a.startedAt || (a.runId < b.runId ? 1 : -1));
+  }
+
+  get(runId: string): RunInfo | undefined {
+    return this.infos.get(runId);
+  }
+
+  /** The history of a followed run (null while it is not followed). */
+  series(runId: string): RunSeries | null {
+    return this.tails.get(runId)?.series ?? null;
+  }
+
+  /** Re-read the root and every followed run now. */
+  refresh(): void {
+    this.watcher?.rescan();
+    for (const t of this.tails.values()) t.tailer.poll();
+  }
+
+  /** Keep the run's history loaded and current until disposed (ref-counted; works before the run appears). */
+  follow(runId: string): Follow {
+    let t = this.tails.get(runId);
+    if (!t) t = this.startTail(runId);
+    t.followers++;
+    const tail = t;
+    let done = false;
+    return {
+      loaded: tail.loaded,
+      dispose: () => {
+        if (done) return;
+        done = true;
+        if (--tail.followers > 0 || this.tails.get(runId) !== tail) return;
+        tail.tailer.dispose();
+        this.tails.delete(runId);
+      },
+    };
+  }
+
+  private startTail(runId: string): Tail {
+    const dir = path.join(this.rootDir, runId);
+    const t = { series: createSeries(runId), followers: 0, ready: false } as Tail;
+    this.tails.set(runId, t);
+    t.tailer = new RunTailer(dir, {
+      onEvents: (events) => {
+        if (this.tails.get(runId) !== t) return;
+        const usable = events.filter((e) => {
+          if (isRunEvent(e)) return true;
+          log.debug(`${runId}: dropped an event the views cannot use: ${JSON.stringify(e).slice(0, 200)}`);
+          return false;
+        });
+        if (!usable.length) return;
+        appendEvents(t.series, usable);
+        this.refreshHeadline(runId);
+        this.eventsEmitter.fire({ runId, events: usable, initial: !t.ready, reset: false });
+        this.changed.fire(runId);
+      },
+      onReset: () => {
+        if (this.tails.get(runId) !== t) return;
+        t.series = createSeries(runId);
+        this.eventsEmitter.fire({ runId, events: [], initial: false, reset: true });
+      },
+      onStatus: (status) => this.patch(runId, { status }),
+      onSummary: (summary) => this.patch(runId, { summary }),
+      onCorrupt: (lines) => log.warn(`${runId}: skipped malformed line(s) ${lines.slice(0, 10).join(', ')} of events.jsonl`),
+      onError: (e) => log.warn(`${runId}: ${e.message}`),
+    });
+    t.loaded = t.tailer.ready.then(() => {
+      t.ready = true;
+    });
+    return t;
+  }
+
+  // --------------------------------------------------------------------------------------------- infos
+
+  private upsert(d: DirInfo, added: boolean) {
+    const prev = this.infos.get(d.id);
+    const config = (d.config as Record<string, unknown> | null) ?? prev?.config ?? null;
+    const info: RunInfo = {
+      runId: d.id,
+      dir: d.dir,
+      state: d.state,
+      stale: d.stale ?? null,
+      status: d.status,
+      summary: d.summary,
+      config,
+      name: typeof config?.name === 'string' && config.name ? config.name : d.id,
+      headline: headline(this.series(d.id), d.summary),
+      startedAt: d.startedAt,
+    };
+    this.infos.set(d.id, info);
+    this.syncAutoFollow(info);
+    this.changed.fire(added ? undefined : d.id);
+  }
+
+  /** Status/summary news from a tailer (faster than the root watcher). */
+  private patch(runId: string, p: { status?: RunStatus; summary?: RunSummary }) {
+    const prev = this.infos.get(runId);
+    if (!prev) return;
+    const status = p.status ?? prev.status;
+    const summary = p.summary ?? prev.summary;
+    const st = effectiveState(status, summary);
+    const info: RunInfo = { ...prev, status, summary, state: st.state, stale: st.stale ?? null, headline: headline(this.series(runId), summary) };
+    this.infos.set(runId, info);
+    this.syncAutoFollow(info);
+    this.changed.fire(runId);
+  }
+
+  private refreshHeadline(runId: string) {
+    const prev = this.infos.get(runId);
+    if (prev) this.infos.set(runId, { ...prev, headline: headline(this.series(runId), prev.summary) });
+  }
+
+  private remove(runId: string) {
+    this.infos.delete(runId);
+    this.autoFollows.get(runId)?.dispose();
+    this.autoFollows.delete(runId);
+    this.changed.fire(undefined);
+  }
+
+  /** Live runs are followed by the store itself (status bar, explosion warnings, live tree numbers). */
+  private syncAutoFollow(info: RunInfo) {
+    const f = this.autoFollows.get(info.runId);
+    if (isLive(info.state) && !f) {
+      this.autoFollows.set(info.runId, this.follow(info.runId));
+    } else if (!isLive(info.state) && f) {
+      this.autoFollows.delete(info.runId);
+      this.tails.get(info.runId)?.tailer.poll(); // the final lines
+      f.dispose();
+    }
+  }
+
+  private close() {
+    this.watcher?.dispose();
+    this.watcher = null;
+    for (const f of this.autoFollows.values()) f.dispose();
+    this.autoFollows.clear();
+    for (const t of this.tails.values()) t.tailer.dispose();
+    this.tails.clear();
+    this.infos.clear();
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The Runs tree (`fisherLens.runs`): one item per run directory, newest first, label = run id, a live state
+ * icon, headline numbers as description, details in the tooltip, `contextValue` `run.<state>` for menus.
+ */
+import * as vscode from 'vscode';
+import type { RunState } from '../shared/protocol';
+import { fmt, pct } from '../shared/series';
+import { Disposable } from './dispose';
+import type { RunInfo, RunStore } from './runStore';
+
+const ICONS: Record<RunState, [string, string | undefined]> = {
+  queued: ['clock', undefined],
+  running: ['sync~spin', 'charts.blue'],
+  completed: ['pass', 'testing.iconPassed'],
+  stopped: ['debug-stop', 'disabledForeground'],
+  failed: ['error', 'testing.iconFailed'],
+  diverged: ['flame', 'list.warningForeground'],
+};
+
+/** A run in the tree. */
+export class RunItem extends vscode.TreeItem {
+  constructor(readonly run: RunInfo) {
+    super(run.runId, vscode.TreeItemCollapsibleState.None);
+    this.id = run.runId;
+    const [icon, color] = ICONS[run.state] ?? ['circle-outline', undefined];
+    this.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
+    this.contextValue = `run.${run.state}`;
+    this.description = describe(run);
+    this.tooltip = tooltip(run);
+    this.command = { command: 'fisherLens.openMonitor', title: 'Open Monitor', arguments: [run.runId] };
+  }
+}
+
+/** Headline numbers: peak Tr(F) and test accuracy; progress for live runs. */
+export function describe(r: RunInfo): string {
+  const h = r.headline;
+  const parts: string[] = [];
+  if (r.state === 'running') {
+    const total = r.status?.totalSteps;
+    parts.push(`step ${Math.max(h.step, r.status?.step ?? 0)}${total ? `/${total}` : ''}`);
+    if (h.lastTrF !== null) parts.push(`Tr(F) ${fmt(h.lastTrF)}`);
+  } else if (r.state === 'queued') {
+    parts.push('queued');
+  }
+  if (h.peakTrF !== null) parts.push(`peak ${fmt(h.peakTrF)}`);
+  if (h.testAcc !== null) parts.push(`test ${pct(h.testAcc)}`);
+  if (r.state === 'failed' || r.state === 'diverged') parts.push(r.stale ? 'process gone' : r.state);
+  return parts.join(' · ');
+}
+
+function tooltip(r: RunInfo): vscode.MarkdownString {
+  const md = new vscode.MarkdownString(undefined, true);
+  md.supportThemeIcons = true;
+  const h = r.headline;
+  const c = r.config as Record<string, Record<string, unknown>> | null;
+  const esc = (s: unknown) => String(s).replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
+  md.appendMarkdown(`**${esc(r.runId)}** — ${r.state}${r.stale ? ' (its process is gone)' : ''}\n\n`);
+  const rows: [string, string][] = [];
+  if (r.status) rows.push(['Steps', `${Math.max(r.status.step, h.step)}${r.status.totalSteps ? ` / ${r.status.totalSteps}` : ''}`]);
+  if (c) {
+    rows.push(['Model', `${c.model?.arch ?? '?'} on ${c.dataset?.name ?? '?'} (${c.dataset?.trainSize ?? '?'} examples)`]);
+    rows.push(['SGD', `lr ${c.optimizer?.lr}, momentum ${c.optimizer?.momentum}, batch ${c.optimizer?.batchSize}`]);
+    if (c.penalty && c.penalty.kind !== 'none') rows.push(['Penalty', `${c.penalty.kind} α ${c.penalty.alpha} every ${c.penalty.every}`]);
+    if (c.labelNoise && Number(c.labelNoise.fraction) > 0) rows.push(['Label noise', pct(Number(c.labelNoise.fraction))]);
+  }
+  if (h.peakTrF !== null) rows.push(['Peak Tr(F)', `${fmt(h.peakTrF)}${h.peakStep !== null ? ` at step ${h.peakStep}` : ''}`]);
+  if (h.trFi !== null) rows.push(['Tr(F_i)', `${fmt(h.trFi)}${h.trFiStep !== null ? ` at step ${h.trFiStep}` : ''}`]);
+  if (h.explosion) rows.push(['Explosion', `at step ${h.explosion.step}${h.explosion.rise ? ` (${fmt(h.explosion.rise, 2)}×)` : ''}`]);
+  if (h.testAcc !== null) rows.push(['Test accuracy', pct(h.testAcc)]);
+  if (h.cleanAcc !== null) rows.push(['Clean / noisy train acc.', `${pct(h.cleanAcc)} / ${pct(h.noisyAcc)}`]);
+  if (r.summary?.backend) rows.push(['Backend', r.summary.backend]);
+  if (r.status?.startedAt) rows.push(['Started', new Date(r.status.startedAt).toLocaleString()]);
+  if (r.status?.host) rows.push(['Host', `${r.status.host}${r.status.pid ? ` (pid ${r.status.pid})` : ''}${r.status.jobId ? `, job ${r.status.jobId}` : ''}`]);
+  const err = r.status?.error ?? r.summary?.error;
+  if (err) rows.push(['Error', err]);
+  md.appendMarkdown('| | |\n|---|---|\n' + rows.map(([k, v]) => `| ${esc(k)} | ${esc(v)} |`).join('\n'));
+  return md;
+}
+
+export class RunsTreeProvider extends Disposable implements vscode.TreeDataProvider<RunInfo> {
+  private readonly changed = this.register(new vscode.EventEmitter<RunInfo | undefined>());
+  readonly onDidChangeTreeData = this.changed.event;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly store: RunStore) {
+    super();
+    // Live runs change many times a second: refresh the tree at most every 500 ms.
+    this.register(store.onDidChange(() => this.schedule()));
+    this.register({ dispose: () => this.timer && clearTimeout(this.timer) });
+  }
+
+  private schedule() {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.changed.fire(undefined);
+    }, 500);
+  }
+
+  refresh(): void {
+    this.changed.fire(undefined);
+  }
+
+  getTreeItem(run: RunInfo): vscode.TreeItem {
+    return new RunItem(run);
+  }
+
+  getChildren(parent?: RunInfo): RunInfo[] {
+    return parent ? [] : this.store.runs();
+  }
+
+  getParent(): undefined {
+    return undefined;
+  }
+}

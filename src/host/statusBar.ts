@@ -1,0 +1,77 @@
+/**
+ * Status-bar item for the active run: `$(pulse) Tr(F) 12.3 · step 450 · running`; click opens its monitor.
+ * The active run is the one whose monitor was focused last (or that was launched last) while it runs, else
+ * the most recently started running run; a finished run stays shown with its final state until another
+ * run becomes active.
+ */
+import * as vscode from 'vscode';
+import { fmt } from '../shared/series';
+import { Disposable } from './dispose';
+import type { RunStore } from './runStore';
+
+export class RunStatusBar extends Disposable {
+  private readonly item = this.register(vscode.window.createStatusBarItem('fisherLens.activeRun', vscode.StatusBarAlignment.Left, 50));
+  private pinned: string | null = null;
+  private shown: string | null = null;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly store: RunStore) {
+    super();
+    this.item.name = 'Fisher Lens: active run';
+    this.register(store.onDidChange(() => this.schedule()));
+    this.register({ dispose: () => this.timer && clearTimeout(this.timer) });
+    this.update();
+  }
+
+  /** Make `runId` the active run (a monitor got focus, a run was launched). */
+  setActive(runId: string): void {
+    this.pinned = runId;
+    this.update();
+  }
+
+  /** The run the item shows, if any. */
+  get activeRunId(): string | null {
+    return this.shown;
+  }
+
+  private schedule() {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.update();
+    }, 250);
+  }
+
+  /** Pinned if running; else the newest running run; else the pinned one (queued or finished); else the last shown. */
+  private pick(): string | null {
+    const all = this.store.runs(); // newest first
+    const pinned = this.pinned ? this.store.get(this.pinned) : undefined;
+    if (pinned?.state === 'running') return pinned.runId;
+    const running = all.find((r) => r.state === 'running');
+    if (running) return running.runId;
+    if (pinned) return pinned.runId;
+    const queued = all.find((r) => r.state === 'queued');
+    if (queued) return queued.runId;
+    const shown = this.shown ? this.store.get(this.shown) : undefined;
+    return shown ? shown.runId : null;
+  }
+
+  private update() {
+    if (this.disposed) return;
+    const id = this.pick();
+    this.shown = id;
+    const r = id ? this.store.get(id) : undefined;
+    if (!r) {
+      this.item.hide();
+      return;
+    }
+    const h = r.headline;
+    const step = Math.max(h.step, r.status?.step ?? 0);
+    const parts = [`$(pulse) Tr(F) ${fmt(h.lastTrF)}`, `step ${step}`, r.state];
+    this.item.text = parts.join(' · ');
+    this.item.tooltip = `Fisher Lens: ${r.runId} (${r.state})${h.peakTrF !== null ? `\nPeak Tr(F) ${fmt(h.peakTrF)}` : ''}\nClick to open the monitor`;
+    this.item.command = { command: 'fisherLens.openMonitor', title: 'Open Monitor', arguments: [r.runId] };
+    this.item.backgroundColor = h.explosion && r.state === 'running' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+    this.item.show();
+  }
+}

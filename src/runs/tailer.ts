@@ -1,0 +1,382 @@
+/**
+ * Following runs live (host and CLI side; no `vscode`).
+ *
+ * - {@link EventsFileReader}: incremental reader of `events.jsonl` from a byte offset; returns only
+ *   complete lines and keeps the partial tail for the next read; notices truncation or replacement.
+ * - {@link RunTailer}: one run folder. chokidar (inotify/FSEvents) wakes it; changes are coalesced for
+ *   `debounceMs` (a burst of appends costs one read, latency stays bounded because the first change of a
+ *   burst starts the timer and later ones do not push it back). chokidar drops a second `change` of the
+ *   same file within 50 ms without a trailing event, so every notification also (re)arms a trailing read
+ *   70 ms after the last one: an append right after a read is not lost. A slow safety poll (`pollMs`) catches
+ *   what the OS watcher misses — files written from another machine on a network file system (Slurm),
+ *   which inotify never reports; `usePolling` makes chokidar itself poll.
+ * - {@link RunsWatcher}: the runs root; reports runs appearing, changing state and disappearing, including
+ *   runs started from the CLI or another window, and `running` runs whose process died.
+ *
+ * Everything is disposable; after `dispose()` no callback fires.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import { RUN_FILES, type RunEvent, type RunStatus, type RunSummary } from '../shared/protocol';
+import { parseEventLines } from './events';
+import { isRunDir, runInfo, type RunInfo, type StateOptions } from './reader';
+
+export interface Disposable {
+  dispose(): void;
+}
+
+/** Reads the new complete lines of an events file on each {@link read}. */
+export class EventsFileReader {
+  /** Bytes consumed so far (up to the end of the last complete line). */
+  offset = 0;
+  private nextLine = 1;
+  private ino: number | null = null;
+
+  constructor(readonly file: string) {}
+
+  /**
+   * Read what was appended since the last call. `reset` is true when the file shrank or was replaced
+   * (everything is read again from the start); a missing file reads as empty.
+   */
+  read(): { events: RunEvent[]; corruptLines: number[]; reset: boolean } {
+    let fd: number;
+    try {
+      fd = fs.openSync(this.file, 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { events: [], corruptLines: [], reset: false };
+      throw e;
+    }
+    try {
+      const st = fs.fstatSync(fd);
+      let reset = false;
+      if ((this.ino !== null && st.ino !== this.ino) || st.size < this.offset) {
+        reset = this.offset > 0 || this.ino !== null;
+        this.offset = 0;
+        this.nextLine = 1;
+      }
+      this.ino = st.ino;
+      if (st.size === this.offset) return { events: [], corruptLines: [], reset };
+      const buf = Buffer.allocUnsafe(st.size - this.offset);
+      let got = 0;
+      while (got < buf.length) {
+        const n = fs.readSync(fd, buf, got, buf.length - got, this.offset + got);
+        if (n === 0) break;
+        got += n;
+      }
+      // Only complete lines: up to the last newline byte (never inside a UTF-8 sequence).
+      const end = buf.lastIndexOf(0x0a, got - 1);
+      if (end < 0) return { events: [], corruptLines: [], reset };
+      const parsed = parseEventLines(buf.toString('utf8', 0, end + 1), this.nextLine);
+      this.offset += end + 1;
+      this.nextLine += countNewlines(buf, end + 1);
+      return { events: parsed.events, corruptLines: parsed.corruptLines, reset };
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}
+
+function countNewlines(buf: Buffer, end: number): number {
+  let n = 0;
+  for (let i = buf.indexOf(0x0a); i >= 0 && i < end; i = buf.indexOf(0x0a, i + 1)) n++;
+  return n;
+}
+
+/** Stat signature of a file, '' when absent. */
+function sig(file: string): string {
+  try {
+    const s = fs.statSync(file);
+    return `${s.ino}:${s.size}:${s.mtimeMs}`;
+  } catch {
+    return '';
+  }
+}
+
+export interface RunTailerListener {
+  /** New events in file order (the header included, first). */
+  onEvents?(events: RunEvent[]): void;
+  /** events.jsonl was truncated or replaced: drop what you had; all events follow again. */
+  onReset?(): void;
+  onStatus?(status: RunStatus): void;
+  onSummary?(summary: RunSummary): void;
+  /** Corrupt lines were skipped (1-based line numbers). */
+  onCorrupt?(lines: number[]): void;
+  onError?(error: Error): void;
+}
+
+export interface WatchOptions {
+  /** Coalescing window for file-system notifications, ms (default 30 for a run, 100 for the root). */
+  debounceMs?: number;
+  /** Safety poll interval, ms (default 1000 for a run, 2000 for the root; 0 = off). */
+  pollMs?: number;
+  /** Make chokidar poll instead of using OS notifications (network file systems). */
+  usePolling?: boolean;
+}
+
+const ignoredTmp = (p: string) => /\.tmp-\d+-\d+$/.test(p);
+
+/** chokidar suppresses repeated `change` events of one path for 50 ms (leading edge only). */
+const TRAILING_MS = 70;
+
+/** Coalesces notifications: a read `debounceMs` after the first of a burst, and one after the last. */
+class Coalescer {
+  private first: NodeJS.Timeout | null = null;
+  private trailing: NodeJS.Timeout | null = null;
+  constructor(
+    private readonly debounceMs: number,
+    private readonly run: () => void,
+  ) {}
+  notify(): void {
+    if (!this.first) {
+      this.first = setTimeout(() => {
+        this.first = null;
+        this.run();
+      }, this.debounceMs);
+    }
+    if (this.trailing) clearTimeout(this.trailing);
+    this.trailing = setTimeout(() => {
+      this.trailing = null;
+      this.run();
+    }, Math.max(TRAILING_MS, this.debounceMs));
+  }
+  dispose(): void {
+    if (this.first) clearTimeout(this.first);
+    if (this.trailing) clearTimeout(this.trailing);
+    this.first = this.trailing = null;
+  }
+}
+
+/** Follows one run folder: events as they are appended, status and summary as they change. */
+export class RunTailer implements Disposable {
+  readonly reader: EventsFileReader;
+  /** Resolves once the initial contents were delivered and the watcher is active. */
+  readonly ready: Promise<void>;
+  private watcher: FSWatcher | null = null;
+  private readonly coalescer: Coalescer;
+  private poller: NodeJS.Timeout | null = null;
+  private disposed = false;
+  private statusSig = '';
+  private statusText = '';
+  private summarySig = '';
+  private summaryText = '';
+
+  constructor(
+    readonly dir: string,
+    private readonly listener: RunTailerListener,
+    opts: WatchOptions = {},
+  ) {
+    this.reader = new EventsFileReader(path.join(dir, RUN_FILES.events));
+    this.coalescer = new Coalescer(opts.debounceMs ?? 30, () => this.poll());
+    const pollMs = opts.pollMs ?? 1000;
+    this.ready = new Promise<void>((resolve) => {
+      setImmediate(() => {
+        this.poll();
+        if (this.disposed) return resolve();
+        this.watcher = watch(dir, { depth: 0, ignoreInitial: true, usePolling: opts.usePolling ?? false, interval: pollMs || 1000, ignored: ignoredTmp });
+        this.watcher.on('all', () => this.coalescer.notify());
+        this.watcher.on('error', (e) => this.error(e));
+        this.watcher.on('ready', () => {
+          this.poll(); // anything written between the first read and the watch
+          resolve();
+        });
+      });
+    });
+    if (pollMs > 0) this.poller = setInterval(() => this.poll(), pollMs);
+  }
+
+  /** Read everything new now (also called by the watcher and the safety poll). */
+  poll(): void {
+    if (this.disposed) return;
+    try {
+      const r = this.reader.read();
+      if (r.reset) this.listener.onReset?.();
+      if (r.corruptLines.length) this.listener.onCorrupt?.(r.corruptLines);
+      if (r.events.length) this.listener.onEvents?.(r.events);
+      if (this.disposed) return;
+      const st = this.readJsonIfChanged(RUN_FILES.status, 'status');
+      if (st) this.listener.onStatus?.(st as RunStatus);
+      if (this.disposed) return;
+      const sm = this.readJsonIfChanged(RUN_FILES.summary, 'summary');
+      if (sm) this.listener.onSummary?.(sm as RunSummary);
+    } catch (e) {
+      this.error(e);
+    }
+  }
+
+  private readJsonIfChanged(name: string, which: 'status' | 'summary'): unknown {
+    const file = path.join(this.dir, name);
+    const s = sig(file);
+    if (s === (which === 'status' ? this.statusSig : this.summarySig)) return null;
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      return null;
+    }
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch {
+      return null; // not atomically replaced (foreign writer): try again on the next change
+    }
+    if (which === 'status') {
+      this.statusSig = s;
+      if (text === this.statusText) return null;
+      this.statusText = text;
+    } else {
+      this.summarySig = s;
+      if (text === this.summaryText) return null;
+      this.summaryText = text;
+    }
+    return v;
+  }
+
+  private error(e: unknown): void {
+    if (!this.disposed) this.listener.onError?.(e instanceof Error ? e : new Error(String(e)));
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.coalescer.dispose();
+    if (this.poller) clearInterval(this.poller);
+    this.poller = null;
+    void this.watcher?.close().catch(() => undefined);
+    this.watcher = null;
+  }
+}
+
+export interface RunsWatcherListener {
+  onAdded?(run: RunInfo): void;
+  /** Status, summary or config changed, or a `running` run's process died. */
+  onChanged?(run: RunInfo): void;
+  onRemoved?(id: string, dir: string): void;
+  onError?(error: Error): void;
+}
+
+/** Watches a runs root for runs appearing, changing and disappearing. */
+export class RunsWatcher implements Disposable {
+  /** Resolves once the first scan was delivered and the watcher (if the root exists) is active. */
+  readonly ready: Promise<void>;
+  private readonly known = new Map<string, { info: RunInfo; sig: string }>();
+  private watcher: FSWatcher | null = null;
+  private readonly coalescer: Coalescer;
+  private poller: NodeJS.Timeout | null = null;
+  private disposed = false;
+  private readonly pollMs: number;
+
+  constructor(
+    readonly runsRoot: string,
+    private readonly listener: RunsWatcherListener,
+    private readonly opts: WatchOptions & StateOptions = {},
+  ) {
+    this.coalescer = new Coalescer(opts.debounceMs ?? 100, () => this.rescan());
+    this.pollMs = opts.pollMs ?? 2000;
+    this.ready = new Promise<void>((resolve) => {
+      setImmediate(() => {
+        this.rescan();
+        this.ensureWatcher(resolve);
+      });
+    });
+    if (this.pollMs > 0) {
+      this.poller = setInterval(() => {
+        this.rescan();
+        this.ensureWatcher();
+      }, this.pollMs);
+    }
+  }
+
+  /** The runs known now, newest first. */
+  list(): RunInfo[] {
+    return [...this.known.values()].map((k) => k.info).sort((a, b) => b.startedAt - a.startedAt || (a.id < b.id ? 1 : -1));
+  }
+
+  private ensureWatcher(onReady?: () => void): void {
+    if (this.disposed || this.watcher || !fs.existsSync(this.runsRoot)) {
+      onReady?.();
+      return;
+    }
+    const w = watch(this.runsRoot, {
+      depth: 1,
+      ignoreInitial: true,
+      usePolling: this.opts.usePolling ?? false,
+      interval: this.pollMs || 2000,
+      // Only folder and small-file changes matter; appends to events.jsonl would cause needless rescans.
+      ignored: (p: string) => ignoredTmp(p) || path.basename(p) === RUN_FILES.events || path.basename(p) === RUN_FILES.checkpoint || path.basename(path.dirname(p)) === RUN_FILES.checkpoint,
+    });
+    this.watcher = w;
+    w.on('all', (ev, p) => {
+      if (p === this.runsRoot && ev === 'unlinkDir') {
+        void w.close().catch(() => undefined);
+        if (this.watcher === w) this.watcher = null;
+      }
+      this.coalescer.notify();
+    });
+    w.on('error', (e) => this.error(e));
+    w.on('ready', () => {
+      this.rescan();
+      onReady?.();
+    });
+  }
+
+  /** Compare the folder with what is known and report the differences. */
+  rescan(): void {
+    if (this.disposed) return;
+    try {
+      let names: string[] = [];
+      try {
+        names = fs.readdirSync(this.runsRoot, { withFileTypes: true }).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+      const seen = new Set<string>();
+      for (const id of names) {
+        const dir = path.join(this.runsRoot, id);
+        if (!isRunDir(dir)) continue;
+        seen.add(id);
+        const s = [RUN_FILES.status, RUN_FILES.summary, RUN_FILES.config].map((f) => sig(path.join(dir, f))).join('|');
+        const prev = this.known.get(id);
+        if (prev && prev.sig === s) {
+          // Files unchanged, but a live run's process may have died since.
+          if (prev.info.state === 'running') {
+            const info = runInfo(dir, this.opts);
+            if (info.state !== prev.info.state) {
+              this.known.set(id, { info, sig: s });
+              this.listener.onChanged?.(info);
+            }
+          }
+          continue;
+        }
+        const info = runInfo(dir, this.opts);
+        this.known.set(id, { info, sig: s });
+        if (prev) this.listener.onChanged?.(info);
+        else this.listener.onAdded?.(info);
+        if (this.disposed) return;
+      }
+      for (const [id, k] of [...this.known]) {
+        if (!seen.has(id)) {
+          this.known.delete(id);
+          this.listener.onRemoved?.(id, k.info.dir);
+          if (this.disposed) return;
+        }
+      }
+    } catch (e) {
+      this.error(e);
+    }
+  }
+
+  private error(e: unknown): void {
+    if (!this.disposed) this.listener.onError?.(e instanceof Error ? e : new Error(String(e)));
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.coalescer.dispose();
+    if (this.poller) clearInterval(this.poller);
+    this.poller = null;
+    void this.watcher?.close().catch(() => undefined);
+    this.watcher = null;
+  }
+}

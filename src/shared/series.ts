@@ -1,0 +1,323 @@
+/**
+ * Metric series of one run, built from `events.jsonl` events. Columnar plain JSON so the host can keep the
+ * history and send it to a webview as one snapshot, after which both sides apply the same increments with
+ * {@link appendEvents}. No `vscode`, no DOM.
+ */
+import type {
+  DetectorEvent,
+  EvalEvent,
+  FisherEvent,
+  HeaderEvent,
+  RunEvent,
+  RunState,
+  RunSummary,
+  StepEvent,
+} from './protocol';
+
+/** A metric value; `null` where the trainer wrote a non-finite number (JSON has no NaN) or none applies. */
+export type Val = number | null;
+
+/** Per-point x coordinates shared by every column of a table. */
+export interface XColumns {
+  step: number[];
+  epoch: number[];
+  /** Wall-clock ms since the Unix epoch. */
+  t: number[];
+}
+
+export interface StepTable extends XColumns {
+  loss: Val[];
+  lr: Val[];
+  penalty: Val[];
+  gradNorm: Val[];
+  examplesPerSec: Val[];
+}
+
+export interface FisherTable extends XColumns {
+  trF: Val[];
+  trFStderr: Val[];
+  trFB: Val[];
+}
+
+export interface EvalTable extends XColumns {
+  testLoss: Val[];
+  testAcc: Val[];
+  trainLoss: Val[];
+  trainAcc: Val[];
+  cleanLoss: Val[];
+  cleanAcc: Val[];
+  noisyLoss: Val[];
+  noisyAcc: Val[];
+}
+
+/** Detector marks (early peak, Tr(F_i), explosion) as the trainer reported them. */
+export interface Marker {
+  kind: DetectorEvent['kind'];
+  step: number;
+  value: number;
+  rise: number | null;
+  message: string;
+}
+
+/** Everything the views draw for one run. */
+export interface RunSeries {
+  runId: string;
+  header: HeaderEvent | null;
+  /** Latest state seen in a `status` event (the host may also know it from `status.json`). */
+  state: RunState | null;
+  stateMessage: string | null;
+  /** Highest step seen in any event. */
+  lastStep: number;
+  /** Time origin for the "time" x axis (header time, else first event time), ms. */
+  t0: number | null;
+  steps: StepTable;
+  fisher: FisherTable;
+  evals: EvalTable;
+  markers: Marker[];
+}
+
+const xcols = (): XColumns => ({ step: [], epoch: [], t: [] });
+
+/** An empty series for `runId`. */
+export function createSeries(runId: string): RunSeries {
+  return {
+    runId,
+    header: null,
+    state: null,
+    stateMessage: null,
+    lastStep: 0,
+    t0: null,
+    steps: { ...xcols(), loss: [], lr: [], penalty: [], gradNorm: [], examplesPerSec: [] },
+    fisher: { ...xcols(), trF: [], trFStderr: [], trFB: [] },
+    evals: {
+      ...xcols(),
+      testLoss: [],
+      testAcc: [],
+      trainLoss: [],
+      trainAcc: [],
+      cleanLoss: [],
+      cleanAcc: [],
+      noisyLoss: [],
+      noisyAcc: [],
+    },
+    markers: [],
+  };
+}
+
+/** A finite number, else null (NaN/Infinity/undefined/null from JSON). */
+export const val = (v: unknown): Val => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+function pushX(tab: XColumns, e: { step: number; epoch: number; t: number }) {
+  tab.step.push(e.step);
+  tab.epoch.push(val(e.epoch) ?? 0);
+  tab.t.push(val(e.t) ?? 0);
+}
+
+/** Apply events in order (mutates `s`). Returns the number of Tr(F) points added. */
+export function appendEvents(s: RunSeries, events: readonly RunEvent[]): number {
+  let fisherAdded = 0;
+  for (const e of events) {
+    if (s.t0 === null && typeof e.t === 'number' && Number.isFinite(e.t)) s.t0 = e.t;
+    if ('step' in e && typeof e.step === 'number' && e.step > s.lastStep) s.lastStep = e.step;
+    switch (e.type) {
+      case 'header':
+        s.header = e;
+        s.t0 = e.t;
+        break;
+      case 'step':
+        appendStep(s.steps, e);
+        break;
+      case 'fisher':
+        appendFisher(s.fisher, e);
+        fisherAdded++;
+        break;
+      case 'eval':
+        appendEval(s.evals, e);
+        break;
+      case 'detector':
+        s.markers.push({ kind: e.kind, step: e.step, value: e.value, rise: val(e.rise), message: e.message });
+        break;
+      case 'status':
+        s.state = e.state;
+        s.stateMessage = e.message ?? null;
+        break;
+      case 'log':
+        break;
+    }
+  }
+  return fisherAdded;
+}
+
+function appendStep(tab: StepTable, e: StepEvent) {
+  pushX(tab, e);
+  tab.loss.push(val(e.loss));
+  tab.lr.push(val(e.lr));
+  tab.penalty.push(val(e.penalty));
+  tab.gradNorm.push(val(e.gradNorm));
+  tab.examplesPerSec.push(val(e.examplesPerSec));
+}
+
+function appendFisher(tab: FisherTable, e: FisherEvent) {
+  pushX(tab, e);
+  tab.trF.push(val(e.trF));
+  tab.trFStderr.push(val(e.trFStderr));
+  tab.trFB.push(val(e.trFB));
+}
+
+function appendEval(tab: EvalTable, e: EvalEvent) {
+  pushX(tab, e);
+  tab.testLoss.push(val(e.testLoss));
+  tab.testAcc.push(val(e.testAcc));
+  tab.trainLoss.push(val(e.trainLoss));
+  tab.trainAcc.push(val(e.trainAcc));
+  tab.cleanLoss.push(val(e.cleanLoss));
+  tab.cleanAcc.push(val(e.cleanAcc));
+  tab.noisyLoss.push(val(e.noisyLoss));
+  tab.noisyAcc.push(val(e.noisyAcc));
+}
+
+/** Build a series from a whole event list. */
+export function buildSeries(runId: string, events: readonly RunEvent[]): RunSeries {
+  const s = createSeries(runId);
+  appendEvents(s, events);
+  return s;
+}
+
+/** Which x coordinate the charts use. */
+export type XAxis = 'step' | 'epoch' | 'time';
+
+/** The x values of a table for an axis; "time" is seconds since the run's time origin. */
+export function xValues(s: RunSeries, tab: XColumns, axis: XAxis): number[] {
+  if (axis === 'step') return tab.step;
+  if (axis === 'epoch') return tab.epoch;
+  const t0 = s.t0 ?? tab.t[0] ?? 0;
+  return tab.t.map((t) => (t - t0) / 1000);
+}
+
+/** Index of the largest finite value, or -1. */
+export function argMax(ys: readonly Val[]): number {
+  let best = -1;
+  for (let i = 0; i < ys.length; i++) {
+    const y = ys[i];
+    if (y !== null && (best < 0 || y > (ys[best] as number))) best = i;
+  }
+  return best;
+}
+
+/** Last finite value, or null. */
+export function lastVal(ys: readonly Val[]): Val {
+  for (let i = ys.length - 1; i >= 0; i--) if (ys[i] !== null) return ys[i];
+  return null;
+}
+
+/** Exponential moving average (TensorBoard style, debiased); `alpha` in [0, 1): 0 = raw. Nulls pass through. */
+export function ema(ys: readonly Val[], alpha: number): Val[] {
+  if (!(alpha > 0)) return ys.slice();
+  const a = Math.min(alpha, 0.999);
+  const out: Val[] = new Array(ys.length);
+  let acc = 0;
+  let n = 0;
+  for (let i = 0; i < ys.length; i++) {
+    const y = ys[i];
+    if (y === null) {
+      out[i] = null;
+      continue;
+    }
+    acc = acc * a + (1 - a) * y;
+    n++;
+    out[i] = acc / (1 - Math.pow(a, n));
+  }
+  return out;
+}
+
+/** The numbers a run is known by (tree description, status bar, compare table). */
+export interface Headline {
+  /** Early peak (detector) if known, else the largest Tr(F) so far. */
+  peakTrF: number | null;
+  peakStep: number | null;
+  trFi: number | null;
+  trFiStep: number | null;
+  lastTrF: number | null;
+  testAcc: number | null;
+  trainAcc: number | null;
+  cleanAcc: number | null;
+  noisyAcc: number | null;
+  step: number;
+  explosion: Marker | null;
+}
+
+/** Headline numbers from the summary when the run has one, otherwise from the series so far. */
+export function headline(s: RunSeries | null, summary?: RunSummary | null): Headline {
+  const h: Headline = {
+    peakTrF: null,
+    peakStep: null,
+    trFi: null,
+    trFiStep: null,
+    lastTrF: null,
+    testAcc: null,
+    trainAcc: null,
+    cleanAcc: null,
+    noisyAcc: null,
+    step: 0,
+    explosion: null,
+  };
+  if (s) {
+    const peak = lastMarker(s, 'peak');
+    const i = argMax(s.fisher.trF);
+    if (peak) {
+      h.peakTrF = peak.value;
+      h.peakStep = peak.step;
+    } else if (i >= 0) {
+      h.peakTrF = s.fisher.trF[i];
+      h.peakStep = s.fisher.step[i];
+    }
+    const fi = lastMarker(s, 'trFi');
+    if (fi) {
+      h.trFi = fi.value;
+      h.trFiStep = fi.step;
+    }
+    h.explosion = lastMarker(s, 'explosion');
+    h.lastTrF = lastVal(s.fisher.trF);
+    h.testAcc = lastVal(s.evals.testAcc);
+    h.trainAcc = lastVal(s.evals.trainAcc);
+    h.cleanAcc = lastVal(s.evals.cleanAcc);
+    h.noisyAcc = lastVal(s.evals.noisyAcc);
+    h.step = s.lastStep;
+  }
+  if (summary) {
+    if (summary.peakTrF !== null) {
+      h.peakTrF = summary.peakTrF;
+      h.peakStep = summary.peakStep;
+    } else if (h.peakTrF === null && summary.maxTrF !== null) {
+      h.peakTrF = summary.maxTrF;
+    }
+    if (summary.trFi !== null) {
+      h.trFi = summary.trFi;
+      h.trFiStep = summary.trFiStep;
+    }
+    h.lastTrF = summary.finalTrF ?? h.lastTrF;
+    h.testAcc = summary.finalTestAcc ?? h.testAcc;
+    h.trainAcc = summary.finalTrainAcc ?? h.trainAcc;
+    h.cleanAcc = summary.finalCleanAcc ?? h.cleanAcc;
+    h.noisyAcc = summary.finalNoisyAcc ?? h.noisyAcc;
+    h.step = Math.max(h.step, summary.steps);
+  }
+  return h;
+}
+
+function lastMarker(s: RunSeries, kind: Marker['kind']): Marker | null {
+  for (let i = s.markers.length - 1; i >= 0; i--) if (s.markers[i].kind === kind) return s.markers[i];
+  return null;
+}
+
+/** Short number for labels: 3 significant digits, no exponent for ordinary magnitudes. */
+export function fmt(v: number | null | undefined, digits = 3): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
+  const a = Math.abs(v);
+  if (a !== 0 && (a >= 1e6 || a < 1e-3)) return v.toExponential(digits - 1);
+  return String(Number(v.toPrecision(digits)));
+}
+
+/** Accuracy in [0, 1] as a percentage label (values above 1 are taken as percentages already). */
+export const pct = (v: number | null | undefined): string =>
+  v === null || v === undefined || !Number.isFinite(v) ? '–' : `${(v > 1 ? v : v * 100).toFixed(1)}%`;

@@ -1,0 +1,266 @@
+/**
+ * The extension host side in plain Node against a fake `vscode`: activation, the runs tree, status bar,
+ * launcher (queue, stop, exit codes) with a stand-in trainer CLI, explosion warnings, monitor and compare
+ * panels (snapshot + increments, validation, hidden panels get nothing), export, delete.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { fake, installFakeVscode, Uri, type FakePanel } from './helpers/fakeVscode';
+
+installFakeVscode();
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+const { activate } = require('../../src/extension') as typeof import('../../src/extension');
+const { writeFakeRun } = require('../../src/shared/fakeRun') as typeof import('../../src/shared/fakeRun');
+const wp = require('../../src/shared/webviewProtocol') as typeof import('../../src/shared/webviewProtocol');
+const { decodeEventFile } = require('../../src/shared/tfevents') as typeof import('../../src/shared/tfevents');
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-host-'));
+const ws = path.join(tmp, 'ws');
+const runs = path.join(ws, '.fisherlens', 'runs');
+const extDir = path.join(tmp, 'ext');
+const cliLog = path.join(tmp, 'cli.jsonl');
+let ctx: { subscriptions: { dispose(): unknown }[] };
+let api: ReturnType<typeof activate>;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until<T>(fn: () => T | undefined | null | false, what: string, ms = 10000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+const exec = (id: string, ...args: unknown[]) => {
+  const f = fake.commands.get(id);
+  assert.ok(f, `command ${id} registered`);
+  return f(...args) as Promise<unknown>;
+};
+const tree = () => fake.treeViews.find((v) => v.id === 'fisherLens.runs')!;
+const treeItems = () => (tree().provider.getChildren() as { runId: string }[]).map((r) => tree().provider.getTreeItem(r) as { label: string; contextValue: string; description: string; iconPath: { id: string } });
+const status = (id: string) => JSON.parse(fs.readFileSync(path.join(runs, id, 'status.json'), 'utf8'));
+const cliCalls = () => (fs.existsSync(cliLog) ? fs.readFileSync(cliLog, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : []);
+
+before(async () => {
+  fs.mkdirSync(path.join(extDir, 'dist'), { recursive: true });
+  fs.copyFileSync(path.join(__dirname, 'helpers', 'fakeCli.js'), path.join(extDir, 'dist', 'cli.js'));
+  fs.mkdirSync(runs, { recursive: true });
+  await writeFakeRun(runs, { runId: 'old-completed', steps: 200 });
+  await writeFakeRun(runs, { runId: 'old-flat', steps: 200, explosion: false });
+  fake.workspaceFolder = ws;
+  fake.settings = {
+    'fisherLens.nodePath': process.execPath,
+    'fisherLens.maxConcurrentRuns': 1,
+    'fisherLens.presetOverrides': { dataset: { name: 'synthetic', trainSize: 512, testSize: 64 }, schedule: { steps: 30 }, fisher: { probeSize: 16 } },
+  };
+  process.env.FAKE_CLI_LOG = cliLog;
+  ctx = { subscriptions: [] };
+  api = activate({
+    subscriptions: ctx.subscriptions,
+    extensionUri: Uri.file(extDir),
+    extensionPath: extDir,
+    globalStorageUri: Uri.file(path.join(tmp, 'global')),
+  } as never);
+  await api.store.ready;
+});
+
+after(() => {
+  for (const d of ctx.subscriptions.splice(0).reverse()) d.dispose();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test('host: activation registers every contributed command, logs its time, lists existing runs', async () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
+  for (const c of pkg.contributes.commands) assert.ok(fake.commands.has(c.command), c.command);
+  for (const id of ['fisherLens.newRun', 'fisherLens.runConfigFile', 'fisherLens.stopRun', 'fisherLens.openMonitor', 'fisherLens.compareRuns', 'fisherLens.deleteRun', 'fisherLens.exportRun']) {
+    assert.ok(pkg.contributes.commands.some((c: { command: string }) => c.command === id), `${id} contributed`);
+  }
+  assert.ok(fake.log.some((l) => /activated in \d+(\.\d+)? ms/.test(l)), 'activation time logged');
+  assert.ok(fake.serializers.has('fisherLens.monitor') && fake.serializers.has('fisherLens.compare'));
+  await until(() => treeItems().length === 2, 'two runs in the tree');
+  const items = treeItems();
+  assert.deepEqual(items.map((i) => i.label).sort(), ['old-completed', 'old-flat']);
+  for (const i of items) {
+    assert.equal(i.contextValue, 'run.completed');
+    assert.match(i.description, /peak \d/);
+    assert.match(i.description, /test \d+(\.\d)?%/);
+    assert.equal(i.iconPath.id, 'pass');
+  }
+});
+
+test('host: untrusted workspace launches nothing and says so', async () => {
+  fake.reset();
+  fake.trusted = false;
+  try {
+    await exec('fisherLens.newRun', 'small-lr');
+    assert.equal(cliCalls().length, 0);
+    assert.ok(fake.messages.some((m) => /untrusted workspace/.test(m.text)));
+  } finally {
+    fake.trusted = true;
+  }
+});
+
+test('host: New Run launches the trainer with overrides, queues beyond the limit, warns on explosion, stops', async () => {
+  fake.reset();
+  process.env.FAKE_CLI_STEPS = '400';
+  process.env.FAKE_CLI_MS = '15';
+  const first = (await exec('fisherLens.newRun', 'small-lr')) as string;
+  const second = (await exec('fisherLens.newRun', 'large-lr')) as string;
+  assert.match(first, /^\d{8}-\d{6}-small-lr/);
+  assert.match(second, /large-lr/);
+  // The second waits: its folder exists in state queued, the tree shows it as such.
+  assert.equal(status(second).state, 'queued');
+  await until(() => cliCalls().length === 1, 'first trainer started');
+  const call = cliCalls()[0];
+  assert.deepEqual(call.args.slice(0, 1), ['train']);
+  assert.equal(call.args[call.args.indexOf('--runs-dir') + 1], runs);
+  assert.equal(call.args[call.args.indexOf('--run-id') + 1], first);
+  assert.ok(call.args.includes('--json'));
+  assert.ok(!call.args.includes('--backend'), 'backend auto: the config decides');
+  assert.equal(call.config.dataset.name, 'synthetic');
+  assert.equal(call.config.schedule.steps, 30);
+  assert.equal(call.config.optimizer.lr, 0.005);
+  await until(() => treeItems().find((i) => i.label === second)?.contextValue === 'run.queued', 'queued item');
+  await until(() => treeItems().find((i) => i.label === first)?.contextValue === 'run.running', 'running item');
+  assert.equal(treeItems().find((i) => i.label === first)!.iconPath.id, 'sync~spin');
+
+  // Explosion warning naming the run and the rise, with both actions.
+  const warn = await until(() => fake.messages.find((m) => /^Fisher explosion in small-lr: Tr\(F\) rose 4\.2× since step \d+/.test(m.text)), 'explosion warning');
+  assert.deepEqual(warn.items, ['Open Monitor', 'Rerun with Fisher Penalty']);
+
+  // Status bar shows the active run.
+  const bar = fake.statusItems.find((s) => s.visible)!;
+  assert.match(bar.text, /^\$\(pulse\) Tr\(F\) [\d.]+ · step \d+ · running$/);
+
+  // Stop the running one: it ends as stopped; the queued one starts.
+  await exec('fisherLens.stopRun', first);
+  assert.ok(fs.existsSync(path.join(runs, first, 'STOP')));
+  await until(() => status(first).state === 'stopped' && status(first), 'first stopped');
+  await until(() => cliCalls().length === 2, 'queued run started');
+  assert.equal(cliCalls()[1].args[cliCalls()[1].args.indexOf('--run-id') + 1], second);
+  await exec('fisherLens.stopRun', second);
+  await until(() => status(second).state === 'stopped', 'second stopped');
+});
+
+test('host: a trainer that rejects its config leaves a failed run and an error naming the field', async () => {
+  fake.reset();
+  process.env.FAKE_CLI_EXIT = '2';
+  try {
+    const id = (await exec('fisherLens.newRun', 'large-lr')) as string;
+    await until(() => fake.messages.find((m) => m.level === 'error' && /invalid run config: .*optimizer\.lr/.test(m.text)), 'error message');
+    await until(() => status(id).state === 'failed', 'failed status');
+    assert.match(status(id).error, /invalid config/);
+  } finally {
+    delete process.env.FAKE_CLI_EXIT;
+  }
+});
+
+test('host: invalid presetOverrides are reported, nothing starts', async () => {
+  fake.reset();
+  const before = cliCalls().length;
+  const saved = fake.settings['fisherLens.presetOverrides'];
+  fake.settings['fisherLens.presetOverrides'] = { optimizer: { lr: -1 } };
+  try {
+    assert.equal(await exec('fisherLens.newRun', 'small-lr'), undefined);
+    assert.ok(fake.messages.some((m) => m.level === 'error' && /optimizer\.lr/.test(m.text)));
+    assert.equal(cliCalls().length, before);
+  } finally {
+    fake.settings['fisherLens.presetOverrides'] = saved;
+  }
+});
+
+function lastPanel(viewType: string): FakePanel {
+  const p = [...fake.panels].reverse().find((x) => x.viewType === viewType && !x.disposed);
+  assert.ok(p, `${viewType} panel`);
+  return p;
+}
+
+test('host: monitor panel — strict CSP, snapshot on ready, validated increments, nothing while hidden', async () => {
+  fake.reset();
+  const id = 'live-monitor';
+  const live = writeFakeRun(runs, { runId: id, steps: 3000 }, { replayMs: 30, chunkSteps: 5 });
+  await until(() => api.store.get(id)?.state === 'running', 'live run listed');
+  await exec('fisherLens.openMonitor', id);
+  const p = lastPanel('fisherLens.monitor');
+  const html = p.webview.html;
+  assert.match(html, /Content-Security-Policy" content="default-src 'none'; img-src [^;]+; style-src [^;]+; font-src [^;]+; script-src 'nonce-[A-Za-z0-9]+'"/);
+  assert.ok(!/<script(?![^>]*nonce=)/.test(html), 'every script has a nonce');
+  assert.ok(!/style=/.test(html), 'no inline style attribute');
+  for (const hook of ['id="chart-trf"', 'data-points="0"', 'id="run-state"', 'id="stop-button"']) assert.ok(html.includes(hook), hook);
+  const roots = (p.webview.options as { localResourceRoots: Uri[] }).localResourceRoots.map((u) => path.relative(extDir, u.fsPath)).sort();
+  assert.deepEqual(roots, [path.join('dist', 'webview'), 'media']);
+
+  p.webview.receive({ type: 'ready' });
+  const snap = await until(() => p.webview.posted.find((m) => (m as { type: string }).type === 'snapshot'), 'snapshot') as unknown;
+  const v = wp.validateToMonitor(snap);
+  assert.ok(v.ok, !v.ok ? v.error : '');
+  const n0 = (snap as { series: { fisher: { trF: unknown[] } } }).series.fisher.trF.length;
+  const inc = await until(() => p.webview.posted.find((m) => (m as { type: string }).type === 'events'), 'increment') as unknown;
+  assert.ok(wp.validateToMonitor(inc).ok);
+
+  // Malformed messages from the webview are dropped and logged, never acted on.
+  const stops = fs.existsSync(path.join(runs, id, 'STOP'));
+  p.webview.receive({ type: 'stop', runId: '../../etc' });
+  p.webview.receive({ type: 'nonsense' });
+  p.webview.receive(null);
+  assert.equal(fs.existsSync(path.join(runs, id, 'STOP')), stops);
+  assert.ok(fake.log.filter((l) => /dropped a malformed message/.test(l)).length >= 3);
+
+  // Hidden: no increments; visible again + ready: a fresh snapshot.
+  p.setVisible(false);
+  await sleep(100);
+  const count = p.webview.posted.length;
+  await sleep(400);
+  assert.equal(p.webview.posted.length, count, 'hidden panels get nothing');
+  p.setVisible(true);
+  p.webview.receive({ type: 'ready' });
+  const snap2 = await until(() => p.webview.posted.slice(count).find((m) => (m as { type: string }).type === 'snapshot'), 'second snapshot') as { series: { fisher: { trF: unknown[] } } };
+  assert.ok(snap2.series.fisher.trF.length > n0);
+
+  // Stop from the webview.
+  p.webview.receive({ type: 'stop', runId: id });
+  await live;
+  assert.equal(status(id).state, 'stopped');
+  await until(() => p.webview.posted.some((m) => (m as { type: string; state?: string }).type === 'state' && (m as { state: string }).state === 'stopped'), 'state message');
+});
+
+test('host: compare panel snapshot, delete refuses running runs, export writes CSV and TensorBoard', async () => {
+  fake.reset();
+  await exec('fisherLens.compareRuns', undefined, [{ runId: 'old-completed' }, { runId: 'old-flat' }]);
+  const p = lastPanel('fisherLens.compare');
+  assert.ok(p.webview.html.includes('id="compare-legend"') && p.webview.html.includes('id="summary-table"'));
+  assert.equal((p.webview.html.match(/class="legend-item"/g) ?? []).length, 2);
+  p.webview.receive({ type: 'ready' });
+  const snap = await until(() => p.webview.posted.find((m) => (m as { type: string }).type === 'compareSnapshot'), 'compare snapshot') as { runs: unknown[] };
+  assert.ok(wp.validateToCompare(snap).ok);
+  assert.equal(snap.runs.length, 2);
+
+  // Delete: a running run is refused; a finished one goes after confirmation.
+  const id = 'running-for-delete';
+  const live = writeFakeRun(runs, { runId: id, steps: 3000 }, { replayMs: 30, chunkSteps: 5 });
+  await until(() => api.store.get(id)?.state === 'running', 'running');
+  await exec('fisherLens.deleteRun', id);
+  assert.ok(fake.messages.some((m) => /Cannot delete running-for-delete/.test(m.text)));
+  assert.ok(fs.existsSync(path.join(runs, id)));
+  fs.writeFileSync(path.join(runs, id, 'STOP'), '');
+  await live;
+
+  const out = path.join(tmp, 'exports');
+  const files = (await exec('fisherLens.exportRun', 'old-completed', { formats: ['csv', 'tensorboard'], dir: out })) as string[];
+  assert.equal(files.length, 2);
+  const csv = fs.readFileSync(path.join(out, 'old-completed', 'old-completed.csv'), 'utf8');
+  assert.match(csv.split('\n')[0], /^step,epoch,time_s,loss,/);
+  const tb = files.find((f) => path.basename(f).startsWith('events.out.tfevents.'))!;
+  const events = decodeEventFile(new Uint8Array(fs.readFileSync(tb)));
+  assert.ok(events.some((e) => e.scalars.some((s) => s.tag === 'fisher/trF')));
+
+  fake.answers.push({ match: /^Delete run old-flat/, answer: 'Delete' });
+  await exec('fisherLens.deleteRun', 'old-flat');
+  assert.ok(!fs.existsSync(path.join(runs, 'old-flat')));
+  await until(() => !treeItems().some((i) => i.label === 'old-flat'), 'deleted run leaves the tree');
+});

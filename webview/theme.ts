@@ -1,0 +1,58 @@
+/** Theme colours from VS Code's CSS variables (they change with the theme: re-read on change). */
+
+const css = (name: string, fallback: string): string => getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
+
+export interface Theme {
+  fg: string;
+  muted: string;
+  grid: string;
+  bg: string;
+  font: string;
+  /** Distinct line colours, in order. */
+  palette: string[];
+  blue: string;
+  red: string;
+  green: string;
+  yellow: string;
+  orange: string;
+  purple: string;
+}
+
+export function readTheme(): Theme {
+  const blue = css('--vscode-charts-blue', '#3794ff');
+  const red = css('--vscode-charts-red', '#f14c4c');
+  const green = css('--vscode-charts-green', '#89d185');
+  const yellow = css('--vscode-charts-yellow', '#cca700');
+  const orange = css('--vscode-charts-orange', '#d18616');
+  const purple = css('--vscode-charts-purple', '#b180d7');
+  const family = css('--vscode-font-family', 'sans-serif');
+  return {
+    fg: css('--vscode-foreground', '#cccccc'),
+    muted: css('--vscode-descriptionForeground', '#999999'),
+    grid: css('--vscode-editorWidget-border', css('--vscode-panel-border', '#80808040')),
+    bg: css('--vscode-editor-background', '#1e1e1e'),
+    font: `11px ${family}`,
+    palette: [blue, orange, green, red, purple, yellow, '#4ec9b0', '#ce9178', '#9cdcfe', '#c586c0', '#dcdcaa', '#6a9955'],
+    blue,
+    red,
+    green,
+    yellow,
+    orange,
+    purple,
+  };
+}
+
+/** `color` with an alpha (hex #rgb/#rrggbb or anything else returned unchanged). */
+export function withAlpha(color: string, alpha: number): string {
+  const m = /^#([0-9a-f]{3}|[0-9a-f]{6})([0-9a-f]{2})?$/i.exec(color.trim());
+  if (!m) return color;
+  let hex = m[1];
+  if (hex.length === 3) hex = hex.split('').map((c) => c + c).join('');
+  const a = Math.round(Math.max(0, Math.min(1, alpha)) * 255).toString(16).padStart(2, '0');
+  return `#${hex}${a}`;
+}
+
+/** Call `fn` when VS Code switches theme (the body's class changes). */
+export function onThemeChange(fn: () => void): void {
+  new MutationObserver(() => fn()).observe(document.body, { attributes: true, attributeFilter: ['class', 'data-vscode-theme-kind'] });
+}

@@ -1,0 +1,41 @@
+/** The typed VS Code webview API: one `post` per direction's message union, saved view state. */
+
+interface VsCodeApi {
+  postMessage(message: unknown): void;
+  getState(): unknown;
+  setState(state: unknown): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+
+export interface WebviewApi<Out, State> {
+  post(message: Out): void;
+  getState(): State | undefined;
+  setState(state: State): void;
+  /** Report to the host's "Fisher Lens" output channel. */
+  log(level: 'info' | 'warn' | 'error', message: string): void;
+}
+
+/** Acquire the API (allowed once per document). */
+export function webviewApi<Out, State>(): WebviewApi<Out, State> {
+  const api = acquireVsCodeApi();
+  return {
+    post: (m) => api.postMessage(m),
+    getState: () => (api.getState() as State | undefined) ?? undefined,
+    setState: (s) => api.setState(s),
+    log: (level, message) => api.postMessage({ type: 'log', level, message: String(message).slice(0, 100_000) }),
+  };
+}
+
+/** Forward uncaught errors to the host so they end up in the output channel. */
+export function reportErrors(api: { log(level: 'error', m: string): void }): void {
+  window.addEventListener('error', (e) => api.log('error', `${e.message} (${e.filename}:${e.lineno})`));
+  window.addEventListener('unhandledrejection', (e) => api.log('error', `unhandled rejection: ${String(e.reason)}`));
+}
+
+/** Resolve when the vscode-elements custom elements are defined (or after a timeout). */
+export function whenElementsDefined(tags: string[], timeoutMs = 8000): Promise<boolean> {
+  return Promise.race([
+    Promise.all(tags.map((t) => customElements.whenDefined(t))).then(() => true),
+    new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs)),
+  ]);
+}
