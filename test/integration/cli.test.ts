@@ -8,6 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { readRun } from '../../src/runs/reader';
 
 const root = path.resolve(__dirname, '..', '..');
 const bin = path.join(root, 'bin', 'fisher-lens.js');
@@ -146,6 +147,25 @@ test('a STOP file stops the run', { timeout: 120_000 }, async () => {
   fs.writeFileSync(path.join(runsDir, 'stopfile', 'STOP'), '');
   assert.equal(await run.exit, 0, run.stderr());
   assert.equal(JSON.parse(fs.readFileSync(path.join(runsDir, 'stopfile', 'status.json'), 'utf8')).state, 'stopped');
+});
+
+test('a killed trainer leaves a readable run directory, reported as failed', { timeout: 120_000 }, async () => {
+  const cfg = writeConfig('long3', small({ schedule: { steps: 100000 }, penalty: { kind: 'none' } }));
+  const run = startRun('killed', cfg);
+  await run.firstStep;
+  await new Promise((r) => setTimeout(r, 1500));
+  run.child.kill('SIGKILL');
+  await run.exit;
+  const dir = path.join(runsDir, 'killed');
+  // Simulate a torn last line, as a kill in the middle of a write leaves it.
+  fs.appendFileSync(path.join(dir, 'events.jsonl'), '{"type":"step","t":1,"st');
+  const data = readRun(dir);
+  assert.equal(data.header?.runId, 'killed');
+  assert.ok(data.byType.step.length > 0 && data.byType.fisher.length > 0);
+  assert.equal(data.tornTail, true);
+  assert.deepEqual(data.corruptLines, []);
+  assert.equal(data.state, 'failed', 'a running status whose process is gone reads as failed');
+  assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'status.json'), 'utf8')).state, 'running', 'the reader does not rewrite the run');
 });
 
 test('a NaN loss ends the run as diverged (exit 3)', { timeout: 120_000 }, () => {

