@@ -91,7 +91,13 @@ if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();
 } else {
   copyWebviewAssets();
-  if (production) copyTrainerAssets();
+  if (production) {
+    copyTrainerAssets();
+    // Source maps of earlier development builds must not ship in the .vsix.
+    for (const d of [path.join(root, 'dist'), path.join(root, 'dist', 'webview')]) {
+      if (fs.existsSync(d)) for (const f of fs.readdirSync(d)) if (f.endsWith('.map')) fs.rmSync(path.join(d, f));
+    }
+  }
   await writeSchema();
   await Promise.all(builds.map((b) => esbuild.build(b)));
 }

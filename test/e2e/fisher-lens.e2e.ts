@@ -158,7 +158,9 @@ async function newRunFromPalette(wb: Workbench, s: Session, preset: RegExp): Pro
 // ---- the test --------------------------------------------------------------------------------------------
 async function main(): Promise<number> {
   fs.mkdirSync(RESULTS, { recursive: true });
-  for (const f of fs.readdirSync(RESULTS)) if (/^(failure-.*\.png|monitor\.png|compare\.png|server\.log|e2e-.*\.(json|log))$/.test(f)) fs.rmSync(path.join(RESULTS, f));
+  for (const f of fs.readdirSync(RESULTS)) {
+    if (/^((failure-.*|monitor.*|compare)\.png|server\.log|e2e-.*\.(json|log)|vscode-logs)$/.test(f)) fs.rmSync(path.join(RESULTS, f), { recursive: true, force: true });
+  }
   const vsix = path.resolve(process.env.E2E_VSIX || path.join(REPO, 'fisher-lens.vsix'));
   const session = newSession(settingsWith(TINY));
   fs.writeFileSync(path.join(session.workspace, LONG_FILE), JSON.stringify(LONG_CONFIG, null, 2) + '\n');
@@ -192,7 +194,7 @@ async function main(): Promise<number> {
     await runner.test(T_RUN1, async () => {
       const w = wb!;
       ids.first = await newRunFromPalette(w, session, PRESET_1);
-      const mon = await waitForWebviewFrame(w.page, SEL.chartTrf, 60_000);
+      let mon = await waitForWebviewFrame(w.page, SEL.chartTrf, 60_000);
       lap('monitor webview found');
       const samples: MonitorSample[] = [];
       let shot = false;
@@ -204,7 +206,8 @@ async function main(): Promise<number> {
         } catch (e) {
           // the frame may have been re-created (panel moved): find it again
           lap(`monitor frame lost (${(e as Error).message.split('\n')[0]}), re-resolving`);
-          smp = await sampleMonitor(await waitForWebviewFrame(w.page, SEL.chartTrf, 20_000));
+          mon = await waitForWebviewFrame(w.page, SEL.chartTrf, 20_000);
+          smp = await sampleMonitor(mon);
         }
         const prev = samples[samples.length - 1];
         if (!prev || prev.points !== smp.points || prev.state !== smp.state) lap(`monitor: data-points=${smp.points} run-state="${smp.state}"`);
@@ -213,6 +216,11 @@ async function main(): Promise<number> {
         if (TERMINAL.some((st) => smp.state.includes(st))) break;
         if (Date.now() > end) throw new Error(`run did not finish within 180 s; last sample ${JSON.stringify(smp)}`);
         await sleep(150);
+      }
+      const end1 = samples[samples.length - 1];
+      if (!end1.state.includes('completed')) {
+        const st = readStatus(session, ids.first);
+        throw new Error(`the run ended "${end1.state}" (status.json: state ${st?.state}, error ${JSON.stringify(st?.error ?? null)})`);
       }
       const pts = samples.map((x) => x.points).filter((x) => Number.isFinite(x));
       const distinct = [...new Set(pts)];
