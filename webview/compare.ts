@@ -48,7 +48,7 @@ void whenElementsDefined(['vscode-single-select', 'vscode-checkbox']).then(() =>
     view.xAxis = xSel.value === 'epoch' ? 'epoch' : 'step';
     api.setState(view);
     zoom.range = null;
-    renderCharts();
+    resetCharts();
   });
   smSel.addEventListener('change', () => {
     const v = Number(smSel.value);
@@ -212,7 +212,8 @@ function renderCharts() {
         theme,
         zoom,
         yLog: m.id === 'trF' && logScale,
-        yFormat: m.acc ? { y: (v: number) => `${(v * 100).toFixed(0)}%` } : undefined,
+        yFormat: m.acc ? { y: (v: number) => `${Number((v * 100).toFixed(1))}%` } : undefined,
+        xLabel: axis,
         lines: runs.map((r, i) => ({ label: r.runId, color: colorOf(i), points: m.table === 'evals' })),
       });
       charts.set(m.id, c);

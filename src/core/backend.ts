@@ -1,9 +1,10 @@
-// Measured fixes to tfjs 4.22 that the Fisher maths relies on (see docs ARCHITECTURE "Fisher maths" and
-// "Backends"). Backend *selection* belongs to the trainer; this module only prepares a backend.
+// Measured fixes to tfjs 4.22 that the Fisher maths relies on (see docs ARCHITECTURE "Fisher maths"
+// and "Backends"). Backend *selection* belongs to the trainer; this module only prepares a backend.
 //
-// Gradient registrations are global in tfjs (one registry for all backends), so the second-order fixes
-// and the forward-conv Conv2D gradient apply to every backend once installed. Kernel registrations are
-// per backend. Every override falls back to the stock gradient for attributes it does not cover.
+// Gradient registrations are global in tfjs (one registry for all backends), so the second-order
+// fixes and the forward-conv Conv2D gradient apply to every backend once installed. Kernel
+// registrations are per backend. Every override falls back to the stock gradient for attributes it
+// does not cover.
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
@@ -12,7 +13,10 @@ import path from 'node:path';
 type GradFunc = tf.GradConfig['gradFunc'];
 type Attrs = Parameters<GradFunc>[2];
 
-/** Backends that get the explicit-transpose MatMul gradient (wasm: BatchMatMul with transpose flags is 7–20× slower). */
+/**
+ * Backends that get the explicit-transpose MatMul gradient (wasm: BatchMatMul with transpose flags
+ * is 7–20× slower).
+ */
 const explicitTransposeBackends = new Set<string>();
 const kernelPatchedBackends = new Set<string>();
 let gradientsInstalled = false;
@@ -27,35 +31,41 @@ let wasmReady = false;
  * (tsx) and from an esbuild CJS bundle in dist/ that keeps `@tensorflow/*` external.
  */
 export function setupWasm(): string {
-  const req = typeof require === 'function' ? require : createRequire(path.join(process.cwd(), 'index.js'));
-  const dir = path.join(path.dirname(req.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
+  const req =
+    typeof require === 'function' ? require : createRequire(path.join(process.cwd(), 'index.js'));
+  const dir = path.join(
+    path.dirname(req.resolve('@tensorflow/tfjs-backend-wasm/package.json')),
+    'dist',
+  );
   if (!wasmReady) {
-    setWasmPaths(dir + path.sep); // In Node the prefix is a directory; the trailing separator is required.
+    // In Node the prefix is a directory; the trailing separator is required.
+    setWasmPaths(dir + path.sep);
     wasmReady = true;
   }
   return dir;
 }
 
 /**
- * Installs the measured fixes for `backendName` (the backend that will run the maths). Idempotent; safe
- * to call for several backends. What it does:
+ * Installs the measured fixes for `backendName` (the backend that will run the maths). Idempotent;
+ * safe to call for several backends. What it does:
  * - MatMul (BatchMatMul) gradient with explicit transposes while 'wasm' is the active backend (its
  *   BatchMatMul with transpose flags is 7–20× slower); other backends keep the stock gradient;
  * - Conv2D gradient from forward convs (stride 1, 'valid' padding, NHWC, dilation 1): fast on wasm
- *   (its Conv2DBackpropInput is ~10× slower than a forward conv) and differentiable again, which the
- *   penalties need on every backend (stock Conv2DBackpropFilter has no gradient). Models use an
+ *   (its Conv2DBackpropInput is ~10× slower than a forward conv) and differentiable again, which
+ *   the penalties need on every backend (stock Conv2DBackpropFilter has no gradient). Models use an
  *   explicit `tf.pad` + 'valid' conv for 'same' padding so they always hit this path;
  * - a Conv2DBackpropFilter kernel on backends that lack one (wasm);
- * - second-order fixes (tfjs #3252): Exp, Tanh, Sigmoid gradients recomputed from the input instead of
- *   the saved output, whose tape node an outer gradient cannot see through; a zero gradient for Equal
- *   (the mask in Max's gradient, so tf.max may sit on a double-backprop path);
+ * - second-order fixes (tfjs #3252): Exp, Tanh, Sigmoid gradients recomputed from the input instead
+ *   of the saved output, whose tape node an outer gradient cannot see through; a zero gradient for
+ *   Equal (the mask in Max's gradient, so tf.max may sit on a double-backprop path);
  * - MaxPool and AvgPool gradients for 2×2/2 'valid' pooling as reshape + broadcast multiply with a
  *   0/1 (or ¼) window mask: differentiable again (stock MaxPoolGrad/AvgPoolGrad kernels have no
- *   gradient) and fast on wasm. Forward + backward of one pool on a [128,26,26,32] map, measured on a
- *   loaded machine: this ≈ 60 ms; tf.maxPool + stock gradient 245 ms; reshape + tf.max (its Equal mask
- *   broadcasts at rank 6, slow on wasm) 720 ms; strided slices + tf.maximum 5 s.
- * Relu's gradient (dy·step(x)) is already second-order correct. Softmax/LogSoftmax/softmaxCrossEntropy
- * stay wrong for double backprop: core never uses them on that path (see loss.ts).
+ *   gradient) and fast on wasm. Forward + backward of one pool on a [128,26,26,32] map, measured on
+ *   a loaded machine: this ≈ 60 ms; tf.maxPool + stock gradient 245 ms; reshape + tf.max (its Equal
+ *   mask broadcasts at rank 6, slow on wasm) 720 ms; strided slices + tf.maximum 5 s.
+ * Relu's gradient (dy·step(x)) is already second-order correct.
+ * Softmax/LogSoftmax/softmaxCrossEntropy stay wrong for double backprop: core never uses them on
+ * that path (see loss.ts).
  */
 export function installPatches(backendName: string): void {
   if (!gradientsInstalled) {
@@ -67,7 +77,8 @@ export function installPatches(backendName: string): void {
   }
   if (backendName === 'wasm') explicitTransposeBackends.add(backendName);
   if (!kernelPatchedBackends.has(backendName)) {
-    if (!tf.getKernel('Conv2DBackpropFilter', backendName)) registerConvBackpropFilterKernel(backendName);
+    if (!tf.getKernel('Conv2DBackpropFilter', backendName))
+      registerConvBackpropFilterKernel(backendName);
     kernelPatchedBackends.add(backendName);
   }
 }
@@ -99,11 +110,13 @@ interface EngineState {
   activeTape: { saved?: tf.Tensor[] }[] | null;
 }
 
-// ---------------------------------------------------------------------------------------------------
+// -------------------------------------------------------------------------------------------------
 
 /** Transpose of the last two axes (rank 2 or 3). */
 function T(x: tf.Tensor): tf.Tensor {
-  return x.rank === 2 ? tf.transpose(x) : tf.transpose(x, [...Array(x.rank - 2).keys(), x.rank - 1, x.rank - 2]);
+  return x.rank === 2
+    ? tf.transpose(x)
+    : tf.transpose(x, [...Array(x.rank - 2).keys(), x.rank - 1, x.rank - 2]);
 }
 
 function registerMatMulGrad(): void {
@@ -114,11 +127,15 @@ function registerMatMulGrad(): void {
     inputsToSave: ['a', 'b'],
     gradFunc: (dy, saved, attrs) => {
       const [a, b] = saved;
-      const broadcast = a.rank !== b.rank || (a.rank > 2 && a.shape.slice(0, -2).some((d, i) => d !== b.shape[i]));
+      const broadcast =
+        a.rank !== b.rank || (a.rank > 2 && a.shape.slice(0, -2).some((d, i) => d !== b.shape[i]));
       if (!explicitTransposeBackends.has(tf.getBackend()) || broadcast || a.rank > 3) {
         return stock.gradFunc(dy, saved, attrs);
       }
-      const { transposeA: tA, transposeB: tB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
+      const { transposeA: tA, transposeB: tB } = attrs as unknown as {
+        transposeA: boolean;
+        transposeB: boolean;
+      };
       const g = dy as tf.Tensor;
       const mm = (u: tf.Tensor, v: tf.Tensor) => tf.matMul(u as tf.Tensor2D, v as tf.Tensor2D);
       if (!tA && !tB) return { a: () => mm(g, T(b)), b: () => mm(T(a), g) };
@@ -137,38 +154,62 @@ interface ConvAttrs {
 }
 function isPlainValidConv(attrs: Attrs): boolean {
   const { strides, pad, dataFormat, dilations } = attrs as unknown as ConvAttrs;
-  const ones = (v: number | [number, number] | undefined) => v == null || [v].flat().every((d) => d === 1);
-  return ones(strides) && ones(dilations) && (pad === 'valid' || pad === 0) && (!dataFormat || dataFormat === 'NHWC');
+  const ones = (v: number | [number, number] | undefined) =>
+    v == null || [v].flat().every((d) => d === 1);
+  return (
+    ones(strides) &&
+    ones(dilations) &&
+    (pad === 'valid' || pad === 0) &&
+    (!dataFormat || dataFormat === 'NHWC')
+  );
 }
 
 /**
  * dW for a stride-1 'valid' NHWC conv as one forward conv: the batch becomes the reduction axis.
- * x [B,H,W,C], dy [B,OH,OW,Co] → conv2d(xᵀ [C,H,W,B], dyᵀ [OH,OW,B,Co]) = [C,kh,kw,Co] → [kh,kw,C,Co].
+ * x [B,H,W,C], dy [B,OH,OW,Co] → conv2d(xᵀ [C,H,W,B], dyᵀ [OH,OW,B,Co]) = [C,kh,kw,Co] →
+ * [kh,kw,C,Co].
  */
 function filterGradByConv(x: tf.Tensor4D, dy: tf.Tensor4D): tf.Tensor4D {
-  const r = tf.conv2d(tf.transpose(x, [3, 1, 2, 0]), tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D, 1, 'valid');
+  const r = tf.conv2d(
+    tf.transpose(x, [3, 1, 2, 0]),
+    tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D,
+    1,
+    'valid',
+  );
   return tf.transpose(r, [1, 2, 0, 3]);
 }
 
 /**
- * dx for a stride-1 'valid' NHWC conv, dx[b,h,w,c] = Σ_{r,s,o} dy[b,r,s,o]·K[h−r,w−s,c,o], as one forward
- * conv in whichever of two equivalent forms wastes less work on zero padding:
- * (A) dy padded by k−1, correlated with the 180°-rotated K: cost ∝ kh·kw — right for ordinary layers;
- * (B) K padded by OH−1, correlated with the rotated dy (batch and channel axes swapped): cost ∝ OH·OW —
- *     right for the large-kernel conv that `filterGradByConv` builds, which double backprop differentiates
- *     again (form A there costs ~(26·26/9)× more on a 28×28 layer).
+ * dx for a stride-1 'valid' NHWC conv, dx[b,h,w,c] = Σ_{r,s,o} dy[b,r,s,o]·K[h−r,w−s,c,o], as one
+ * forward conv in whichever of two equivalent forms wastes less work on zero padding:
+ * (A) dy padded by k−1, correlated with the 180°-rotated K: cost ∝ kh·kw — right for ordinary
+ *     layers;
+ * (B) K padded by OH−1, correlated with the rotated dy (batch and channel axes swapped): cost ∝
+ *     OH·OW — right for the large-kernel conv that `filterGradByConv` builds, which double backprop
+ *     differentiates again (form A there costs ~(26·26/9)× more on a 28×28 layer).
  * dy [B,OH,OW,Co], K [kh,kw,C,Co] → dx [B,OH+kh−1,OW+kw−1,C].
  */
 function inputGradByConv(dy: tf.Tensor4D, K: tf.Tensor4D): tf.Tensor4D {
   const [kh, kw] = K.shape;
   const [, OH, OW] = dy.shape;
   if (kh * kw <= OH * OW) {
-    const padded = tf.pad(dy, [[0, 0], [kh - 1, kh - 1], [kw - 1, kw - 1], [0, 0]]);
+    const padded = tf.pad(dy, [
+      [0, 0],
+      [kh - 1, kh - 1],
+      [kw - 1, kw - 1],
+      [0, 0],
+    ]);
     return tf.conv2d(padded, tf.transpose(tf.reverse(K, [0, 1]), [0, 1, 3, 2]), 1, 'valid');
   }
-  const Kt = tf.pad(tf.transpose(K, [2, 0, 1, 3]), [[0, 0], [OH - 1, OH - 1], [OW - 1, OW - 1], [0, 0]]); // [C,·,·,Co]
+  const Kt = tf.pad(tf.transpose(K, [2, 0, 1, 3]), [
+    [0, 0],
+    [OH - 1, OH - 1],
+    [OW - 1, OW - 1],
+    [0, 0],
+  ]); // [C,·,·,Co]
   const F = tf.transpose(tf.reverse(dy, [1, 2]), [1, 2, 3, 0]) as tf.Tensor4D; // [OH,OW,Co,B]
-  return tf.transpose(tf.conv2d(Kt as tf.Tensor4D, F, 1, 'valid'), [3, 1, 2, 0]); // [C,H,W,B] → [B,H,W,C]
+  // [C,H,W,B] → [B,H,W,C]
+  return tf.transpose(tf.conv2d(Kt as tf.Tensor4D, F, 1, 'valid'), [3, 1, 2, 0]);
 }
 
 function registerConv2DGrad(): void {
@@ -193,7 +234,9 @@ function registerConvBackpropFilterKernel(backendName: string): void {
     backendName,
     kernelFunc: ({ inputs, attrs }) => {
       if (!isPlainValidConv(attrs as Attrs)) {
-        throw new Error(`Conv2DBackpropFilter on ${backendName}: only stride 1, dilation 1, 'valid', NHWC`);
+        throw new Error(
+          `Conv2DBackpropFilter on ${backendName}: only stride 1, dilation 1, 'valid', NHWC`,
+        );
       }
       // Inside a kernel the tape is off, so these ops are not recorded; tidy frees the transposes.
       // A returned Tensor (rank set) is used by the engine as the kernel output as-is.
@@ -211,7 +254,9 @@ interface PoolAttrs {
 function isPool2(attrs: Attrs): boolean {
   const { filterSize, strides, pad, dimRoundingMode } = attrs as unknown as PoolAttrs;
   const twos = (v: number | [number, number]) => [v].flat().every((d) => d === 2);
-  return twos(filterSize) && twos(strides) && (pad === 'valid' || pad === 0) && dimRoundingMode == null;
+  return (
+    twos(filterSize) && twos(strides) && (pad === 'valid' || pad === 0) && dimRoundingMode == null
+  );
 }
 
 /**
@@ -220,8 +265,20 @@ function isPool2(attrs: Attrs): boolean {
  */
 function unpool2(dy: tf.Tensor4D, w6: tf.Tensor, H: number, W: number): tf.Tensor4D {
   const [B, H2, W2, C] = dy.shape;
-  const g = tf.reshape(tf.mul(tf.reshape(dy, [B, H2, 1, W2, 1, C]), w6), [B, 2 * H2, 2 * W2, C]) as tf.Tensor4D;
-  return H % 2 || W % 2 ? tf.pad(g, [[0, 0], [0, H - 2 * H2], [0, W - 2 * W2], [0, 0]]) : g;
+  const g = tf.reshape(tf.mul(tf.reshape(dy, [B, H2, 1, W2, 1, C]), w6), [
+    B,
+    2 * H2,
+    2 * W2,
+    C,
+  ]) as tf.Tensor4D;
+  return H % 2 || W % 2
+    ? tf.pad(g, [
+        [0, 0],
+        [0, H - 2 * H2],
+        [0, W - 2 * W2],
+        [0, 0],
+      ])
+    : g;
 }
 
 function registerPool2Grads(): void {
@@ -231,8 +288,8 @@ function registerPool2Grads(): void {
   tf.registerGradient({
     kernelName: 'MaxPool',
     inputsToSave: ['x'],
-    // The saved output only shapes the mask, whose derivative is zero: that an outer gradient does not
-    // see through a saved output (tfjs #3252) is harmless here and saves recomputing the pool.
+    // The saved output only shapes the mask, whose derivative is zero: that an outer gradient does
+    // not see through a saved output (tfjs #3252) is harmless here and saves recomputing the pool.
     outputsToSave: [true],
     gradFunc: (dy, saved, attrs) => {
       if (!isPool2(attrs)) return stockMax.gradFunc(dy, saved, attrs);
@@ -242,8 +299,12 @@ function registerPool2Grads(): void {
       return {
         x: () => {
           const xe = H % 2 || W % 2 ? tf.slice(x, [0, 0, 0, 0], [B, 2 * H2, 2 * W2, C]) : x;
-          const gap = tf.sub(tf.reshape(y, [B, H2, 1, W2, 1, C]), tf.reshape(xe, [B, H2, 2, W2, 2, C])); // ≥ 0
-          const isMax = tf.sub(1, tf.step(gap)); // step(0) = 0 → 1 exactly where x is its window's max
+          const gap = tf.sub(
+            tf.reshape(y, [B, H2, 1, W2, 1, C]),
+            tf.reshape(xe, [B, H2, 2, W2, 2, C]),
+          ); // ≥ 0
+          // step(0) = 0 → 1 exactly where x is its window's max
+          const isMax = tf.sub(1, tf.step(gap));
           return unpool2(dy as tf.Tensor4D, isMax, H, W);
         },
       };

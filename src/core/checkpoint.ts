@@ -9,7 +9,8 @@
 // }   offset/length count float32 values (not bytes), in `params` order.
 // params.bin  — all tensors' values concatenated in that order, float32 little-endian, row-major
 //               (C order, last axis fastest), nothing else.
-// The model is rebuilt from spec/inputShape/numClasses, so a checkpoint is readable without tfjs too.
+// The model is rebuilt from spec/inputShape/numClasses, so a checkpoint is readable without tfjs
+// too.
 import fs from 'node:fs';
 import path from 'node:path';
 import { createModelFromValues, type InputShape, type Model, type ModelSpec } from './models';
@@ -40,7 +41,12 @@ export async function saveParams(model: Model, dir: string): Promise<void> {
     const p = model.params[i];
     const v = (await p.data()) as Float32Array;
     all.set(v, off);
-    tensors.push({ name: model.paramNames[i], shape: p.shape.slice(), offset: off, length: v.length });
+    tensors.push({
+      name: model.paramNames[i],
+      shape: p.shape.slice(),
+      offset: off,
+      length: v.length,
+    });
     off += v.length;
   }
   const meta: ParamsMeta = {
@@ -73,12 +79,14 @@ export function loadParams(dir: string): { meta: ParamsMeta; values: Float32Arra
   }
   const buf = fs.readFileSync(path.join(dir, 'params.bin'));
   const total = meta.tensors.reduce((s, t) => s + t.length, 0);
-  if (buf.byteLength !== total * 4) throw new Error(`${dir}/params.bin: ${buf.byteLength} bytes, expected ${total * 4}`);
+  if (buf.byteLength !== total * 4)
+    throw new Error(`${dir}/params.bin: ${buf.byteLength} bytes, expected ${total * 4}`);
   const copy = Buffer.from(buf); // own aligned buffer
   if (!isLE) copy.swap32();
   const all = new Float32Array(copy.buffer, copy.byteOffset, total);
   const values = meta.tensors.map((t) => {
-    if (t.shape.reduce((a, b) => a * b, 1) !== t.length) throw new Error(`${t.name}: shape/length mismatch`);
+    if (t.shape.reduce((a, b) => a * b, 1) !== t.length)
+      throw new Error(`${t.name}: shape/length mismatch`);
     return all.slice(t.offset, t.offset + t.length);
   });
   return { meta, values };
@@ -91,7 +99,9 @@ export function loadModel(dir: string): Model {
   const mismatch = model.paramNames.findIndex((n, i) => n !== meta.tensors[i]?.name);
   if (mismatch >= 0) {
     model.dispose();
-    throw new Error(`${dir}: parameter ${mismatch} is '${meta.tensors[mismatch]?.name}', model expects '${model.paramNames[mismatch]}'`);
+    throw new Error(
+      `${dir}: parameter ${mismatch} is '${meta.tensors[mismatch]?.name}', model expects '${model.paramNames[mismatch]}'`,
+    );
   }
   return model;
 }

@@ -1,9 +1,16 @@
 // Trace of the Fisher information matrix.
-//   Tr(F)   = E_x E_{ŷ~p_θ(·|x)} ||∇θ ℓ(x, ŷ)||²   — the TRUE Fisher: labels sampled from the model.
-//   Tr(F_B) = ||(1/B) Σ_i ∇θ ℓ(x_i, ŷ_i)||²       — the mini-batch quantity the Fisher penalty uses.
+//   Tr(F)   = E_x E_{ŷ~p_θ(·|x)} ||∇θ ℓ(x, ŷ)||²  — the TRUE Fisher: labels sampled from the model;
+//   Tr(F_B) = ||(1/B) Σ_i ∇θ ℓ(x_i, ŷ_i)||²      — the mini-batch quantity the Fisher penalty uses.
 import * as tf from '@tensorflow/tfjs';
 import { withTapeGuard } from './backend';
-import { crossEntropy, labelsToArray, oneHot, sampleLabels, softmaxRows, type Labels } from './loss';
+import {
+  crossEntropy,
+  labelsToArray,
+  oneHot,
+  sampleLabels,
+  softmaxRows,
+  type Labels,
+} from './loss';
 import { type Model } from './models';
 import { perExampleSqNorms } from './perExample';
 import { mixSeed } from './rng';
@@ -19,7 +26,10 @@ export interface FisherTraceOptions {
   mode?: 'sampled' | 'exact' | 'given';
   /** Labels [N] for mode 'given'. */
   labels?: Labels;
-  /** Examples per backward pass (default 128); the result does not depend on it except for sampling order. */
+  /**
+   * Examples per backward pass (default 128); the result does not depend on it except for sampling
+   * order.
+   */
   batchSize?: number;
 }
 
@@ -35,17 +45,23 @@ export interface FisherTraceResult {
 }
 
 /**
- * Tr(F) from exact per-example gradients over the examples x [N, h, w, c] (one batched backward pass per
- * `batchSize` chunk). Labels are sampled inside the same forward pass, so sampling costs no extra pass.
+ * Tr(F) from exact per-example gradients over the examples x [N, h, w, c] (one batched backward
+ * pass per `batchSize` chunk). Labels are sampled inside the same forward pass, so sampling costs
+ * no extra pass.
  */
-export function fisherTrace(model: Model, x: tf.Tensor4D, opts: FisherTraceOptions = {}): FisherTraceResult {
+export function fisherTrace(
+  model: Model,
+  x: tf.Tensor4D,
+  opts: FisherTraceOptions = {},
+): FisherTraceResult {
   const mode = opts.mode ?? 'sampled';
   const N = x.shape[0];
   const bs = Math.max(1, opts.batchSize ?? 128);
   const seed = opts.seed ?? 0;
   if (mode === 'given' && !opts.labels) throw new Error("fisherTrace: mode 'given' needs labels");
   const given = mode === 'given' ? labelsToArray(opts.labels!) : null;
-  if (given && given.length !== N) throw new Error(`fisherTrace: ${given.length} labels for ${N} examples`);
+  if (given && given.length !== N)
+    throw new Error(`fisherTrace: ${given.length} labels for ${N} examples`);
   const perExample = new Float32Array(N);
   const labels = mode === 'exact' ? undefined : new Int32Array(N);
 
@@ -57,7 +73,9 @@ export function fisherTrace(model: Model, x: tf.Tensor4D, opts: FisherTraceOptio
         perExample.set(expectedSqNorms(model, xb), s);
       } else {
         // A chunk's stream depends only on (seed, chunk start): reproducible for any N.
-        const src = given ? given.subarray(s, s + n) : (z: tf.Tensor2D) => sampleLabels(z, mixSeed(seed, s));
+        const src = given
+          ? given.subarray(s, s + n)
+          : (z: tf.Tensor2D) => sampleLabels(z, mixSeed(seed, s));
         const r = perExampleSqNorms(model, xb, src);
         perExample.set(r.norms, s);
         labels!.set(r.labels, s);
@@ -86,8 +104,8 @@ function expectedSqNorms(model: Model, x: tf.Tensor4D): Float64Array {
 }
 
 /**
- * Tr(F_B) = ||(1/B) Σ_i ∇θ ℓ(x_i, ŷ_i)||² = ||∇θ of the mean loss||² for x [B,h,w,c] and labels ŷ [B]
- * (sample them with `sampleLabels` for the Fisher penalty's quantity; true labels give GP's).
+ * Tr(F_B) = ||(1/B) Σ_i ∇θ ℓ(x_i, ŷ_i)||² = ||∇θ of the mean loss||² for x [B,h,w,c] and labels ŷ
+ * [B] (sample them with `sampleLabels` for the Fisher penalty's quantity; true labels give GP's).
  */
 export function batchFisherTrace(model: Model, x: tf.Tensor4D, yhat: Labels): number {
   const s = withTapeGuard(() =>

@@ -1,5 +1,6 @@
 // Trace of the loss Hessian by Hutchinson's estimator (paper Sec. 5: Gaussian probes, M = 30):
-//   Tr(H) = E_v[vᵀHv], v ~ N(0, I);  Hv = ∇θ(∇θL · v) by double backprop (exact, no finite differences).
+//   Tr(H) = E_v[vᵀHv], v ~ N(0, I);  Hv = ∇θ(∇θL · v) by double backprop (exact, no finite
+//   differences).
 import * as tf from '@tensorflow/tfjs';
 import { withTapeGuard } from './backend';
 import { crossEntropy, oneHot, type Labels } from './loss';
@@ -11,7 +12,12 @@ import { Rng } from './rng';
  * Hessian-vector product of the mean cross-entropy on x [B,h,w,c], labels y [B]: H·v for v given as
  * tensors shaped like `model.params`. Returns new tensors (caller disposes).
  */
-export function hessianVectorProduct(model: Model, x: tf.Tensor4D, y: Labels, v: readonly tf.Tensor[]): tf.Tensor[] {
+export function hessianVectorProduct(
+  model: Model,
+  x: tf.Tensor4D,
+  y: Labels,
+  v: readonly tf.Tensor[],
+): tf.Tensor[] {
   return withTapeGuard(() =>
     tf.tidy(() => {
       const t = oneHot(y, model.numClasses);
@@ -33,8 +39,8 @@ export interface HutchinsonResult {
 }
 
 /**
- * Hutchinson estimate of Tr(∇²θ L) on one batch x [B,h,w,c] with labels y [B] (true labels: the training
- * loss's Hessian). Each probe costs one double-backprop pass (≈ 3 gradient evaluations).
+ * Hutchinson estimate of Tr(∇²θ L) on one batch x [B,h,w,c] with labels y [B] (true labels: the
+ * training loss's Hessian). Each probe costs one double-backprop pass (≈ 3 gradient evaluations).
  */
 export function hutchinsonTraceH(
   model: Model,

@@ -1,5 +1,6 @@
 // Fisher maths on tfjs tensors. Node only (checkpoints use fs; setupWasm resolves node_modules).
-// Call setupWasm() before tf.setBackend('wasm'), and installPatches(tf.getBackend()) once the backend is set.
+// Call setupWasm() before tf.setBackend('wasm'), and installPatches(tf.getBackend()) once the
+// backend is set.
 export { installPatches, patchesInstalled, setupWasm, withTapeGuard } from './backend';
 export {
   createModel,
@@ -27,8 +28,20 @@ export {
   uniformLabels,
   type Labels,
 } from './loss';
-export { layerSqNorms, naivePerExampleSqNorms, perExampleSqNorms, type LabelSource, type PerExampleResult } from './perExample';
-export { batchFisherTrace, fisherTrace, meanAndStderr, type FisherTraceOptions, type FisherTraceResult } from './fisher';
+export {
+  layerSqNorms,
+  naivePerExampleSqNorms,
+  perExampleSqNorms,
+  type LabelSource,
+  type PerExampleResult,
+} from './perExample';
+export {
+  batchFisherTrace,
+  fisherTrace,
+  meanAndStderr,
+  type FisherTraceOptions,
+  type FisherTraceResult,
+} from './fisher';
 export {
   addScaled,
   lossAndGradients,

@@ -1,6 +1,7 @@
 // Cross-entropy written out by hand so that it is differentiable twice. tfjs's own
-// (tf.losses.softmaxCrossEntropy, tf.logSoftmax) are customGrad ops whose gradients drop the second-order
-// terms silently; tf.softmax's gradient reuses its saved output, which an outer gradient cannot see.
+// (tf.losses.softmaxCrossEntropy, tf.logSoftmax) are customGrad ops whose gradients drop the
+// second-order terms silently; tf.softmax's gradient reuses its saved output, which an outer
+// gradient cannot see.
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from './rng';
 
@@ -8,9 +9,9 @@ import { Rng } from './rng';
 export type Labels = Int32Array | tf.Tensor1D;
 
 /**
- * Row max of z with a zero gradient. The log-sum-exp below is exactly invariant to the shift, so its
- * true gradient w.r.t. m is zero; detaching it avoids Max's gradient (an Equal mask) on every pass.
- * customGrad's forward runs with the tape off, so m is a constant to any outer gradient too.
+ * Row max of z with a zero gradient. The log-sum-exp below is exactly invariant to the shift, so
+ * its true gradient w.r.t. m is zero; detaching it avoids Max's gradient (an Equal mask) on every
+ * pass. customGrad's forward runs with the tape off, so m is a constant to any outer gradient too.
  */
 const detachedRowMax = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const z = args[0] as tf.Tensor2D;
@@ -37,7 +38,9 @@ export function crossEntropy(logits: tf.Tensor2D, y: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => tf.mean(crossEntropyPerExample(logits, y)));
 }
 
-/** Summed cross-entropy Σ_i ℓ_i (scalar): its gradient w.r.t. per-example quantities is per-example. */
+/**
+ * Summed cross-entropy Σ_i ℓ_i (scalar): its gradient w.r.t. per-example quantities is per-example.
+ */
 export function crossEntropySum(logits: tf.Tensor2D, y: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => tf.sum(crossEntropyPerExample(logits, y)));
 }
@@ -55,7 +58,9 @@ export function labelsToArray(labels: Labels): Int32Array {
   return labels instanceof tf.Tensor ? Int32Array.from(labels.dataSync()) : labels;
 }
 
-/** Softmax probabilities of each row, in float64 on the host: logits [B, K] → p, row-major [B·K]. */
+/**
+ * Softmax probabilities of each row, in float64 on the host: logits [B, K] → p, row-major [B·K].
+ */
 export function softmaxRows(logits: tf.Tensor2D | Float32Array, numClasses?: number): Float64Array {
   const z = logits instanceof tf.Tensor ? logits.dataSync() : logits;
   const K = logits instanceof tf.Tensor ? logits.shape[1] : numClasses!;
@@ -72,11 +77,15 @@ export function softmaxRows(logits: tf.Tensor2D | Float32Array, numClasses?: num
 
 /**
  * Samples ŷ_i ~ softmax(z_i) for each row (the model's own predictive distribution — what the true
- * Fisher needs). Deterministic for a seed: probabilities in float64 and our own generator, one uniform
- * per example in order.
+ * Fisher needs). Deterministic for a seed: probabilities in float64 and our own generator, one
+ * uniform per example in order.
  * @param logits z [B, K] (a tensor, or its row-major values with `numClasses`)
  */
-export function sampleLabels(logits: tf.Tensor2D | Float32Array, seed: number, numClasses?: number): Int32Array {
+export function sampleLabels(
+  logits: tf.Tensor2D | Float32Array,
+  seed: number,
+  numClasses?: number,
+): Int32Array {
   const K = logits instanceof tf.Tensor ? logits.shape[1] : numClasses!;
   const p = softmaxRows(logits, K);
   const B = p.length / K;

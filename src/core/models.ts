@@ -1,8 +1,8 @@
-// Models as pure functions of an explicit parameter list (NHWC), written with plain tfjs ops so that
-// (a) every layer's input a and pre-activation z are reachable — per-example gradient norms need both —
-// and (b) every op on the double-backprop path is one whose second-order gradient is known to be right
-// (see backend.ts). No tf.layers, no BatchNorm: nothing couples the examples of a batch, which is what
-// makes the one-backward-pass per-example norms exact.
+// Models as pure functions of an explicit parameter list (NHWC), written with plain tfjs ops so
+// that (a) every layer's input a and pre-activation z are reachable — per-example gradient norms
+// need both — and (b) every op on the double-backprop path is one whose second-order gradient is
+// known to be right (see backend.ts). No tf.layers, no BatchNorm: nothing couples the examples of a
+// batch, which is what makes the one-backward-pass per-example norms exact.
 import * as tf from '@tensorflow/tfjs';
 import { Rng, mixSeed } from './rng';
 
@@ -14,7 +14,10 @@ export interface ModelSpec {
   arch: Arch;
   /** Channel / unit multiplier (default 1); counts are rounded, at least 1. */
   width: number;
-  /** MLP only: hidden layer sizes before `width` scaling (default [512, 512]; [] = softmax regression). */
+  /**
+   * MLP only: hidden layer sizes before `width` scaling (default [512, 512]; [] = softmax
+   * regression).
+   */
   hidden?: number[];
   /** Hidden-layer non-linearity (default 'relu'). */
   activation?: Activation;
@@ -23,7 +26,10 @@ export interface ModelSpec {
 /** Input shape of one example, [height, width, channels]. */
 export type InputShape = [number, number, number];
 
-/** One parametrised layer (linear map + bias). Layers are listed in forward order; taps use the same order. */
+/**
+ * One parametrised layer (linear map + bias). Layers are listed in forward order; taps use the same
+ * order.
+ */
 export interface LayerInfo {
   name: string;
   /** 'dense': kernel [in, out]; 'conv': stride-1 'valid' conv, kernel [kh, kw, in, out]. */
@@ -38,9 +44,9 @@ export interface LayerInfo {
  * Instrumentation for one forward pass (used by the per-example maths).
  * - `add[l]`: a tensor added to layer l's pre-activation z_l (shape `tapShapes(B)[l]`); zeros leave
  *   the function unchanged, and ∂(Σ_i ℓ_i)/∂add[l] is then each example's δ_i = ∂ℓ_i/∂z_{l,i}.
- * - `inputs`: if given, filled with each layer's input a_l — for conv layers the already padded tensor
- *   the 'valid' conv sees. Entries are `tf.keep`-ed so they survive `tf.grads`; release them with
- *   `releaseInputs`.
+ * - `inputs`: if given, filled with each layer's input a_l — for conv layers the already padded
+ *   tensor the 'valid' conv sees. Entries are `tf.keep`-ed so they survive `tf.grads`; release them
+ *   with `releaseInputs`.
  */
 export interface Taps {
   add?: tf.Tensor[];
@@ -59,7 +65,9 @@ export interface Model {
   readonly layers: LayerInfo[];
   /** Logits [B, numClasses] of x [B, h, w, c] with the model's own parameters. */
   forward(x: tf.Tensor4D, taps?: Taps): tf.Tensor2D;
-  /** Same function with other parameter tensors (same order and shapes as `params`): for tf.grads. */
+  /**
+   * Same function with other parameter tensors (same order and shapes as `params`): for tf.grads.
+   */
   apply(params: readonly tf.Tensor[], x: tf.Tensor4D, taps?: Taps): tf.Tensor2D;
   /** Shapes of the layers' pre-activations (= tap shapes) for a batch of `batch`. */
   tapShapes(batch: number): number[][];
@@ -69,40 +77,56 @@ export interface Model {
 /** Fills in defaults ({width: 1, hidden: [512, 512], activation: 'relu'}) and checks the spec. */
 export function normalizeSpec(spec: ModelSpec): Required<ModelSpec> {
   const width = spec.width ?? 1;
-  if (!(width > 0) || !Number.isFinite(width)) throw new Error(`model width must be > 0, got ${spec.width}`);
-  if (!['mlp', 'simplecnn', 'vgg11', 'resnet'].includes(spec.arch)) throw new Error(`unknown arch '${spec.arch}'`);
+  if (!(width > 0) || !Number.isFinite(width))
+    throw new Error(`model width must be > 0, got ${spec.width}`);
+  if (!['mlp', 'simplecnn', 'vgg11', 'resnet'].includes(spec.arch))
+    throw new Error(`unknown arch '${spec.arch}'`);
   const activation = spec.activation ?? 'relu';
-  if (activation !== 'relu' && activation !== 'tanh') throw new Error(`unknown activation '${activation}'`);
+  if (activation !== 'relu' && activation !== 'tanh')
+    throw new Error(`unknown activation '${activation}'`);
   const hidden = spec.hidden ?? [512, 512];
-  if (!hidden.every((h) => Number.isInteger(h) && h > 0)) throw new Error('mlp hidden sizes must be positive integers');
+  if (!hidden.every((h) => Number.isInteger(h) && h > 0))
+    throw new Error('mlp hidden sizes must be positive integers');
   return { arch: spec.arch, width, hidden: [...hidden], activation };
 }
 
-/** Residual branches' last conv starts at this fraction of its He scale, so a fresh ResNet ≈ its shortcuts. */
+/**
+ * Residual branches' last conv starts at this fraction of its He scale, so a fresh ResNet ≈ its
+ * shortcuts.
+ */
 export const RESIDUAL_INIT_SCALE = 0.2;
 
 /**
- * Builds a model with seeded initialisation: kernels He-normal (std √(2/fan_in); LeCun √(1/fan_in) for
- * tanh), biases zero. The same (spec, inputShape, numClasses, seed) gives bit-identical parameters.
+ * Builds a model with seeded initialisation: kernels He-normal (std √(2/fan_in); LeCun √(1/fan_in)
+ * for tanh), biases zero. The same (spec, inputShape, numClasses, seed) gives bit-identical
+ * parameters.
  *
  * Architectures (all convs 3×3 stride 1 unless noted; 'same' = explicit zero pad + 'valid' conv):
  * - mlp: flatten (NHWC order) → dense(hidden_k·width) + act … → dense(numClasses).
  * - simplecnn: the paper's (Keras cifar10_cnn, last FC 128, no dropout/BN), Keras's padding:
- *   conv32 'same', conv32 'valid', maxpool2, conv64 'same', conv64 'valid', maxpool2, fc128, fc(classes).
- *   28×28 → 28 → 26 → 13 → 13 → 11 → 5 (flatten 1600); needs inputs ≥ 12×12.
- * - vgg11: 64, M, 128, M, 256, 256, M, 512, 512, M, 512, 512, M ('same' convs), a pool is skipped where
- *   the map is already 1 pixel; flatten → fc(classes). No BN.
+ *   conv32 'same', conv32 'valid', maxpool2, conv64 'same', conv64 'valid', maxpool2, fc128,
+ *   fc(classes). 28×28 → 28 → 26 → 13 → 13 → 11 → 5 (flatten 1600); needs inputs ≥ 12×12.
+ * - vgg11: 64, M, 128, M, 256, 256, M, 512, 512, M, 512, 512, M ('same' convs), a pool is skipped
+ *   where the map is already 1 pixel; flatten → fc(classes). No BN.
  * - resnet (BN-free, 8 layers): stem conv16; 3 stages (16, 32, 64 channels) of one residual block
  *   act(conv(act(conv(h))) + s(h)), s = identity or a 1×1 projection conv where channels change;
  *   stages 2–3 first downsample by 2×2 average pooling; global average pool → fc(classes).
- * Channel and unit counts are multiplied by `width`. Pooling is 2×2/2 in floor mode (odd edges dropped);
- * its gradient is the second-order-safe one from installPatches (call it before differentiating).
+ * Channel and unit counts are multiplied by `width`. Pooling is 2×2/2 in floor mode (odd edges
+ * dropped); its gradient is the second-order-safe one from installPatches (call it before
+ * differentiating).
  */
-export function createModel(spec: ModelSpec, inputShape: InputShape, numClasses: number, seed: number): Model {
+export function createModel(
+  spec: ModelSpec,
+  inputShape: InputShape,
+  numClasses: number,
+  seed: number,
+): Model {
   return buildModel(normalizeSpec(spec), inputShape, numClasses, seed, undefined);
 }
 
-/** Like createModel but with given parameter values (float32, `params` order) — used by checkpoints. */
+/**
+ * Like createModel but with given parameter values (float32, `params` order) — used by checkpoints.
+ */
 export function createModelFromValues(
   spec: ModelSpec,
   inputShape: InputShape,
@@ -112,13 +136,15 @@ export function createModelFromValues(
   return buildModel(normalizeSpec(spec), inputShape, numClasses, 0, values);
 }
 
-/** Disposes the layer inputs that `Taps.inputs` recorded (except `x` itself, which the caller owns). */
+/**
+ * Disposes the layer inputs that `Taps.inputs` recorded (except `x` itself, which the caller owns).
+ */
 export function releaseInputs(taps: Taps, x: tf.Tensor): void {
   for (const t of taps.inputs ?? []) if (t && t !== x && !t.isDisposed) t.dispose();
   if (taps.inputs) taps.inputs.length = 0;
 }
 
-// ---------------------------------------------------------------------------------------------------
+// -------------------------------------------------------------------------------------------------
 
 /** Per-call state of a forward pass: parameters plus optional instrumentation. */
 interface Ctx {
@@ -145,14 +171,22 @@ function dense(ctx: Ctx, li: number, h: tf.Tensor2D): tf.Tensor2D {
   return linearOut(ctx, li, h, z);
 }
 
-/** Conv layer, stride 1: h [B,H,W,C] → z [B,H',W',Co]; 'same' pads (k−1)/2 explicitly so the conv is 'valid'. */
+/**
+ * Conv layer, stride 1: h [B,H,W,C] → z [B,H',W',Co]; 'same' pads (k−1)/2 explicitly so the conv is
+ * 'valid'.
+ */
 function conv(ctx: Ctx, li: number, h: tf.Tensor4D, padding: 'same' | 'valid'): tf.Tensor4D {
   const L = ctx.layers[li];
   const K = ctx.p[L.weight] as tf.Tensor4D;
   const [kh, kw] = K.shape;
   const a =
     padding === 'same' && (kh > 1 || kw > 1)
-      ? tf.pad(h, [[0, 0], [(kh - 1) >> 1, kh >> 1], [(kw - 1) >> 1, kw >> 1], [0, 0]])
+      ? tf.pad(h, [
+          [0, 0],
+          [(kh - 1) >> 1, kh >> 1],
+          [(kw - 1) >> 1, kw >> 1],
+          [0, 0],
+        ])
       : h;
   const z = tf.add(tf.conv2d(a, K, 1, 'valid'), ctx.p[L.bias]) as tf.Tensor4D;
   return linearOut(ctx, li, a, z);
@@ -187,7 +221,9 @@ class Builder {
     const n = shape.reduce((a, b) => a * b, 1);
     const idx = this.values.length;
     // One stream per parameter (seed, index), so adding a layer never shifts the others' values.
-    this.values.push(std === 0 ? new Float32Array(n) : new Rng(mixSeed(this.seed, idx)).normalArray(n, std));
+    this.values.push(
+      std === 0 ? new Float32Array(n) : new Rng(mixSeed(this.seed, idx)).normalArray(n, std),
+    );
     this.shapes.push(shape);
     this.names.push(name);
     return idx;
@@ -219,8 +255,10 @@ function buildModel(
   values: Float32Array[] | undefined,
 ): Model {
   const [H, W, C] = inputShape;
-  if (![H, W, C].every((d) => Number.isInteger(d) && d > 0)) throw new Error(`bad input shape ${inputShape}`);
-  if (!(Number.isInteger(numClasses) && numClasses >= 2)) throw new Error(`numClasses must be ≥ 2, got ${numClasses}`);
+  if (![H, W, C].every((d) => Number.isInteger(d) && d > 0))
+    throw new Error(`bad input shape ${inputShape}`);
+  if (!(Number.isInteger(numClasses) && numClasses >= 2))
+    throw new Error(`numClasses must be ≥ 2, got ${numClasses}`);
   const ch = (c: number) => Math.max(1, Math.round(c * spec.width));
   const b = new Builder(seed, spec.activation);
   let fwd: ForwardFn;
@@ -241,7 +279,8 @@ function buildModel(
       const [c1, c2, f] = [ch(32), ch(64), ch(128)];
       const hs = (((H - 2) >> 1) - 2) >> 1;
       const ws = (((W - 2) >> 1) - 2) >> 1;
-      if (hs < 1 || ws < 1) throw new Error(`simplecnn needs inputs of at least 12×12, got ${H}×${W}`);
+      if (hs < 1 || ws < 1)
+        throw new Error(`simplecnn needs inputs of at least 12×12, got ${H}×${W}`);
       const l1 = b.conv('conv1', 3, C, c1);
       const l2 = b.conv('conv2', 3, c1, c1);
       const l3 = b.conv('conv3', 3, c1, c2);
@@ -259,7 +298,21 @@ function buildModel(
       break;
     }
     case 'vgg11': {
-      const cfg: (number | 'M')[] = [64, 'M', 128, 'M', 256, 256, 'M', 512, 512, 'M', 512, 512, 'M'];
+      const cfg: (number | 'M')[] = [
+        64,
+        'M',
+        128,
+        'M',
+        256,
+        256,
+        'M',
+        512,
+        512,
+        'M',
+        512,
+        512,
+        'M',
+      ];
       const plan: ({ pool: true } | { pool: false; li: number })[] = [];
       let [h, w, c] = [H, W, C];
       let k = 0;
@@ -279,7 +332,8 @@ function buildModel(
       const fc = b.dense('fc', h * w * c, numClasses);
       fwd = (ctx, x) => {
         let t: tf.Tensor4D = x;
-        for (const s of plan) t = s.pool ? maxPool2(t) : (ctx.act(conv(ctx, s.li, t, 'same')) as tf.Tensor4D);
+        for (const s of plan)
+          t = s.pool ? maxPool2(t) : (ctx.act(conv(ctx, s.li, t, 'same')) as tf.Tensor4D);
         return dense(ctx, fc, flatten(t));
       };
       break;
@@ -315,23 +369,36 @@ function buildModel(
   }
 
   if (values) {
-    if (values.length !== b.values.length) throw new Error(`expected ${b.values.length} parameter tensors, got ${values.length}`);
+    if (values.length !== b.values.length)
+      throw new Error(`expected ${b.values.length} parameter tensors, got ${values.length}`);
     values.forEach((v, i) => {
-      if (v.length !== b.values[i].length) throw new Error(`parameter ${b.names[i]}: expected ${b.values[i].length} values, got ${v.length}`);
+      if (v.length !== b.values[i].length)
+        throw new Error(
+          `parameter ${b.names[i]}: expected ${b.values[i].length} values, got ${v.length}`,
+        );
     });
   }
   const init = values ?? b.values;
   // No names on tf.variable: tfjs names are process-global and would clash between two models.
-  const params = init.map((v, i) => tf.variable(tf.tensor(v, b.shapes[i], 'float32'), true));
-  const act = spec.activation === 'tanh' ? (z: tf.Tensor) => tf.tanh(z) : (z: tf.Tensor) => tf.relu(z);
+  const params = init.map((v, i) => {
+    const t = tf.tensor(v, b.shapes[i], 'float32');
+    // shares t's data; t itself would stay counted until disposed
+    const variable = tf.variable(t, true);
+    t.dispose();
+    return variable;
+  });
+  const act =
+    spec.activation === 'tanh' ? (z: tf.Tensor) => tf.tanh(z) : (z: tf.Tensor) => tf.relu(z);
   const layers = b.layers;
 
   const apply = (p: readonly tf.Tensor[], x: tf.Tensor4D, taps?: Taps): tf.Tensor2D => {
-    if (p.length !== params.length) throw new Error(`apply: expected ${params.length} parameter tensors, got ${p.length}`);
+    if (p.length !== params.length)
+      throw new Error(`apply: expected ${params.length} parameter tensors, got ${p.length}`);
     if (x.rank !== 4 || x.shape[1] !== H || x.shape[2] !== W || x.shape[3] !== C) {
       throw new Error(`model expects x [B,${H},${W},${C}], got [${x.shape}]`);
     }
-    if (taps?.add && taps.add.length !== layers.length) throw new Error(`expected ${layers.length} taps, got ${taps.add.length}`);
+    if (taps?.add && taps.add.length !== layers.length)
+      throw new Error(`expected ${layers.length} taps, got ${taps.add.length}`);
     return fwd({ x, p, layers, taps, act }, x);
   };
 

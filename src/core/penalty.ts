@@ -1,18 +1,29 @@
-// Gradient-norm penalties and their parameter gradients by double backprop, plus the plain loss gradient.
+// Gradient-norm penalties and their parameter gradients by double backprop, plus the plain loss
+// gradient.
 //
-//   fisher (FP): P = ||∇θ L(x, ŷ)||²,  ŷ_i ~ p_θ(·|x_i) sampled once, then held fixed (no gradient
+//   fisher (FP): P = ||∇θ L(x, ŷ)||²  ŷ_i ~ p_θ(·|x_i) sampled once, then held fixed (no gradient
 //                flows through the sampling) — = Tr(F_B), the paper's Eq. 3/5 penalty;
-//   gp:          P = ||∇θ L(x, y)||²   with the true labels;
-//   gpr:         P = ||∇θ L(x, r)||²   with labels r uniform over the classes (seeded);
-//   gpx:         P = ||∇x L(x, y)||²   gradient w.r.t. the INPUT batch x [B,h,w,c], summed over all of its
-//                entries. With L the batch mean, ∇_{x_i} L = (1/B)∇_{x_i} ℓ_i, so P = (1/B²) Σ_i ||∇_{x_i} ℓ_i||²
-//                (it scales as 1/B for a fixed per-example size: tune α with the batch size in mind).
-// L is always the mean cross-entropy over the batch. The trainer adds α·∇θP to ∇θL; because P is costly
-// (≈ 2–3 gradient evaluations), it may recompute ∇θP every k steps and reuse the last one in between
-// (paper: k = 10) — `penaltyGradients` returns kept tensors for exactly that, and `addScaled` combines.
+//   gp:          P = ||∇θ L(x, y)||²  with the true labels;
+//   gpr:         P = ||∇θ L(x, r)||²  with labels r uniform over the classes (seeded);
+//   gpx:         P = ||∇x L(x, y)||²  gradient w.r.t. the INPUT batch x [B,h,w,c], summed over all
+//                its entries. With L the batch mean, ∇_{x_i} L = (1/B)·∇_{x_i} ℓ_i, so
+//                P = (1/B²) Σ_i ||∇_{x_i} ℓ_i||²: it scales as 1/B for a fixed per-example size
+//                (tune α with the batch size in mind).
+// L is always the mean cross-entropy over the batch. The trainer adds α·∇θP to ∇θL; because P is
+// costly (≈ 3 gradient evaluations), it may recompute ∇θP every k steps and reuse the last one in
+// between (paper: k = 10) — `penaltyGradients` returns kept tensors for exactly that, and
+// `addScaled` combines.
+// `addScaled` combines.
 import * as tf from '@tensorflow/tfjs';
 import { withTapeGuard } from './backend';
-import { crossEntropy, labelsToArray, oneHot, sampleLabels, uniformLabels, type Labels } from './loss';
+import {
+  crossEntropy,
+  labelsToArray,
+  oneHot,
+  sampleLabels,
+  uniformLabels,
+  type Labels,
+} from './loss';
 import { type Model } from './models';
 import { mixSeed } from './rng';
 
@@ -23,7 +34,9 @@ export interface PenaltyOptions {
   seed: number;
   /** Class count; defaults to the model's. */
   numClasses?: number;
-  /** Use these labels instead of sampling (fisher / gpr) — for tests and reproducing a computation. */
+  /**
+   * Use these labels instead of sampling (fisher / gpr) — for tests and reproducing a computation.
+   */
   labels?: Labels;
 }
 
@@ -37,8 +50,8 @@ export interface PenaltyResult {
 }
 
 /**
- * The penalty P of `kind` on the batch x [B,h,w,c] with true labels yTrue [B], and its gradient w.r.t.
- * the model parameters (back-propagated through the inner gradient).
+ * The penalty P of `kind` on the batch x [B,h,w,c] with true labels yTrue [B], and its gradient
+ * w.r.t. the model parameters (back-propagated through the inner gradient).
  */
 export function penaltyGradients(
   kind: PenaltyKind,
@@ -94,10 +107,15 @@ export interface LossGradResult {
 }
 
 /**
- * Mean cross-entropy of x [B,h,w,c] with labels y [B] and its parameter gradient, in one forward and one
- * backward pass (the plain SGD step's work).
+ * Mean cross-entropy of x [B,h,w,c] with labels y [B] and its parameter gradient, in one forward
+ * and one backward pass (the plain SGD step's work).
  */
-export function lossAndGradients(model: Model, x: tf.Tensor4D, y: Labels, opts: { withAccuracy?: boolean } = {}): LossGradResult {
+export function lossAndGradients(
+  model: Model,
+  x: tf.Tensor4D,
+  y: Labels,
+  opts: { withAccuracy?: boolean } = {},
+): LossGradResult {
   let correct: tf.Scalar | undefined;
   const { value, grads } = withTapeGuard(() =>
     tf.tidy(() => {
@@ -105,7 +123,9 @@ export function lossAndGradients(model: Model, x: tf.Tensor4D, y: Labels, opts: 
       return tf.valueAndGrads((...p: tf.Tensor[]) => {
         const logits = model.apply(p, x);
         if (opts.withAccuracy) {
-          correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(t, 1)), 'int32')) as tf.Scalar);
+          correct = tf.keep(
+            tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(t, 1)), 'int32')) as tf.Scalar,
+          );
         }
         return crossEntropy(logits, t);
       })(model.params);
@@ -122,10 +142,14 @@ export function lossAndGradients(model: Model, x: tf.Tensor4D, y: Labels, opts: 
 }
 
 /**
- * g + α·h elementwise for two gradient lists (e.g. loss gradient + cached penalty gradient); new tensors,
- * inputs untouched.
+ * g + α·h elementwise for two gradient lists (e.g. loss gradient + cached penalty gradient); new
+ * tensors, inputs untouched.
  */
-export function addScaled(g: readonly tf.Tensor[], h: readonly tf.Tensor[], alpha: number): tf.Tensor[] {
+export function addScaled(
+  g: readonly tf.Tensor[],
+  h: readonly tf.Tensor[],
+  alpha: number,
+): tf.Tensor[] {
   if (g.length !== h.length) throw new Error(`addScaled: ${g.length} vs ${h.length} tensors`);
   return tf.tidy(() => g.map((t, i) => tf.add(t, tf.mul(h[i], alpha))));
 }

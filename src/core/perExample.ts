@@ -1,11 +1,12 @@
-// Per-example squared gradient norms n_i = ||∇θ ℓ(x_i, y_i)||² for a whole batch in ONE backward pass.
+// Per-example squared gradient norms n_i = ||∇θ ℓ(x_i, y_i)||² for a whole batch in ONE backward
+// pass.
 //
-// Zero "taps" are added to every layer's pre-activation z_l; the gradient of the *summed* loss w.r.t.
-// the taps is δ_{l,i} = ∂ℓ_i/∂z_{l,i} for every example at once (examples do not interact: no batch-
-// coupled layers). With the layer inputs a_{l,i} recorded on the way, each layer's contribution is
-//   dense  W [in,out]:      ||a_i||²·||δ_i||²  (+ ||δ_i||² for the bias)            (rank-1 gradient)
-//   conv   K [kh,kw,C,Co]:  ||dK_i||² with dK_i = Σ_{positions} patch(a_i) ⊗ δ_i, computed for all i by
-//                           ONE depthwise conv (batch ↔ channel axes swapped); bias ||Σ_hw δ_i||².
+// Zero "taps" are added to every layer's pre-activation z_l; the gradient of the *summed* loss
+// w.r.t. the taps is δ_{l,i} = ∂ℓ_i/∂z_{l,i} for every example at once (examples do not interact:
+// no batch-coupled layers). With the layer inputs a_{l,i} recorded on the way, a layer contributes
+//   dense W [in,out]:       ||a_i||²·||δ_i||² + ||δ_i||² (bias)      (the gradient is rank one);
+//   conv  K [kh,kw,C,Co]:   ||dK_i||² + ||Σ_hw δ_i||² (bias), dK_i = Σ_positions patch(a_i) ⊗ δ_i,
+//                           all i at once by ONE depthwise conv (batch ↔ channel axes swapped).
 // The naive alternative (one backward pass per example) is kept for tests and the benchmark.
 import * as tf from '@tensorflow/tfjs';
 import { withTapeGuard } from './backend';
@@ -13,8 +14,8 @@ import { crossEntropy, crossEntropySum, labelsToArray, oneHot, type Labels } fro
 import { releaseInputs, type Model, type Taps } from './models';
 
 /**
- * Labels for the per-example pass: fixed labels, or a function that picks them from the logits of the
- * same forward pass (e.g. sampling ŷ from the model without a second forward pass).
+ * Labels for the per-example pass: fixed labels, or a function that picks them from the logits of
+ * the same forward pass (e.g. sampling ŷ from the model without a second forward pass).
  */
 export type LabelSource = Labels | ((logits: tf.Tensor2D) => Int32Array);
 
@@ -29,9 +30,14 @@ export interface PerExampleResult {
 /**
  * Squared norms of the per-example gradients of the cross-entropy, all parameters together.
  * @param x inputs [B, h, w, c]
- * @param labels y [B], or a function of the logits [B, K] returning them (called once, inside the pass)
+ * @param labels y [B], or a function of the logits [B, K] returning them (called once, inside
+ *   the pass)
  */
-export function perExampleSqNorms(model: Model, x: tf.Tensor4D, labels: LabelSource): PerExampleResult {
+export function perExampleSqNorms(
+  model: Model,
+  x: tf.Tensor4D,
+  labels: LabelSource,
+): PerExampleResult {
   const B = x.shape[0];
   let used: Int32Array | null = null;
   const taps: Taps = { inputs: [] };
@@ -52,7 +58,8 @@ export function perExampleSqNorms(model: Model, x: tf.Tensor4D, labels: LabelSou
   } finally {
     releaseInputs(taps, x);
   }
-  // Read back outside tidy (a typed array returned from tidy is slow to hand over, per ARCHITECTURE).
+  // Read back outside tidy (a typed array returned from tidy is slow to hand over, per
+  // ARCHITECTURE).
   const norms = out.dataSync() as Float32Array;
   out.dispose();
   return { norms, labels: used! };
@@ -101,7 +108,9 @@ export function naivePerExampleSqNorms(model: Model, x: tf.Tensor4D, labels: Lab
       tf.tidy(() => {
         const xi = tf.slice(x, [i, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D;
         const yi = oneHot(y.subarray(i, i + 1), model.numClasses);
-        const g = tf.grads((...p: tf.Tensor[]) => crossEntropy(model.apply(p, xi), yi))(model.params);
+        const g = tf.grads((...p: tf.Tensor[]) => crossEntropy(model.apply(p, xi), yi))(
+          model.params,
+        );
         return tf.addN(g.map((t) => tf.sum(tf.square(t))));
       }),
     );

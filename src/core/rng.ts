@@ -1,9 +1,11 @@
 // Seeded pseudo-random numbers for everything in core that must be reproducible: parameter
-// initialisation, sampled labels ŷ ~ p_θ(y|x), random labels for GPr and Gaussian probes for Hutchinson.
-// Our own generator rather than tf.random*: the stream is fixed by this file alone, identical on every
-// backend and independent of tfjs versions.
+// initialisation, sampled labels ŷ ~ p_θ(y|x), random labels for GPr and Gaussian probes for
+// Hutchinson. Our own generator rather than tf.random*: the stream is fixed by this file alone,
+// identical on every backend and independent of tfjs versions.
 
-/** Mixes any number of integers into one 32-bit seed (splitmix32 finaliser over the running state). */
+/**
+ * Mixes any number of integers into one 32-bit seed (splitmix32 finaliser over the running state).
+ */
 export function mixSeed(...parts: number[]): number {
   let h = 0x9e3779b9;
   for (const p of parts) {

@@ -171,6 +171,13 @@ export function registerCommands(h: CommandHost): vscode.Disposable[] {
     if (uri.scheme !== 'file') {
       return launch({ kind: 'config', config }, config.name ?? path.basename(uri.path));
     }
+    const dsPath = config.dataset.path;
+    if (dsPath && !path.isAbsolute(dsPath)) {
+      // Resolve the data folder against the config file now, so the run's config.json names it absolutely
+      // and "Rerun with Fisher Penalty" (which starts from config.json) finds the data too.
+      config.dataset.path = path.resolve(path.dirname(uri.fsPath), dsPath);
+      return launch({ kind: 'config', config }, config.name ?? uri.fsPath);
+    }
     return launch({ kind: 'file', file: uri.fsPath, config }, config.name ?? uri.fsPath);
   };
 
@@ -341,9 +348,13 @@ export function registerCommands(h: CommandHost): vscode.Disposable[] {
       return undefined;
     }
     const { withFisherPenalty } = await presetsModule();
+    const base = structuredClone(r.config) as RunConfig;
+    const ds = base.dataset as { path?: string } | undefined;
+    // A relative data folder in config.json was relative to a config file we no longer know: try the workspace.
+    if (ds?.path && !path.isAbsolute(ds.path)) ds.path = path.resolve(workspaceRoot() ?? store.root, ds.path);
     let config: RunConfig;
     try {
-      config = withFisherPenalty(structuredClone(r.config) as RunConfig, r.runId);
+      config = withFisherPenalty(base, r.runId);
     } catch (e) {
       showConfigError(e, `Cannot rerun ${r.runId} with the Fisher penalty`);
       return undefined;

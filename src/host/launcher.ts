@@ -203,9 +203,15 @@ export class Launcher extends Disposable {
     try {
       const st = JSON.parse(fs.readFileSync(file, 'utf8')) as RunStatus;
       if (isTerminal(st.state)) return;
+      const now = new Date().toISOString();
+      // Stopped before it could handle the signal (e.g. still starting up): stopped is what the user asked for.
+      if (run.stopRequested && code !== EXIT.usage && code !== EXIT.failed) {
+        writeJsonAtomic(file, { ...st, state: 'stopped', pid: null, updatedAt: now, error: null });
+        return;
+      }
       const last = stderrTail.trim().split('\n').slice(-3).join(' ').trim();
       const why = code === EXIT.usage ? 'invalid config' : `trainer exited with ${signal ?? `code ${code}`}`;
-      writeJsonAtomic(file, { ...st, state: 'failed', pid: null, updatedAt: new Date().toISOString(), error: last ? `${why}: ${last}` : why });
+      writeJsonAtomic(file, { ...st, state: 'failed', pid: null, updatedAt: now, error: last ? `${why}: ${last}` : why });
     } catch (e) {
       log.debug(`${run.runId}: status not settled: ${(e as Error).message}`);
     }

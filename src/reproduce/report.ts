@@ -61,7 +61,8 @@ export function meanSd(xs: readonly (number | null)[], opts: { scale?: number; d
   if (s.mean === null) return dash;
   const k = opts.scale ?? 1;
   const show = (v: number) => (opts.sig ? f3(v * k) : (v * k).toFixed(opts.digits ?? 2));
-  return `${show(s.mean)}${s.sd !== null ? ` ± ${show(s.sd)}` : ''}${s.n > 1 ? ` (n=${s.n})` : ' (n=1)'}`;
+  const spread = s.sd !== null && s.sd < 1e-9 * Math.max(1, Math.abs(s.mean)) ? 0 : s.sd;
+  return `${show(s.mean)}${spread !== null ? ` ± ${show(spread)}` : ''}${s.n > 1 ? ` (n=${s.n})` : ' (n=1)'}`;
 }
 
 const badge = (v: Verdict) => `**Verdict: ${v.verdict.toUpperCase()}** — ${v.reason}.`;
@@ -169,6 +170,13 @@ export function renderReport(plan: Plan, results: Results, meta: ReportMeta = {}
   ]));
   out.push('');
   out.push(badge(an.a.verdict));
+  out.push('');
+  const detRatios = ta.rows.map((r) => {
+    const e = results[r.etaRun]?.summary?.peakTrF ?? null;
+    const m = results[r.smallRun]?.summary?.peakTrF ?? null;
+    return e && m ? m / e : null;
+  });
+  out.push(`For reference, the trainer's own explosion detector (its confirmed early peak in each run's summary, also shown in the Runs tree) gives a ratio of ${fx(geomean(detRatios))} (geometric mean over ${detRatios.filter((x) => x !== null).length} seed(s)); it is not used for the verdict.`);
   out.push('');
   const aLines = nonNull(ca.arms.map((a) => armLine(a.label, a.runIds, results, s.peak.width)));
   out.push(fig('a-trf.svg', lineChart({ title: 'Tr(F) per step: η* vs η*/10 (mean ± sd over seeds)', xLabel: 'step', yLabel: 'Tr(F)', logY: true }, aLines), 'Tr(F) per step for η* and η*/10'));

@@ -11,7 +11,10 @@
  *   what the OS watcher misses — files written from another machine on a network file system (Slurm),
  *   which inotify never reports; `usePolling` makes chokidar itself poll.
  * - {@link RunsWatcher}: the runs root; reports runs appearing, changing state and disappearing, including
- *   runs started from the CLI or another window, and `running` runs whose process died.
+ *   runs started from the CLI or another window, and `running` runs whose process died. It watches two
+ *   levels (the root and each run folder, `events.jsonl` and `checkpoint/` ignored): about four inotify
+ *   watches per run. If the system runs out of watches chokidar reports an error (→ `onError`) and the
+ *   safety poll keeps the list correct.
  *
  * Everything is disposable; after `dispose()` no callback fires.
  */

@@ -272,8 +272,9 @@ export class RunWriter {
   }
 
   /**
-   * End the run: write the held-back step, a final `status` event, summary.json (computed from the events,
-   * overlaid with `summary`) and the final status.json. Returns the summary.
+   * End the run: write the held-back step, a final `status` event (with `error` as its message),
+   * summary.json (computed from the events, overlaid with `summary`) and the final status.json.
+   * Returns the summary.
    */
   finish(state: RunState, summary: Partial<RunSummary> = {}, error?: string | null): RunSummary {
     if (this.finished) throw new Error(`${this.dir}: run already finished`);
@@ -291,11 +292,13 @@ export class RunWriter {
       fs.closeSync(this.fd);
       this.fd = null;
     }
-    const base = this.acc.result(state, { lossThreshold: this.config.fisher.lossThreshold, wallSeconds: (now - this.startMs) / 1000, runId: this.runId, error: error ?? null });
+    // `error` is the status event's message for any state; status.json and the summary record it as an
+    // error only for failed/diverged runs (a stop reason is not an error). An explicit summary.error wins.
+    const isError = state === 'failed' || state === 'diverged';
+    const base = this.acc.result(state, { lossThreshold: this.config.fisher.lossThreshold, wallSeconds: (now - this.startMs) / 1000, runId: this.runId, error: isError ? (error ?? null) : null });
     const out: RunSummary = { ...base, ...summary, runId: this.runId, state };
-    if (error !== undefined) out.error = error;
     writeJsonAtomic(path.join(this.dir, RUN_FILES.summary), out);
-    Object.assign(this.status, { state, step: this.step, updatedAt: new Date(now).toISOString(), error: error ?? null });
+    Object.assign(this.status, { state, step: this.step, updatedAt: new Date(now).toISOString(), error: isError ? (error ?? out.error ?? null) : null });
     writeJsonAtomic(path.join(this.dir, RUN_FILES.status), this.status);
     return out;
   }

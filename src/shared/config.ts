@@ -254,9 +254,21 @@ export function parseConfig(text: string, source?: string): RunConfig {
   try {
     parsed = JSON.parse(text);
   } catch (e) {
-    throw new ConfigError([`not valid JSON: ${(e as Error).message}`], source);
+    throw new ConfigError([`not valid JSON: ${withLineColumn((e as Error).message, text)}`], source);
   }
   return resolveConfig(parsed, source);
+}
+
+/** Node 20's JSON.parse reports only "at position N" (22+ adds the line): add line and column (1-based). */
+function withLineColumn(message: string, text: string): string {
+  if (/line \d+/.test(message)) return message;
+  const m = /at position (\d+)/.exec(message);
+  const pos = m ? Number(m[1]) : /Unexpected end of JSON input/.test(message) ? text.length : -1;
+  if (pos < 0) return message;
+  const before = text.slice(0, pos);
+  const line = before.split('\n').length;
+  const column = pos - before.lastIndexOf('\n');
+  return `${message} (line ${line}, column ${column})`;
 }
 
 /** Steps per epoch for a resolved config (last partial batch dropped). */
@@ -270,5 +282,18 @@ export function totalSteps(cfg: RunConfig): number {
 
 /** The JSON schema published for editors (`schemas/run-config.schema.json`). */
 export function runConfigJsonSchema(): Record<string, unknown> {
-  return { $schema: 'http://json-schema.org/draft-07/schema#', ...JSON.parse(JSON.stringify(RunConfigSchema)) };
+  const schema = JSON.parse(JSON.stringify(RunConfigSchema)) as Record<string, unknown>;
+  // Every field with a default may be left out of a config file: drop it from `required` so the editor
+  // does not flag a partial `*.fisher.json` (the validator fills defaults in before it checks).
+  const relax = (node: unknown): void => {
+    if (!node || typeof node !== 'object') return;
+    const o = node as { properties?: Record<string, { default?: unknown }>; required?: string[] };
+    if (o.properties && Array.isArray(o.required)) {
+      o.required = o.required.filter((k) => o.properties![k]?.default === undefined);
+      if (!o.required.length) delete o.required;
+    }
+    for (const v of Object.values(o)) if (v && typeof v === 'object') relax(v);
+  };
+  relax(schema);
+  return { $schema: 'http://json-schema.org/draft-07/schema#', ...schema };
 }

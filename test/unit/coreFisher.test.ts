@@ -6,11 +6,23 @@ import { batchFisherTrace, fisherTrace } from '../../src/core/fisher';
 import { sampleLabels, softmaxRows, uniformLabels } from '../../src/core/loss';
 import { createModel, type Model } from '../../src/core/models';
 import { Rng } from '../../src/core/rng';
-import { TINY, randomInput, randomLabels, relErr, runTorch, tensorDelta, torchCase, useBackend } from '../fixtures/coreTestUtils';
+import {
+  TINY,
+  randomInput,
+  randomLabels,
+  relErr,
+  runTorch,
+  tensorDelta,
+  torchCase,
+  useBackend,
+} from '../fixtures/coreTestUtils';
 
 const K = 5;
 
-/** Softmax regression (mlp, no hidden layer) with non-zero biases so every term of the closed form matters. */
+/**
+ * Softmax regression (mlp, no hidden layer) with non-zero biases so every term of the closed form
+ * matters.
+ */
 function softmaxRegression(seed: number): Model {
   const m = createModel({ arch: 'mlp', width: 1, hidden: [] }, [3, 3, 2], K, seed);
   m.params[1].assign(tf.tensor1d(new Rng(seed + 1).normalArray(K, 0.5)));
@@ -41,7 +53,7 @@ describe('Fisher trace', () => {
     assert.ok(uniformLabels(1000, 3, 1).every((v) => v >= 0 && v < 3));
   });
 
-  test("softmax regression: exact E_ŷ||∇ℓ||² = (||x||²+1)(1 − Σp²) per example; sampled mean within 4 stderr", () => {
+  test('softmax regression: exact E_ŷ||∇ℓ||² = (||x||²+1)(1 − Σp²) per example; sampled mean within 4 stderr', () => {
     const m = softmaxRegression(3);
     const N = 600;
     const x = randomInput(N, [3, 3, 2], 9);
@@ -70,12 +82,16 @@ describe('Fisher trace', () => {
         assert.equal(s.perExample.length, N);
         assert.ok(s.stderr > 0);
         const z = (s.trace - exactMean) / s.stderr;
-        assert.ok(Math.abs(z) < 4, `seed ${seed}: sampled ${s.trace} ± ${s.stderr} vs exact ${exactMean} (z ${z})`);
+        assert.ok(
+          Math.abs(z) < 4,
+          `seed ${seed}: sampled ${s.trace} ± ${s.stderr} vs exact ${exactMean} (z ${z})`,
+        );
         // Each sampled n_i is (||x||²+1)·||p − e_ŷ||² for the ŷ it reports.
         for (let i = 0; i < 20; i++) {
           let q = 0;
           for (let k = 0; k < K; k++) q += (p[i * K + k] - (k === s.labels![i] ? 1 : 0)) ** 2;
-          const want = (closed[i] / (1 - p.slice(i * K, i * K + K).reduce((a, v) => a + v * v, 0))) * q;
+          const want =
+            (closed[i] / (1 - p.slice(i * K, i * K + K).reduce((a, v) => a + v * v, 0))) * q;
           assert.ok(Math.abs(s.perExample[i] - want) / want <= 1e-4, `sampled example ${i}`);
         }
       }
@@ -91,9 +107,14 @@ describe('Fisher trace', () => {
     const x = randomInput(3, t.input, 6);
     const y = randomLabels(3, K, 8);
     try {
-      const ref = runTorch([torchCase('cnn', m, x, [{ kind: 'expectedNorms' }, { kind: 'grad', labels: y }])]);
+      const ref = runTorch([
+        torchCase('cnn', m, x, [{ kind: 'expectedNorms' }, { kind: 'grad', labels: y }]),
+      ]);
       const exact = fisherTrace(m, x, { mode: 'exact' });
-      assert.ok(relErr(exact.perExample, ref[0][0].norms) <= 1e-4, `${exact.perExample} vs ${ref[0][0].norms}`);
+      assert.ok(
+        relErr(exact.perExample, ref[0][0].norms) <= 1e-4,
+        `${exact.perExample} vs ${ref[0][0].norms}`,
+      );
       const g: number[][] = ref[0][1].grads;
       const want = g.reduce((s, gi) => s + gi.reduce((a, v) => a + v * v, 0), 0);
       const got = batchFisherTrace(m, x, y);
@@ -130,12 +151,32 @@ describe('Fisher trace', () => {
     const x = randomInput(6, [3, 3, 2], 1);
     const y = randomLabels(6, K, 1);
     try {
-      assert.equal(tensorDelta(() => fisherTrace(m, x, { seed: 1, batchSize: 4 })), 0, 'sampled');
-      assert.equal(tensorDelta(() => fisherTrace(m, x, { mode: 'exact' }), 1), 0, 'exact');
-      assert.equal(tensorDelta(() => fisherTrace(m, x, { mode: 'given', labels: y })), 0, 'given');
-      assert.equal(tensorDelta(() => batchFisherTrace(m, x, y)), 0, 'Tr(F_B)');
+      assert.equal(
+        tensorDelta(() => fisherTrace(m, x, { seed: 1, batchSize: 4 })),
+        0,
+        'sampled',
+      );
+      assert.equal(
+        tensorDelta(() => fisherTrace(m, x, { mode: 'exact' }), 1),
+        0,
+        'exact',
+      );
+      assert.equal(
+        tensorDelta(() => fisherTrace(m, x, { mode: 'given', labels: y })),
+        0,
+        'given',
+      );
+      assert.equal(
+        tensorDelta(() => batchFisherTrace(m, x, y)),
+        0,
+        'Tr(F_B)',
+      );
       const z = tf.tidy(() => m.forward(x));
-      assert.equal(tensorDelta(() => sampleLabels(z, 1)), 0, 'sampleLabels');
+      assert.equal(
+        tensorDelta(() => sampleLabels(z, 1)),
+        0,
+        'sampleLabels',
+      );
       z.dispose();
     } finally {
       x.dispose();

@@ -1,5 +1,6 @@
-// Penalties by double backprop (FP, GP, GPr, GPx), the plain loss gradient and Hutchinson Tr(H), against a
-// float64 PyTorch reference on the same weights, inputs and labels; finite differences on a tanh net.
+// Penalties by double backprop (FP, GP, GPr, GPx), the plain loss gradient and Hutchinson Tr(H),
+// against a float64 PyTorch reference on the same weights, inputs and labels; finite differences on
+// a tanh net.
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -7,7 +8,13 @@ import { withTapeGuard } from '../../src/core/backend';
 import { hessianVectorProduct, hutchinsonTraceH } from '../../src/core/hessian';
 import { oneHot } from '../../src/core/loss';
 import { createModel, type Model } from '../../src/core/models';
-import { addScaled, lossAndGradients, penaltyGradients, sumOfSquares, type PenaltyKind } from '../../src/core/penalty';
+import {
+  addScaled,
+  lossAndGradients,
+  penaltyGradients,
+  sumOfSquares,
+  type PenaltyKind,
+} from '../../src/core/penalty';
 import { Rng } from '../../src/core/rng';
 import {
   TINY,
@@ -54,7 +61,11 @@ describe('penalties, loss gradient and Tr(H) vs PyTorch float64', () => {
       const tasks: TorchTask[] = [];
       for (const kind of KINDS) {
         const r = penaltyGradients(kind, m, xs[i], ys[i], { seed: 7 });
-        results[`${t.name}/${kind}`] = { value: r.value, grads: flatValues(r.grads), labels: r.labels };
+        results[`${t.name}/${kind}`] = {
+          value: r.value,
+          grads: flatValues(r.grads),
+          labels: r.labels,
+        };
         r.grads.forEach((g) => g.dispose());
         tasks.push({ kind: 'penalty', penalty: kind, labels: r.labels });
       }
@@ -64,7 +75,12 @@ describe('penalties, loss gradient and Tr(H) vs PyTorch float64', () => {
       tasks.push({ kind: 'grad', labels: ys[i] });
       cases.push(torchCase(t.name, m, xs[i], tasks));
     });
-    small = createModel({ arch: 'mlp', width: 1, hidden: [6], activation: 'tanh' }, [2, 2, 1], 3, 5);
+    small = createModel(
+      { arch: 'mlp', width: 1, hidden: [6], activation: 'tanh' },
+      [2, 2, 1],
+      3,
+      5,
+    );
     jitterBiases(small, 6);
     xSmall = randomInput(8, [2, 2, 1], 7);
     ySmall = randomLabels(8, 3, 8);
@@ -93,7 +109,10 @@ describe('penalties, loss gradient and Tr(H) vs PyTorch float64', () => {
         const got = results[`${t.name}/${kind}`];
         const want = ref[i][k];
         const eV = Math.abs(got.value - want.value) / want.value;
-        assert.ok(want.value > 0 && eV <= TOL, `${kind} value ${got.value} vs torch ${want.value} (rel ${eV})`);
+        assert.ok(
+          want.value > 0 && eV <= TOL,
+          `${kind} value ${got.value} vs torch ${want.value} (rel ${eV})`,
+        );
         const eG = relErr(got.grads, (want.grads as number[][]).flat());
         assert.ok(eG <= TOL, `${kind} gradient rel err ${eG}`);
       });
@@ -106,9 +125,14 @@ describe('penalties, loss gradient and Tr(H) vs PyTorch float64', () => {
     TINY.forEach((t, i) => {
       const want = ref[i][KINDS.length];
       assert.ok(Math.abs(plain[i].loss - want.loss) / want.loss <= 1e-5, `${t.name} loss`);
-      assert.ok(relErr(plain[i].grads, (want.grads as number[][]).flat()) <= TOL, `${t.name} gradient`);
+      assert.ok(
+        relErr(plain[i].grads, (want.grads as number[][]).flat()) <= TOL,
+        `${t.name} gradient`,
+      );
       const logits = tf.tidy(() => models[i].forward(xs[i]));
-      const am = (tf.tidy(() => tf.argMax(logits, 1)).dataSync() as Int32Array).filter((c, j) => c === ys[i][j]).length;
+      const am = (tf.tidy(() => tf.argMax(logits, 1)).dataSync() as Int32Array).filter(
+        (c, j) => c === ys[i][j],
+      ).length;
       logits.dispose();
       assert.equal(plain[i].correct, am, `${t.name} correct count`);
     });
@@ -122,7 +146,11 @@ describe('penalties, loss gradient and Tr(H) vs PyTorch float64', () => {
         tidyValue(() => {
           const y = oneHot(results['mlp/gp'].labels, K);
           const { grads } = tf.valueAndGrads((...p: tf.Tensor[]) =>
-            sumOfSquares(tf.grads((...q: tf.Tensor[]) => tf.losses.softmaxCrossEntropy(y, models[i].apply(q, xs[i])))(p)),
+            sumOfSquares(
+              tf.grads((...q: tf.Tensor[]) =>
+                tf.losses.softmaxCrossEntropy(y, models[i].apply(q, xs[i])),
+              )(p),
+            ),
           )(models[i].params);
           return flatValues(grads);
         }),
@@ -131,7 +159,10 @@ describe('penalties, loss gradient and Tr(H) vs PyTorch float64', () => {
     } catch {
       // expected with tfjs 4.22
     }
-    assert.ok(e > 1e-2, `stock loss unexpectedly matched the reference (rel ${e}): revisit the loss work-around`);
+    assert.ok(
+      e > 1e-2,
+      `stock loss unexpectedly matched the reference (rel ${e}): revisit the loss work-around`,
+    );
   });
 
   test('Hessian-vector product matches torch; Hutchinson Tr(H) within 4 stderr of the exact trace', () => {
@@ -147,7 +178,12 @@ describe('penalties, loss gradient and Tr(H) vs PyTorch float64', () => {
   });
 
   test('FP gradient agrees with central finite differences on a tanh net', () => {
-    const m = createModel({ arch: 'mlp', width: 1, hidden: [16, 12], activation: 'tanh' }, [6, 6, 1], K, 3);
+    const m = createModel(
+      { arch: 'mlp', width: 1, hidden: [16, 12], activation: 'tanh' },
+      [6, 6, 1],
+      K,
+      3,
+    );
     jitterBiases(m, 4);
     const x = randomInput(8, [6, 6, 1], 5);
     const y = randomLabels(8, K, 6);
@@ -159,7 +195,8 @@ describe('penalties, loss gradient and Tr(H) vs PyTorch float64', () => {
       r.grads.forEach((t) => t.dispose());
       const rng = new Rng(2);
       for (const dir of ['gradient', 'random'] as const) {
-        const d = dir === 'gradient' ? Float64Array.from(g) : Float64Array.from(rng.normalArray(g.length));
+        const d =
+          dir === 'gradient' ? Float64Array.from(g) : Float64Array.from(rng.normalArray(g.length));
         const dn = Math.sqrt(d.reduce((s, a) => s + a * a, 0));
         d.forEach((a, j) => (d[j] = a / dn));
         const analytic = g.reduce((s, a, j) => s + a * d[j], 0);
@@ -167,7 +204,17 @@ describe('penalties, loss gradient and Tr(H) vs PyTorch float64', () => {
           let o = 0;
           m.params.forEach((p, k) => {
             const n = p.size;
-            p.assign(tf.tidy(() => tf.add(saved[k], tf.tensor(Float32Array.from(d.subarray(o, o + n), (a) => a * eps), p.shape))));
+            p.assign(
+              tf.tidy(() =>
+                tf.add(
+                  saved[k],
+                  tf.tensor(
+                    Float32Array.from(d.subarray(o, o + n), (a) => a * eps),
+                    p.shape,
+                  ),
+                ),
+              ),
+            );
             o += n;
           });
           const pr = penaltyGradients('fisher', m, x, y, { seed: 1, labels });
@@ -176,8 +223,14 @@ describe('penalties, loss gradient and Tr(H) vs PyTorch float64', () => {
         };
         const eps = 1e-2;
         const fd = (P(eps) - P(-eps)) / (2 * eps);
-        const scale = Math.max(Math.abs(analytic), 1e-3 * Math.sqrt(g.reduce((s, a) => s + a * a, 0)));
-        assert.ok(Math.abs(fd - analytic) / scale <= 1e-3, `${dir} direction: FD ${fd} vs double backprop ${analytic}`);
+        const scale = Math.max(
+          Math.abs(analytic),
+          1e-3 * Math.sqrt(g.reduce((s, a) => s + a * a, 0)),
+        );
+        assert.ok(
+          Math.abs(fd - analytic) / scale <= 1e-3,
+          `${dir} direction: FD ${fd} vs double backprop ${analytic}`,
+        );
       }
     } finally {
       m.params.forEach((p, k) => p.assign(saved[k]));
@@ -209,11 +262,33 @@ describe('penalties, loss gradient and Tr(H) vs PyTorch float64', () => {
 
   test('no tensor leak', () => {
     for (const kind of KINDS) {
-      const d = tensorDelta(() => penaltyGradients(kind, models[2], xs[2], ys[2], { seed: 1 }).grads.forEach((t) => t.dispose()), 2);
+      const d = tensorDelta(
+        () =>
+          penaltyGradients(kind, models[2], xs[2], ys[2], { seed: 1 }).grads.forEach((t) =>
+            t.dispose(),
+          ),
+        2,
+      );
       assert.equal(d, 0, kind);
     }
-    assert.equal(tensorDelta(() => lossAndGradients(models[1], xs[1], ys[1], { withAccuracy: true }).grads.forEach((t) => t.dispose())), 0, 'loss');
-    assert.equal(tensorDelta(() => hessianVectorProduct(small, xSmall, ySmall, v).forEach((t) => t.dispose())), 0, 'hvp');
-    assert.equal(tensorDelta(() => hutchinsonTraceH(small, xSmall, ySmall, { probes: 2 }), 1), 0, 'hutchinson');
+    assert.equal(
+      tensorDelta(() =>
+        lossAndGradients(models[1], xs[1], ys[1], { withAccuracy: true }).grads.forEach((t) =>
+          t.dispose(),
+        ),
+      ),
+      0,
+      'loss',
+    );
+    assert.equal(
+      tensorDelta(() => hessianVectorProduct(small, xSmall, ySmall, v).forEach((t) => t.dispose())),
+      0,
+      'hvp',
+    );
+    assert.equal(
+      tensorDelta(() => hutchinsonTraceH(small, xSmall, ySmall, { probes: 2 }), 1),
+      0,
+      'hutchinson',
+    );
   });
 });

@@ -1,12 +1,22 @@
-// Per-example squared gradient norms (one batched backward pass) against (a) the naive one-backward-
-// pass-per-example loop in tfjs, (b) PyTorch float64 per-example autograd, (c) the cpu backend.
+// Per-example squared gradient norms (one batched backward pass) against (a) the naive
+// one-backward- pass-per-example loop in tfjs, (b) PyTorch float64 per-example autograd, (c) the
+// cpu backend.
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createModel, type Model } from '../../src/core/models';
 import { naivePerExampleSqNorms, perExampleSqNorms } from '../../src/core/perExample';
 import { sampleLabels } from '../../src/core/loss';
-import { TINY, randomInput, randomLabels, relErr, runTorch, tensorDelta, torchCase, useBackend } from '../fixtures/coreTestUtils';
+import {
+  TINY,
+  randomInput,
+  randomLabels,
+  relErr,
+  runTorch,
+  tensorDelta,
+  torchCase,
+  useBackend,
+} from '../fixtures/coreTestUtils';
 
 const B = 5;
 const K = 10;
@@ -34,7 +44,10 @@ describe('per-example gradient norms (wasm, patched)', () => {
       assert.deepEqual(Array.from(fast.labels), Array.from(y));
       for (let j = 0; j < B; j++) {
         const e = Math.abs(fast.norms[j] - slow[j]) / slow[j];
-        assert.ok(slow[j] > 0 && e <= 1e-4, `${t.name} example ${j}: ${fast.norms[j]} vs naive ${slow[j]} (rel ${e})`);
+        assert.ok(
+          slow[j] > 0 && e <= 1e-4,
+          `${t.name} example ${j}: ${fast.norms[j]} vs naive ${slow[j]} (rel ${e})`,
+        );
       }
     });
   });
@@ -42,7 +55,10 @@ describe('per-example gradient norms (wasm, patched)', () => {
   test('logits and per-example norms match PyTorch float64 (rel ≤ 1e-4)', () => {
     const ys = TINY.map((_, i) => randomLabels(B, K, 30 + i));
     const cases = TINY.map((t, i) =>
-      torchCase(t.name, models[i], xs[i], [{ kind: 'logits' }, { kind: 'perExample', labels: ys[i] }]),
+      torchCase(t.name, models[i], xs[i], [
+        { kind: 'logits' },
+        { kind: 'perExample', labels: ys[i] },
+      ]),
     );
     const ref = runTorch(cases);
     TINY.forEach((t, i) => {
@@ -88,9 +104,17 @@ describe('per-example gradient norms (wasm, patched)', () => {
   test('no tensor leak, including when the pass throws', () => {
     const y = randomLabels(B, K, 1);
     TINY.forEach((t, i) => {
-      assert.equal(tensorDelta(() => perExampleSqNorms(models[i], xs[i], y)), 0, `${t.name} perExampleSqNorms`);
+      assert.equal(
+        tensorDelta(() => perExampleSqNorms(models[i], xs[i], y)),
+        0,
+        `${t.name} perExampleSqNorms`,
+      );
     });
-    assert.equal(tensorDelta(() => naivePerExampleSqNorms(models[0], xs[0], y), 1), 0, 'naive loop');
+    assert.equal(
+      tensorDelta(() => naivePerExampleSqNorms(models[0], xs[0], y), 1),
+      0,
+      'naive loop',
+    );
     const throwing = () => {
       assert.throws(() =>
         perExampleSqNorms(models[1], xs[1], () => {

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { loadDataset, mnistDir, readIdxSplit, DataError, type DatasetConfig } from '../../src/trainer/data';
 import { fashionMnistDir, parseClothesJson } from '../../src/trainer/data/fashionMnist';
+import { tmpDir } from './runsHelpers';
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'fl-data-'));
+const tmp = () => tmpDir('fl-data-');
 const ds = (o: Partial<DatasetConfig> & { name: DatasetConfig['name'] }): DatasetConfig => ({ trainSize: 10, testSize: 5, ...o }) as DatasetConfig;
 
 /** An IDX file: unsigned bytes, the given dimensions. */

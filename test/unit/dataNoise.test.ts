@@ -91,9 +91,13 @@ test('batch iterator: seeded per-epoch shuffles, fixed size, last partial batch 
 });
 
 test('rng: deterministic streams, ranges, distributions, sampling, state round trip', () => {
+  // xoshiro128** reference vector from state {1, 2, 3, 4}.
+  const ref = new Rng(0);
+  ref.setState([1, 2, 3, 4]);
+  assert.deepEqual(Array.from({ length: 6 }, () => ref.uint32()), [11520, 0, 5927040, 70819200, 2031721883, 1637235492]);
+  // Regression guard for the seeding: changing these changes every seeded run.
   const a = new Rng(0);
-  // Regression guard: changing these changes every seeded run.
-  assert.deepEqual([a.uint32(), a.uint32(), a.uint32()], [2356771282, 3290808698, 2208633474]);
+  assert.deepEqual([a.uint32(), a.uint32(), a.uint32()], [2184376314, 3363837392, 3192990082]);
   assert.deepEqual(new Rng(7, 'probe').permutation(20), new Rng(7, 'probe').permutation(20));
   assert.notDeepEqual(new Rng(7, 'probe').permutation(20), new Rng(7, 'order').permutation(20));
   assert.notDeepEqual(new Rng(7).permutation(20), new Rng(8).permutation(20));

@@ -27,7 +27,7 @@ let ctx: { subscriptions: { dispose(): unknown }[] };
 let api: ReturnType<typeof activate>;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(fn: () => T | undefined | null | false, what: string, ms = 10000): Promise<T> {
+async function until<T>(fn: () => T | undefined | null | false, what: string, ms = 30000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = fn();

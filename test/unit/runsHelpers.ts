@@ -5,8 +5,16 @@ import path from 'node:path';
 import { resolveConfig, type RunConfig } from '../../src/shared/config';
 import type { HeaderFields } from '../../src/runs/writer';
 
+const made: string[] = [];
+process.on('exit', () => {
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** A fresh temporary folder, removed when the test process exits. */
 export function tmpDir(prefix = 'fl-runs-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(d);
+  return d;
 }
 
 export function testConfig(extra: Record<string, unknown> = {}): RunConfig {

@@ -278,14 +278,25 @@ test('a killed trainer leaves complete lines; the run reads as failed; the exit 
   assert.deepEqual(readRun(path.join(root, 'exits')).byType.step.map((e) => e.step), [1, 5]);
 });
 
-test('stopRequested sees the STOP file', () => {
+test('stopRequested sees the STOP file; finish records errors only for failed runs', () => {
   const root = tmpDir();
   const w = RunWriter.create(root, 'stop', testConfig(), testHeader(), { timer: false });
   assert.equal(w.stopRequested(), false);
   fs.writeFileSync(path.join(w.dir, 'STOP'), '');
   assert.equal(w.stopRequested(), true);
-  w.finish('stopped');
-  assert.equal(readRun(w.dir).state, 'stopped');
+  w.finish('stopped', {}, 'stopped: STOP file');
+  const r = readRun(w.dir);
+  assert.equal(r.state, 'stopped');
+  assert.equal(r.byType.status.at(-1)!.message, 'stopped: STOP file');
+  assert.equal(r.status!.error, null, 'a stop reason is not an error');
+  assert.equal(r.summary!.error, null);
+  const f = RunWriter.create(root, 'fails', testConfig(), testHeader(), { timer: false });
+  assert.throws(() => f.finish('running'), /expected a terminal state/);
+  f.finish('diverged', {}, 'loss is NaN at step 7');
+  const rf = readRun(f.dir);
+  assert.equal(rf.status!.error, 'loss is NaN at step 7');
+  assert.equal(rf.summary!.error, 'loss is NaN at step 7');
+  assert.equal(rf.byType.status.at(-1)!.message, 'loss is NaN at step 7');
 });
 
 test('detectorEvents: the writer appends detector events from the steps and measurements it is given', () => {
