@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKENDS, type BackendName } from '../shared/config';
-import { buildPlan, parseDatasetArg, searchRuns, setupFor, type ReproOptions } from './plan';
+import { buildPlan, parseDatasetArg, searchRuns, setupFor, type DatasetChoice, type ReproOptions } from './plan';
 import { InterruptedError, defaultOut, reproduce, type Runner } from './orchestrate';
 import { createReproProgress } from './progress';
 
@@ -24,6 +24,14 @@ export const trainRunner: Runner = async (spec, ctx) => {
   return { state: s.state, error: s.error ?? null };
 };
 
+const datasetArg = (v: string): DatasetChoice => {
+  try {
+    return parseDatasetArg(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message.replace(/^--dataset: /, ''));
+  }
+};
+
 const positiveInt = (name: string) => (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer (got "${v}")`);
@@ -31,7 +39,7 @@ const positiveInt = (name: string) => (v: string) => {
 };
 
 interface Flags {
-  dataset: string;
+  dataset: DatasetChoice;
   seeds?: number;
   quick?: boolean;
   out?: string;
@@ -41,12 +49,7 @@ interface Flags {
 
 /** Options from the flags; a relative dataset folder is resolved against the working directory. */
 export function optionsFromFlags(flags: Flags, cwd = process.cwd()): ReproOptions & { out: string } {
-  let dataset;
-  try {
-    dataset = parseDatasetArg(flags.dataset);
-  } catch (e) {
-    throw new InvalidArgumentError((e as Error).message);
-  }
+  let dataset = flags.dataset;
   if (dataset.path) dataset = { ...dataset, path: path.resolve(cwd, dataset.path) };
   const o: ReproOptions = { dataset, quick: !!flags.quick, seeds: flags.seeds, backend: flags.backend };
   return { ...o, out: path.resolve(cwd, flags.out ?? defaultOut(o, cwd)) };
@@ -57,7 +60,7 @@ export function registerReproduceCommand(program: Command): Command {
   return program
     .command('reproduce')
     .description("reproduce the paper's claims at CPU scale (LR search, Fisher explosion, Tr(F_i) vs accuracy, penalties, label noise) and write <out>/report.md")
-    .option('--dataset <spec>', 'mnist | fashion-mnist | synthetic | idx:DIR | cifar10:DIR | cifar100:DIR', 'mnist')
+    .addOption(new Option('--dataset <spec>', 'mnist | fashion-mnist | synthetic | idx:DIR | cifar10:DIR | cifar100:DIR').argParser(datasetArg).default(parseDatasetArg('mnist'), 'mnist'))
     .option('--seeds <n>', 'seeds per arm (default 3; 2 with --quick)', positiveInt('--seeds'))
     .option('--quick', 'fewer steps, seeds and arms; the same code path (CI, ~10 min on MNIST)')
     .option('--out <dir>', 'output folder (runs in <out>/runs); default .fisherlens/reproduce/<dataset>[-quick]')
@@ -78,7 +81,7 @@ export function registerReproduceCommand(program: Command): Command {
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      const argv = ['fisher-lens', 'reproduce', `--dataset ${flags.dataset}`, flags.quick ? '--quick' : '', flags.seeds ? `--seeds ${flags.seeds}` : '', flags.out ? `--out ${flags.out}` : '', flags.backend ? `--backend ${flags.backend}` : '']
+      const argv = ['fisher-lens', 'reproduce', `--dataset ${flags.dataset.path ? `${flags.dataset.name}:${flags.dataset.path}` : flags.dataset.name}`, flags.quick ? '--quick' : '', flags.seeds ? `--seeds ${flags.seeds}` : '', flags.out ? `--out ${flags.out}` : '', flags.backend ? `--backend ${flags.backend}` : '']
         .filter(Boolean)
         .join(' ');
       try {

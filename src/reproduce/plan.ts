@@ -119,11 +119,13 @@ export function setupFor(opts: ReproOptions): Setup {
     noiseFractions: quick ? [0.25] : [0.25, 0.5],
     noiseTrackSize: 500,
     fisher: { every: 10, probeSize: 128, lossThreshold: round3(0.25 * Math.log(K)), warmupSteps: 20 },
-    peak: { from: 20, to: 1000, width: 5 },
+    // The early phase: after the detector's warm-up, up to step 1000 (PAPER.md) but before the first LR drop.
+    peak: { from: 20, to: Math.min(1000, Math.floor(0.5 * (quick ? 300 : 1200))), width: 5 },
     evalEvery: 100,
     backend: opts.backend ?? 'auto',
   };
   const s = { ...base, ...opts.setup };
+  if (!opts.setup?.peak) s.peak = { ...s.peak, to: Math.min(1000, Math.floor(s.milestones[0] * s.steps)) };
   if (opts.seeds !== undefined) s.seeds = Array.from({ length: opts.seeds }, (_, i) => i);
   return s;
 }

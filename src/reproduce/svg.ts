@@ -71,7 +71,7 @@ interface Frame {
   h: number;
 }
 
-function frame(o: ChartOptions, xs: number[], ys: number[], legend: string[]): Frame {
+function frame(o: ChartOptions, xs: number[], ys: number[], legend: string[], padX = false): Frame {
   const w = o.width ?? 640;
   const h = o.height ?? 360;
   const m = { l: 64, r: 16, t: 36, b: 48 + 18 * Math.ceil(legend.length / 3) };
@@ -81,11 +81,14 @@ function frame(o: ChartOptions, xs: number[], ys: number[], legend: string[]): F
   let [y0, y1] = fy.length ? [Math.min(...fy), Math.max(...fy)] : o.logY ? [1, 10] : [0, 1];
   if (x1 === x0) [x0, x1] = o.logX ? [x0 / 2, x1 * 2] : [x0 - 1, x1 + 1];
   if (y1 === y0) [y0, y1] = o.logY ? [y0 / 2, y1 * 2] : [y0 - 1, y1 + 1];
-  if (!o.logY) {
-    const pad = (y1 - y0) * 0.05;
-    y0 -= pad;
-    y1 += pad;
-  }
+  // 5% padding (in log space on a log axis) so points and lines never sit on the frame.
+  const padded = (a: number, b: number, log: boolean): [number, number] => {
+    if (!log) return [a - (b - a) * 0.05, b + (b - a) * 0.05];
+    const k = Math.pow(b / a, 0.05);
+    return [a / k, b * k];
+  };
+  [y0, y1] = padded(y0, y1, !!o.logY);
+  if (padX) [x0, x1] = padded(x0, x1, !!o.logX);
   const tx = (v: number) => (o.logX ? Math.log10(v) : v);
   const ty = (v: number) => (o.logY ? Math.log10(v) : v);
   const pw = w - m.l - m.r;
@@ -167,7 +170,7 @@ export function lineChart(o: ChartOptions, series: LineSeries[]): string {
 /** A scatter plot, one colour per series. */
 export function scatterChart(o: ChartOptions, series: ScatterSeries[]): string {
   const pts = series.flatMap((s) => s.points);
-  const f = frame(o, pts.map((p) => p.x), pts.map((p) => p.y), series.map((s) => s.label));
+  const f = frame(o, pts.map((p) => p.x), pts.map((p) => p.y), series.map((s) => s.label), true);
   series.forEach((s, k) => {
     for (const p of s.points) {
       if (!Number.isFinite(p.x) || !Number.isFinite(p.y)) continue;

@@ -105,7 +105,18 @@ async function tryBackend(name: ConcreteBackend): Promise<{ engineName: string; 
 }
 
 /** Pick and activate a backend. `auto` walks {@link AUTO_ORDER}; a named backend fails with its reason. */
+const chosen = new Map<BackendName, BackendChoice>();
+
 export async function selectBackend(requested: BackendName): Promise<BackendChoice> {
+  // One process may train several runs (demo, reproduce, bench): probe once per request, then reuse.
+  const cached = chosen.get(requested);
+  if (cached && tfjs().getBackend() === cached.engineName) return cached;
+  const choice = await probeOrder(requested);
+  chosen.set(requested, choice);
+  return choice;
+}
+
+async function probeOrder(requested: BackendName): Promise<BackendChoice> {
   const order: readonly ConcreteBackend[] = requested === 'auto' ? AUTO_ORDER : [requested];
   const rejections: BackendRejection[] = [];
   for (const name of order) {

@@ -50,7 +50,9 @@ export function buildProgram(): Command {
   const program = new Command('fisher-lens')
     .description('Train networks while measuring the trace of the Fisher Information Matrix (Fisher Lens).')
     .version(VERSION)
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Before the subcommands are added, so they inherit it: usage errors exit with EXIT.usage, not 1.
+    .exitOverride();
 
   program
     .command('train')
@@ -146,7 +148,6 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
-  program.exitOverride();
   try {
     await program.parseAsync(argv);
   } catch (e) {

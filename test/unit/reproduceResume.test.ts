@@ -11,6 +11,7 @@ import { reproduce, InterruptedError, type Runner } from '../../src/reproduce/or
 import { parseDatasetArg, buildPlan, searchRuns, setupFor, type ReproOptions } from '../../src/reproduce/plan';
 import { fakeRunner, writeFakeRun, PAPER_WORLD } from '../../src/reproduce/fakeRunner';
 import { decide } from '../../src/reproduce/store';
+import { Eta, fmtDuration } from '../../src/reproduce/progress';
 
 const opts = (out: string): ReproOptions & { out: string } => ({ dataset: parseDatasetArg('synthetic'), quick: true, out });
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'fl-repro-'));
@@ -105,4 +106,20 @@ test('decide(): pure resumption rule', () => {
   assert.deepEqual(decide('diverged', cfg, cfg), { action: 'skip' });
   assert.equal(decide('completed', { a: 2, b: [1, 2] }, cfg).action, 'rerun');
   for (const s of ['running', 'stopped', 'failed', 'queued', 'unknown']) assert.equal(decide(s, cfg, cfg).action, 'rerun', s);
+});
+
+test('ETA: remaining steps × measured seconds per step; skipped runs count as done but not as speed', () => {
+  let now = 0;
+  const eta = new Eta(1000, () => now);
+  eta.skip(400);
+  assert.equal(eta.remaining(), null, 'nothing measured yet');
+  eta.begin();
+  now = 10_000;
+  eta.at(100);
+  // 100 steps in 10 s; 1000 − 400 − 100 = 500 steps left → 50 s.
+  assert.equal(eta.remaining(), 50);
+  eta.end(100);
+  assert.equal(eta.remaining(), 50);
+  assert.equal(fmtDuration(3725), '1h 02m');
+  assert.equal(fmtDuration(65), '1m 05s');
 });
