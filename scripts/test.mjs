@@ -1,4 +1,5 @@
-// The test command: plain Node's test runner over TypeScript (tsx), unit then integration.
+// The test command: plain Node's test runner over TypeScript (tsx), unit then integration. --test-force-exit:
+// a stray handle (e.g. a file watcher closing asynchronously) must never hang CI after every test has finished.
 // Usage: node scripts/test.mjs [unit|integration] [file filters...]
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -17,5 +18,5 @@ for (const suite of suites.length ? suites : ['unit', 'integration']) {
   }
 }
 if (!files.length) { console.error('no test files matched'); process.exit(1); }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { stdio: 'inherit', cwd: root });
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-force-exit', ...files], { stdio: 'inherit', cwd: root });
 process.exit(r.status ?? 1);

@@ -69,8 +69,10 @@ before(async () => {
   await api.store.ready;
 });
 
-after(() => {
+after(async () => {
   for (const d of ctx.subscriptions.splice(0).reverse()) d.dispose();
+  // chokidar closes its watchers asynchronously: let the closes finish before the folders go.
+  await new Promise((r) => setTimeout(r, 500));
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
