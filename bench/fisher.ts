@@ -17,7 +17,7 @@ import { sampleLabels } from '../src/core/loss';
 import { createModel, type InputShape, type ModelSpec } from '../src/core/models';
 import { lossAndGradients, penaltyGradients } from '../src/core/penalty';
 import { naivePerExampleSqNorms } from '../src/core/perExample';
-import { Rng } from '../src/core/rng';
+import { Rng } from '../src/shared/rng';
 
 export interface FisherBenchOptions {
   /** Models to run (default both): 'mlp' = 784-512-512-10, 'simplecnn' = the paper's at width 1. */

@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
+import fs from 'node:fs';
 import path from 'node:path';
 
 type GradFunc = tf.GradConfig['gradFunc'];
@@ -23,23 +24,24 @@ let gradientsInstalled = false;
 let wasmReady = false;
 
 /**
- * Points the wasm backend at its .wasm binaries in node_modules and registers it (importing
+ * Points the wasm backend at its .wasm binaries and registers it (importing
  * `@tensorflow/tfjs-backend-wasm` registers the backend; this module imports it). Call before
- * `tf.setBackend('wasm')`. Idempotent.
- *
- * The folder is found with `require.resolve` on the package's package.json, so it works from source
- * (tsx) and from an esbuild CJS bundle in dist/ that keeps `@tensorflow/*` external.
+ * `tf.setBackend('wasm')`. Idempotent. Looks next to the running bundle first (`dist/wasm`, where the
+ * production build copies them for the packaged extension, which has no node_modules), then in
+ * node_modules (source via tsx, development bundle).
  */
 export function setupWasm(): string {
-  const req =
-    typeof require === 'function' ? require : createRequire(path.join(process.cwd(), 'index.js'));
-  const dir = path.join(
-    path.dirname(req.resolve('@tensorflow/tfjs-backend-wasm/package.json')),
-    'dist',
-  );
+  const candidates = [path.join(__dirname, 'wasm'), path.join(__dirname, '..', 'dist', 'wasm')];
+  try {
+    const req = typeof require === 'function' ? require : createRequire(path.join(process.cwd(), 'index.js'));
+    candidates.push(path.join(path.dirname(req.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist'));
+  } catch {
+    /* not installed: the bundle's copy may still be there */
+  }
+  const dir = candidates.find((d) => fs.existsSync(path.join(d, 'tfjs-backend-wasm-simd.wasm')));
+  if (!dir) throw new Error(`tfjs-backend-wasm binaries not found (looked in ${candidates.join(', ')})`);
   if (!wasmReady) {
-    // In Node the prefix is a directory; the trailing separator is required.
-    setWasmPaths(dir + path.sep);
+    setWasmPaths(dir + path.sep); // In Node the prefix is a directory; the trailing separator is required.
     wasmReady = true;
   }
   return dir;

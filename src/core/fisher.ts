@@ -13,7 +13,7 @@ import {
 } from './loss';
 import { type Model } from './models';
 import { perExampleSqNorms } from './perExample';
-import { mixSeed } from './rng';
+import { deriveSeed } from '../shared/rng';
 
 export interface FisherTraceOptions {
   /** Seed for the sampled labels (labels: 'sampled'); the same seed and model give the same ŷ. */
@@ -75,7 +75,7 @@ export function fisherTrace(
         // A chunk's stream depends only on (seed, chunk start): reproducible for any N.
         const src = given
           ? given.subarray(s, s + n)
-          : (z: tf.Tensor2D) => sampleLabels(z, mixSeed(seed, s));
+          : (z: tf.Tensor2D) => sampleLabels(z, deriveSeed(seed, s));
         const r = perExampleSqNorms(model, xb, src);
         perExample.set(r.norms, s);
         labels!.set(r.labels, s);

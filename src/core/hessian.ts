@@ -6,7 +6,7 @@ import { withTapeGuard } from './backend';
 import { crossEntropy, oneHot, type Labels } from './loss';
 import { type Model } from './models';
 import { meanAndStderr } from './fisher';
-import { Rng } from './rng';
+import { Rng } from '../shared/rng';
 
 /**
  * Hessian-vector product of the mean cross-entropy on x [B,h,w,c], labels y [B]: H·v for v given as

@@ -53,4 +53,4 @@ export {
   type PenaltyResult,
 } from './penalty';
 export { hessianVectorProduct, hutchinsonTraceH, type HutchinsonResult } from './hessian';
-export { mixSeed, Rng } from './rng';
+export { deriveSeed, Rng } from '../shared/rng';

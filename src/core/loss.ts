@@ -3,7 +3,7 @@
 // second-order terms silently; tf.softmax's gradient reuses its saved output, which an outer
 // gradient cannot see.
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from './rng';
+import { Rng } from '../shared/rng';
 
 /** Class labels: one int per example (Int32Array or an int32 tf.Tensor1D). */
 export type Labels = Int32Array | tf.Tensor1D;

@@ -4,7 +4,7 @@
 // known to be right (see backend.ts). No tf.layers, no BatchNorm: nothing couples the examples of a
 // batch, which is what makes the one-backward-pass per-example norms exact.
 import * as tf from '@tensorflow/tfjs';
-import { Rng, mixSeed } from './rng';
+import { Rng, deriveSeed } from '../shared/rng';
 
 export type Arch = 'mlp' | 'simplecnn' | 'vgg11' | 'resnet';
 export type Activation = 'relu' | 'tanh';
@@ -222,7 +222,7 @@ class Builder {
     const idx = this.values.length;
     // One stream per parameter (seed, index), so adding a layer never shifts the others' values.
     this.values.push(
-      std === 0 ? new Float32Array(n) : new Rng(mixSeed(this.seed, idx)).normalArray(n, std),
+      std === 0 ? new Float32Array(n) : new Rng(deriveSeed(this.seed, idx)).normalArray(n, std),
     );
     this.shapes.push(shape);
     this.names.push(name);

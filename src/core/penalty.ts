@@ -25,7 +25,7 @@ import {
   type Labels,
 } from './loss';
 import { type Model } from './models';
-import { mixSeed } from './rng';
+import { deriveSeed } from '../shared/rng';
 
 export type PenaltyKind = 'fisher' | 'gp' | 'gpr' | 'gpx';
 
@@ -68,7 +68,7 @@ export function penaltyGradients(
       : opts.labels
         ? labelsToArray(opts.labels)
         : kind === 'gpr'
-          ? uniformLabels(B, K, mixSeed(opts.seed, 0x67707200))
+          ? uniformLabels(B, K, deriveSeed(opts.seed, 0x67707200))
           : null; // fisher: sampled from the logits of the same forward pass, below
   const targets = (logits: tf.Tensor2D) => {
     labels ??= sampleLabels(logits, opts.seed);

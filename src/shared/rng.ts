@@ -111,6 +111,13 @@ export class Rng {
     return mean + std * z;
   }
 
+  /** `n` standard normals scaled by `std`, as float32 (e.g. parameter initialisation, Gaussian probes). */
+  normalArray(n: number, std = 1): Float32Array {
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.normal(0, std);
+    return out;
+  }
+
   /** Fisher–Yates shuffle in place; returns the same array. */
   shuffle<T extends { length: number; [i: number]: unknown }>(a: T): T {
     for (let i = a.length - 1; i > 0; i--) {

@@ -4,10 +4,9 @@
  * only with a hardware adapter), wasm, cpu, and records why each rejected candidate was not taken.
  * The native packages are optional dependencies: their install downloads libtensorflow, which may not be possible.
  */
-import path from 'node:path';
-import fs from 'node:fs';
 import type { BackendRejection } from '../shared/protocol';
 import type { BackendName } from '../shared/config';
+import { setupWasm } from '../core/backend';
 
 // tfjs is loaded lazily so that `doctor` and config errors stay fast and a missing package is a clear message.
 type TF = typeof import('@tensorflow/tfjs');
@@ -29,19 +28,6 @@ export interface BackendChoice {
 }
 
 const short = (e: unknown) => String((e as Error)?.message ?? e).split('\n')[0].slice(0, 300);
-
-/** Folder holding tfjs-backend-wasm's .wasm binaries: next to the bundle (packaged extension) or in node_modules. */
-export function wasmDir(): string {
-  const candidates = [path.join(__dirname, 'wasm'), path.join(__dirname, '..', 'dist', 'wasm')];
-  try {
-    candidates.push(path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist'));
-  } catch {
-    /* not installed: the candidates above may still hold the binaries */
-  }
-  const found = candidates.find((d) => fs.existsSync(path.join(d, 'tfjs-backend-wasm-simd.wasm')));
-  if (!found) throw new Error(`tfjs-backend-wasm binaries not found (looked in ${candidates.join(', ')})`);
-  return found + path.sep;
-}
 
 async function activate(tf: TF, engineName: string): Promise<void> {
   const ok = await tf.setBackend(engineName);
@@ -93,8 +79,7 @@ async function tryBackend(name: ConcreteBackend): Promise<{ engineName: string; 
       return { engineName: 'webgpu', detail: `${info.vendor ?? ''} ${info.architecture ?? ''}`.trim() };
     }
     case 'wasm': {
-      const wasm = require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
-      wasm.setWasmPaths(wasmDir());
+      setupWasm();
       await activate(tf, 'wasm');
       return { engineName: 'wasm', detail: 'XNNPACK, SIMD, single-threaded' };
     }

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { batchFisherTrace, fisherTrace } from '../../src/core/fisher';
 import { sampleLabels, softmaxRows, uniformLabels } from '../../src/core/loss';
 import { createModel, type Model } from '../../src/core/models';
-import { Rng } from '../../src/core/rng';
+import { Rng } from '../../src/shared/rng';
 import {
   TINY,
   randomInput,

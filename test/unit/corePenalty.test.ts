@@ -15,7 +15,7 @@ import {
   sumOfSquares,
   type PenaltyKind,
 } from '../../src/core/penalty';
-import { Rng } from '../../src/core/rng';
+import { Rng } from '../../src/shared/rng';
 import {
   TINY,
   flatValues,
