@@ -16,7 +16,7 @@ import {
 } from '../src/shared/webviewProtocol';
 import { Chart, ZoomGroup } from './chart';
 import { onThemeChange, readTheme, type Theme } from './theme';
-import { reportErrors, webviewApi, whenElementsDefined } from './vscodeApi';
+import { onHostMessage, reportErrors, webviewApi, whenElementsDefined } from './vscodeApi';
 
 const api = webviewApi<FromCompareMessage, CompareViewState>();
 reportErrors(api);
@@ -62,18 +62,7 @@ void whenElementsDefined(['vscode-single-select', 'vscode-checkbox']).then(() =>
   });
 });
 
-window.addEventListener('message', (e: MessageEvent) => {
-  const v = validateToCompare(e.data);
-  if (!v.ok) {
-    api.log('warn', `compare webview dropped a malformed message: ${v.error}`);
-    return;
-  }
-  try {
-    handle(v.msg);
-  } catch (err) {
-    api.log('error', `compare webview failed on ${v.msg.type}: ${(err as Error).stack ?? String(err)}`);
-  }
-});
+onHostMessage(api, 'compare', validateToCompare, handle);
 
 function handle(m: ToCompareMessage) {
   switch (m.type) {

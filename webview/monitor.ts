@@ -17,7 +17,7 @@ import {
 } from '../src/shared/webviewProtocol';
 import { Chart, formatValue, ZoomGroup, type LineSpec } from './chart';
 import { onThemeChange, readTheme, withAlpha, type Theme } from './theme';
-import { reportErrors, webviewApi, whenElementsDefined } from './vscodeApi';
+import { onHostMessage, reportErrors, webviewApi, whenElementsDefined } from './vscodeApi';
 
 const api = webviewApi<FromMonitorMessage, MonitorViewState>();
 reportErrors(api);
@@ -92,18 +92,7 @@ $('stop-button').addEventListener('click', () => {
 
 // ------------------------------------------------------------------------------------------- messages
 
-window.addEventListener('message', (e: MessageEvent) => {
-  const v = validateToMonitor(e.data);
-  if (!v.ok) {
-    api.log('warn', `monitor webview dropped a malformed message: ${v.error}`);
-    return;
-  }
-  try {
-    handle(v.msg);
-  } catch (err) {
-    api.log('error', `monitor webview failed on ${v.msg.type}: ${(err as Error).stack ?? String(err)}`);
-  }
-});
+onHostMessage(api, 'monitor', validateToMonitor, handle);
 
 function handle(m: ToMonitorMessage) {
   if (m.type !== 'exportPng' && m.runId !== view.runId) return;

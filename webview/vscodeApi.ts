@@ -26,6 +26,30 @@ export function webviewApi<Out, State>(): WebviewApi<Out, State> {
   };
 }
 
+/**
+ * Receive host messages: each is validated first (a malformed one is dropped and logged, never handled), and a
+ * handler that throws is logged instead of breaking the view.
+ */
+export function onHostMessage<T extends { type: string }>(
+  api: { log(level: 'warn' | 'error', m: string): void },
+  view: string,
+  validate: (data: unknown) => { ok: true; msg: T } | { ok: false; error: string },
+  handle: (m: T) => void,
+): void {
+  window.addEventListener('message', (e: MessageEvent) => {
+    const v = validate(e.data);
+    if (!v.ok) {
+      api.log('warn', `${view} webview dropped a malformed message: ${v.error}`);
+      return;
+    }
+    try {
+      handle(v.msg);
+    } catch (err) {
+      api.log('error', `${view} webview failed on ${v.msg.type}: ${(err as Error).stack ?? String(err)}`);
+    }
+  });
+}
+
 /** Forward uncaught errors to the host so they end up in the output channel. */
 export function reportErrors(api: { log(level: 'error', m: string): void }): void {
   window.addEventListener('error', (e) => api.log('error', `${e.message} (${e.filename}:${e.lineno})`));
