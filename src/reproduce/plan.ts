@@ -119,7 +119,7 @@ export function setupFor(opts: ReproOptions): Setup {
     noiseFractions: quick ? [0.25] : [0.25, 0.5],
     noiseTrackSize: 500,
     fisher: { every: 10, probeSize: 128, lossThreshold: round3(0.25 * Math.log(K)), warmupSteps: 20 },
-    // The early phase: after the detector's warm-up, up to step 1000 (PAPER.md) but before the first LR drop.
+    // The early phase: after the detector's warm-up, up to step 1000 (the paper's early phase) but before the first LR drop.
     peak: { from: 20, to: Math.min(1000, Math.floor(0.5 * (quick ? 300 : 1200))), width: 5 },
     evalEvery: 100,
     backend: opts.backend ?? 'auto',

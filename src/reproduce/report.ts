@@ -26,7 +26,7 @@ export interface Report {
   files: Record<string, string>;
 }
 
-/** The paper's numbers used in the tables (PAPER.md; Tables 1, 3, 4 and Fig. 2). */
+/** The paper's numbers used in the tables (arXiv 2012.14193: Tables 1, 3, 4 and Fig. 2). */
 export const PAPER = {
   peaks: [
     { setting: 'SimpleCNN, CIFAR-10', eta: 24.21, small: 52.05 },

@@ -25,7 +25,7 @@ export const A_MIN_RATIO = 1.5;
 
 export const RULE_A =
   `For every seed, r = early peak of Tr(F) at η*/10 ÷ early peak at η*. **Holds** if the geometric mean of r ` +
-  `over seeds is ≥ ${A_MIN_RATIO} (the prediction in PAPER.md) and r > 1 for every seed; **does not hold** if the ` +
+  `over seeds is ≥ ${A_MIN_RATIO} (our pre-registered CPU-scale prediction; the paper itself reports 2.15–3.98) and r > 1 for every seed; **does not hold** if the ` +
   `geometric mean is ≤ 1 (the small learning rate peaks no higher); **inconclusive** otherwise, or when no seed ` +
   `has both runs completed.`;
 
