@@ -151,10 +151,10 @@ function renderTables() {
   const at = (v: number | null, step: number | null) => (v === null ? '–' : `${fmt(v)}${step !== null ? ` @ ${step}` : ''}`);
   table(
     'summary-table',
-    ['Run', 'State', 'Peak Tr(F) @ step', 'Tr(F_i) @ step', 'Final test acc.', 'Final clean acc.', 'Final noisy acc.', 'Steps'],
+    ['Run', 'State', 'Early peak Tr(F) @ step', 'Tr(F_i) @ step', 'Final test acc.', 'Final clean acc.', 'Final noisy acc.', 'Steps'],
     runs.map((r) => {
       const s = summaryRow(r.series, r.summary, r.state);
-      return [r.runId, s.state ?? '–', at(s.peakTrF, s.peakStep), at(s.trFi, s.trFiStep), pct(s.finalTestAcc), pct(s.finalCleanAcc), pct(s.finalNoisyAcc), String(s.steps)];
+      return [r.runId, s.state ?? '–', s.peakTrF === null ? '–' : s.peakKind === 'peak' ? at(s.peakTrF, s.peakStep) : `none (max ${at(s.peakTrF, s.peakStep)})`, at(s.trFi, s.trFiStep), pct(s.finalTestAcc), pct(s.finalCleanAcc), pct(s.finalNoisyAcc), String(s.steps)];
     }),
   );
   const diff = configDiff(runs.map((r) => r.config ?? {}));

@@ -199,10 +199,11 @@ function chart(id: string, lines: LineSpec[], extra: Partial<ConstructorParamete
   return c;
 }
 
-function note(id: string, text: string) {
+/** A note in a chart's title bar; `empty` greys the chart out (only for a chart with nothing to draw). */
+function note(id: string, text: string, empty = false) {
   const el = $(id);
   el.querySelector('.chart-note')!.textContent = text;
-  el.classList.toggle('empty', !!text && text.startsWith('no '));
+  el.classList.toggle('empty', empty);
 }
 
 /** x of a step along the current axis, via the table the marker belongs to. */
@@ -250,7 +251,7 @@ function renderAll() {
   // Tr(F_B)
   const fb = s.fisher.trFB;
   chart('chart-trfb', [{ label: 'Tr(F_B)', color: t.purple }]).setData(fx, [ema(fb, alpha)]);
-  note('chart-trfb', fb.some((v) => v !== null) ? '' : raw.length ? 'no Tr(F_B) measured' : '');
+  note('chart-trfb', fb.some((v) => v !== null) ? '' : raw.length ? 'no Tr(F_B) measured' : '', raw.length > 0 && !fb.some((v) => v !== null));
 
   // Loss: mini-batch (every written step) + tracked train subset and test (evaluations).
   const sx = xValues(s, s.steps, axis);
@@ -280,7 +281,7 @@ function renderAll() {
     { label: 'clean labels', color: t.green, points: true },
     { label: 'noisy labels (given label)', color: t.red, points: true },
   ], { yFormat: { y: accFmt } }).setData(ex, [s.evals.cleanAcc, s.evals.noisyAcc]);
-  note('chart-noise', hasNoise ? '' : s.evals.step.length ? 'no label noise in this run' : '');
+  note('chart-noise', hasNoise ? '' : s.evals.step.length ? 'no label noise in this run' : '', !hasNoise && s.evals.step.length > 0);
 
   // Learning rate (left) and penalty (right)
   const hasPenalty = s.steps.penalty.some((v) => v !== null);
@@ -288,7 +289,7 @@ function renderAll() {
     { label: 'learning rate', color: t.yellow },
     { label: 'penalty α·P', color: t.purple, scale: 'pen' },
   ]).setData(sx, [s.steps.lr, ema(s.steps.penalty, alpha)]);
-  note('chart-lr', hasPenalty ? '' : s.steps.step.length ? 'no penalty' : '');
+  note('chart-lr', hasPenalty ? '' : s.steps.step.length ? 'no penalty' : ''); // the LR line is still drawn
 }
 
 /** Vertical marks: early peak, Tr(F_i), explosion (from the detector); the raw maximum when no peak yet. */

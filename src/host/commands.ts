@@ -413,7 +413,7 @@ export function registerCommands(h: CommandHost): vscode.Disposable[] {
 function describeRun(r: RunInfo): string {
   const h = r.headline;
   const parts = [r.name !== r.runId ? r.name : ''];
-  if (h.peakTrF !== null) parts.push(`peak Tr(F) ${h.peakTrF.toPrecision(3)}`);
+  if (h.peakTrF !== null) parts.push(`${h.peakKind} Tr(F) ${h.peakTrF.toPrecision(3)}`);
   if (h.testAcc !== null) parts.push(`test ${(h.testAcc * (h.testAcc > 1 ? 1 : 100)).toFixed(1)}%`);
   return parts.filter(Boolean).join(' · ');
 }

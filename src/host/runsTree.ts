@@ -42,7 +42,7 @@ export function describe(r: RunInfo): string {
   } else if (r.state === 'queued') {
     parts.push('queued');
   }
-  if (h.peakTrF !== null) parts.push(`peak ${fmt(h.peakTrF)}`);
+  if (h.peakTrF !== null) parts.push(`${h.peakKind} ${fmt(h.peakTrF)}`);
   if (h.testAcc !== null) parts.push(`test ${pct(h.testAcc)}`);
   if (r.state === 'failed' || r.state === 'diverged') parts.push(r.stale ? 'process gone' : r.state);
   return parts.join(' · ');
@@ -63,7 +63,7 @@ function tooltip(r: RunInfo): vscode.MarkdownString {
     if (c.penalty && c.penalty.kind !== 'none') rows.push(['Penalty', `${c.penalty.kind} α ${c.penalty.alpha} every ${c.penalty.every}`]);
     if (c.labelNoise && Number(c.labelNoise.fraction) > 0) rows.push(['Label noise', pct(Number(c.labelNoise.fraction))]);
   }
-  if (h.peakTrF !== null) rows.push(['Peak Tr(F)', `${fmt(h.peakTrF)}${h.peakStep !== null ? ` at step ${h.peakStep}` : ''}`]);
+  if (h.peakTrF !== null) rows.push([h.peakKind === 'peak' ? 'Early peak Tr(F)' : 'Max Tr(F) (no confirmed early peak)', `${fmt(h.peakTrF)}${h.peakStep !== null ? ` at step ${h.peakStep}` : ''}`]);
   if (h.trFi !== null) rows.push(['Tr(F_i)', `${fmt(h.trFi)}${h.trFiStep !== null ? ` at step ${h.trFiStep}` : ''}`]);
   if (h.explosion) rows.push(['Explosion', `at step ${h.explosion.step}${h.explosion.rise ? ` (${fmt(h.explosion.rise, 2)}×)` : ''}`]);
   if (h.testAcc !== null) rows.push(['Test accuracy', pct(h.testAcc)]);

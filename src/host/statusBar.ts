@@ -69,7 +69,7 @@ export class RunStatusBar extends Disposable {
     const step = Math.max(h.step, r.status?.step ?? 0);
     const parts = [`$(pulse) Tr(F) ${fmt(h.lastTrF)}`, `step ${step}`, r.state];
     this.item.text = parts.join(' · ');
-    this.item.tooltip = `Fisher Lens: ${r.runId} (${r.state})${h.peakTrF !== null ? `\nPeak Tr(F) ${fmt(h.peakTrF)}` : ''}\nClick to open the monitor`;
+    this.item.tooltip = `Fisher Lens: ${r.runId} (${r.state})${h.peakTrF !== null ? `\n${h.peakKind === 'peak' ? 'Early peak' : 'Max'} Tr(F) ${fmt(h.peakTrF)}` : ''}\nClick to open the monitor`;
     this.item.command = { command: 'fisherLens.openMonitor', title: 'Open Monitor', arguments: [r.runId] };
     this.item.backgroundColor = h.explosion && r.state === 'running' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     this.item.show();

@@ -80,7 +80,7 @@ export function writeFakeRun(runsRoot: string, spec: RunSpec, world: FakeWorld =
   const final = state === 'completed';
   const summary: RunSummary = {
     runId: spec.id, state, steps: stop, epochs: stop / 10, wallSeconds: 1, backend: 'fake',
-    peakTrF: peak, peakTrFRaw: peak, peakStep: peakAt, maxTrF: 2 * peak, trFi: final ? 0.8 * peak : null, trFiStep: final ? 30 : null,
+    peakTrF: peak, peakTrFRaw: peak, peakStep: peakAt, peakConfirmed: true, maxTrF: 2 * peak, maxTrFStep: peakAt, trFi: final ? 0.8 * peak : null, trFiStep: final ? 30 : null,
     lossThreshold: cfg.fisher.lossThreshold, finalTrF: trF(stop), finalTrainLoss: final ? 0.05 : null, finalTestLoss: 0.3,
     finalTestAcc: final ? acc : null, bestTestAcc: final ? acc : null, finalTrainAcc: 0.95,
     finalCleanAcc: final && noisy ? world.clean(spec) : null, finalNoisyAcc: final && noisy ? world.noisy(spec) : null, error: state === 'diverged' ? 'loss became NaN' : null,

@@ -7,12 +7,14 @@ import type { RunEvent, RunState, RunSummary } from '../shared/protocol';
 import { ExplosionDetector, type DetectorChange, type DetectorOptions, type DetectorState } from '../shared/detector';
 
 /** Summary fields that come from the detector's state. */
-export function detectorSummary(s: DetectorState): Pick<RunSummary, 'peakTrF' | 'peakTrFRaw' | 'peakStep' | 'maxTrF' | 'trFi' | 'trFiStep'> {
+export function detectorSummary(s: DetectorState): Pick<RunSummary, 'peakTrF' | 'peakTrFRaw' | 'peakStep' | 'peakConfirmed' | 'maxTrF' | 'maxTrFStep' | 'trFi' | 'trFiStep'> {
   return {
     peakTrF: s.earlyPeak?.value ?? null,
     peakTrFRaw: s.earlyPeak?.raw ?? null,
     peakStep: s.earlyPeak?.step ?? null,
+    peakConfirmed: s.earlyPeak?.confirmed ?? false,
     maxTrF: s.maxRaw?.value ?? null,
+    maxTrFStep: s.maxRaw?.step ?? null,
     trFi: s.trFi?.value ?? null,
     trFiStep: s.trFi?.step ?? null,
   };

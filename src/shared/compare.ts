@@ -87,6 +87,8 @@ export interface SummaryRow {
   state: RunState | null;
   peakTrF: number | null;
   peakStep: number | null;
+  /** 'peak': the detector's confirmed early peak; 'max': no confirmed peak, the largest raw Tr(F). */
+  peakKind: 'peak' | 'max';
   trFi: number | null;
   trFiStep: number | null;
   finalTestAcc: number | null;
@@ -103,6 +105,7 @@ export function summaryRow(s: RunSeries, summary: RunSummary | null, state: RunS
     state: state ?? summary?.state ?? s.state,
     peakTrF: h.peakTrF,
     peakStep: h.peakStep,
+    peakKind: h.peakKind,
     trFi: h.trFi,
     trFiStep: h.trFiStep,
     finalTestAcc: h.testAcc,

@@ -177,6 +177,8 @@ export function fakeSummary(o: FakeRunOptions, events: readonly RunEvent[]): Run
     peakTrFRaw: peak?.type === 'detector' ? (f.find((x) => x.step === peak.step)?.trF ?? null) : null,
     peakStep: peak?.type === 'detector' ? peak.step : null,
     maxTrF: f.length ? Math.max(...f.map((x) => x.trF)) : null,
+    maxTrFStep: f.length ? f.reduce((b, x) => (x.trF > b.trF ? x : b)).step : null,
+    peakConfirmed: !!peak,
     trFi: fi?.type === 'detector' ? fi.value : null,
     trFiStep: fi?.type === 'detector' ? fi.step : null,
     lossThreshold: 1.0,

@@ -170,8 +170,14 @@ export interface RunSummary {
   peakTrF: number | null;
   peakTrFRaw: number | null;
   peakStep: number | null;
-  /** Largest raw Tr(F) measured anywhere in the run. */
+  /**
+   * True once the smoothed curve has fallen clearly below the early peak (a real peak); false while it is
+   * only the largest smoothed value after warm-up so far (e.g. a curve that only decays).
+   */
+  peakConfirmed: boolean;
+  /** Largest raw Tr(F) measured anywhere in the run, and its step. */
   maxTrF: number | null;
+  maxTrFStep: number | null;
   /** Tr(F) when the training loss first crossed `lossThreshold`, and that step. */
   trFi: number | null;
   trFiStep: number | null;

@@ -232,9 +232,11 @@ export function ema(ys: readonly Val[], alpha: number): Val[] {
 
 /** The numbers a run is known by (tree description, status bar, compare table). */
 export interface Headline {
-  /** Early peak (detector) if known, else the largest Tr(F) so far. */
+  /** The detector's confirmed early peak if there is one, else the largest raw Tr(F) so far. */
   peakTrF: number | null;
   peakStep: number | null;
+  /** Whether {@link peakTrF} is a confirmed early peak ('peak') or only the largest value ('max'). */
+  peakKind: 'peak' | 'max';
   trFi: number | null;
   trFiStep: number | null;
   lastTrF: number | null;
@@ -251,6 +253,7 @@ export function headline(s: RunSeries | null, summary?: RunSummary | null): Head
   const h: Headline = {
     peakTrF: null,
     peakStep: null,
+    peakKind: 'max',
     trFi: null,
     trFiStep: null,
     lastTrF: null,
@@ -267,6 +270,7 @@ export function headline(s: RunSeries | null, summary?: RunSummary | null): Head
     if (peak) {
       h.peakTrF = peak.value;
       h.peakStep = peak.step;
+      h.peakKind = 'peak';
     } else if (i >= 0) {
       h.peakTrF = s.fisher.trF[i];
       h.peakStep = s.fisher.step[i];
@@ -285,11 +289,13 @@ export function headline(s: RunSeries | null, summary?: RunSummary | null): Head
     h.step = s.lastStep;
   }
   if (summary) {
-    if (summary.peakTrF !== null) {
+    if (summary.peakTrF !== null && summary.peakConfirmed !== false) {
       h.peakTrF = summary.peakTrF;
       h.peakStep = summary.peakStep;
-    } else if (h.peakTrF === null && summary.maxTrF !== null) {
+      h.peakKind = 'peak';
+    } else if (summary.maxTrF !== null && h.peakKind === 'max') {
       h.peakTrF = summary.maxTrF;
+      h.peakStep = summary.maxTrFStep ?? h.peakStep;
     }
     if (summary.trFi !== null) {
       h.trFi = summary.trFi;

@@ -11,6 +11,7 @@ import { EVENTS_SCHEMA_VERSION, RUN_FILES, type HeaderEvent, type RunEvent, type
 import { ExplosionDetector, detectorOptionsFromConfig, toDetectorEvent } from '../shared/detector';
 import { Rng, deriveSeed } from '../shared/rng';
 import { RunWriter } from '../runs/writer';
+import { detectorSummary } from '../runs/summary';
 import { makeRunId } from '../runs/runId';
 import { loadDataset, applyLabelNoise, trackedSubsets, BatchIterator, type Dataset } from './data';
 import { selectBackend, tfjs } from './backend';
@@ -78,7 +79,9 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
   const probe = gather(train, probeIdx, dim);
   const cleanSet = noise.noisyCount > 0 ? gather(train, tracked.clean, dim) : null;
   const noisySet = noise.noisyCount > 0 && tracked.noisy.length ? gather(train, tracked.noisy, dim) : null;
-  const trainTrackIdx = noise.noisyCount > 0 ? Int32Array.from([...tracked.clean, ...tracked.noisy]) : rng.sample(Math.min(train.n, cfg.labelNoise.trackSize), train.n);
+  // Training loss/accuracy on a plain random subset (its clean/noisy mix is the training set's); the clean and
+  // noisy subsets above are tracked separately, each of `trackSize` examples.
+  const trainTrackIdx = rng.sample(Math.min(train.n, cfg.labelNoise.trackSize), train.n);
   const trainTrack = gather(train, trainTrackIdx, dim);
   const test = { x: data.test.x, y: data.test.y, n: data.test.n };
 
@@ -181,14 +184,12 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
 
   const probeX = toX(probe);
   let lastTrF: number | null = null;
-  let maxTrF: number | null = null;
   function measureFisher(step: number) {
     const t0 = performance.now();
     const f = fisherTrace(model, probeX, { seed: deriveSeed(cfg.seed, 'fisher', step) });
     // Tr(F_B) on the probe with the same sampled labels: ||mean gradient||² ≤ mean ||gradient||² = Tr(F).
     const trFB = batchFisherTrace(model, probeX, f.labels!);
     lastTrF = f.trace;
-    maxTrF = Math.max(maxTrF ?? -Infinity, f.trace);
     emit({ type: 'fisher', t: Date.now(), step, epoch: step / spe, trF: f.trace, trFStderr: f.stderr, probeSize: probe.n, trFB, ms: performance.now() - t0 });
     for (const d of detector.addFisher(step, f.trace)) emit(toDetectorEvent(d));
   }
@@ -300,12 +301,7 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
     epochs: step / spe,
     wallSeconds: (Date.now() - started) / 1000,
     backend: choice.backend,
-    peakTrF: ds.earlyPeak?.value ?? null,
-    peakTrFRaw: ds.earlyPeak?.raw ?? null,
-    peakStep: ds.earlyPeak?.step ?? null,
-    maxTrF,
-    trFi: ds.trFi?.value ?? null,
-    trFiStep: ds.trFi?.step ?? null,
+    ...detectorSummary(ds),
     lossThreshold: cfg.fisher.lossThreshold,
     finalTrF: lastTrF,
     finalTrainLoss: lastLoss,

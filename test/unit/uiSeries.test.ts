@@ -55,6 +55,10 @@ test('series: headline prefers the detector peak and the summary', () => {
   assert.ok(h.testAcc !== null);
   const withSummary = headline(s, { peakTrF: 99, peakStep: 7, trFi: 5, trFiStep: 3, finalTestAcc: 0.9, steps: 600 } as never);
   assert.equal(withSummary.peakTrF, 99);
+  assert.equal(withSummary.peakKind, 'peak');
+  // An unconfirmed early peak is not shown as a peak: the largest raw value is, labelled as such.
+  const unconfirmed = headline(null, { peakTrF: 76, peakStep: 50, peakConfirmed: false, maxTrF: 231, maxTrFStep: 30, trFi: null, trFiStep: null, steps: 300 } as never);
+  assert.deepEqual([unconfirmed.peakKind, unconfirmed.peakTrF, unconfirmed.peakStep], ['max', 231, 30]);
   assert.equal(withSummary.peakStep, 7);
   assert.equal(withSummary.testAcc, 0.9);
 });
