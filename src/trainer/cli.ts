@@ -9,21 +9,11 @@ import { spawnSync } from 'node:child_process';
 import { BACKENDS, ConfigError, parseConfig, type BackendName } from '../shared/config';
 import { AUTO_ORDER, probeAllBackends, probeOne, type ConcreteBackend } from './backend';
 import { createReporter } from './progress';
+import { VERSION } from './version';
 import { registerReproduceCommand } from '../reproduce/command';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, diverged: 3 } as const;
 
-const VERSION: string = (() => {
-  for (const p of [path.join(__dirname, '..', 'package.json'), path.join(__dirname, '..', '..', 'package.json')]) {
-    try {
-      const j = JSON.parse(fs.readFileSync(p, 'utf8'));
-      if (j.name === 'fisher-lens') return j.version as string;
-    } catch {
-      /* next */
-    }
-  }
-  return '0.0.0';
-})();
 
 const backendOption = () =>
   new Option('--backend <name>', 'compute backend (overrides the config)').choices([...BACKENDS]);

@@ -16,6 +16,7 @@ import { makeRunId } from '../runs/runId';
 import { loadDataset, applyLabelNoise, trackedSubsets, BatchIterator, type Dataset } from './data';
 import { selectBackend, tfjs } from './backend';
 import { learningRate } from './schedule';
+import { VERSION } from './version';
 import { installPatches, createModel, crossEntropy, oneHot, fisherTrace, batchFisherTrace, penaltyGradients, lossAndGradients, saveParams, type Model } from '../core';
 
 export interface TrainOptions {
@@ -38,7 +39,6 @@ export interface TrainOptions {
 /** Error in the data a config points at (missing folder, bad IDX file): an input error, nothing is written. */
 export { DataError } from './data';
 
-const VERSION = '0.1.0';
 
 interface EvalSet {
   x: Float32Array;
