@@ -110,7 +110,11 @@ export function renderReport(plan: Plan, results: Results, meta: ReportMeta = {}
   out.push(`Dataset **${s.dataset.label}**, ${s.quick ? '**quick** mode (fewer steps, seeds and arms; same code path)' : 'full mode'}, ` +
     `${s.seeds.length} seed(s) per arm, η* = **${plan.etaStar}** (chosen by the LR search below).`);
   if (meta.command) out.push(`Command: \`${meta.command}\``);
-  if (meta.generatedAt) out.push(`Generated ${meta.generatedAt}${meta.wallSeconds !== undefined ? `; this invocation took ${(meta.wallSeconds / 60).toFixed(1)} min` : ''}.`);
+  const trainSeconds = plan.runs.reduce((a, r) => a + (results[r.id]?.summary?.wallSeconds ?? 0), 0);
+  if (meta.generatedAt) {
+    out.push(`Generated ${meta.generatedAt}; training time of the ${plan.runs.length} runs ${(trainSeconds / 60).toFixed(1)} min` +
+      `${meta.wallSeconds !== undefined ? ` (this invocation: ${(meta.wallSeconds / 60).toFixed(1)} min; completed runs are reused)` : ''}.`);
+  }
   out.push('');
   out.push('Every run below is an ordinary Fisher Lens run in `runs/` next to this file: open the folder in VS Code to see them in the Runs tree and overlay them with Compare Runs. ' +
     'Verdict rules are fixed in `src/reproduce/verdicts.ts` and stated in each section before the numbers; a claim that does not hold at this scale is reported as such.');
