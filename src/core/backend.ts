@@ -65,6 +65,9 @@ export function setupWasm(): string {
  *   gradient) and fast on wasm. Forward + backward of one pool on a [128,26,26,32] map, measured on
  *   a loaded machine: this ≈ 60 ms; tf.maxPool + stock gradient 245 ms; reshape + tf.max (its Equal
  *   mask broadcasts at rank 6, slow on wasm) 720 ms; strided slices + tf.maximum 5 s.
+ * - on wasm, bias-add gradients (sum over leading axes) as a matMul with ones, and a first-layer
+ *   (C ≤ 4 input channels) conv's dW as per-offset matMuls instead of the batch-as-channels conv
+ *   (see registerBiasAddGrad, SMALL_C_FILTER_GRAD).
  * Relu's gradient (dy·step(x)) is already second-order correct.
  * Softmax/LogSoftmax/softmaxCrossEntropy stay wrong for double backprop: core never uses them on
  * that path (see loss.ts).
@@ -75,6 +78,7 @@ export function installPatches(backendName: string): void {
     registerConv2DGrad();
     registerSecondOrderFixes();
     registerPool2Grads();
+    registerBiasAddGrad();
     gradientsInstalled = true;
   }
   if (backendName === 'wasm') explicitTransposeBackends.add(backendName);
@@ -172,6 +176,8 @@ function isPlainValidConv(attrs: Attrs): boolean {
  * [kh,kw,C,Co].
  */
 function filterGradByConv(x: tf.Tensor4D, dy: tf.Tensor4D): tf.Tensor4D {
+  if (x.shape[3] <= SMALL_C_FILTER_GRAD && explicitTransposeBackends.has(tf.getBackend()))
+    return filterGradByMatMul(x, dy);
   const r = tf.conv2d(
     tf.transpose(x, [3, 1, 2, 0]),
     tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D,
@@ -179,6 +185,38 @@ function filterGradByConv(x: tf.Tensor4D, dy: tf.Tensor4D): tf.Tensor4D {
     'valid',
   );
   return tf.transpose(r, [1, 2, 0, 3]);
+}
+
+/**
+ * Input channels up to which `filterGradByMatMul` beats `filterGradByConv` on wasm. Measured (CPU
+ * ms, B = 128, Co = 32, 3×3, loaded machine), conv vs matMul: C = 1 (28×28 out) 52 vs 16; C = 3
+ * (32×32) 117 vs 59; C = 8 115 vs 100; C = 16 149 vs 194; C = 32 (26×26) 306 vs 446. The conv form
+ * is a batch-as-channels conv with a 26×26 kernel over a C-channel "image": XNNPACK is slow at it when
+ * there is little to reduce over per output (C·kh·kw outputs), e.g. a first layer on raw pixels.
+ */
+const SMALL_C_FILTER_GRAD = 4;
+
+/**
+ * The same dW as kh·kw 2-D matMuls, one per kernel offset (i,j):
+ * dW[i,j] = x[:, i:i+OH, j:j+OW, :]ᵀ·dy = [C, B·OH·OW]×[B·OH·OW, Co]; x is transposed once to
+ * [C,B,H,W] so each offset's operand is a slice + reshape, and dy is used as is ([B·OH·OW, Co]).
+ * Plain slice/reshape/matMul/stack ops, so differentiable again like the conv form.
+ */
+function filterGradByMatMul(x: tf.Tensor4D, dy: tf.Tensor4D): tf.Tensor4D {
+  const [B, H, W, C] = x.shape;
+  const [, OH, OW, Co] = dy.shape;
+  const kh = H - OH + 1;
+  const kw = W - OW + 1;
+  const N = B * OH * OW;
+  const d2 = tf.reshape(dy, [N, Co]) as tf.Tensor2D;
+  const xT = tf.transpose(x, [3, 0, 1, 2]); // [C,B,H,W]
+  const parts: tf.Tensor[] = [];
+  for (let i = 0; i < kh; i++)
+    for (let j = 0; j < kw; j++)
+      parts.push(
+        tf.matMul(tf.reshape(tf.slice(xT, [0, 0, i, j], [C, B, OH, OW]), [C, N]) as tf.Tensor2D, d2),
+      );
+  return tf.reshape(tf.stack(parts), [kh, kw, C, Co]) as tf.Tensor4D;
 }
 
 /**
@@ -319,6 +357,47 @@ function registerPool2Grads(): void {
       if (!isPool2(attrs)) return stockAvg.gradFunc(dy, saved, attrs);
       const [, H, W] = saved[0].shape;
       return { x: () => unpool2(dy as tf.Tensor4D, tf.fill([1, 1, 2, 1, 2, 1], 0.25), H, W) };
+    },
+  });
+}
+
+/**
+ * Add gradient for a bias add, z [..., C] + b [C] (either order): on wasm the bias's gradient, the
+ * sum of dy over all leading axes, as one matMul ones [1, N]·dy [N, C]. wasm's Sum over non-inner
+ * axes transposes first: on a [128,28,28,32] conv output tf.sum takes ~25 ms, the matMul ~5 ms (CPU
+ * time, loaded machine) — a conv net's bias gradients were ~7% of its training step. Differentiable
+ * again (matMul with a constant). Other shapes and backends keep the stock gradient.
+ */
+function registerBiasAddGrad(): void {
+  const stock = tf.getGradient('Add');
+  if (!stock) throw new Error('tfjs has no Add gradient to patch');
+  tf.registerGradient({
+    kernelName: 'Add',
+    inputsToSave: ['a', 'b'],
+    gradFunc: (dy, saved, attrs) => {
+      const [a, b] = saved;
+      const g = dy as tf.Tensor;
+      const isBias = (v: tf.Tensor, full: tf.Tensor) =>
+        v.rank === 1 &&
+        full.rank >= 2 &&
+        full.shape.every((d, i) => d === g.shape[i]) &&
+        v.shape[0] === g.shape[g.rank - 1] &&
+        g.size > v.size;
+      if (
+        !explicitTransposeBackends.has(tf.getBackend()) ||
+        g.dtype !== 'float32' ||
+        !(isBias(b, a) || isBias(a, b))
+      )
+        return stock.gradFunc(dy, saved, attrs);
+      const C = g.shape[g.rank - 1];
+      const sumLeading = () =>
+        tf.reshape(
+          tf.matMul(tf.ones([1, g.size / C]) as tf.Tensor2D, tf.reshape(g, [-1, C]) as tf.Tensor2D),
+          [C],
+        );
+      // A fresh handle for the full-shape side, as the stock gradient gives (reshape shares data).
+      const same = () => tf.reshape(g, g.shape);
+      return isBias(b, a) ? { a: same, b: sumLeading } : { a: sumLeading, b: same };
     },
   });
 }

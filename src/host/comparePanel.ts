@@ -115,6 +115,7 @@ export class ComparePanel extends Disposable {
       const key = `${r.state}|${r.summary ? 1 : 0}`;
       if (this.lastStates.get(runId) === key) continue;
       this.lastStates.set(runId, key);
+      this.flushEvents(); // events before the state change
       this.post({ type: 'state', runId, state: r.state, message: r.status?.error ?? null, summary: r.summary });
     }
   }
@@ -124,12 +125,15 @@ export class ComparePanel extends Disposable {
     const q = this.queue.get(runId) ?? [];
     q.push(...events);
     this.queue.set(runId, q);
-    this.flushTimer ??= setTimeout(() => {
-      this.flushTimer = null;
-      if (!this.ready) return;
-      for (const [id, evs] of this.queue) this.post({ type: 'events', runId: id, events: evs });
-      this.queue.clear();
-    }, 300);
+    this.flushTimer ??= setTimeout(() => this.flushEvents(), 300);
+  }
+
+  private flushEvents() {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    if (!this.ready) return;
+    for (const [id, evs] of this.queue) this.post({ type: 'events', runId: id, events: evs });
+    this.queue.clear();
   }
 
   private async sendSnapshot() {

@@ -156,19 +156,23 @@ export class MonitorPanel extends Disposable {
     const key = `${r.state}|${r.summary ? 1 : 0}|${r.status?.error ?? ''}`;
     if (key === this.lastState) return;
     this.lastState = key;
+    this.flushEvents(); // events before the state change: a finished run never shows with its last points missing
     this.post({ type: 'state', runId: this.runId, state: r.state, message: r.status?.error ?? (r.stale ? 'the trainer process is gone' : null), summary: r.summary });
   }
 
   private enqueue(events: RunEvent[]) {
     if (!this.ready || !this.panel.visible) return; // a snapshot follows when it is visible again
     this.queue.push(...events);
-    this.flushTimer ??= setTimeout(() => {
-      this.flushTimer = null;
-      if (!this.queue.length || !this.ready) return;
-      const events = this.queue;
-      this.queue = [];
-      this.post({ type: 'events', runId: this.runId, events });
-    }, FLUSH_MS);
+    this.flushTimer ??= setTimeout(() => this.flushEvents(), FLUSH_MS);
+  }
+
+  private flushEvents() {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    if (!this.queue.length || !this.ready) return;
+    const events = this.queue;
+    this.queue = [];
+    this.post({ type: 'events', runId: this.runId, events });
   }
 
   private sendSnapshot() {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import { effectiveState, RunsWatcher, RunTailer, type RunInfo as DirInfo } from '../runs';
 import type { RunEvent, RunState, RunStatus, RunSummary } from '../shared/protocol';
+import { isTerminal } from '../shared/protocol';
 import { appendEvents, createSeries, headline, type Headline, type RunSeries } from '../shared/series';
 import { isRunEvent } from '../shared/webviewProtocol';
 import { Disposable, toDisposable } from './dispose';
@@ -172,6 +173,9 @@ export class RunStore extends Disposable {
   // --------------------------------------------------------------------------------------------- infos
 
   private upsert(d: DirInfo, added: boolean) {
+    // The root watcher can see a final status.json before the run's own tailer has read the last events:
+    // read them first, so views never show a finished run with its last points missing.
+    if (isTerminal(d.state)) this.tails.get(d.id)?.tailer.poll();
     const prev = this.infos.get(d.id);
     const config = (d.config as Record<string, unknown> | null) ?? prev?.config ?? null;
     const info: RunInfo = {
