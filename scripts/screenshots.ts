@@ -23,7 +23,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Frame, Page } from 'playwright-core';
 import {
-  Browse, CodeServer, CODE_SERVER, freePort, installExtension, lap, newSession, REPO, sleep, waitFor, waitForWebviewFrame,
+  BASE_SETTINGS, Browse, CodeServer, CODE_SERVER, freePort, installExtension, lap, newSession, REPO, sleep, TERMINAL, waitFor, waitForWebviewFrame,
   Workbench, type Session,
 } from '../test/e2e/harness';
 
@@ -38,20 +38,7 @@ const SEL = {
   legendItem: '#compare-legend .legend-item',
   summary: '#summary-table',
 };
-const TERMINAL = ['completed', 'stopped', 'failed', 'diverged'];
 
-const SETTINGS = {
-  'workbench.startupEditor': 'none',
-  'workbench.tips.enabled': false,
-  'extensions.autoCheckUpdates': false,
-  'extensions.autoUpdate': false,
-  'telemetry.telemetryLevel': 'off',
-  'security.workspace.trust.enabled': false,
-  'workbench.enableExperiments': false,
-  'update.mode': 'none',
-  'git.openRepositoryInParentFolders': 'never',
-  'workbench.welcomePage.walkthroughs.openOnInstall': false,
-};
 
 // ------------------------------------------------------------------------------------------------ arguments
 
@@ -357,7 +344,7 @@ async function main(): Promise<number> {
   if (!fs.existsSync(CODE_SERVER)) throw new Error(`code-server not found at ${CODE_SERVER}: run bash test/e2e/install.sh (or set E2E_CODE_SERVER)`);
   const vsix = ensureVsix(args.vsix);
 
-  const session: Session = newSession({ ...SETTINGS, 'fisherLens.runsDirectory': args.runs });
+  const session: Session = newSession({ ...BASE_SETTINGS, 'fisherLens.runsDirectory': args.runs });
   lap(`session ${session.dir} (runs: ${args.runs}; out: ${args.out})`);
   let cs: CodeServer | undefined;
   let b: Browse | undefined;

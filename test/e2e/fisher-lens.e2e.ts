@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Frame } from 'playwright-core';
 import {
-  assert, Browse, CodeServer, freePort, installExtension, lap, newSession, REPO, RESULTS, Runner, sleep, slug, waitFor,
+  assert, BASE_SETTINGS, Browse, CodeServer, freePort, installExtension, lap, newSession, REPO, RESULTS, Runner, sleep, slug, TERMINAL, waitFor,
   waitForWebviewFrame, Workbench, type Session, type TreeRow,
 } from './harness';
 
@@ -55,21 +55,8 @@ const LONG_CONFIG = {
   fisher: { every: 5, probeSize: 32 },
   evalEvery: 20,
 };
-const TERMINAL = ['completed', 'stopped', 'failed', 'diverged'] as const;
 
-const baseSettings = {
-  'workbench.startupEditor': 'none',
-  'workbench.tips.enabled': false,
-  'extensions.autoCheckUpdates': false,
-  'extensions.autoUpdate': false,
-  'telemetry.telemetryLevel': 'off',
-  'security.workspace.trust.enabled': false,
-  'workbench.enableExperiments': false,
-  'update.mode': 'none',
-  'git.openRepositoryInParentFolders': 'never',
-  'workbench.welcomePage.walkthroughs.openOnInstall': false,
-};
-const settingsWith = (overrides: unknown) => ({ ...baseSettings, 'fisherLens.presetOverrides': overrides });
+const settingsWith = (overrides: unknown) => ({ ...BASE_SETTINGS, 'fisherLens.presetOverrides': overrides });
 
 // ---- helpers on top of the harness ------------------------------------------------------------------------
 function runsRoot(s: Session): string {

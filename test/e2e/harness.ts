@@ -23,6 +23,23 @@ export const CHROMIUM = process.env.E2E_CHROMIUM || '/usr/bin/chromium';
 export const EXTENSION_ID = 'fisherlens.fisher-lens';
 
 const t0 = Date.now();
+/** Workbench settings for a quiet, deterministic session (no tips, updates, trust prompts or walkthroughs). */
+export const BASE_SETTINGS = {
+  'workbench.startupEditor': 'none',
+  'workbench.tips.enabled': false,
+  'extensions.autoCheckUpdates': false,
+  'extensions.autoUpdate': false,
+  'telemetry.telemetryLevel': 'off',
+  'security.workspace.trust.enabled': false,
+  'workbench.enableExperiments': false,
+  'update.mode': 'none',
+  'git.openRepositoryInParentFolders': 'never',
+  'workbench.welcomePage.walkthroughs.openOnInstall': false,
+};
+
+/** Run states after which nothing changes. */
+export const TERMINAL = ['completed', 'stopped', 'failed', 'diverged'] as const;
+
 export const lap = (m: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${m}`);
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
