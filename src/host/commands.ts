@@ -93,9 +93,11 @@ export function registerCommands(h: CommandHost): vscode.Disposable[] {
       void vscode.window.showInformationMessage(empty);
       return undefined;
     }
+    // ignoreFocusOut on every picker: live runs re-render views while the user chooses, and a picker that
+    // closed when one of them took focus would lose the choice.
     const pick = await vscode.window.showQuickPick(
       runs.map((r) => ({ label: r.runId, description: r.state, detail: describeRun(r), runId: r.runId })),
-      { placeHolder, matchOnDescription: true },
+      { placeHolder, matchOnDescription: true, ignoreFocusOut: true },
     );
     return pick?.runId;
   };
@@ -119,7 +121,7 @@ export function registerCommands(h: CommandHost): vscode.Disposable[] {
           items.push({ label: `$(file) ${path.basename(f.fsPath)}`, description: vscode.workspace.asRelativePath(f), file: f });
         }
       }
-      chosen = await vscode.window.showQuickPick(items, { placeHolder: 'Start a training run: pick a preset or a *.fisher.json config', matchOnDetail: true, matchOnDescription: true });
+      chosen = await vscode.window.showQuickPick(items, { placeHolder: 'Start a training run: pick a preset or a *.fisher.json config', matchOnDetail: true, matchOnDescription: true, ignoreFocusOut: true });
     }
     if (!chosen) return undefined;
     if (chosen.file) return runFile(chosen.file);
@@ -153,7 +155,7 @@ export function registerCommands(h: CommandHost): vscode.Disposable[] {
       }
       const pick = await vscode.window.showQuickPick(
         files.map((f) => ({ label: path.basename(f.fsPath), description: vscode.workspace.asRelativePath(f), uri: f })),
-        { placeHolder: 'Run which config?' },
+        { placeHolder: 'Run which config?', ignoreFocusOut: true },
       );
       uri = pick?.uri;
     }
@@ -218,7 +220,7 @@ export function registerCommands(h: CommandHost): vscode.Disposable[] {
       const first = idOf(arg);
       const picks = await vscode.window.showQuickPick(
         runs.map((r) => ({ label: r.runId, description: r.state, detail: describeRun(r), picked: r.runId === first, runId: r.runId })),
-        { canPickMany: true, placeHolder: 'Pick the runs to compare (two or more)' },
+        { canPickMany: true, placeHolder: 'Pick the runs to compare (two or more)', ignoreFocusOut: true },
       );
       if (!picks) return;
       ids = picks.map((p) => p.runId);

@@ -379,7 +379,14 @@ export class Workbench {
       throw new Error(`no quick-pick item matching ${re}; visible items: ${JSON.stringify(await this.quickPickItems())}`);
     }
     const text = (await row.innerText()).replace(/\s+/g, ' ').trim();
-    await row.click();
+    try {
+      await row.click({ timeout: 5000 });
+    } catch {
+      // The list can keep re-laying out (a notification sliding in, the workbench busy): playwright then never
+      // sees the row "stable". It is visible and the right one, so click it without the stability check.
+      lap('quick pick: row not stable after 5 s, clicking it anyway');
+      await row.click({ force: true, timeout: 5000 });
+    }
     lap(`quick pick: chose "${text.slice(0, 100)}"`);
     return text;
   }
