@@ -16,18 +16,26 @@ const median = (a: number[]) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-/** Median ms per step between steps `skip` and the end, from the unthrottled step events of one run. */
-async function stepMs(cfgPartial: object, runsRoot: string, id: string, skip: number): Promise<number> {
+/**
+ * From the unthrottled step events of one run, after `skip` steps: the median over windows of 10 steps of the mean
+ * step time (a penalty step every 10 counts once per window), and the median time of the steps whose index is a
+ * multiple of 10 (the penalty steps when `penalty.every` is 10) and of the others.
+ */
+async function stepMs(cfgPartial: object, runsRoot: string, id: string, skip: number): Promise<{ window: number; every10th: number; others: number }> {
   const cfg = resolveConfig(cfgPartial);
   const times: number[] = [];
   const s = await train({ config: cfg, runsRoot, runId: id, onEvent: (e) => { if (e.type === 'step') times.push(performance.now()); } });
   if (s.state !== 'completed') throw new Error(`bench run ${id} ended ${s.state}: ${s.error}`);
-  const d: number[] = [];
-  for (let i = skip + 1; i < times.length; i++) d.push(times[i] - times[i - 1]);
-  // mean over whole windows of 10 steps, so a penalty step every 10 counts once per window
+  // times[i] is when step index i finished, so times[i] − times[i−1] is the duration of step index i.
+  const d: { step: number; ms: number }[] = [];
+  for (let i = skip + 1; i < times.length; i++) d.push({ step: i, ms: times[i] - times[i - 1] });
   const windows: number[] = [];
-  for (let i = 0; i + 10 <= d.length; i += 10) windows.push(d.slice(i, i + 10).reduce((a, b) => a + b, 0) / 10);
-  return median(windows);
+  for (let i = 0; i + 10 <= d.length; i += 10) windows.push(d.slice(i, i + 10).reduce((a, b) => a + b.ms, 0) / 10);
+  return {
+    window: median(windows),
+    every10th: median(d.filter((x) => x.step % 10 === 0).map((x) => x.ms)),
+    others: median(d.filter((x) => x.step % 10 !== 0).map((x) => x.ms)),
+  };
 }
 
 export interface PenaltyOverheadRow {
@@ -37,6 +45,9 @@ export interface PenaltyOverheadRow {
   fpEvery1Ms: number;
   every10Ratio: number;
   every1Ratio: number;
+  /** With FP every 10: median time of the FP steps and of the steps that only add the cached penalty gradient. */
+  fpStepMs: number;
+  reuseStepMs: number;
 }
 
 export async function runPenaltyOverheadBench(opts: { models?: ('mlp' | 'simplecnn')[]; steps?: number; rounds?: number; log?: (s: string) => void } = {}): Promise<PenaltyOverheadRow[]> {
@@ -61,10 +72,17 @@ export async function runPenaltyOverheadBench(opts: { models?: ('mlp' | 'simplec
       every1: { ...base, penalty: { kind: 'fisher', alpha: 0.01, every: 1 } },
     };
     const res: Record<string, number[]> = { plain: [], every10: [], every1: [] };
+    const fpSteps: number[] = [];
+    const reuseSteps: number[] = [];
     for (let r = 0; r < (opts.rounds ?? 2); r++) {
       for (const [k, v] of Object.entries(variants)) {
         if (k === 'every1' && r > 0) continue; // one round is enough for the expensive variant
-        res[k].push(await stepMs(v, root, `${arch}-${k}-${r}`, 10));
+        const m = await stepMs(v, root, `${arch}-${k}-${r}`, 10);
+        res[k].push(m.window);
+        if (k === 'every10') {
+          fpSteps.push(m.every10th);
+          reuseSteps.push(m.others);
+        }
       }
     }
     const row = {
@@ -74,9 +92,12 @@ export async function runPenaltyOverheadBench(opts: { models?: ('mlp' | 'simplec
       fpEvery1Ms: median(res.every1),
       every10Ratio: median(res.every10) / median(res.plain),
       every1Ratio: median(res.every1) / median(res.plain),
+      fpStepMs: median(fpSteps),
+      reuseStepMs: median(reuseSteps),
     };
     rows.push(row);
     log(`${arch.padEnd(10)} plain ${row.plainMs.toFixed(1)} ms/step | FP every 10: ${row.fpEvery10Ms.toFixed(1)} ms (${row.every10Ratio.toFixed(2)}×, target ≤ 1.15×) | FP every step: ${row.fpEvery1Ms.toFixed(1)} ms (${row.every1Ratio.toFixed(2)}×)`);
+    log(`${''.padEnd(10)} with FP every 10: the FP step ${row.fpStepMs.toFixed(1)} ms, the other steps (reusing the cached penalty gradient) ${row.reuseStepMs.toFixed(1)} ms`);
   }
   fs.rmSync(root, { recursive: true, force: true });
   return rows;
