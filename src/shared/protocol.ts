@@ -62,6 +62,12 @@ export interface HeaderEvent extends EventBase {
   host: string;
   pid: number;
   version: string;
+  /**
+   * The Tr(F) probe set, so a run's Tr(F) can be recomputed from its folder: indices into the training set
+   * as loaded (after the `trainSize` subset and label noise), in probe order. Absent in runs written before
+   * it was recorded.
+   */
+  probe?: { split: 'train'; indices: number[] };
 }
 
 /** One optimisation step (throttled: not every step needs to be written). */
@@ -90,6 +96,11 @@ export interface FisherEvent extends EventBase {
   /** Standard error of that mean over the probe set. */
   trFStderr: number;
   probeSize: number;
+  /**
+   * Seed of the label sampling of this measurement (ŷ ~ p_θ(y|x) for each probe example, see README
+   * "Run directory"). Absent in runs written before it was recorded.
+   */
+  labelSeed?: number;
   /** Mini-batch Tr(F_B) = ||(1/B) Σ ∇θ ℓ(x_i, ŷ_i)||² on the same probe (the quantity the penalty uses). */
   trFB: number | null;
   /** Milliseconds the measurement took. */
@@ -153,7 +164,14 @@ export interface RunStatus {
   /** Slurm job id when launched through Slurm. */
   jobId?: string | null;
   startedAt: string;
+  /** Last rewrite of status.json; while `running` (or `queued`) it is the heartbeat. */
   updatedAt: string;
+  /**
+   * While running, the writer rewrites status.json at least every `heartbeatSeconds` (a background timer,
+   * even while a step or an evaluation is busy); a reader that sees no rewrite for several intervals treats
+   * the run as stale. Absent in runs written before heartbeats.
+   */
+  heartbeatSeconds?: number;
   /** Error message for `failed` / `diverged`. */
   error?: string | null;
 }
