@@ -67,21 +67,28 @@ function copyWebviewAssets() {
   if (fs.existsSync(src)) fs.copyFileSync(src, path.join(out, 'vscode-elements.js'));
 }
 
-// The run-config JSON schema for `*.fisher.json` (contributes.jsonValidation), generated from the TypeBox
-// schema in src/shared/config.ts and committed; a unit test checks the committed file is current.
+// The published JSON schemas, generated from the TypeBox catalogues and committed (a unit test checks that
+// the committed files are current): the run config for `*.fisher.json` (contributes.jsonValidation) from
+// src/shared/config.ts, and the run format (events.jsonl, status.json, summary.json) from src/shared/protocol.ts.
+const SCHEMAS = [
+  { source: 'src/shared/config.ts', fn: 'runConfigJsonSchema', file: 'run-config.schema.json' },
+  { source: 'src/shared/protocol.ts', fn: 'runEventsJsonSchema', file: 'run-events.schema.json' },
+];
 async function writeSchema() {
-  if (!exists('src/shared/config.ts')) return;
-  const r = await esbuild.build({
-    entryPoints: ['src/shared/config.ts'], bundle: true, write: false, platform: 'node', format: 'cjs',
-    target: 'node20', absWorkingDir: root, logLevel: 'warning',
-  });
-  const mod = { exports: {} };
-  new Function('module', 'exports', 'require', r.outputFiles[0].text)(mod, mod.exports, createRequire(import.meta.url));
-  const text = JSON.stringify(mod.exports.runConfigJsonSchema(), null, 2) + '\n';
-  const file = path.join(root, 'schemas', 'run-config.schema.json');
-  if (!fs.existsSync(file) || fs.readFileSync(file, 'utf8') !== text) {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, text);
+  for (const { source, fn, file: name } of SCHEMAS) {
+    if (!exists(source)) continue;
+    const r = await esbuild.build({
+      entryPoints: [source], bundle: true, write: false, platform: 'node', format: 'cjs',
+      target: 'node20', absWorkingDir: root, logLevel: 'warning',
+    });
+    const mod = { exports: {} };
+    new Function('module', 'exports', 'require', r.outputFiles[0].text)(mod, mod.exports, createRequire(import.meta.url));
+    const text = JSON.stringify(mod.exports[fn](), null, 2) + '\n';
+    const file = path.join(root, 'schemas', name);
+    if (!fs.existsSync(file) || fs.readFileSync(file, 'utf8') !== text) {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, text);
+    }
   }
 }
 

@@ -53,7 +53,7 @@ export class SummaryAccumulator {
       case 'step':
         this.advance(e.step, e.epoch);
         this.finalTrainLoss = e.loss;
-        return this.detector.addLoss(e.step, e.loss);
+        return this.detector.addLoss(e.step, e.loss ?? NaN);
       case 'fisher':
         this.advance(e.step, e.epoch);
         this.finalTrF = e.trF;

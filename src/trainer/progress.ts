@@ -48,7 +48,7 @@ export function createReporter(opts: { json: boolean; stream?: NodeJS.WriteStrea
           if (bar) bar.update(e.step, payload());
           else if (Date.now() - lastPlain > 5000 || e.step === total) {
             lastPlain = Date.now();
-            stream.write(`${label}step ${e.step}/${total} loss ${fmt(loss)} Tr(F) ${fmt(trF)} (${Math.round(e.examplesPerSec)} ex/s)\n`);
+            stream.write(`${label}step ${e.step}/${total} loss ${fmt(loss)} Tr(F) ${fmt(trF)} (${Math.round(e.examplesPerSec ?? 0)} ex/s)\n`);
           }
           break;
         case 'fisher':
