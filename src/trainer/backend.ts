@@ -89,6 +89,22 @@ async function tryBackend(name: ConcreteBackend): Promise<{ engineName: string; 
   }
 }
 
+/**
+ * No backend could be activated: the requested one (`requested` is a concrete name) did not load, or, for `auto`,
+ * none did. The message names the backend(s) and why. The CLI treats an explicitly requested backend as invalid
+ * input (exit 2).
+ */
+export class BackendUnavailableError extends Error {
+  constructor(
+    readonly requested: BackendName,
+    readonly rejections: BackendRejection[],
+  ) {
+    const why = rejections.map((r) => `${r.backend}: ${r.reason}`).join('; ');
+    super(requested === 'auto' ? `no usable backend (${why})` : `backend "${requested}" is not available here (${rejections[0]?.reason ?? 'unknown reason'}); \`fisher-lens doctor\` lists the backends that load`);
+    this.name = 'BackendUnavailableError';
+  }
+}
+
 /** Pick and activate a backend. `auto` walks {@link AUTO_ORDER}; a named backend fails with its reason. */
 const chosen = new Map<BackendName, BackendChoice>();
 
@@ -112,8 +128,7 @@ async function probeOrder(requested: BackendName): Promise<BackendChoice> {
       rejections.push({ backend: name, reason: short(e) });
     }
   }
-  const why = rejections.map((r) => `${r.backend}: ${r.reason}`).join('; ');
-  throw new Error(`no usable backend (${why})`);
+  throw new BackendUnavailableError(requested, rejections);
 }
 
 /** For `fisher-lens doctor`: which backends load here and why the others do not. Each probed in a child. */

@@ -1,73 +1,151 @@
 /**
  * `fisher-lens` command line: train, trace, doctor, demo, reproduce. A thin entry over the trainer modules.
- * Exit codes: 0 completed/stopped, 1 failed, 2 invalid input (config, arguments), 3 diverged.
+ * Exit codes: 0 completed/stopped, 1 failed (or an unexpected error), 2 invalid input (config, data, arguments;
+ * nothing is written), 3 diverged. Every argument is checked before any work (loading data, probing backends).
+ * Errors print as `fisher-lens: <message>`; stack traces only with `--debug` (or FISHER_LENS_DEBUG=1).
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { BACKENDS, ConfigError, parseConfig, type BackendName } from '../shared/config';
-import { AUTO_ORDER, probeAllBackends, probeOne, type ConcreteBackend } from './backend';
+import { BACKENDS, ConfigError, ConfigFileError, LIMITS, parseConfig, readConfigFile, type BackendName, type RunConfig } from '../shared/config';
+import { AUTO_ORDER, BackendUnavailableError, probeAllBackends, probeOne, selectBackend, type ConcreteBackend } from './backend';
 import { createReporter } from './progress';
 import { VERSION } from './version';
-import { registerReproduceCommand } from '../reproduce/command';
+import { registerReproduceCommand, optionsFromFlags } from '../reproduce/command';
+import { checkRunIdFree, checkWritableDir, PreflightError } from '../runs/preflight';
+import { runIdProblem } from '../runs/runId';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, diverged: 3 } as const;
 
+/** Where the CLI writes its own messages (commander's help and errors included); tests capture them. */
+export interface CliIO {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+const processIO: CliIO = { stdout: (t) => void process.stdout.write(t), stderr: (t) => void process.stderr.write(t) };
+
+/** One invocation: its output and the exit code an action decided. */
+interface Ctx {
+  io: CliIO;
+  code?: number;
+}
 
 const backendOption = () =>
   new Option('--backend <name>', 'compute backend (overrides the config)').choices([...BACKENDS]);
 
-const positiveInt = (name: string) => (v: string) => {
+const cut = (v: string) => (v.length > 60 ? `${JSON.stringify(v.slice(0, 59))}…` : JSON.stringify(v));
+
+/** A decimal integer in [min, max] (no signs, exponents, hex or fractions). */
+const intArg = (name: string, min: number, max: number) => (v: string) => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer (got "${v}")`);
+  if (!/^[0-9]+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max} (got ${cut(v)})`);
+  }
   return n;
 };
+const positiveInt = (name: string, max: number = LIMITS.steps) => intArg(name, 1, max);
 
-class UsageError extends Error {}
-
-function readConfigFile(file: string) {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UsageError(`${file}: cannot read the config file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+/** Invalid input found by the CLI itself: exit 2, the message names the argument. */
+class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
   }
-  return parseConfig(text, file);
 }
 
-export function buildProgram(): Command {
+/** Read and validate a config file (size cap, regular files only, BOM accepted); errors name the file. */
+function loadConfigFile(file: string): RunConfig {
+  return parseConfig(readConfigFile(file), file);
+}
+
+/**
+ * `dataset.path`, resolved against the config's folder, must be an existing, readable folder: checked before any
+ * work so that the error names the field.
+ */
+function checkDatasetPath(cfg: RunConfig, configDir: string, configFile: string): void {
+  const p = cfg.dataset.path;
+  if (p === undefined || cfg.dataset.name === 'synthetic') return;
+  const abs = path.resolve(configDir, p);
+  const where = `dataset.path: ${cut(p)}${abs !== p ? ` (resolved to ${abs.length > 200 ? abs.slice(0, 199) + '…' : abs})` : ''}`;
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(abs);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`${configFile}: ${where} ${code === 'ENOENT' ? 'does not exist' : code === 'ENOTDIR' ? 'does not exist (a part of it is a file)' : `cannot be read (${code ?? (e as Error).message})`}; expected a folder with the dataset files`);
+  }
+  if (!st.isDirectory()) throw new UsageError(`${configFile}: ${where} is not a folder; expected a folder with the dataset files`);
+  try {
+    fs.readdirSync(abs);
+  } catch (e) {
+    throw new UsageError(`${configFile}: ${where} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/** A data error from the loader, named after the config field it comes from. */
+function dataFieldError(e: Error, cfg: RunConfig, configFile: string): UsageError {
+  const msg = e.message;
+  const field = /^dataset\.[A-Za-z]+/.test(msg) ? '' : cfg.dataset.path !== undefined ? 'dataset.path: ' : `dataset.name ${JSON.stringify(cfg.dataset.name)}: `;
+  return new UsageError(`${configFile}: ${field}${msg}`);
+}
+
+export function buildProgram(ctx: Ctx = { io: processIO }): Command {
+  const { io } = ctx;
   const program = new Command('fisher-lens')
     .description('Train networks while measuring the trace of the Fisher Information Matrix (Fisher Lens).')
     .version(VERSION)
+    .option('--debug', 'print the stack trace of an error (also FISHER_LENS_DEBUG=1)')
     .showHelpAfterError()
-    // Before the subcommands are added, so they inherit it: usage errors exit with EXIT.usage, not 1.
+    // Before the subcommands are added, so they inherit them: output goes to `io`; usage errors exit with
+    // EXIT.usage, not 1.
+    .configureOutput({ writeOut: (t) => io.stdout(t), writeErr: (t) => io.stderr(t) })
     .exitOverride();
 
   program
     .command('train')
     .description('train one run described by a run config (*.fisher.json) and write its run directory')
-    .argument('<config>', 'run config file (JSON)')
+    .argument('<config>', 'run config file (JSON, at most 1 MiB)')
     .option('--runs-dir <dir>', 'runs root directory', path.join('.fisherlens', 'runs'))
     .option('--run-id <id>', 'run id (directory name); default: <timestamp>-<name>')
     .addOption(backendOption())
     .option('--json', 'stream the run events as NDJSON on stdout instead of a progress bar')
     .action(async (configFile: string, opts: { runsDir: string; runId?: string; backend?: BackendName; json?: boolean }) => {
-      const config = readConfigFile(configFile);
+      // Every input is checked before any work (data, backends) and before anything is written.
+      if (opts.runId !== undefined) {
+        const bad = runIdProblem(opts.runId);
+        if (bad) throw new UsageError(`--run-id: ${bad}`);
+      }
+      const config = loadConfigFile(configFile);
       if (opts.backend) config.backend = opts.backend;
+      const configDir = path.dirname(path.resolve(configFile));
+      checkDatasetPath(config, configDir, configFile);
+      const runsRoot = path.resolve(opts.runsDir);
+      checkWritableDir(runsRoot, '--runs-dir');
+      if (opts.runId !== undefined) checkRunIdFree(runsRoot, opts.runId);
+      // An explicitly requested backend that does not load is an input error (exit 2), found before the data is
+      // loaded; the choice is cached, so train() reuses it.
+      await selectBackend(config.backend);
       const { train } = await import('./train');
       const reporter = createReporter({ json: !!opts.json });
-      const summary = await train({
-        config,
-        runsRoot: path.resolve(opts.runsDir),
-        runId: opts.runId,
-        configDir: path.dirname(path.resolve(configFile)),
-        configName: path.basename(configFile).replace(/(\.fisher)?\.json$/i, ''),
-        onEvent: reporter.onEvent,
-        handleSignals: true,
-      });
+      let summary;
+      try {
+        summary = await train({
+          config,
+          runsRoot,
+          runId: opts.runId,
+          configDir,
+          configName: path.basename(configFile).replace(/(\.fisher)?\.json$/i, ''),
+          onEvent: reporter.onEvent,
+          handleSignals: true,
+        });
+      } catch (e) {
+        if ((e as Error)?.name === 'DataError') throw dataFieldError(e as Error, config, configFile);
+        if (e instanceof ConfigError && !e.source) throw new ConfigError(e.problems, configFile);
+        throw e;
+      }
       reporter.done(summary);
-      process.exitCode = summary.state === 'failed' ? EXIT.failed : summary.state === 'diverged' ? EXIT.diverged : EXIT.ok;
+      ctx.code = summary.state === 'failed' ? EXIT.failed : summary.state === 'diverged' ? EXIT.diverged : EXIT.ok;
     });
 
   program
@@ -75,18 +153,18 @@ export function buildProgram(): Command {
     .description('per-example squared gradient norms (and their mean, Tr(F) or the empirical version) for a saved checkpoint')
     .requiredOption('--checkpoint <dir>', 'checkpoint directory (params.json + params.bin), e.g. <run>/checkpoint')
     .requiredOption('--data <spec>', 'data: mnist | fashion-mnist | idx:DIR | cifar10:DIR | cifar100:DIR | synthetic, optionally @test or @train (default @train)')
-    .option('--count <n>', 'number of examples', positiveInt('--count'), 128)
+    .option('--count <n>', 'number of examples', positiveInt('--count', LIMITS.examples), 128)
     .addOption(new Option('--labels <kind>', 'given: the data labels (empirical Fisher); sampled: labels drawn from the model (true Fisher)').choices(['given', 'sampled']).default('sampled'))
-    .option('--seed <n>', 'seed for the example subset and the label sampling', (v) => Number(v), 0)
+    .option('--seed <n>', 'seed for the example subset and the label sampling (an integer 0 … 2^53 − 1)', intArg('--seed', 0, Number.MAX_SAFE_INTEGER), 0)
     .addOption(backendOption())
     .option('--json', 'print JSON')
     .action(async (opts: { checkpoint: string; data: string; count: number; labels: 'given' | 'sampled'; seed: number; backend?: BackendName; json?: boolean }) => {
       const { traceCheckpoint } = await import('./trace');
       const r = await traceCheckpoint(opts);
-      if (opts.json) process.stdout.write(JSON.stringify(r) + '\n');
+      if (opts.json) io.stdout(JSON.stringify(r) + '\n');
       else {
-        console.log(`backend ${r.backend}; ${r.count} examples from ${r.data}; labels ${r.labels}`);
-        console.log(`mean ||∇θ ℓ||² = ${r.mean.toPrecision(6)} ± ${r.stderr.toPrecision(3)} (standard error)`);
+        io.stdout(`backend ${r.backend}; ${r.count} examples from ${r.data}; labels ${r.labels}\n`);
+        io.stdout(`mean ||∇θ ℓ||² = ${r.mean.toPrecision(6)} ± ${r.stderr.toPrecision(3)} (standard error)\n`);
       }
     });
 
@@ -98,7 +176,7 @@ export function buildProgram(): Command {
     .action(async (opts: { json?: boolean; probe?: ConcreteBackend }) => {
       if (opts.probe) {
         // Child mode: one backend per process, so a native crash or a global side effect cannot mask the others.
-        process.stdout.write(JSON.stringify(await probeOne(opts.probe)) + '\n');
+        io.stdout(JSON.stringify(await probeOne(opts.probe)) + '\n');
         return;
       }
       const results = await probeAllBackends(async (b) => {
@@ -111,13 +189,13 @@ export function buildProgram(): Command {
         }
       });
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ node: process.version, backends: results }) + '\n');
+        io.stdout(JSON.stringify({ node: process.version, backends: results }) + '\n');
         return;
       }
-      console.log(`fisher-lens ${VERSION} on Node ${process.version} (${process.platform}-${process.arch})`);
+      io.stdout(`fisher-lens ${VERSION} on Node ${process.version} (${process.platform}-${process.arch})\n`);
       const chosen = results.find((r) => r.ok);
-      for (const r of results) console.log(`  ${r.ok ? '✔' : '✘'} ${r.backend.padEnd(15)} ${r.detail}`);
-      console.log(chosen ? `auto → ${chosen.backend}` : 'no backend loads: reinstall @tensorflow/tfjs-backend-wasm');
+      for (const r of results) io.stdout(`  ${r.ok ? '✔' : '✘'} ${r.backend.padEnd(15)} ${r.detail}\n`);
+      io.stdout(chosen ? `auto → ${chosen.backend}\n` : 'no backend loads: reinstall @tensorflow/tfjs-backend-wasm\n');
     });
 
   program
@@ -127,33 +205,89 @@ export function buildProgram(): Command {
     .addOption(backendOption())
     .option('--steps <n>', 'steps per run', positiveInt('--steps'))
     .action(async (opts: { runsDir: string; backend?: BackendName; steps?: number }) => {
+      const runsRoot = path.resolve(opts.runsDir);
+      checkWritableDir(runsRoot, '--runs-dir');
+      await selectBackend(opts.backend ?? 'auto');
       const { runDemo } = await import('./demo');
-      await runDemo({ runsRoot: path.resolve(opts.runsDir), backend: opts.backend, steps: opts.steps });
+      await runDemo({ runsRoot, backend: opts.backend, steps: opts.steps });
     });
 
-  registerReproduceCommand(program);
+  registerReproduceCommand(program).hook('preAction', (cmd) => {
+    // The reproduce command's own folder arguments, checked before the first run starts.
+    const flags = cmd.opts() as Parameters<typeof optionsFromFlags>[0];
+    const o = optionsFromFlags(flags);
+    if (o.dataset.path !== undefined) {
+      let st: fs.Stats | undefined;
+      try {
+        st = fs.statSync(o.dataset.path);
+      } catch {
+        /* reported below */
+      }
+      if (!st?.isDirectory()) throw new UsageError(`--dataset: ${cut(o.dataset.path)} ${st ? 'is not a folder' : 'does not exist'}; expected a folder with the dataset files`);
+    }
+    if (!flags.dryRun) checkWritableDir(o.out, '--out');
+  });
 
   return program;
 }
 
-export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
-  try {
-    await program.parseAsync(argv);
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') {
-      process.exitCode = 0;
-    } else if (code?.startsWith('commander.')) {
-      process.exitCode = EXIT.usage;
-    } else if (e instanceof ConfigError || e instanceof UsageError || (e as Error).name === 'DataError') {
-      process.stderr.write(`fisher-lens: ${(e as Error).message}\n`);
-      process.exitCode = EXIT.usage;
-    } else {
-      process.stderr.write(`fisher-lens: ${(e as Error).stack ?? e}\n`);
-      process.exitCode = EXIT.failed;
-    }
+/** Errors that are the user's input, not a fault of the program: exit 2 with the message alone. */
+function isInputError(e: unknown): boolean {
+  if (e instanceof ConfigError || e instanceof ConfigFileError || e instanceof UsageError || e instanceof PreflightError || e instanceof InvalidArgumentError) return true;
+  if (e instanceof BackendUnavailableError) return e.requested !== 'auto';
+  const name = (e as Error)?.name;
+  return name === 'DataError' || name === 'RunExistsError';
+}
+
+const debugWanted = (argv: string[]) => argv.slice(2).includes('--debug') || /^(1|true|yes)$/i.test(process.env.FISHER_LENS_DEBUG ?? '');
+
+/** The message for an error: `fisher-lens: …`, with the stack only in debug mode. Returns the exit code. */
+function reportError(e: unknown, io: CliIO, debug: boolean): number {
+  const code = (e as { code?: string })?.code;
+  if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return EXIT.ok;
+  if (typeof code === 'string' && code.startsWith('commander.')) return EXIT.usage; // commander has printed it
+  const message = (e instanceof Error ? e.message : String(e)) || String(e);
+  const stack = debug && e instanceof Error && e.stack ? `\n${e.stack}` : '';
+  if (isInputError(e)) {
+    io.stderr(`fisher-lens: ${message}${stack}\n`);
+    return EXIT.usage;
   }
+  io.stderr(`fisher-lens: ${message}${stack || '\n(an unexpected error: rerun with --debug to see where it happened)'}\n`);
+  return EXIT.failed;
+}
+
+/**
+ * Run the CLI on `argv` (`[node, script, ...args]`) and return its exit code; output goes to `io`. Does not set
+ * `process.exitCode` (see {@link main}), so it can run in-process many times (tests).
+ */
+export async function runCli(argv: string[], io: CliIO = processIO): Promise<number> {
+  const ctx: Ctx = { io };
+  const debug = debugWanted(argv);
+  const before = process.exitCode;
+  try {
+    await buildProgram(ctx).parseAsync(argv);
+    // A subcommand may set process.exitCode itself (reproduce, when interrupted): take it over.
+    const set = process.exitCode;
+    process.exitCode = before;
+    return ctx.code ?? (set !== before && set !== undefined ? Number(set) : EXIT.ok);
+  } catch (e) {
+    process.exitCode = before;
+    return reportError(e, io, debug);
+  }
+}
+
+/** The `fisher-lens` process: runs {@link runCli}, sets the exit code, keeps stack traces off the terminal. */
+export async function main(argv: string[] = process.argv): Promise<number> {
+  const debug = debugWanted(argv);
+  const fatal = (e: unknown) => {
+    process.exitCode = reportError(e, processIO, debug) === EXIT.usage ? EXIT.usage : EXIT.failed;
+    process.exit();
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
+  const code = await runCli(argv);
+  process.exitCode = code;
+  return code;
 }
 
 if (require.main === module) void main(process.argv);

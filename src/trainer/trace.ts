@@ -2,6 +2,8 @@
  * `fisher-lens trace`: per-example squared gradient norms ||∇θ ℓ(x, y)||² of a saved checkpoint on N examples,
  * with y the given labels (empirical Fisher) or labels sampled from the model (true Fisher), and their mean.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import type { BackendName, RunConfig } from '../shared/config';
 import { Rng } from '../shared/rng';
 import { loadDataset, DataError } from './data';
@@ -43,13 +45,76 @@ export function parseDataSpec(spec: string): { dataset: RunConfig['dataset']; sp
   return { dataset, split: (m[3] as 'train' | 'test') ?? 'train' };
 }
 
+const cut = (v: string) => (v.length > 60 ? `${JSON.stringify(v.slice(0, 59))}…` : JSON.stringify(v));
+const codeOf = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+
+/**
+ * Check the arguments of `trace` before any work (backend, model, data): `--checkpoint` is a folder with a
+ * fisher-lens params.json and a params.bin, `--data` parses and its folder exists, `--count` and `--seed` are safe
+ * integers. Throws a {@link DataError} whose message starts with the argument's name (the CLI exits 2).
+ */
+export function checkTraceOptions(opts: TraceOptions): { dataset: RunConfig['dataset']; split: 'train' | 'test' } {
+  if (!Number.isSafeInteger(opts.count) || opts.count < 1) throw new DataError(`--count: got ${opts.count}; expected a positive integer`);
+  if (!Number.isSafeInteger(opts.seed) || opts.seed < 0) throw new DataError(`--seed: got ${opts.seed}; expected an integer from 0 to ${Number.MAX_SAFE_INTEGER}`);
+  const dir = opts.checkpoint;
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch (e) {
+    throw new DataError(`--checkpoint: ${cut(dir)} ${codeOf(e) === 'ENOENT' ? 'does not exist' : `cannot be read (${codeOf(e)})`}; expected a checkpoint folder (params.json + params.bin), e.g. <run>/checkpoint`);
+  }
+  if (!st.isDirectory()) throw new DataError(`--checkpoint: ${cut(dir)} is not a folder; expected a checkpoint folder (params.json + params.bin), e.g. <run>/checkpoint`);
+  for (const f of ['params.json', 'params.bin']) {
+    let fst: fs.Stats | undefined;
+    try {
+      fst = fs.statSync(path.join(dir, f));
+    } catch {
+      /* reported below */
+    }
+    if (!fst?.isFile()) throw new DataError(`--checkpoint: ${cut(dir)} has no ${f}${fst ? ' file' : ''}; expected a checkpoint folder (params.json + params.bin), e.g. <run>/checkpoint`);
+    if (f === 'params.json' && fst.size > 16 << 20) throw new DataError(`--checkpoint: ${cut(path.join(dir, f))} is ${fst.size} bytes; not a fisher-lens checkpoint`);
+  }
+  let meta: { format?: unknown; version?: unknown } | null;
+  try {
+    meta = JSON.parse(fs.readFileSync(path.join(dir, 'params.json'), 'utf8')) as { format?: unknown; version?: unknown } | null;
+  } catch (e) {
+    throw new DataError(`--checkpoint: ${cut(path.join(dir, 'params.json'))} is not readable JSON (${e instanceof SyntaxError ? 'syntax error' : codeOf(e)})`);
+  }
+  if (!meta || meta.format !== 'fisher-lens-params' || meta.version !== 1) {
+    throw new DataError(`--checkpoint: ${cut(path.join(dir, 'params.json'))} is not a fisher-lens checkpoint (expected "format": "fisher-lens-params", "version": 1)`);
+  }
+  const spec = parseDataSpec(opts.data);
+  if (spec.dataset.path !== undefined) {
+    let dst: fs.Stats | undefined;
+    try {
+      dst = fs.statSync(path.resolve(spec.dataset.path));
+    } catch {
+      /* reported below */
+    }
+    if (!dst?.isDirectory()) throw new DataError(`--data: ${cut(spec.dataset.path)} ${dst ? 'is not a folder' : 'does not exist'}; expected a folder with the dataset files`);
+  }
+  return spec;
+}
+
 export async function traceCheckpoint(opts: TraceOptions): Promise<TraceResult> {
-  const { dataset, split } = parseDataSpec(opts.data);
+  const { dataset, split } = checkTraceOptions(opts);
   const choice = await selectBackend(opts.backend ?? 'auto');
   installPatches(choice.engineName);
   const tf = tfjs();
-  const model = loadModel(opts.checkpoint);
-  const data = loadDataset(dataset, { seed: opts.seed, baseDir: process.cwd() });
+  let model: ReturnType<typeof loadModel>;
+  try {
+    model = loadModel(opts.checkpoint);
+  } catch (e) {
+    throw new DataError(`--checkpoint: ${cut(opts.checkpoint)}: cannot load the model (${String((e as Error)?.message ?? e).split('\n')[0].slice(0, 300)})`);
+  }
+  let data: ReturnType<typeof loadDataset>;
+  try {
+    data = loadDataset(dataset, { seed: opts.seed, baseDir: process.cwd() });
+  } catch (e) {
+    model.dispose();
+    if ((e as Error)?.name === 'DataError' && !/^--data/.test((e as Error).message)) throw new DataError(`--data: ${(e as Error).message}`);
+    throw e;
+  }
   const part = split === 'train' ? data.train : data.test;
   if (opts.count > part.n) throw new DataError(`--count: got ${opts.count}; the ${split} split has ${part.n} examples`);
   const [h, w, c] = data.inputShape;
