@@ -61,10 +61,12 @@ export function setupWasm(): string {
  *   of the saved output, whose tape node an outer gradient cannot see through; a zero gradient for
  *   Equal (the mask in Max's gradient, so tf.max may sit on a double-backprop path);
  * - MaxPool and AvgPool gradients for 2×2/2 'valid' pooling as reshape + broadcast multiply with a
- *   0/1 (or ¼) window mask: differentiable again (stock MaxPoolGrad/AvgPoolGrad kernels have no
- *   gradient) and fast on wasm. Forward + backward of one pool on a [128,26,26,32] map, measured on
- *   a loaded machine: this ≈ 60 ms; tf.maxPool + stock gradient 245 ms; reshape + tf.max (its Equal
- *   mask broadcasts at rank 6, slow on wasm) 720 ms; strided slices + tf.maximum 5 s.
+ *   constant window mask — one-hot on each window's first maximum (see firstMaxMask2), or ¼:
+ *   differentiable again (stock MaxPoolGrad/AvgPoolGrad kernels have no gradient) and fast on wasm.
+ *   Forward + backward of one pool on a [128,26,26,32] map, measured on a loaded machine: this
+ *   ≈ 20–30 ms (the earlier all-ties mask, which was wrong on ties, 16–20 ms); tf.maxPool + stock
+ *   gradient 245 ms; reshape + tf.max (its Equal mask broadcasts at rank 6, slow on wasm) 720 ms;
+ *   strided slices + tf.maximum 5 s.
  * - on wasm, bias-add gradients (sum over leading axes) as a matMul with ones, and a first-layer
  *   (C ≤ 4 input channels) conv's dW as per-offset matMuls instead of the batch-as-channels conv
  *   (see registerBiasAddGrad, SMALL_C_FILTER_GRAD).
@@ -321,6 +323,49 @@ function unpool2(dy: tf.Tensor4D, w6: tf.Tensor, H: number, W: number): tf.Tenso
     : g;
 }
 
+/**
+ * Scores of the four positions of a 2×2 window in row-major order, as a [1,1,2,1,2,1] factor for
+ * the window view [B,H2,2,W2,2,C]: the first position scores highest.
+ */
+const WINDOW_RANK = [4, 3, 2, 1];
+
+/**
+ * One-hot mask [B,H2,2,W2,2,C] (float32) of the element each 2×2/2 'valid' window of x [B,H,W,C]
+ * routes its gradient to: the FIRST maximal element in row-major window order, as PyTorch's
+ * max_pool2d and tfjs-backend-cpu's MaxPoolGrad do (strict `>` while scanning). (tfjs-backend-wasm's
+ * MaxPoolGrad and MaxPoolWithArgmax kernels pick the LAST one, so neither is used.) Routing to every
+ * tying element instead multiplies a tied window's gradient by its number of ties — and conv maps
+ * of MNIST's constant backgrounds tie all the time.
+ *
+ * Built only from ops that wasm runs fast with broadcasting (sub, mul, step, maxPool; its Equal and
+ * Less with a broadcast operand take ~0.6 s on a [128,26,26,32] map against ~4 ms):
+ *   t = step(y − x, −1)           −1 where x is its window's max (y − x = 0), +1 elsewhere;
+ *   s = −t · rank                 +rank at maxima, −rank elsewhere (rank 4,3,2,1 row-major);
+ *   b = window max of s           the rank of the first maximum (a window has ≥ 1 maximum);
+ *   mask = step(s − (b − ½))      1 exactly there (the scores are distinct integers).
+ * `y` is the pooled x (recomputed when not given). The mask is piecewise constant in x, so its
+ * derivative is zero; a customGrad says so, which keeps these ops off any outer tape (double
+ * backprop through the pooling gradient only differentiates the linear map dy ↦ dx).
+ */
+export function firstMaxMask2(x: tf.Tensor4D, y?: tf.Tensor4D): tf.Tensor {
+  const [B, H, W, C] = x.shape;
+  const [H2, W2] = [H >> 1, W >> 1];
+  const mask = tf.customGrad((...args) => {
+    const x4 = args[0] as tf.Tensor4D;
+    const value = tf.tidy(() => {
+      const xe = H % 2 || W % 2 ? tf.slice(x4, [0, 0, 0, 0], [B, 2 * H2, 2 * W2, C]) : x4;
+      const win = (t: tf.Tensor) => tf.reshape(t, [B, H2, 1, W2, 1, C]);
+      const pooled = y ?? tf.maxPool(x4, 2, 2, 'valid');
+      const t = tf.step(tf.sub(win(pooled), tf.reshape(xe, [B, H2, 2, W2, 2, C])), -1);
+      const s = tf.mul(t, tf.tensor(WINDOW_RANK.map((r) => -r), [1, 1, 2, 1, 2, 1]));
+      const best = tf.maxPool(tf.reshape(s, [B, 2 * H2, 2 * W2, C]) as tf.Tensor4D, 2, 2, 'valid');
+      return tf.step(tf.sub(s, win(tf.sub(best, 0.5))));
+    });
+    return { value, gradFunc: () => tf.zerosLike(x4) };
+  });
+  return mask(x);
+}
+
 function registerPool2Grads(): void {
   const stockMax = tf.getGradient('MaxPool');
   const stockAvg = tf.getGradient('AvgPool');
@@ -328,26 +373,16 @@ function registerPool2Grads(): void {
   tf.registerGradient({
     kernelName: 'MaxPool',
     inputsToSave: ['x'],
-    // The saved output only shapes the mask, whose derivative is zero: that an outer gradient does
+    // The saved output only feeds the mask, whose derivative is zero: that an outer gradient does
     // not see through a saved output (tfjs #3252) is harmless here and saves recomputing the pool.
     outputsToSave: [true],
     gradFunc: (dy, saved, attrs) => {
       if (!isPool2(attrs)) return stockMax.gradFunc(dy, saved, attrs);
       const [x, y] = saved as [tf.Tensor4D, tf.Tensor4D];
-      const [B, H, W, C] = x.shape;
-      const [, H2, W2] = y.shape;
-      return {
-        x: () => {
-          const xe = H % 2 || W % 2 ? tf.slice(x, [0, 0, 0, 0], [B, 2 * H2, 2 * W2, C]) : x;
-          const gap = tf.sub(
-            tf.reshape(y, [B, H2, 1, W2, 1, C]),
-            tf.reshape(xe, [B, H2, 2, W2, 2, C]),
-          ); // ≥ 0
-          // step(0) = 0 → 1 exactly where x is its window's max
-          const isMax = tf.sub(1, tf.step(gap));
-          return unpool2(dy as tf.Tensor4D, isMax, H, W);
-        },
-      };
+      const [, H, W] = x.shape;
+      // dx is linear in dy with a constant one-hot mask: differentiable again, and its own
+      // gradient (needed by double backprop) is the same mask applied the other way.
+      return { x: () => unpool2(dy as tf.Tensor4D, firstMaxMask2(x, y), H, W) };
     },
   });
   tf.registerGradient({
