@@ -10,6 +10,9 @@ export interface Reporter {
   done(summary: RunSummary): void;
 }
 
+/** Terminal output is one line per message: never a stack trace. */
+const firstLine = (m: string) => String(m).split('\n')[0];
+
 const fmt = (v: number | null | undefined, digits = 4) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toPrecision(digits));
 
 export function createReporter(opts: { json: boolean; stream?: NodeJS.WriteStream; label?: string }): Reporter {
@@ -57,8 +60,10 @@ export function createReporter(opts: { json: boolean; stream?: NodeJS.WriteStrea
           break;
         case 'detector':
         case 'log':
+          // The failure's log line (with its stack) stays in events.jsonl: the closing line names the error.
+          if (e.type === 'log' && e.level === 'error') break;
           if (bar) bar.stop();
-          stream.write(`${label}${e.type === 'log' ? `[${e.level}] ` : ''}${e.message}\n`);
+          stream.write(`${label}${e.type === 'log' ? `[${e.level}] ` : ''}${firstLine(e.message)}\n`);
           if (bar) bar.start(total, (e as { step?: number }).step ?? 0, payload());
           break;
         case 'eval':
@@ -72,7 +77,7 @@ export function createReporter(opts: { json: boolean; stream?: NodeJS.WriteStrea
       bar?.stop();
       stream.write(`${label}${s.state} after ${s.steps} steps (${s.wallSeconds.toFixed(1)} s): ` +
         `peak Tr(F) ${fmt(s.peakTrF)}${s.peakStep !== null ? ` at step ${s.peakStep}` : ''}, Tr(F_i) ${fmt(s.trFi)}, ` +
-        `test acc ${s.finalTestAcc === null ? '–' : (100 * s.finalTestAcc).toFixed(2) + '%'}${s.error ? ` — ${s.error}` : ''}\n`);
+        `test acc ${s.finalTestAcc === null ? '–' : (100 * s.finalTestAcc).toFixed(2) + '%'}${s.error ? ` — ${firstLine(s.error)}` : ''}\n`);
     },
   };
 }

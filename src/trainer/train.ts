@@ -2,6 +2,13 @@
  * The training loop of one run: SGD with momentum on a function-style tfjs model, instrumented with exact Tr(F)
  * on a fixed probe set, an optional gradient-norm penalty (FP, GP, GPr, GPx) recomputed every k steps, test and
  * clean/noisy evaluation, and the online explosion detector. Everything it measures goes to the run directory.
+ *
+ * End states: `diverged` by the rule in ./divergence (non-finite loss or gradient, or a sustained / runaway
+ * training loss); `failed` on any error, a write error included (the message names the file and the cause);
+ * `stopped` on a STOP file, an abort, or SIGINT/SIGTERM/SIGHUP (after the current step; a second signal ends
+ * at once, writing `stopped` synchronously, exit 130). tfjs compute is synchronous, so the loop yields to the
+ * event loop after every step and between evaluation chunks: that is when signals, the STOP check and the
+ * writer's heartbeat timer get to run.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -10,13 +17,14 @@ import { ConfigError, stepsPerEpoch as stepsPerEpochOf, totalSteps as totalSteps
 import { EVENTS_SCHEMA_VERSION, RUN_FILES, type HeaderEvent, type RunEvent, type RunState, type RunSummary } from '../shared/protocol';
 import { ExplosionDetector, detectorOptionsFromConfig, toDetectorEvent } from '../shared/detector';
 import { Rng, deriveSeed } from '../shared/rng';
-import { RunWriter } from '../runs/writer';
+import { RunWriter, RunWriteError, type RunWriterOptions } from '../runs/writer';
 import { detectorSummary } from '../runs/summary';
 import { makeRunId } from '../runs/runId';
 import { loadDataset, applyLabelNoise, trackedSubsets, BatchIterator, type Dataset } from './data';
 import { selectBackend, tfjs } from './backend';
 import { learningRate } from './schedule';
 import { VERSION } from './version';
+import { DivergenceMonitor } from './divergence';
 import { installPatches, createModel, crossEntropy, oneHot, fisherTrace, batchFisherTrace, penaltyGradients, lossAndGradients, saveParams, type Model } from '../core';
 
 export interface TrainOptions {
@@ -34,7 +42,17 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** Test hook: called after every step with the step index (e.g. to count tensors). */
   afterStep?: (step: number) => void;
+  /** Options of the run writer (tests: heartbeat, throttling). */
+  writerOptions?: RunWriterOptions;
 }
+
+/** One readable line of an error for status.json, summary.json and the CLI (the stack goes to the log only). */
+function oneLine(e: unknown): string {
+  const m = String((e as Error)?.message ?? e).split('\n').find((l) => l.trim()) ?? String(e);
+  return m.length > 500 ? `${m.slice(0, 499)}…` : m;
+}
+
+const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 
 /** Error in the data a config points at (missing folder, bad IDX file): an input error, nothing is written. */
 export { DataError } from './data';
@@ -98,6 +116,8 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
 
   const runId = opts.runId ?? makeRunId(cfg.name ?? opts.configName ?? 'run', new Date(), opts.runsRoot);
   const header = {
+    // The probe set, so Tr(F) can be recomputed from the run folder (README "Recomputing Tr(F)").
+    probe: { split: 'train' as const, indices: Array.from(probeIdx) },
     backend: choice.backend,
     backendRejections: choice.rejections,
     dataset: { name: data.name, trainSize: train.n, testSize: test.n, inputShape: data.inputShape, numClasses: K, noisyCount: noise.noisyCount },
@@ -107,35 +127,66 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
     totalSteps: total,
     version: VERSION,
   };
-  const writer = RunWriter.create(opts.runsRoot, runId, cfg, header);
+  const writer = RunWriter.create(opts.runsRoot, runId, cfg, header, opts.writerOptions);
   const emit = (e: RunEvent) => {
     writer.append(e as Exclude<RunEvent, HeaderEvent>);
     opts.onEvent?.(e);
   };
+  /** For events after a failure (the disk may be the failure): never throws. */
+  const emitSafe = (e: RunEvent) => {
+    try {
+      emit(e);
+    } catch {
+      /* the run ends failed with the first write error */
+    }
+  };
   const t0Run = Date.now();
   opts.onEvent?.({ type: 'header', t: t0Run, schemaVersion: EVENTS_SCHEMA_VERSION, runId, host: os.hostname(), pid: process.pid, ...header });
   opts.onEvent?.({ type: 'status', t: t0Run, step: 0, state: 'running' });
+  if (cfg.dataset.name === 'idx') {
+    let maxLabel = 0;
+    for (const ys of [data.train.y, data.test.y]) for (let i = 0; i < ys.length; i++) if (ys[i] > maxLabel) maxLabel = ys[i];
+    const seen = new Set(data.train.y);
+    const missing = Array.from({ length: K }, (_, k) => k).filter((k) => !seen.has(k));
+    emitSafe({
+      type: 'log',
+      t: Date.now(),
+      level: 'info',
+      message:
+        `dataset idx: ${K} classes inferred from the labels (labels 0..${K - 1}; the largest label in the loaded examples is ${maxLabel})` +
+        (missing.length ? `; ${missing.length} of them have no training example: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''}` : ''),
+    });
+  }
 
   const detector = new ExplosionDetector(detectorOptionsFromConfig(cfg));
+  const divergence = new DivergenceMonitor({ numClasses: K });
   let stopReason: string | null = null;
   const requestStop = (why: string) => {
     stopReason ??= why;
   };
+  const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  let finished = false;
   const onSignal = (sig: NodeJS.Signals) => {
-    if (stopReason) process.exit(130); // second signal: give up waiting for the step
-    requestStop(`received ${sig}`);
+    if (!stopReason || finished) {
+      requestStop(`received ${sig}`);
+      return;
+    }
+    // Second signal: do not wait for the current phase (final evaluation, checkpoint); record `stopped` with
+    // what the run has measured so far, synchronously, and exit.
+    finished = true;
+    const message = `stopped: ${stopReason}, then ${sig} (ended at once)`;
+    opts.onEvent?.({ type: 'status', t: Date.now(), step, state: 'stopped', message });
+    writer.finish('stopped', summaryNow('stopped', null), message);
+    process.exit(130);
   };
-  if (opts.handleSignals) {
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  }
+  if (opts.handleSignals) for (const s of SIGNALS) process.on(s, onSignal);
   const onAbort = () => requestStop('aborted');
   opts.signal?.addEventListener('abort', onAbort);
 
   const toX = (s: EvalSet) => tf.tensor4d(s.x, [s.n, h, w, c]);
 
-  /** Mean loss and accuracy of `s` w.r.t. its labels, in chunks. */
-  const evaluate = (s: EvalSet): { loss: number; acc: number } => {
+  /** Mean loss and accuracy of `s` w.r.t. its labels, in chunks (yielding between them). */
+  const evaluate = async (s: EvalSet): Promise<{ loss: number; acc: number }> => {
     let lossSum = 0;
     let correct = 0;
     const chunk = 512;
@@ -152,17 +203,18 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
       r.dispose();
       lossSum += l;
       correct += hit;
+      if (i + chunk < s.n) await yieldToEventLoop();
     }
     return { loss: lossSum / s.n, acc: correct / s.n };
   };
 
-  let lastEval: ReturnType<typeof evalNow> | null = null;
+  let lastEval: Awaited<ReturnType<typeof evalNow>> | null = null;
   let bestTestAcc: number | null = null;
-  function evalNow(step: number) {
-    const te = evaluate(test);
-    const tr = evaluate(trainTrack);
-    const cl = cleanSet ? evaluate(cleanSet) : null;
-    const no = noisySet ? evaluate(noisySet) : null;
+  async function evalNow(step: number) {
+    const te = await evaluate(test);
+    const tr = await evaluate(trainTrack);
+    const cl = cleanSet ? await evaluate(cleanSet) : null;
+    const no = noisySet ? await evaluate(noisySet) : null;
     const e = {
       type: 'eval' as const,
       t: Date.now(),
@@ -186,11 +238,12 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
   let lastTrF: number | null = null;
   function measureFisher(step: number) {
     const t0 = performance.now();
-    const f = fisherTrace(model, probeX, { seed: deriveSeed(cfg.seed, 'fisher', step) });
+    const labelSeed = deriveSeed(cfg.seed, 'fisher', step);
+    const f = fisherTrace(model, probeX, { seed: labelSeed });
     // Tr(F_B) on the probe with the same sampled labels: ||mean gradient||² ≤ mean ||gradient||² = Tr(F).
     const trFB = batchFisherTrace(model, probeX, f.labels!);
     lastTrF = f.trace;
-    emit({ type: 'fisher', t: Date.now(), step, epoch: step / spe, trF: f.trace, trFStderr: f.stderr, probeSize: probe.n, trFB, ms: performance.now() - t0 });
+    emit({ type: 'fisher', t: Date.now(), step, epoch: step / spe, trF: f.trace, trFStderr: f.stderr, probeSize: probe.n, labelSeed, trFB, ms: performance.now() - t0 });
     for (const d of detector.addFisher(step, f.trace)) emit(toDetectorEvent(d));
   }
 
@@ -207,6 +260,27 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
   let step = 0;
   let lastLoss: number | null = null;
   let emaRate = 0;
+  function summaryNow(st: RunState, err: string | null): RunSummary {
+    return {
+      runId,
+      state: st,
+      steps: step,
+      epochs: step / spe,
+      wallSeconds: (Date.now() - started) / 1000,
+      backend: choice.backend,
+      ...detectorSummary(detector.state),
+      lossThreshold: cfg.fisher.lossThreshold,
+      finalTrF: lastTrF,
+      finalTrainLoss: lastLoss,
+      finalTestLoss: lastEval?.testLoss ?? null,
+      finalTestAcc: lastEval?.testAcc ?? null,
+      bestTestAcc,
+      finalTrainAcc: lastEval?.trainAcc ?? null,
+      finalCleanAcc: lastEval?.cleanAcc ?? null,
+      finalNoisyAcc: lastEval?.noisyAcc ?? null,
+      error: err,
+    };
+  }
 
   try {
     for (; step < total; step++) {
@@ -216,7 +290,7 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
         break;
       }
       if (step % cfg.fisher.every === 0) measureFisher(step);
-      if (step % cfg.evalEvery === 0 && step > 0) lastEval = evalNow(step);
+      if (step % cfg.evalEvery === 0 && step > 0) lastEval = await evalNow(step);
 
       const t0 = performance.now();
       const lr = learningRate(cfg, step, total);
@@ -257,32 +331,32 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
       emaRate = emaRate ? 0.9 * emaRate + 0.1 * rate : rate;
       lastLoss = loss;
       emit({ type: 'step', t: Date.now(), step: step + 1, epoch: (step + 1) / spe, loss, lr, penalty: penaltyOn ? penaltyValue : null, gradNorm, examplesPerSec: emaRate });
-      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+      const verdict = divergence.add(step + 1, loss, gradNorm);
+      if (verdict) {
         state = 'diverged';
-        error = `training diverged at step ${step + 1}: loss ${loss.toPrecision(4)}, gradient norm ${gradNorm.toPrecision(4)} (learning rate ${lr})`;
+        error = `${verdict.message} (learning rate ${lr})`;
         step++;
         break;
       }
       for (const d of detector.addLoss(step + 1, loss)) emit(toDetectorEvent(d));
       opts.afterStep?.(step + 1);
-      // Yield to the event loop so signals and the STOP file are noticed.
-      if (step % 5 === 4) await new Promise((r) => setImmediate(r));
+      // Yield to the event loop after every step (cheap next to a step): signals, the STOP file and the
+      // writer's heartbeat timer are only noticed while the loop runs.
+      await yieldToEventLoop();
     }
     if (state === 'running') state = 'completed';
     if (state !== 'diverged') {
       measureFisher(step);
-      lastEval = evalNow(step);
-      if (cfg.checkpoint) await saveParams(model, path.join(writer.dir, RUN_FILES.checkpoint));
+      lastEval = await evalNow(step);
+      if (cfg.checkpoint) await writer.writeCheckpoint((dir) => saveParams(model, dir));
     }
   } catch (e) {
     state = 'failed';
-    error = (e as Error).message ?? String(e);
-    emit({ type: 'log', t: Date.now(), level: 'error', message: (e as Error).stack ?? String(e) });
+    error = oneLine(e);
+    // The log keeps the stack (events.jsonl, level error); a failing disk gets no further line.
+    if (!(e instanceof RunWriteError)) emitSafe({ type: 'log', t: Date.now(), level: 'error', message: (e as Error)?.stack ?? String(e) });
   } finally {
-    if (opts.handleSignals) {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
+    if (opts.handleSignals) for (const s of SIGNALS) process.off(s, onSignal);
     opts.signal?.removeEventListener('abort', onAbort);
   }
 
@@ -290,30 +364,17 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
   velocity.forEach((v) => v.dispose());
   probeX.dispose();
   const leaked = tf.memory().numTensors - tensorsAtStart + velocity.length + 1;
-  if (leaked > 0) emit({ type: 'log', t: Date.now(), level: 'warn', message: `${leaked} tensors were not released during training` });
+  if (leaked > 0) emitSafe({ type: 'log', t: Date.now(), level: 'warn', message: `${leaked} tensors were not released during training` });
   model.dispose();
 
-  const ds = detector.state;
-  const summary: RunSummary = {
-    runId,
-    state,
-    steps: step,
-    epochs: step / spe,
-    wallSeconds: (Date.now() - started) / 1000,
-    backend: choice.backend,
-    ...detectorSummary(ds),
-    lossThreshold: cfg.fisher.lossThreshold,
-    finalTrF: lastTrF,
-    finalTrainLoss: lastLoss,
-    finalTestLoss: lastEval?.testLoss ?? null,
-    finalTestAcc: lastEval?.testAcc ?? null,
-    bestTestAcc,
-    finalTrainAcc: lastEval?.trainAcc ?? null,
-    finalCleanAcc: lastEval?.cleanAcc ?? null,
-    finalNoisyAcc: lastEval?.noisyAcc ?? null,
-    error,
-  };
+  finished = true;
+  if (writer.writeError && state !== 'failed') {
+    state = 'failed';
+    error = writer.writeError.message;
+  }
   const message = state === 'stopped' ? `stopped: ${stopReason}` : (error ?? undefined);
-  opts.onEvent?.({ type: 'status', t: Date.now(), step, state, message });
-  return writer.finish(state, summary, message ?? null);
+  const out = writer.finish(state, summaryNow(state, error), message ?? null);
+  // The writer may have turned the run into `failed` (a write error at the end): report what it recorded.
+  opts.onEvent?.({ type: 'status', t: Date.now(), step, state: out.state, message: out.state === state ? message : (out.error ?? undefined) });
+  return out;
 }

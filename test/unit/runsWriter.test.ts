@@ -2,12 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import { RunWriter, RunExistsError, writeJsonAtomic, writeQueuedRun } from '../../src/runs/writer';
+import { spawn, spawnSync } from 'node:child_process';
+import { RunWriter, RunExistsError, RunWriteError, UnsafeRunDirError, writeFaults, writeJsonAtomic, writeQueuedRun } from '../../src/runs/writer';
 import { readRun, listRuns, RunReadError, effectiveState } from '../../src/runs/reader';
 import { makeRunId, slugify } from '../../src/runs/runId';
 import type { RunStatus } from '../../src/shared/protocol';
-import { tmpDir, testConfig, testHeader, fakeClock, SRC } from './runsHelpers';
+import os from 'node:os';
+import { tmpDir, testConfig, testHeader, fakeClock, waitFor, SRC } from './runsHelpers';
 
 const lines = (dir: string) => fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 
@@ -71,7 +72,8 @@ test('throttling keeps every fisher event and the last step; the summary sees ev
   const fisher = ev.filter((e) => e.type === 'fisher');
   assert.equal(fisher.length, 100, 'no fisher event dropped');
   assert.deepEqual(fisher.map((e) => e.step), Array.from({ length: 100 }, (_, i) => i * 10));
-  assert.ok(steps.length <= 1000 / 50 + 2, `${steps.length} step events for 1 s`);
+  // ≤ 20/s, plus at most one held-back step written ahead of each fisher line (step order).
+  assert.ok(steps.length <= 1000 / 50 + fisher.length + 2, `${steps.length} step events for 1 s`);
   assert.ok(steps.length >= 15, `${steps.length} step events: throttled, not starved`);
   assert.equal(steps.at(-1).step, 999, 'last step written');
   assert.equal(ev.at(-1).type, 'status');
@@ -172,7 +174,8 @@ test('listRuns: newest first, non-run folders skipped, stale state derived witho
   const ids = ['a-old', 'b-mid', 'c-new'];
   for (const id of ids) {
     clock.advance(60_000);
-    const w = RunWriter.create(root, id, testConfig(), testHeader(), { now: clock.now, timer: false });
+    // The running one on the real clock: its heartbeat (status.json updatedAt) is fresh.
+    const w = RunWriter.create(root, id, testConfig(), testHeader(), { now: id === 'c-new' ? Date.now : clock.now, timer: false });
     if (id !== 'c-new') w.finish('completed');
     else w.close();
   }
@@ -314,4 +317,228 @@ test('detectorEvents: the writer appends detector events from the steps and meas
   assert.equal(summary.peakStep, det.find((d) => d.kind === 'peak')!.step);
   assert.equal(summary.trFiStep, det.find((d) => d.kind === 'trFi')!.step);
   assert.deepEqual(summary.peakTrF, w.detectorState.earlyPeak!.value);
+});
+
+/** Every non-step line with step s: no later `step` line may have a step ≤ s. */
+function assertStepOrder(ev: { type: string; step?: number }[]): void {
+  let maxNonStep = -Infinity;
+  for (const [i, e] of ev.entries()) {
+    if (e.type === 'step') assert.ok(e.step! > maxNonStep, `line ${i + 1}: step ${e.step} after a ${e.type === 'step' ? '' : 'non-step '}line of step ${maxNonStep}`);
+    else if (typeof e.step === 'number') maxNonStep = Math.max(maxNonStep, e.step);
+  }
+}
+
+test('events.jsonl: fisher/eval/detector/log lines are on disk at once, and in step order after held-back steps', () => {
+  const root = tmpDir();
+  const clock = fakeClock();
+  const w = RunWriter.create(root, 'order', testConfig(), testHeader(), { now: clock.now, timer: false, detectorEvents: true });
+  const last = () => lines(w.dir).at(-1);
+  for (let s = 0; s < 600; s++) {
+    // The trainer's order: Tr(F) and evaluation at the start of step s, then the step event s + 1.
+    if (s % 10 === 0) {
+      w.append({ type: 'fisher', step: s, epoch: 0, trF: s < 200 ? 10 + s : 210 - (s - 200) / 4, trFStderr: 0, probeSize: 16, trFB: null, ms: 1 });
+      assert.equal(last().type === 'fisher' || last().type === 'detector', true, 'fisher line written without a flush');
+    }
+    if (s % 100 === 0 && s > 0) {
+      w.append({ type: 'eval', step: s, epoch: 0, testLoss: 1, testAcc: 0.5, trainLoss: 1, trainAcc: 0.5, cleanLoss: null, cleanAcc: null, noisyLoss: null, noisyAcc: null });
+      assert.equal(last().type, 'eval');
+    }
+    clock.advance(3); // 333 steps/s: most step lines are held back
+    w.append({ type: 'step', step: s + 1, epoch: 0, loss: 2.3 * Math.exp(-s / 100), lr: 0.1, penalty: null, gradNorm: 1, examplesPerSec: 1 });
+  }
+  w.append({ type: 'log', level: 'info', message: 'x' });
+  assert.equal(last().message, 'x');
+  w.finish('completed');
+  const ev = lines(w.dir);
+  assert.ok(ev.some((e) => e.type === 'detector'), 'detector lines present');
+  assertStepOrder(ev);
+  // The step just before each measurement is on disk right before it.
+  for (const [i, e] of ev.entries()) if (e.type === 'fisher' && e.step > 0) assert.deepEqual([ev[i - 1].type, ev[i - 1].step], ['step', e.step], `line ${i}`);
+});
+
+test('heartbeat: status.json is rewritten every heartbeatSeconds while idle, and records the interval', async () => {
+  const root = tmpDir();
+  const clock = fakeClock();
+  const w = RunWriter.create(root, 'hb', testConfig(), testHeader(), { now: clock.now, timer: false });
+  const status = () => JSON.parse(fs.readFileSync(path.join(w.dir, 'status.json'), 'utf8')) as RunStatus;
+  assert.equal(status().heartbeatSeconds, 10);
+  const t0 = status().updatedAt;
+  clock.advance(9000);
+  w.append({ type: 'log', level: 'info', message: 'no progress' });
+  assert.equal(status().updatedAt, t0, 'not before the interval');
+  clock.advance(1000);
+  w.append({ type: 'log', level: 'info', message: 'still no progress' });
+  assert.equal(Date.parse(status().updatedAt), Date.parse(t0) + 10_000, 'heartbeat at 10 s without a step');
+  w.finish('completed');
+  // The timer does it while the trainer appends nothing.
+  const live = RunWriter.create(root, 'hb-timer', testConfig(), testHeader(), { heartbeatSeconds: 0.05 });
+  const first = JSON.parse(fs.readFileSync(path.join(live.dir, 'status.json'), 'utf8')).updatedAt;
+  await waitFor(() => JSON.parse(fs.readFileSync(path.join(live.dir, 'status.json'), 'utf8')).updatedAt !== first, 2000, 'a heartbeat');
+  live.finish('completed');
+});
+
+const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+const noTmp = (dir: string) => assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes('.tmp')), [], 'no temporary files left');
+
+test('write errors: named file and cause, run ends failed, previous JSON intact, folder readable', () => {
+  const root = tmpDir();
+  const w = RunWriter.create(root, 'full', testConfig(), testHeader(), { timer: false, stepIntervalMs: 0 });
+  w.append({ type: 'step', step: 1, epoch: 0, loss: 1, lr: 1, penalty: null, gradNorm: 1, examplesPerSec: 1 });
+  writeFaults.beforeWrite = (file) => {
+    if (file === 'events.jsonl') throw enospc();
+  };
+  try {
+    assert.throws(() => w.append({ type: 'fisher', step: 1, epoch: 0, trF: 1, trFStderr: 0, probeSize: 16, trFB: null, ms: 1 }), (e: Error) => e instanceof RunWriteError && e.message === 'events.jsonl: no space left on device (ENOSPC)');
+    assert.throws(() => w.append({ type: 'step', step: 2, epoch: 0, loss: 1, lr: 1, penalty: null, gradNorm: 1, examplesPerSec: 1 }), /events\.jsonl: no space left on device \(ENOSPC\)/, 'later appends fail at once');
+    const s = w.finish('completed');
+    assert.equal(s.state, 'failed', 'a write error turns any end into failed');
+    assert.equal(s.error, 'events.jsonl: no space left on device (ENOSPC)');
+  } finally {
+    writeFaults.beforeWrite = null;
+  }
+  const r = readRun(w.dir);
+  assert.equal(r.status!.state, 'failed');
+  assert.equal(r.status!.error, 'events.jsonl: no space left on device (ENOSPC)');
+  assert.equal(r.summary!.state, 'failed');
+  assert.deepEqual(r.byType.step.map((e) => e.step), [1]);
+  noTmp(w.dir);
+
+  // Even status.json and summary.json cannot be written: the previous status.json stays, complete.
+  const w2 = RunWriter.create(root, 'full2', testConfig(), testHeader(), { timer: false });
+  const before = fs.readFileSync(path.join(w2.dir, 'status.json'), 'utf8');
+  writeFaults.beforeWrite = () => {
+    throw enospc();
+  };
+  let s2;
+  try {
+    s2 = w2.finish('completed');
+  } finally {
+    writeFaults.beforeWrite = null;
+  }
+  assert.equal(s2.state, 'failed');
+  assert.match(s2.error!, /^(events\.jsonl|summary\.json): no space left on device \(ENOSPC\)$/);
+  assert.equal(fs.readFileSync(path.join(w2.dir, 'status.json'), 'utf8'), before, 'status.json untouched');
+  assert.ok(!fs.existsSync(path.join(w2.dir, 'summary.json')));
+  noTmp(w2.dir);
+  assert.equal(readRun(w2.dir, { isAlive: () => false }).header!.runId, 'full2', 'still readable');
+
+  // A heartbeat that cannot be written surfaces on the next append.
+  const w3 = RunWriter.create(root, 'full3', testConfig(), testHeader(), { timer: false, statusIntervalMs: 0 });
+  writeFaults.beforeWrite = (file) => {
+    if (file === 'status.json') throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+  };
+  try {
+    assert.throws(() => w3.append({ type: 'step', step: 1, epoch: 0, loss: 1, lr: 1, penalty: null, gradNorm: 1, examplesPerSec: 1 }), /^RunWriteError: status\.json: input\/output error \(EIO\)$/);
+  } finally {
+    writeFaults.beforeWrite = null;
+  }
+  assert.equal(w3.finish('completed').state, 'failed');
+  assert.equal(readRun(w3.dir).status!.error, 'status.json: input/output error (EIO)');
+  noTmp(w3.dir);
+});
+
+test('checkpoint: written in a private temporary folder and renamed into place; failures leave nothing', async () => {
+  const root = tmpDir();
+  const w = RunWriter.create(root, 'ckpt', testConfig(), testHeader(), { timer: false });
+  await assert.rejects(
+    w.writeCheckpoint((d) => {
+      assert.equal(fs.statSync(d).mode & 0o777, 0o700, 'private while written');
+      fs.writeFileSync(path.join(d, 'params.bin.tmp'), 'half');
+      throw Object.assign(enospc(), { path: path.join(d, 'params.bin.tmp') });
+    }),
+    (e: Error) => e instanceof RunWriteError && e.message === 'checkpoint/params.bin: no space left on device (ENOSPC)',
+  );
+  assert.deepEqual(fs.readdirSync(w.dir).sort(), ['config.json', 'events.jsonl', 'status.json'], 'no checkpoint, no temporary folder');
+  await w.writeCheckpoint((d) => {
+    fs.writeFileSync(path.join(d, 'params.bin'), 'b');
+    fs.writeFileSync(path.join(d, 'params.json'), '{}');
+  });
+  assert.deepEqual(fs.readdirSync(path.join(w.dir, 'checkpoint')).sort(), ['params.bin', 'params.json']);
+  assert.equal(fs.statSync(path.join(w.dir, 'checkpoint')).mode & 0o777, 0o755);
+  await assert.rejects(w.writeCheckpoint(() => {}), RunExistsError, 'never overwritten');
+  w.finish('completed');
+
+  // A planted checkpoint symlink is refused; nothing is written where it points.
+  const outside = tmpDir('fl-outside-');
+  const w2 = RunWriter.create(root, 'ckpt2', testConfig(), testHeader(), { timer: false });
+  fs.symlinkSync(outside, path.join(w2.dir, 'checkpoint'));
+  await assert.rejects(w2.writeCheckpoint((d) => fs.writeFileSync(path.join(d, 'params.bin'), 'b')), RunExistsError);
+  assert.deepEqual(fs.readdirSync(outside), []);
+  w2.finish('completed');
+  noTmp(w2.dir);
+});
+
+test('symlinks: a symlinked run folder, or symlinked files in a queued placeholder, are refused; nothing written outside', () => {
+  const root = tmpDir();
+  const outside = tmpDir('fl-outside-');
+  fs.symlinkSync(outside, path.join(root, 'linked'));
+  fs.symlinkSync(path.join(outside, 'nowhere'), path.join(root, 'dangling'));
+  for (const id of ['linked', 'dangling']) {
+    assert.throws(() => RunWriter.create(root, id, testConfig(), testHeader(), { timer: false }), (e: Error) => e instanceof UnsafeRunDirError && e instanceof RunExistsError && /symbolic link/.test(e.message));
+    assert.throws(() => writeQueuedRun(root, id, testConfig()), UnsafeRunDirError);
+  }
+  assert.deepEqual(fs.readdirSync(outside), [], 'nothing written through the links');
+
+  for (const name of ['status.json', 'events.jsonl', 'config.json']) {
+    const id = `q-${name.replace('.', '-')}`;
+    writeQueuedRun(root, id, testConfig());
+    const dir = path.join(root, id);
+    const target = path.join(outside, `${name}.target`);
+    if (name !== 'events.jsonl') {
+      fs.copyFileSync(path.join(dir, name), target);
+      fs.rmSync(path.join(dir, name));
+    }
+    const content = fs.existsSync(target) ? fs.readFileSync(target, 'utf8') : null;
+    fs.symlinkSync(target, path.join(dir, name));
+    assert.throws(() => RunWriter.create(root, id, testConfig(), testHeader(), { timer: false }), (e: Error) => e instanceof UnsafeRunDirError && e.message.includes(`${name} in the queued run folder is a symbolic link`), name);
+    assert.equal(fs.existsSync(target) ? fs.readFileSync(target, 'utf8') : null, content, `${name}: target untouched`);
+  }
+  assert.deepEqual(fs.readdirSync(outside).sort(), ['config.json.target', 'status.json.target']);
+});
+
+test('creation is atomic: a trainer killed while creating leaves no run, the same id can be retried, the stage is cleaned later', async () => {
+  const root = tmpDir();
+  const c = child(
+    `import { RunWriter } from '$SRC/runs/writer';
+     RunWriter.create(${JSON.stringify(root)}, 'retry', ${JSON.stringify(testConfig())}, ${JSON.stringify(testHeader())}, {
+       onStaged: () => { console.log('staged'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20000); },
+     });`,
+    root,
+  );
+  await new Promise<void>((r) => c.stdout.on('data', (d) => String(d).includes('staged') && r()));
+  c.kill('SIGKILL');
+  await new Promise((r) => c.on('exit', r));
+  const stage = fs.readdirSync(root).find((n) => n.startsWith('.retry.creating-'));
+  assert.ok(stage, 'a hidden staging folder is what is left');
+  assert.ok(!fs.existsSync(path.join(root, 'retry')));
+  assert.deepEqual(listRuns(root).map((r) => r.id), [], 'readers do not list it');
+  const w = RunWriter.create(root, 'retry', testConfig(), testHeader(), { timer: false });
+  w.finish('completed');
+  assert.equal(readRun(w.dir).state, 'completed');
+  assert.ok(fs.existsSync(path.join(root, stage)), 'a young stage is kept (its creator might be on another host)');
+  const old = new Date(Date.now() - 120_000);
+  fs.utimesSync(path.join(root, stage), old, old);
+  RunWriter.create(root, 'another', testConfig(), testHeader(), { timer: false }).finish('completed');
+  assert.ok(!fs.existsSync(path.join(root, stage)), 'a stale stage of a dead process is removed');
+});
+
+test('adoption: stale temporary files and a half-adopted events.jsonl of a dead trainer are cleaned; a live one is refused', () => {
+  const root = tmpDir();
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+  writeQueuedRun(root, 'half', testConfig(), { jobId: '9' });
+  const dir = path.join(root, 'half');
+  fs.writeFileSync(path.join(dir, `status.json.tmp-${dead}-3`), '{"trunc');
+  const header = { type: 'header', t: 1, schemaVersion: 1, runId: 'half', ...testHeader(), host: os.hostname(), pid: dead };
+  fs.writeFileSync(path.join(dir, 'events.jsonl'), JSON.stringify(header) + '\n');
+  const w = RunWriter.create(root, 'half', testConfig(), testHeader(), { timer: false });
+  w.finish('completed');
+  const r = readRun(dir);
+  assert.equal(r.state, 'completed');
+  assert.equal(r.status!.jobId, '9');
+  assert.equal(r.header!.pid, process.pid);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['config.json', 'events.jsonl', 'status.json', 'summary.json']);
+
+  writeQueuedRun(root, 'busy', testConfig());
+  fs.writeFileSync(path.join(root, 'busy', 'events.jsonl'), JSON.stringify({ ...header, runId: 'busy', pid: process.pid }) + '\n');
+  assert.throws(() => RunWriter.create(root, 'busy', testConfig(), testHeader(), { timer: false }), /found events\.jsonl/);
 });
