@@ -188,17 +188,21 @@ function validator() {
 const MAX_SHOWN = 60;
 const clip = (s: string, max = MAX_SHOWN) => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
 
-/** JSON of `v`, cut short: never walks more of a huge or deeply nested value than it shows. */
-function preview(v: unknown, depth = 0, room = MAX_SHOWN + 1): string {
+/**
+ * JSON of `v`, cut short: never walks more of a huge or deeply nested value than it shows. Numbers inside are
+ * shown as written when `sources` knows them (`ptr` is the JSON pointer of `v`).
+ */
+function preview(v: unknown, depth = 0, room = MAX_SHOWN + 1, ptr?: string, sources?: NumberSources): string {
   if (typeof v === 'string') return JSON.stringify(v.length > room ? v.slice(0, room) : v);
+  if (typeof v === 'number') return (ptr !== undefined ? sources?.get(ptr) : undefined) ?? String(v);
   if (v === null || typeof v !== 'object') return String(v);
   if (depth >= 4) return Array.isArray(v) ? '[…]' : '{…}';
   const parts: string[] = [];
   let used = 2;
+  const sub = (k: string) => (ptr !== undefined ? `${ptr}/${escapePointer(k)}` : undefined);
   if (Array.isArray(v)) {
-    for (const x of v) {
-      if (used > room) break;
-      const s = preview(x, depth + 1, room - used);
+    for (let i = 0; i < v.length && used <= room; i++) {
+      const s = preview(v[i], depth + 1, room - used, sub(String(i)), sources);
       parts.push(s);
       used += s.length + 1;
     }
@@ -207,14 +211,13 @@ function preview(v: unknown, depth = 0, room = MAX_SHOWN + 1): string {
   for (const k in v as object) {
     if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
     if (used > room) break;
-    const s = `${JSON.stringify(k.length > room ? k.slice(0, room) : k)}:${preview((v as Record<string, unknown>)[k], depth + 1, room - used)}`;
+    const s = `${JSON.stringify(k.length > room ? k.slice(0, room) : k)}:${preview((v as Record<string, unknown>)[k], depth + 1, room - used, sub(k), sources)}`;
     parts.push(s);
     used += s.length + 1;
   }
   return `{${parts.join(',')}}`;
 }
 
-const show = (v: unknown) => (v === undefined ? 'nothing' : clip(preview(v)));
 
 /** JSON-pointer segment escaping, as Ajv's `instancePath` uses it. */
 const escapePointer = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
@@ -293,10 +296,7 @@ function schemaAt(pointer: string): TSchema | undefined {
 
 /** How a value appears in messages: a number as it was written in the file, anything else as cut-short JSON. */
 function shownAt(pointer: string, value: unknown, sources?: NumberSources): string {
-  const src = typeof value === 'number' ? sources?.get(pointer) : undefined;
-  if (src !== undefined) return clip(src);
-  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
-  return show(value);
+  return value === undefined ? 'nothing' : clip(preview(value, 0, MAX_SHOWN + 1, pointer, sources));
 }
 
 function lookup(root: unknown, instancePath: string): unknown {
@@ -411,14 +411,16 @@ function resolveWith(input: unknown, source?: string, sources?: NumberSources): 
   const problems: string[] = [];
   const s = cfg.schedule;
   if (s.epochs !== undefined && s.steps !== undefined) {
-    problems.push(`schedule: got both epochs (${at('/schedule/epochs', s.epochs)}) and steps (${at('/schedule/steps', s.steps)}); give one of them`);
+    problems.push(`schedule: got both schedule.epochs (${at('/schedule/epochs', s.epochs)}) and schedule.steps (${at('/schedule/steps', s.steps)}); give one of them`);
   }
   if (s.epochs === undefined && s.steps === undefined) s.epochs = 1;
   if (['idx', 'cifar10', 'cifar100'].includes(cfg.dataset.name) && !cfg.dataset.path) {
     problems.push(`dataset.path: required for dataset.name ${JSON.stringify(cfg.dataset.name)} (a folder with its files)`);
   }
-  if (cfg.dataset.name !== 'synthetic' && (cfg.dataset.syntheticClasses !== undefined || cfg.dataset.syntheticShape !== undefined)) {
-    problems.push(`dataset.syntheticClasses/syntheticShape: only allowed with dataset.name "synthetic"`);
+  if (cfg.dataset.name !== 'synthetic') {
+    for (const k of ['syntheticClasses', 'syntheticShape'] as const) {
+      if (cfg.dataset[k] !== undefined) problems.push(`dataset.${k}: only allowed with dataset.name "synthetic" (got ${JSON.stringify(cfg.dataset.name)})`);
+    }
   }
   if (cfg.model.hidden !== undefined && cfg.model.arch !== 'mlp') {
     problems.push(`model.hidden: only allowed with model.arch "mlp" (got arch ${JSON.stringify(cfg.model.arch)})`);
@@ -432,13 +434,13 @@ function resolveWith(input: unknown, source?: string, sources?: NumberSources): 
     const spe = stepsPerEpoch(cfg);
     const total = Math.round(s.epochs * spe);
     if (total > LIMITS.steps) {
-      problems.push(`schedule.epochs: got ${at('/schedule/epochs', s.epochs)}; that is ${total.toLocaleString('en')} steps (${spe.toLocaleString('en')} per epoch), more than the ${STEPS} a run may have`);
+      problems.push(`schedule.epochs: got ${at('/schedule/epochs', s.epochs)}; that is ${total.toLocaleString('en')} steps (${spe.toLocaleString('en')} per epoch: dataset.trainSize ${cfg.dataset.trainSize} / optimizer.batchSize ${cfg.optimizer.batchSize}), more than the ${STEPS} a run may have`);
     }
   }
   const ms = s.milestones;
   for (let i = 1; i < ms.length; i++) {
     if (ms[i] <= ms[i - 1]) {
-      problems.push(`schedule.milestones: got ${show(ms)}; expected strictly increasing fractions in (0, 1]`);
+      problems.push(`schedule.milestones: got ${at('/schedule/milestones', ms)}; expected strictly increasing fractions in (0, 1]`);
       break;
     }
   }
