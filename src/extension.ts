@@ -37,6 +37,7 @@ export function activate(context: vscode.ExtensionContext): { store: RunStore; l
     stopRun: (runId) => void vscode.commands.executeCommand('fisherLens.stopRun', runId),
     openMonitor: (runId) => void MonitorPanel.show(host, runId),
     setActiveRun: (runId) => statusBar.setActive(runId),
+    isQueuedHere: (runId) => launcher.get(runId)?.state === 'queued',
     revealInTree: (runId) => {
       const r = store.get(runId);
       if (r && treeView.visible) void treeView.reveal(r, { select: true, focus: false });
@@ -49,7 +50,7 @@ export function activate(context: vscode.ExtensionContext): { store: RunStore; l
     new ExplosionWatch(store, {
       openMonitor: (runId) => host.openMonitor(runId),
       rerunWithPenalty: (runId) => void vscode.commands.executeCommand('fisherLens.rerunWithFisherPenalty', runId),
-    }),
+    }, { isLocalLive: (runId) => launcher.get(runId)?.state === 'running' }),
   );
 
   // Tell the user how a trainer this window started ended (the run directory has the details).

@@ -6,7 +6,7 @@ import 'uplot/dist/uPlot.min.css';
 import './common.css';
 import { COMPARE_METRICS, metricLine, summaryRow, align, type MetricDef } from '../src/shared/compare';
 import { configDiff, showValue } from '../src/shared/configDiff';
-import { appendEvents, ema, fmt, pct, type Val } from '../src/shared/series';
+import { appendEvents, boundSeries, ema, fmt, pct, VIEW_MAX_POINTS, type Val } from '../src/shared/series';
 import {
   validateToCompare,
   type CompareRun,
@@ -78,6 +78,7 @@ function handle(m: ToCompareMessage) {
       const r = runs.find((x) => x.runId === m.runId);
       if (!r) return;
       appendEvents(r.series, m.events);
+      boundSeries(r.series, 2 * VIEW_MAX_POINTS);
       scheduleRender();
       break;
     }

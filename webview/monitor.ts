@@ -8,7 +8,7 @@ import type uPlot from 'uplot';
 import { align } from '../src/shared/compare';
 import { flatten, showValue } from '../src/shared/configDiff';
 import type { RunState, RunSummary } from '../src/shared/protocol';
-import { appendEvents, argMax, ema, fmt, pct, xValues, type RunSeries, type Val, type XAxis } from '../src/shared/series';
+import { appendEvents, argMax, boundSeries, ema, fmt, pct, xValues, VIEW_MAX_POINTS, type RunSeries, type Val, type XAxis } from '../src/shared/series';
 import {
   validateToMonitor,
   type FromMonitorMessage,
@@ -110,6 +110,8 @@ function handle(m: ToMonitorMessage) {
     case 'events':
       if (!series) return;
       fisherPoints += appendEvents(series, m.events);
+      // A long live run: keep what can be drawn (extremes and the Tr(F) peak survive compaction).
+      boundSeries(series, 2 * VIEW_MAX_POINTS);
       if (series.state && !runState) runState = series.state;
       scheduleRender();
       break;

@@ -14,6 +14,8 @@ import type { Launcher, RunSource } from './launcher';
 import { log } from './log';
 import { MonitorPanel, type PanelHost } from './monitorPanel';
 import type { RunInfo, RunStore } from './runStore';
+import { noIcons, noLinks } from './sanitize';
+import { fmt, pct } from '../shared/series';
 import { workspaceRoot, type Settings } from './settings';
 
 /** What the commands work with. */
@@ -96,7 +98,7 @@ export function registerCommands(h: CommandHost): vscode.Disposable[] {
     // ignoreFocusOut on every picker: live runs re-render views while the user chooses, and a picker that
     // closed when one of them took focus would lose the choice.
     const pick = await vscode.window.showQuickPick(
-      runs.map((r) => ({ label: r.runId, description: r.state, detail: describeRun(r), runId: r.runId })),
+      runs.map((r) => ({ label: noIcons(r.runId), description: r.stale ? 'stale' : r.state, detail: describeRun(r), runId: r.runId })),
       { placeHolder, matchOnDescription: true, ignoreFocusOut: true },
     );
     return pick?.runId;
@@ -219,7 +221,7 @@ export function registerCommands(h: CommandHost): vscode.Disposable[] {
       }
       const first = idOf(arg);
       const picks = await vscode.window.showQuickPick(
-        runs.map((r) => ({ label: r.runId, description: r.state, detail: describeRun(r), picked: r.runId === first, runId: r.runId })),
+        runs.map((r) => ({ label: noIcons(r.runId), description: r.stale ? 'stale' : r.state, detail: describeRun(r), picked: r.runId === first, runId: r.runId })),
         { canPickMany: true, placeHolder: 'Pick the runs to compare (two or more)', ignoreFocusOut: true },
       );
       if (!picks) return;
@@ -411,12 +413,14 @@ export function registerCommands(h: CommandHost): vscode.Disposable[] {
   ];
 }
 
-/** One line about a run for quick picks. */
-function describeRun(r: RunInfo): string {
+/** One line about a run for quick picks (never throws for a damaged run; no icons or markup from its files). */
+export function describeRun(r: RunInfo): string {
   const h = r.headline;
   const parts = [r.name !== r.runId ? r.name : ''];
-  if (h.peakTrF !== null) parts.push(`${h.peakKind} Tr(F) ${h.peakTrF.toPrecision(3)}`);
-  if (h.testAcc !== null) parts.push(`test ${(h.testAcc * (h.testAcc > 1 ? 1 : 100)).toFixed(1)}%`);
-  return parts.filter(Boolean).join(' · ');
+  if (typeof h.peakTrF === 'number' && Number.isFinite(h.peakTrF)) parts.push(`${h.peakKind} Tr(F) ${fmt(h.peakTrF)}`);
+  if (typeof h.testAcc === 'number' && Number.isFinite(h.testAcc)) parts.push(`test ${pct(h.testAcc)}`);
+  if (r.stale) parts.push(`stale: ${r.stale}`);
+  if (r.problems.length) parts.push(`⚠ ${r.problems[0]}`);
+  return noIcons(parts.filter(Boolean).join(' · '), 300);
 }
 

@@ -12,7 +12,7 @@ import {
 } from '../shared/webviewProtocol';
 import { Disposable } from './dispose';
 import { log } from './log';
-import type { PanelHost } from './monitorPanel';
+import { stateMessage, type PanelHost } from './monitorPanel';
 import { esc, panelOptions, webviewHtml } from './webviewHtml';
 
 function compareBody(runIds: readonly string[]): string {
@@ -116,7 +116,7 @@ export class ComparePanel extends Disposable {
       if (this.lastStates.get(runId) === key) continue;
       this.lastStates.set(runId, key);
       this.flushEvents(); // events before the state change
-      this.post({ type: 'state', runId, state: r.state, message: r.status?.error ?? null, summary: r.summary });
+      this.post({ type: 'state', runId, state: r.state, message: stateMessage(r), summary: r.summary });
     }
   }
 
@@ -143,7 +143,7 @@ export class ComparePanel extends Disposable {
     const runs: CompareRun[] = [];
     for (const id of this.runIds) {
       const r = this.host.store.get(id);
-      const series = this.host.store.series(id);
+      const series = this.host.store.viewSeries(id);
       if (!r || !series) {
         log.warn(`compare: run ${id} is not in ${this.host.store.root}; left out`);
         continue;

@@ -1,16 +1,34 @@
 /**
- * The Fisher explosion warning: when the detector fires on a running run (a `detector` event of kind
- * `explosion` arrives while we follow it), one warning per run naming it and the size of the rise, with
- * "Open Monitor" and "Rerun with Fisher Penalty".
+ * The Fisher explosion warning: when the detector fires on a run this window is running (a `detector` event
+ * of kind `explosion` arrives while we follow it), one warning per run naming it and the size of the rise,
+ * with "Open Monitor" and "Rerun with Fisher Penalty".
+ *
+ * Run folders are untrusted (a cloned repository can carry a crafted one that claims to be `running` on
+ * another host with a fresh explosion event), so a warning is raised only
+ * - in a trusted workspace,
+ * - for a run this window launched and whose trainer is running now (`isLocalLive`),
+ * - for an event neither stale (older than {@link FRESH_MS}) nor from the future (beyond {@link SKEW_MS}),
+ * and the run's name is shown with no link syntax left in it.
  */
 import * as vscode from 'vscode';
 import type { DetectorEvent } from '../shared/protocol';
 import { ema, fmt } from '../shared/series';
 import { Disposable } from './dispose';
+import { log } from './log';
 import type { RunStore } from './runStore';
+import { noLinks } from './sanitize';
 
-/** History older than this (ms) when we first read it is not news: no warning. */
-const FRESH_MS = 2 * 60_000;
+/** An event older than this (ms) is not news: no warning. */
+export const FRESH_MS = 2 * 60_000;
+/** An event this far (ms) in the future is not believed: no warning. */
+export const SKEW_MS = 60_000;
+
+export interface ExplosionWatchOptions {
+  /** Whether `runId` is a run this window launched whose trainer runs now. Without it, no run qualifies. */
+  isLocalLive?: (runId: string) => boolean;
+  /** Clock (ms since the epoch). */
+  now?: () => number;
+}
 
 export class ExplosionWatch extends Disposable {
   private readonly warned = new Set<string>();
@@ -18,25 +36,40 @@ export class ExplosionWatch extends Disposable {
   constructor(
     private readonly store: RunStore,
     private readonly actions: { openMonitor(runId: string): void; rerunWithPenalty(runId: string): void },
+    private readonly opts: ExplosionWatchOptions = {},
   ) {
     super();
     this.register(
-      store.onEvents(({ runId, events, initial }) => {
+      store.onEvents(({ runId, events }) => {
         for (const e of events) {
           if (e.type !== 'detector' || e.kind !== 'explosion') continue;
-          const r = store.get(runId);
-          if (!r || r.state !== 'running') continue;
-          if (initial && Date.now() - e.t > FRESH_MS) continue;
+          const why = this.refusal(runId, e);
+          if (why) {
+            log.debug(`${runId}: no explosion warning: ${why}`);
+            continue;
+          }
           void this.warn(runId, e);
         }
       }),
     );
   }
 
+  /** Why no warning is raised for this event (null: raise it). */
+  private refusal(runId: string, e: DetectorEvent): string | null {
+    if (!vscode.workspace.isTrusted) return 'untrusted workspace';
+    const r = this.store.get(runId);
+    if (!r || r.state !== 'running' || r.stale) return `run is ${r ? (r.stale ? 'stale' : r.state) : 'not listed'}`;
+    if (!(this.opts.isLocalLive?.(runId) ?? false)) return 'not a run this window is running';
+    const now = this.opts.now?.() ?? Date.now();
+    if (!Number.isFinite(e.t) || e.t > now + SKEW_MS) return 'event time in the future';
+    if (now - e.t > FRESH_MS) return 'event is old';
+    return null;
+  }
+
   /** The warning text, e.g. "Fisher explosion in small-lr: Tr(F) rose 4.2× since step 60". */
   message(runId: string, e: DetectorEvent): string {
     const r = this.store.get(runId);
-    const name = r?.name ?? runId;
+    const name = noLinks(r?.name ?? runId, 100);
     const rise = e.rise ?? null;
     const since = this.minStep(runId, e.step);
     const riseText = rise !== null ? `Tr(F) rose ${fmt(rise, 2)}×` : `Tr(F) reached ${fmt(e.value)}`;
@@ -48,7 +81,8 @@ export class ExplosionWatch extends Disposable {
     const s = this.store.series(runId);
     const r = this.store.get(runId);
     if (!s || !s.fisher.step.length) return null;
-    const warmup = Number((r?.config as { fisher?: { warmupSteps?: number } } | null)?.fisher?.warmupSteps ?? 20);
+    const w = Number((r?.config as { fisher?: { warmupSteps?: number } } | null)?.fisher?.warmupSteps ?? 20);
+    const warmup = Number.isFinite(w) ? w : 20;
     const sm = ema(s.fisher.trF, 0.6);
     let best = -1;
     for (let i = 0; i < sm.length; i++) {

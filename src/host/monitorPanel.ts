@@ -23,6 +23,19 @@ export interface PanelHost {
   stopRun(runId: string): void;
   openMonitor(runId: string): void;
   setActiveRun(runId: string): void;
+  /** Whether this window has queued the run and not started it yet (its folder may not be listed yet). */
+  isQueuedHere?(runId: string): boolean;
+}
+
+/** The line a view shows next to a run's state: why it is stale, its error, or what is wrong with its files. */
+export function stateMessage(r: { stale: string | null; status: { error?: string | null } | null; summary: { error?: string | null } | null; problems: string[] }): string | null {
+  const parts: string[] = [];
+  if (r.stale) parts.push(`stale: ${r.stale}`);
+  const err = r.status?.error ?? r.summary?.error;
+  if (err) parts.push(err);
+  if (r.problems.length) parts.push(r.problems.slice(0, 3).join('; '));
+  const s = parts.join(' · ');
+  return s ? (s.length > 2000 ? `${s.slice(0, 1999)}…` : s) : null;
 }
 
 const FLUSH_MS = 200;
@@ -153,11 +166,12 @@ export class MonitorPanel extends Disposable {
   private onRunChanged() {
     const r = this.host.store.get(this.runId);
     if (!r || !this.ready) return;
-    const key = `${r.state}|${r.summary ? 1 : 0}|${r.status?.error ?? ''}`;
+    const message = stateMessage(r);
+    const key = `${r.state}|${r.summary ? 1 : 0}|${message ?? ''}`;
     if (key === this.lastState) return;
     this.lastState = key;
     this.flushEvents(); // events before the state change: a finished run never shows with its last points missing
-    this.post({ type: 'state', runId: this.runId, state: r.state, message: r.status?.error ?? (r.stale ? 'the trainer process is gone' : null), summary: r.summary });
+    this.post({ type: 'state', runId: this.runId, state: r.state, message, summary: r.summary });
   }
 
   private enqueue(events: RunEvent[]) {
@@ -177,14 +191,20 @@ export class MonitorPanel extends Disposable {
 
   private sendSnapshot() {
     const r = this.host.store.get(this.runId);
-    const series = this.host.store.series(this.runId);
+    // Bounded: a few thousand points per table whatever the length of the run (extremes and peak kept).
+    const series = this.host.store.viewSeries(this.runId);
     this.queue = []; // everything queued so far is in the series
     if (!r || !series) {
-      this.post({ type: 'state', runId: this.runId, state: r?.state ?? 'queued', message: r ? null : 'waiting for the run directory', summary: null });
+      // Not (or no longer) in the runs root: nothing to stop. A run this window just queued is listed soon.
+      const queuedHere = this.host.isQueuedHere?.(this.runId) ?? false;
+      this.post({ type: 'state', runId: this.runId, state: queuedHere ? 'queued' : 'failed', message: queuedHere ? 'waiting for the run directory' : `no run folder ${this.runId} in ${this.host.store.root}`, summary: null });
       return;
     }
-    this.lastState = `${r.state}|${r.summary ? 1 : 0}|${r.status?.error ?? ''}`;
+    const message = stateMessage(r);
+    this.lastState = `${r.state}|${r.summary ? 1 : 0}|${message ?? ''}`;
     this.post({ type: 'snapshot', runId: this.runId, series, config: r.config, state: r.state, summary: r.summary });
+    // The snapshot resets the view's message: why the run is stale or damaged follows it.
+    if (message) this.post({ type: 'state', runId: this.runId, state: r.state, message, summary: r.summary });
   }
 
   private post(msg: ToMonitorMessage) {

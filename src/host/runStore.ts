@@ -4,12 +4,13 @@
  * `events.jsonl` (RunTailer). Runs started anywhere (this window, the CLI, another window, before a reload)
  * look the same here because the run directory is the single source of truth.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { effectiveState, RunsWatcher, RunTailer, type RunInfo as DirInfo } from '../runs';
 import type { RunEvent, RunState, RunStatus, RunSummary } from '../shared/protocol';
-import { isTerminal } from '../shared/protocol';
-import { appendEvents, createSeries, headline, type Headline, type RunSeries } from '../shared/series';
+import { isTerminal, RUN_FILES } from '../shared/protocol';
+import { appendEvents, boundSeries, createSeries, headline, viewSeries, HOST_MAX_POINTS, type Headline, type RunSeries } from '../shared/series';
 import { isRunEvent } from '../shared/webviewProtocol';
 import { Disposable, toDisposable } from './dispose';
 import { log } from './log';
@@ -22,9 +23,13 @@ export interface RunInfo {
   state: RunState;
   /** Why `state` differs from status.json (e.g. its process is gone), if it does. */
   stale: string | null;
+  /** status.json, validated (invalid fields replaced; null when unusable — see `problems`). */
   status: RunStatus | null;
   summary: RunSummary | null;
+  /** config.json when it is a valid run config, else null. */
   config: Record<string, unknown> | null;
+  /** What is wrong with the run's files, each naming the file and the field (untrusted text: escape it). */
+  problems: string[];
   /** Run name from the config, else the run id. */
   name: string;
   headline: Headline;
@@ -47,6 +52,8 @@ interface Tail {
   followers: number;
   ready: boolean;
   loaded: Promise<void>;
+  /** Problems of status.json / summary.json as the tailer last read them. */
+  problems: { status: string[]; summary: string[] };
 }
 
 export interface Follow {
@@ -56,6 +63,46 @@ export interface Follow {
 }
 
 const isLive = (s: RunState) => s === 'running' || s === 'queued';
+
+const mtimeOf = (f: string): number | undefined => {
+  try {
+    return fs.lstatSync(f).mtimeMs;
+  } catch {
+    return undefined;
+  }
+};
+
+/** A window progress message for a first read of a long log that takes more than a moment. */
+class LoadProgress {
+  private started = Date.now();
+  private resolve: (() => void) | null = null;
+  private reporter: { report(v: { message?: string; increment?: number }): void } | null = null;
+  private last = 0;
+  constructor(private readonly runId: string) {}
+  report(done: number, total: number) {
+    if (!this.resolve && Date.now() - this.started < 500) return;
+    const pct = total > 0 ? Math.min(100, (100 * done) / total) : 0;
+    if (!this.resolve) {
+      const withProgress = (vscode.window as Partial<typeof vscode.window>).withProgress;
+      if (!withProgress) return;
+      const finished = new Promise<void>((r) => (this.resolve = r));
+      void withProgress(
+        { location: vscode.ProgressLocation?.Window ?? 10, title: `Fisher Lens: reading ${this.runId}` },
+        (p) => {
+          this.reporter = p;
+          return finished;
+        },
+      );
+      log.info(`${this.runId}: reading a long events.jsonl (${(total / 1048576).toFixed(0)} MiB)`);
+    }
+    this.reporter?.report({ message: `${pct.toFixed(0)}% of ${(total / 1048576).toFixed(0)} MiB`, increment: pct - this.last });
+    this.last = pct;
+  }
+  done() {
+    this.resolve?.();
+    this.resolve = null;
+  }
+}
 
 export class RunStore extends Disposable {
   private infos = new Map<string, RunInfo>();
@@ -92,6 +139,7 @@ export class RunStore extends Disposable {
       onChanged: (d) => this.upsert(d, false),
       onRemoved: (id) => this.remove(id),
       onError: (e) => log.warn(`runs root ${root}: ${e.message}`),
+      onSkip: (name, why) => log.warn(`runs root ${root}: skipped ${JSON.stringify(name.slice(0, 200))}: ${why}`),
     });
     this.ready = this.watcher.ready;
     this.changed.fire(undefined);
@@ -106,9 +154,15 @@ export class RunStore extends Disposable {
     return this.infos.get(runId);
   }
 
-  /** The history of a followed run (null while it is not followed). */
+  /** The history of a followed run (null while it is not followed): bounded, see {@link HOST_MAX_POINTS}. */
   series(runId: string): RunSeries | null {
     return this.tails.get(runId)?.series ?? null;
+  }
+
+  /** What a view is sent of a followed run: at most a few thousand points per table, extremes kept. */
+  viewSeries(runId: string): RunSeries | null {
+    const s = this.series(runId);
+    return s ? viewSeries(s) : null;
   }
 
   /** Re-read the root and every followed run now. */
@@ -138,18 +192,24 @@ export class RunStore extends Disposable {
 
   private startTail(runId: string): Tail {
     const dir = path.join(this.rootDir, runId);
-    const t = { series: createSeries(runId), followers: 0, ready: false } as Tail;
+    const t = { series: createSeries(runId), followers: 0, ready: false, problems: { status: [], summary: [] } } as unknown as Tail;
     this.tails.set(runId, t);
+    const progress = new LoadProgress(runId);
     t.tailer = new RunTailer(dir, {
       onEvents: (events) => {
         if (this.tails.get(runId) !== t) return;
-        const usable = events.filter((e) => {
-          if (isRunEvent(e)) return true;
-          log.debug(`${runId}: dropped an event the views cannot use: ${JSON.stringify(e).slice(0, 200)}`);
-          return false;
-        });
+        // Initial history goes only into the (schema-validated, bounded) series; increments are also sent to
+        // the views, which accept only what their own validator does.
+        const usable = t.ready
+          ? events.filter((e) => {
+              if (isRunEvent(e)) return true;
+              log.debug(`${runId}: dropped an event the views cannot use: ${JSON.stringify(e).slice(0, 200)}`);
+              return false;
+            })
+          : events;
         if (!usable.length) return;
         appendEvents(t.series, usable);
+        boundSeries(t.series, HOST_MAX_POINTS);
         this.refreshHeadline(runId);
         this.eventsEmitter.fire({ runId, events: usable, initial: !t.ready, reset: false });
         this.changed.fire(runId);
@@ -161,11 +221,21 @@ export class RunStore extends Disposable {
       },
       onStatus: (status) => this.patch(runId, { status }),
       onSummary: (summary) => this.patch(runId, { summary }),
-      onCorrupt: (lines) => log.warn(`${runId}: skipped malformed line(s) ${lines.slice(0, 10).join(', ')} of events.jsonl`),
+      onProblems: (file, problems) => {
+        if (this.tails.get(runId) !== t) return;
+        t.problems[file] = problems;
+        const prev = this.infos.get(runId);
+        const prefix = file === 'status' ? RUN_FILES.status : RUN_FILES.summary;
+        if (prev) this.infos.set(runId, { ...prev, problems: [...prev.problems.filter((p) => !p.startsWith(`${prefix}:`)), ...problems] });
+        if (problems.length) log.warn(`${runId}: ${problems.join('; ')}`);
+      },
+      onProgress: (done, total) => progress.report(done, total),
+      onCorrupt: (lines) => log.warn(`${runId}: skipped malformed line(s) ${lines.slice(0, 10).join(', ')}${lines.length > 10 ? ' …' : ''} of events.jsonl`),
       onError: (e) => log.warn(`${runId}: ${e.message}`),
     });
     t.loaded = t.tailer.ready.then(() => {
       t.ready = true;
+      progress.done();
     });
     return t;
   }
@@ -176,8 +246,7 @@ export class RunStore extends Disposable {
     // The root watcher can see a final status.json before the run's own tailer has read the last events:
     // read them first, so views never show a finished run with its last points missing.
     if (isTerminal(d.state)) this.tails.get(d.id)?.tailer.poll();
-    const prev = this.infos.get(d.id);
-    const config = (d.config as Record<string, unknown> | null) ?? prev?.config ?? null;
+    const config = (d.config as Record<string, unknown> | null) ?? null;
     const info: RunInfo = {
       runId: d.id,
       dir: d.dir,
@@ -186,6 +255,8 @@ export class RunStore extends Disposable {
       status: d.status,
       summary: d.summary,
       config,
+      problems: d.problems ?? [],
+      // config.json passed the run-config schema, whose `name` pattern has no markup characters.
       name: typeof config?.name === 'string' && config.name ? config.name : d.id,
       headline: headline(this.series(d.id), d.summary),
       startedAt: d.startedAt,
@@ -201,7 +272,7 @@ export class RunStore extends Disposable {
     if (!prev) return;
     const status = p.status ?? prev.status;
     const summary = p.summary ?? prev.summary;
-    const st = effectiveState(status, summary);
+    const st = effectiveState(status, summary, { statusMtimeMs: mtimeOf(path.join(prev.dir, RUN_FILES.status)) });
     const info: RunInfo = { ...prev, status, summary, state: st.state, stale: st.stale ?? null, headline: headline(this.series(runId), summary) };
     this.infos.set(runId, info);
     this.syncAutoFollow(info);

@@ -7,6 +7,7 @@ import type { RunState } from '../shared/protocol';
 import { fmt, pct } from '../shared/series';
 import { Disposable } from './dispose';
 import type { RunInfo, RunStore } from './runStore';
+import { markdownText, plain, safeMarkdown } from './sanitize';
 
 const ICONS: Record<RunState, [string, string | undefined]> = {
   queued: ['clock', undefined],
@@ -20,7 +21,7 @@ const ICONS: Record<RunState, [string, string | undefined]> = {
 /** A run in the tree. */
 export class RunItem extends vscode.TreeItem {
   constructor(readonly run: RunInfo) {
-    super(run.runId, vscode.TreeItemCollapsibleState.None);
+    super(plain(run.runId), vscode.TreeItemCollapsibleState.None);
     this.id = run.runId;
     const [icon, color] = ICONS[run.state] ?? ['circle-outline', undefined];
     this.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
@@ -44,17 +45,19 @@ export function describe(r: RunInfo): string {
   }
   if (h.peakTrF !== null) parts.push(`${h.peakKind} ${fmt(h.peakTrF)}`);
   if (h.testAcc !== null) parts.push(`test ${pct(h.testAcc)}`);
-  if (r.state === 'failed' || r.state === 'diverged') parts.push(r.stale ? 'process gone' : r.state);
-  return parts.join(' · ');
+  if (r.state === 'failed' || r.state === 'diverged') parts.push(r.stale ? 'stale' : r.state);
+  // What is wrong with its files, named (the first problem; the tooltip lists them).
+  if (r.problems.length) parts.push(`⚠ ${r.problems[0]}${r.problems.length > 1 ? ` (+${r.problems.length - 1})` : ''}`);
+  return plain(parts.join(' · '), 300);
 }
 
-function tooltip(r: RunInfo): vscode.MarkdownString {
-  const md = new vscode.MarkdownString(undefined, true);
-  md.supportThemeIcons = true;
+/** Details of a run as an untrusted MarkdownString: every value escaped, no links, HTML or icons. */
+export function tooltip(r: RunInfo): vscode.MarkdownString {
+  const md = safeMarkdown();
   const h = r.headline;
   const c = r.config as Record<string, Record<string, unknown>> | null;
-  const esc = (s: unknown) => String(s).replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
-  md.appendMarkdown(`**${esc(r.runId)}** — ${r.state}${r.stale ? ' (its process is gone)' : ''}\n\n`);
+  const esc = (s: unknown) => markdownText(s, 300);
+  md.appendMarkdown(`**${esc(r.runId)}** — ${esc(r.state)}${r.stale ? ` (stale: ${esc(r.stale)})` : ''}\n\n`);
   const rows: [string, string][] = [];
   if (r.status) rows.push(['Steps', `${Math.max(r.status.step, h.step)}${r.status.totalSteps ? ` / ${r.status.totalSteps}` : ''}`]);
   if (c) {
@@ -69,10 +72,12 @@ function tooltip(r: RunInfo): vscode.MarkdownString {
   if (h.testAcc !== null) rows.push(['Test accuracy', pct(h.testAcc)]);
   if (h.cleanAcc !== null) rows.push(['Clean / noisy train acc.', `${pct(h.cleanAcc)} / ${pct(h.noisyAcc)}`]);
   if (r.summary?.backend) rows.push(['Backend', r.summary.backend]);
-  if (r.status?.startedAt) rows.push(['Started', new Date(r.status.startedAt).toLocaleString()]);
+  const started = r.status?.startedAt ? Date.parse(r.status.startedAt) : NaN;
+  if (Number.isFinite(started)) rows.push(['Started', new Date(started).toLocaleString()]);
   if (r.status?.host) rows.push(['Host', `${r.status.host}${r.status.pid ? ` (pid ${r.status.pid})` : ''}${r.status.jobId ? `, job ${r.status.jobId}` : ''}`]);
   const err = r.status?.error ?? r.summary?.error;
   if (err) rows.push(['Error', err]);
+  for (const p of r.problems.slice(0, 8)) rows.push(['Problem', p]);
   md.appendMarkdown('| | |\n|---|---|\n' + rows.map(([k, v]) => `| ${esc(k)} | ${esc(v)} |`).join('\n'));
   return md;
 }

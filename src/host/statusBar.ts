@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import { fmt } from '../shared/series';
 import { Disposable } from './dispose';
 import type { RunStore } from './runStore';
+import { noIcons, plain } from './sanitize';
 
 export class RunStatusBar extends Disposable {
   private readonly item = this.register(vscode.window.createStatusBarItem('fisherLens.activeRun', vscode.StatusBarAlignment.Left, 50));
@@ -67,9 +68,10 @@ export class RunStatusBar extends Disposable {
     }
     const h = r.headline;
     const step = Math.max(h.step, r.status?.step ?? 0);
-    const parts = [`$(pulse) Tr(F) ${fmt(h.lastTrF)}`, `step ${step}`, r.state];
-    this.item.text = parts.join(' · ');
-    this.item.tooltip = `Fisher Lens: ${r.runId} (${r.state})${h.peakTrF !== null ? `\n${h.peakKind === 'peak' ? 'Early peak' : 'Max'} Tr(F) ${fmt(h.peakTrF)}` : ''}\nClick to open the monitor`;
+    const state = r.stale ? 'stale' : r.state;
+    // Only our own `$(pulse)` may render as an icon: everything after it is escaped.
+    this.item.text = `$(pulse) ${noIcons([`Tr(F) ${fmt(h.lastTrF)}`, `step ${step}`, state].join(' · '))}`;
+    this.item.tooltip = `Fisher Lens: ${plain(r.runId)} (${state})${r.stale ? `\n${plain(r.stale)}` : ''}${h.peakTrF !== null ? `\n${h.peakKind === 'peak' ? 'Early peak' : 'Max'} Tr(F) ${fmt(h.peakTrF)}` : ''}\nClick to open the monitor`;
     this.item.command = { command: 'fisherLens.openMonitor', title: 'Open Monitor', arguments: [r.runId] };
     this.item.backgroundColor = h.explosion && r.state === 'running' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     this.item.show();

@@ -3,18 +3,43 @@
  * written right now or was torn by a killed process; callers decide (the tailer keeps it for the next read,
  * a one-shot reader accepts it only if it parses). A bad line in the middle is skipped and counted, never
  * fatal: one corrupt line must not hide a whole run.
+ *
+ * Everything in a run folder is untrusted: a line becomes an event only when it matches the run format's
+ * schema (`src/shared/protocol.ts`); anything else is a corrupt line (or, for a valid object of an unknown
+ * `type`, skipped as written by a newer trainer).
  */
-import type { RunEvent, RunEventType } from '../shared/protocol';
+import { EVENT_TYPES, isRunEvent as isValidRunEvent, type RunEvent } from '../shared/protocol';
 
-const EVENT_TYPES: ReadonlySet<string> = new Set<RunEventType>(['header', 'step', 'fisher', 'eval', 'detector', 'status', 'log']);
+const KNOWN_TYPES: ReadonlySet<string> = new Set<string>(EVENT_TYPES);
 
-/** Minimal shape check: an object with a known `type` and a numeric `t`; step-like events need a numeric `step`. */
+const finite = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
+const metric = (v: unknown): boolean => v === null || finite(v);
+
+/**
+ * Exact check of the `step` event schema by hand: step events are nearly every line of a long log and the
+ * interpreted schema check costs several times the JSON parse. Accepting here implies the schema accepts;
+ * anything it rejects goes through the full check.
+ */
+function isStepFast(e: Record<string, unknown>): boolean {
+  return (
+    e.type === 'step' &&
+    finite(e.t) &&
+    Number.isInteger(e.step) &&
+    (e.step as number) >= 0 &&
+    finite(e.epoch) &&
+    metric(e.loss) &&
+    metric(e.lr) &&
+    metric(e.penalty) &&
+    metric(e.gradNorm) &&
+    metric(e.examplesPerSec)
+  );
+}
+
+/** A valid run event of a known type (the run format's schema). */
 export function isRunEvent(x: unknown): x is RunEvent {
   if (!x || typeof x !== 'object' || Array.isArray(x)) return false;
-  const e = x as { type?: unknown; t?: unknown; step?: unknown };
-  if (typeof e.type !== 'string' || !EVENT_TYPES.has(e.type) || typeof e.t !== 'number') return false;
-  if (e.type !== 'header' && e.type !== 'log' && typeof e.step !== 'number') return false;
-  return true;
+  if ((x as { type?: unknown }).type === 'step' && isStepFast(x as Record<string, unknown>)) return true;
+  return isValidRunEvent(x);
 }
 
 export interface ParsedLines {
@@ -25,7 +50,12 @@ export interface ParsedLines {
   unknown: number;
   /** Text after the last newline (an incomplete line), not parsed. */
   rest: string;
+  /** Complete lines consumed (newlines seen). */
+  lines: number;
 }
+
+/** Corrupt line numbers kept per parse (the count goes on; the list is only for messages). */
+const MAX_CORRUPT_LISTED = 1000;
 
 /**
  * Parse complete lines of `text`. The text after the last newline is returned in `rest`; with
@@ -50,18 +80,19 @@ export function parseEventLines(text: string, firstLine = 1, acceptUnterminated 
       events.push(v);
       return 'ok';
     }
-    if (v && typeof v === 'object' && !Array.isArray(v) && typeof (v as { type?: unknown }).type === 'string' && !EVENT_TYPES.has((v as { type: string }).type)) return 'unknown';
+    if (v && typeof v === 'object' && !Array.isArray(v) && typeof (v as { type?: unknown }).type === 'string' && !KNOWN_TYPES.has((v as { type: string }).type)) return 'unknown';
     return 'bad';
   };
   for (;;) {
     const nl = text.indexOf('\n', start);
     if (nl < 0) break;
     const r = take(text.slice(start, nl));
-    if (r === 'bad') corruptLines.push(line);
+    if (r === 'bad' && corruptLines.length < MAX_CORRUPT_LISTED) corruptLines.push(line);
     else if (r === 'unknown') unknown++;
     start = nl + 1;
     line++;
   }
+  const lines = line - firstLine;
   let rest = text.slice(start);
   let tornTail = false;
   if (acceptUnterminated && rest.trim() !== '') {
@@ -70,5 +101,5 @@ export function parseEventLines(text: string, firstLine = 1, acceptUnterminated 
     if (r === 'bad') tornTail = true;
     rest = '';
   }
-  return { events, corruptLines, unknown, rest, tornTail };
+  return { events, corruptLines, unknown, rest, lines, tornTail };
 }

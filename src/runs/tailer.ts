@@ -22,74 +22,19 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { RUN_FILES, type RunEvent, type RunStatus, type RunSummary } from '../shared/protocol';
-import { parseEventLines } from './events';
-import { isRunDir, runInfo, type RunInfo, type StateOptions } from './reader';
+import { EventsFileReader } from './eventsReader';
+import { checkStatus, checkSummary, isRunDir, readRunText, runDirNames, runInfo, type RunInfo, type StateOptions } from './reader';
+
+export { EventsFileReader } from './eventsReader';
 
 export interface Disposable {
   dispose(): void;
 }
 
-/** Reads the new complete lines of an events file on each {@link read}. */
-export class EventsFileReader {
-  /** Bytes consumed so far (up to the end of the last complete line). */
-  offset = 0;
-  private nextLine = 1;
-  private ino: number | null = null;
-
-  constructor(readonly file: string) {}
-
-  /**
-   * Read what was appended since the last call. `reset` is true when the file shrank or was replaced
-   * (everything is read again from the start); a missing file reads as empty.
-   */
-  read(): { events: RunEvent[]; corruptLines: number[]; reset: boolean } {
-    let fd: number;
-    try {
-      fd = fs.openSync(this.file, 'r');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { events: [], corruptLines: [], reset: false };
-      throw e;
-    }
-    try {
-      const st = fs.fstatSync(fd);
-      let reset = false;
-      if ((this.ino !== null && st.ino !== this.ino) || st.size < this.offset) {
-        reset = this.offset > 0 || this.ino !== null;
-        this.offset = 0;
-        this.nextLine = 1;
-      }
-      this.ino = st.ino;
-      if (st.size === this.offset) return { events: [], corruptLines: [], reset };
-      const buf = Buffer.allocUnsafe(st.size - this.offset);
-      let got = 0;
-      while (got < buf.length) {
-        const n = fs.readSync(fd, buf, got, buf.length - got, this.offset + got);
-        if (n === 0) break;
-        got += n;
-      }
-      // Only complete lines: up to the last newline byte (never inside a UTF-8 sequence).
-      const end = buf.lastIndexOf(0x0a, got - 1);
-      if (end < 0) return { events: [], corruptLines: [], reset };
-      const parsed = parseEventLines(buf.toString('utf8', 0, end + 1), this.nextLine);
-      this.offset += end + 1;
-      this.nextLine += countNewlines(buf, end + 1);
-      return { events: parsed.events, corruptLines: parsed.corruptLines, reset };
-    } finally {
-      fs.closeSync(fd);
-    }
-  }
-}
-
-function countNewlines(buf: Buffer, end: number): number {
-  let n = 0;
-  for (let i = buf.indexOf(0x0a); i >= 0 && i < end; i = buf.indexOf(0x0a, i + 1)) n++;
-  return n;
-}
-
 /** Stat signature of a file, '' when absent. */
 function sig(file: string): string {
   try {
-    const s = fs.statSync(file);
+    const s = fs.lstatSync(file);
     return `${s.ino}:${s.size}:${s.mtimeMs}`;
   } catch {
     return '';
@@ -101,8 +46,13 @@ export interface RunTailerListener {
   onEvents?(events: RunEvent[]): void;
   /** events.jsonl was truncated or replaced: drop what you had; all events follow again. */
   onReset?(): void;
+  /** status.json changed (validated: invalid fields replaced, see `onProblems`). */
   onStatus?(status: RunStatus): void;
   onSummary?(summary: RunSummary): void;
+  /** What is wrong with status.json or summary.json as last read ([] once it is fine again). */
+  onProblems?(file: 'status' | 'summary', problems: string[]): void;
+  /** Progress of a long read of events.jsonl (bytes read, file size); called between chunks. */
+  onProgress?(done: number, total: number): void;
   /** Corrupt lines were skipped (1-based line numbers). */
   onCorrupt?(lines: number[]): void;
   onError?(error: Error): void;
@@ -163,6 +113,10 @@ export class RunTailer implements Disposable {
   private statusText = '';
   private summarySig = '';
   private summaryText = '';
+  /** A chunked read of events.jsonl is under way (it continues from setImmediate). */
+  private pumping = false;
+  private pollAgain = false;
+  private caughtUpWaiters: (() => void)[] = [];
 
   constructor(
     readonly dir: string,
@@ -181,55 +135,112 @@ export class RunTailer implements Disposable {
         this.watcher.on('error', (e) => this.error(e));
         this.watcher.on('ready', () => {
           this.poll(); // anything written between the first read and the watch
-          resolve();
+          void this.caughtUp().then(resolve);
         });
       });
     });
     if (pollMs > 0) this.poller = setInterval(() => this.poll(), pollMs);
   }
 
-  /** Read everything new now (also called by the watcher and the safety poll). */
+  /** Resolves when no chunked read is under way (everything in the file so far was delivered). */
+  caughtUp(): Promise<void> {
+    if (!this.pumping || this.disposed) return Promise.resolve();
+    return new Promise((r) => this.caughtUpWaiters.push(r));
+  }
+
+  /**
+   * Read everything new now (also called by the watcher and the safety poll). What fits in one chunk is
+   * delivered before this returns; a big backlog (the first read of a long log) continues chunk by chunk
+   * from setImmediate, so the event loop is never blocked for more than one chunk. status.json and
+   * summary.json are read once the events are caught up, so a final state never arrives before the
+   * run's last events.
+   */
   poll(): void {
     if (this.disposed) return;
+    if (this.pumping) {
+      this.pollAgain = true;
+      return;
+    }
+    this.pumping = true;
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.disposed) return this.settle();
+    let more = false;
     try {
       const r = this.reader.read();
       if (r.reset) this.listener.onReset?.();
       if (r.corruptLines.length) this.listener.onCorrupt?.(r.corruptLines);
       if (r.events.length) this.listener.onEvents?.(r.events);
-      if (this.disposed) return;
-      const st = this.readJsonIfChanged(RUN_FILES.status, 'status');
-      if (st) this.listener.onStatus?.(st as RunStatus);
-      if (this.disposed) return;
-      const sm = this.readJsonIfChanged(RUN_FILES.summary, 'summary');
-      if (sm) this.listener.onSummary?.(sm as RunSummary);
+      more = !!r.more;
+      if (more && r.done !== undefined && r.size !== undefined) this.listener.onProgress?.(r.done, r.size);
     } catch (e) {
       this.error(e);
     }
+    if (this.disposed) return this.settle();
+    if (more) {
+      setImmediate(() => this.pump());
+      return;
+    }
+    try {
+      const st = this.readJsonIfChanged(RUN_FILES.status, 'status');
+      if (st !== undefined) {
+        const c = checkStatus(st);
+        this.listener.onProblems?.('status', c.problems);
+        if (c.status && !this.disposed) this.listener.onStatus?.(c.status);
+      }
+      if (!this.disposed) {
+        const sm = this.readJsonIfChanged(RUN_FILES.summary, 'summary');
+        if (sm !== undefined) {
+          const c = checkSummary(sm);
+          this.listener.onProblems?.('summary', c.problems);
+          if (c.summary && !this.disposed) this.listener.onSummary?.(c.summary);
+        }
+      }
+    } catch (e) {
+      this.error(e);
+    }
+    this.settle();
+    if (this.pollAgain && !this.disposed) {
+      this.pollAgain = false;
+      this.poll();
+    }
   }
 
+  private settle(): void {
+    this.pumping = false;
+    for (const w of this.caughtUpWaiters.splice(0)) w();
+  }
+
+  /** The parsed file when it changed since the last read (undefined when unchanged or unreadable). */
   private readJsonIfChanged(name: string, which: 'status' | 'summary'): unknown {
     const file = path.join(this.dir, name);
     const s = sig(file);
-    if (s === (which === 'status' ? this.statusSig : this.summarySig)) return null;
-    let text: string;
+    if (s === (which === 'status' ? this.statusSig : this.summarySig)) return undefined;
+    let text: string | null;
     try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch {
-      return null;
+      text = readRunText(file);
+    } catch (e) {
+      if (which === 'status') this.statusSig = s;
+      else this.summarySig = s;
+      this.listener.onProblems?.(which, [`${name}: ${(e as Error).message.replace(`${file}: `, '')}`]);
+      return undefined;
     }
+    if (text === null) return undefined;
     let v: unknown;
     try {
       v = JSON.parse(text);
     } catch {
-      return null; // not atomically replaced (foreign writer): try again on the next change
+      return undefined; // not atomically replaced (foreign writer): try again on the next change
     }
     if (which === 'status') {
       this.statusSig = s;
-      if (text === this.statusText) return null;
+      if (text === this.statusText) return undefined;
       this.statusText = text;
     } else {
       this.summarySig = s;
-      if (text === this.summaryText) return null;
+      if (text === this.summaryText) return undefined;
       this.summaryText = text;
     }
     return v;
@@ -247,6 +258,7 @@ export class RunTailer implements Disposable {
     this.poller = null;
     void this.watcher?.close().catch(() => undefined);
     this.watcher = null;
+    for (const w of this.caughtUpWaiters.splice(0)) w();
   }
 }
 
@@ -256,6 +268,8 @@ export interface RunsWatcherListener {
   onChanged?(run: RunInfo): void;
   onRemoved?(id: string, dir: string): void;
   onError?(error: Error): void;
+  /** An entry of the root that is not listed (a symlinked folder, a name that is no run id); once per name. */
+  onSkip?(name: string, reason: string): void;
 }
 
 /** Watches a runs root for runs appearing, changing and disappearing. */
@@ -268,6 +282,7 @@ export class RunsWatcher implements Disposable {
   private poller: NodeJS.Timeout | null = null;
   private disposed = false;
   private readonly pollMs: number;
+  private readonly skipped = new Set<string>();
 
   constructor(
     readonly runsRoot: string,
@@ -327,12 +342,11 @@ export class RunsWatcher implements Disposable {
   rescan(): void {
     if (this.disposed) return;
     try {
-      let names: string[] = [];
-      try {
-        names = fs.readdirSync(this.runsRoot, { withFileTypes: true }).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      }
+      const names = runDirNames(this.runsRoot, (name, why) => {
+        if (this.skipped.has(name)) return;
+        this.skipped.add(name);
+        this.listener.onSkip?.(name, why);
+      });
       const seen = new Set<string>();
       for (const id of names) {
         const dir = path.join(this.runsRoot, id);
@@ -341,8 +355,8 @@ export class RunsWatcher implements Disposable {
         const s = [RUN_FILES.status, RUN_FILES.summary, RUN_FILES.config].map((f) => sig(path.join(dir, f))).join('|');
         const prev = this.known.get(id);
         if (prev && prev.sig === s) {
-          // Files unchanged, but a live run's process may have died since.
-          if (prev.info.state === 'running') {
+          // Files unchanged, but a live run's process may have died or its heartbeat expired since.
+          if (prev.info.state === 'running' || prev.info.state === 'queued') {
             const info = runInfo(dir, this.opts);
             if (info.state !== prev.info.state) {
               this.known.set(id, { info, sig: s });

@@ -327,3 +327,136 @@ export function fmt(v: number | null | undefined, digits = 3): string {
 /** Accuracy in [0, 1] as a percentage label (values above 1 are taken as percentages already). */
 export const pct = (v: number | null | undefined): string =>
   v === null || v === undefined || !Number.isFinite(v) ? '–' : `${(v > 1 ? v : v * 100).toFixed(1)}%`;
+
+// ------------------------------------------------------------------------------------- bounded history
+
+/** Points the host keeps per table of a followed run; beyond it the table is compacted to half. */
+export const HOST_MAX_POINTS = 100_000;
+/** Points per table a view is sent (and keeps): a few per pixel column of a wide chart. */
+export const VIEW_MAX_POINTS = 4_000;
+/** Detector marks kept (the first of each kind and the latest ones). */
+export const MAX_MARKERS = 1_000;
+/** Longest marker message kept (characters). */
+export const MAX_MARKER_MESSAGE = 1_000;
+
+type TableName = 'steps' | 'fisher' | 'evals';
+const TABLE_COLUMNS: Record<TableName, readonly string[]> = {
+  steps: ['loss', 'lr', 'penalty', 'gradNorm', 'examplesPerSec'],
+  fisher: ['trF', 'trFStderr', 'trFB'],
+  evals: ['testLoss', 'testAcc', 'trainLoss', 'trainAcc', 'cleanLoss', 'cleanAcc', 'noisyLoss', 'noisyAcc'],
+};
+const ALL_COLUMNS = (t: TableName) => ['step', 'epoch', 't', ...TABLE_COLUMNS[t]];
+
+/**
+ * Rows to keep of a table so that at most `max` remain: the rows are cut into equal buckets (by index, so
+ * an unsorted table is fine) and each bucket keeps its first and last row and, for every column, the rows of
+ * its minimum, its maximum and its first null — so spikes, dips and gaps survive — plus the `force`d rows.
+ */
+export function compactIndices(columns: readonly (readonly Val[])[], n: number, max: number, force: readonly number[] = []): number[] {
+  if (n <= max) return Array.from({ length: n }, (_, i) => i);
+  for (let buckets = Math.max(1, Math.floor((max - force.length) / 4)); ; buckets = Math.max(1, Math.floor(buckets / 2))) {
+    const keep = new Uint8Array(n);
+    for (const f of force) if (f >= 0 && f < n) keep[f] = 1;
+    for (let b = 0; b < buckets; b++) {
+      const lo = Math.floor((b * n) / buckets);
+      const hi = Math.floor(((b + 1) * n) / buckets) - 1;
+      if (hi < lo) continue;
+      keep[lo] = 1;
+      keep[hi] = 1;
+      for (const ys of columns) {
+        let iMin = -1;
+        let iMax = -1;
+        let iNull = -1;
+        for (let i = lo; i <= hi; i++) {
+          const y = ys[i];
+          if (y === null || y === undefined || !Number.isFinite(y)) {
+            if (iNull < 0) iNull = i;
+            continue;
+          }
+          if (iMin < 0 || y < (ys[iMin] as number)) iMin = i;
+          if (iMax < 0 || y > (ys[iMax] as number)) iMax = i;
+        }
+        if (iMin >= 0) keep[iMin] = 1;
+        if (iMax >= 0) keep[iMax] = 1;
+        if (iNull >= 0) keep[iNull] = 1;
+      }
+    }
+    let count = 0;
+    for (let i = 0; i < n; i++) count += keep[i];
+    if (count <= max || buckets === 1) {
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) if (keep[i]) out.push(i);
+      return out;
+    }
+  }
+}
+
+function tableRows(s: RunSeries, t: TableName): number {
+  return (s[t] as XColumns).step.length;
+}
+
+function pickTable<T extends XColumns>(tab: T, t: TableName, idx: readonly number[]): T {
+  const out = {} as Record<string, unknown>;
+  for (const c of ALL_COLUMNS(t)) {
+    const col = (tab as unknown as Record<string, unknown[]>)[c];
+    const o = new Array(idx.length);
+    for (let j = 0; j < idx.length; j++) o[j] = col[idx[j]];
+    out[c] = o;
+  }
+  return out as unknown as T;
+}
+
+function tableIndices(s: RunSeries, t: TableName, max: number): number[] {
+  const tab = s[t] as unknown as Record<string, Val[]>;
+  const force = t === 'fisher' ? [argMax(s.fisher.trF)] : [];
+  return compactIndices(TABLE_COLUMNS[t].map((c) => tab[c]), tableRows(s, t), max, force.filter((i) => i >= 0));
+}
+
+/** Keep at most {@link MAX_MARKERS} marks: the first of each kind and the latest; messages shortened. */
+export function boundMarkers(markers: readonly Marker[], max = MAX_MARKERS): Marker[] {
+  const trim = (m: Marker): Marker => (m.message.length > MAX_MARKER_MESSAGE ? { ...m, message: `${m.message.slice(0, MAX_MARKER_MESSAGE - 1)}…` } : m);
+  if (markers.length <= max) return markers.map(trim);
+  const firsts = new Set<number>();
+  const seen = new Set<string>();
+  markers.forEach((m, i) => {
+    if (!seen.has(m.kind)) {
+      seen.add(m.kind);
+      firsts.add(i);
+    }
+  });
+  const latest = markers.length - (max - firsts.size);
+  return markers.filter((_, i) => firsts.has(i) || i >= latest).map(trim);
+}
+
+/**
+ * Bound a series in place: every table longer than `max` rows is compacted to `max / 2` (so compaction is
+ * rare: amortised O(1) per appended point), keeping the extremes of every column and the largest Tr(F).
+ * Returns whether anything was dropped.
+ */
+export function boundSeries(s: RunSeries, max = HOST_MAX_POINTS): boolean {
+  let changed = false;
+  for (const t of ['steps', 'fisher', 'evals'] as const) {
+    if (tableRows(s, t) <= max) continue;
+    (s as unknown as Record<string, unknown>)[t] = pickTable(s[t] as XColumns, t, tableIndices(s, t, Math.max(16, Math.floor(max / 2))));
+    changed = true;
+  }
+  if (s.markers.length > MAX_MARKERS) {
+    s.markers = boundMarkers(s.markers);
+    changed = true;
+  }
+  return changed;
+}
+
+/**
+ * A copy of a series with at most `max` rows per table (what a view can draw: extremes of every column and
+ * the largest Tr(F) kept), its size independent of the run's length.
+ */
+export function viewSeries(s: RunSeries, max = VIEW_MAX_POINTS): RunSeries {
+  return {
+    ...s,
+    steps: pickTable(s.steps, 'steps', tableIndices(s, 'steps', max)),
+    fisher: pickTable(s.fisher, 'fisher', tableIndices(s, 'fisher', max)),
+    evals: pickTable(s.evals, 'evals', tableIndices(s, 'evals', max)),
+    markers: boundMarkers(s.markers),
+  };
+}
