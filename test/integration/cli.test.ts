@@ -109,6 +109,113 @@ test('a missing data folder is an input error naming the path; nothing written',
   assert.ok(!fs.existsSync(dir));
 });
 
+/** A tiny valid config: synthetic data on the cpu backend (nothing here is meant to train it). */
+const tiny = (over: object = {}) => ({
+  dataset: { name: 'synthetic', trainSize: 128, testSize: 32 },
+  model: { arch: 'mlp', hidden: [8] },
+  optimizer: { batchSize: 32 },
+  schedule: { steps: 2 },
+  fisher: { probeSize: 16 },
+  labelNoise: { trackSize: 16 },
+  backend: 'cpu',
+  ...over,
+});
+const STACK = /^\s+at .+(:\d+:\d+\)?|\(native\))$/m;
+
+/** Run the CLI; it must exit `code` with a one-message stderr (no stack trace) matching `pattern`. */
+function expectExit(args: string[], code: number, pattern: RegExp, opts: { maxMs?: number } = {}) {
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60_000 });
+  const ms = Date.now() - t0;
+  assert.equal(r.status, code, `${args.join(' ')}: exit ${r.status}, stderr: ${r.stderr}`);
+  assert.match(r.stderr, pattern, args.join(' '));
+  assert.ok(!STACK.test(r.stderr), `no stack trace for ${args.join(' ')}: ${r.stderr}`);
+  if (opts.maxMs) assert.ok(ms < opts.maxMs, `${args.join(' ')} refused in ${ms} ms (expected < ${opts.maxMs}: checked before any work)`);
+  return r;
+}
+
+test('bad arguments exit 2 with a message naming the argument, before any work and writing nothing', { timeout: 120_000 }, () => {
+  const cfg = writeConfig('tiny', tiny());
+  const dir = path.join(tmp, 'arg-runs');
+  // An invalid run id, even with a config whose data would take long to load, is refused at once.
+  const heavy = writeConfig('heavy', small({ dataset: { name: 'mnist', trainSize: 60000, testSize: 10000 } }));
+  expectExit(['train', heavy, '--runs-dir', dir, '--run-id', '../escape'], 2, /^fisher-lens: --run-id: got "\.\.\/escape"; expected one path segment/, { maxMs: 5000 });
+  expectExit(['train', cfg, '--runs-dir', dir, '--run-id', 'x'.repeat(500)], 2, /--run-id: got "x{59}"…; 500 characters, at most 128/);
+  // --runs-dir: a file, below a file, on /proc (where recursive mkdir used to loop forever).
+  const file = path.join(tmp, 'a-file');
+  fs.writeFileSync(file, '');
+  expectExit(['train', cfg, '--runs-dir', file], 2, /--runs-dir: .*a-file is a file, not a folder/);
+  expectExit(['train', cfg, '--runs-dir', path.join(file, 'sub')], 2, /--runs-dir: .*a part of the path is a file, not a folder/);
+  if (fs.existsSync('/proc/self')) expectExit(['train', cfg, '--runs-dir', '/proc/fisher-lens-x/runs'], 2, /--runs-dir: .*proc pseudo file system/, { maxMs: 10_000 });
+  // The config file: not a regular file, too big, missing.
+  expectExit(['train', '/dev/zero', '--runs-dir', dir], 2, /^fisher-lens: \/dev\/zero: is a character device, not a config file/, { maxMs: 10_000 });
+  expectExit(['train', tmp, '--runs-dir', dir], 2, /is a folder, not a config file/);
+  expectExit(['train', path.join(tmp, 'nope.fisher.json'), '--runs-dir', dir], 2, /nope\.fisher\.json: cannot read the config file \(no such file\)/);
+  const big = path.join(tmp, 'big.fisher.json');
+  fs.writeFileSync(big, '{}' + ' '.repeat(1 << 20));
+  expectExit(['train', big, '--runs-dir', dir], 2, /big\.fisher\.json: is 1,048,578 bytes; a config file may have at most 1,048,576 bytes \(1 MiB\)/);
+  // Non-finite numbers are named as written.
+  const inf = path.join(tmp, 'inf.fisher.json');
+  fs.writeFileSync(inf, '{"schedule": {"steps": 1e400}}');
+  expectExit(['train', inf, '--runs-dir', dir], 2, /schedule\.steps: expected a finite number, got 1e400/);
+  // A dataset folder that does not exist, or exists without data (path traversal), names dataset.path.
+  expectExit(['train', writeConfig('nodir', tiny({ dataset: { name: 'idx', path: '../../../../no-such-fl' } })), '--runs-dir', dir], 2, /dataset\.path: "\.\.\/\.\.\/\.\.\/\.\.\/no-such-fl" \(resolved to \/no-such-fl\) does not exist/);
+  expectExit(['train', writeConfig('trav', tiny({ dataset: { name: 'idx', path: '../../../../../../../../' } })), '--runs-dir', dir], 2, /^fisher-lens: .*trav\.fisher\.json: dataset\.path: .*no training images file/);
+  // An explicitly requested backend that does not load: exit 2 naming it and why.
+  expectExit(['train', cfg, '--runs-dir', dir, '--backend', 'tensorflow-gpu'], 2, /^fisher-lens: backend "tensorflow-gpu" is not available here \(.+\)/);
+  // Unknown option values are usage errors.
+  expectExit(['train', cfg, '--runs-dir', dir, '--backend', 'tpu'], 2, /--backend <name>' argument 'tpu' is invalid/);
+  assert.ok(!fs.existsSync(dir), 'nothing was written');
+  // --debug adds the stack; the message is the same.
+  const dbg = spawnSync(process.execPath, [bin, 'train', cfg, '--runs-dir', file, '--debug'], { encoding: 'utf8' });
+  assert.equal(dbg.status, 2);
+  assert.match(dbg.stderr, /^fisher-lens: --runs-dir: /);
+  assert.ok(STACK.test(dbg.stderr), `--debug prints the stack: ${dbg.stderr}`);
+});
+
+test('an existing run id exits 2 before any work; a queued placeholder is adopted', { timeout: 120_000 }, () => {
+  const cfg = writeConfig('tiny2', tiny());
+  const dir = path.join(tmp, 'exists-runs');
+  fs.mkdirSync(path.join(dir, 'done'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'done', 'events.jsonl'), '');
+  fs.writeFileSync(path.join(dir, 'done', 'status.json'), JSON.stringify({ state: 'completed' }));
+  expectExit(['train', cfg, '--runs-dir', dir, '--run-id', 'done'], 2, /--run-id: run "done" already exists in .* \(found events\.jsonl\)/);
+  fs.symlinkSync(tmp, path.join(dir, 'link'));
+  expectExit(['train', cfg, '--runs-dir', dir, '--run-id', 'link'], 2, /--run-id: run "link" already exists .*symbolic link/);
+  fs.writeFileSync(path.join(dir, 'afile'), '');
+  expectExit(['train', cfg, '--runs-dir', dir, '--run-id', 'afile'], 2, /--run-id: run "afile" already exists .*a file of that name/);
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'done')).sort(), ['events.jsonl', 'status.json'], 'the existing run is untouched');
+  // The extension's launcher writes a queued placeholder, then starts `train --run-id`: that must still work.
+  fs.mkdirSync(path.join(dir, 'queued'));
+  fs.writeFileSync(path.join(dir, 'queued', 'status.json'), JSON.stringify({ state: 'queued' }));
+  const r = spawnSync(process.execPath, [bin, 'train', cfg, '--runs-dir', dir, '--run-id', 'queued', '--json'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'queued', 'status.json'), 'utf8')).state, 'completed');
+});
+
+test('trace, demo and reproduce check their arguments: exit 2 naming the argument, no stack trace', { timeout: 120_000 }, () => {
+  expectExit(['trace', '--checkpoint', path.join(tmp, 'no-ckpt'), '--data', 'mnist'], 2, /^fisher-lens: --checkpoint: ".*no-ckpt" does not exist/);
+  expectExit(['trace', '--checkpoint', tmp, '--data', 'mnist'], 2, /--checkpoint: .* has no params\.json/);
+  const fake = path.join(tmp, 'fake-ckpt');
+  fs.mkdirSync(fake, { recursive: true });
+  fs.writeFileSync(path.join(fake, 'params.json'), '{"format": "other"}');
+  fs.writeFileSync(path.join(fake, 'params.bin'), '');
+  expectExit(['trace', '--checkpoint', fake, '--data', 'mnist'], 2, /--checkpoint: .*params\.json" is not a fisher-lens checkpoint/);
+  fs.writeFileSync(path.join(fake, 'params.json'), '{"format": "fisher-lens-params", "version": 1, "dtype": "float32", "tensors": "x"}');
+  expectExit(['trace', '--checkpoint', fake, '--data', 'imagenet'], 2, /--data: got "imagenet"; expected NAME/);
+  expectExit(['trace', '--checkpoint', fake, '--data', 'idx:/no/such/fl'], 2, /--data: "\/no\/such\/fl" does not exist/);
+  expectExit(['trace', '--checkpoint', fake, '--data', 'mnist', '--backend', 'cpu'], 2, /--checkpoint: .*cannot load the model/);
+  for (const seed of ['-1', '1.5', '9007199254740993', '1e3', 'abc']) {
+    expectExit(['trace', '--checkpoint', fake, '--data', 'mnist', '--seed', seed], 2, /--seed must be an integer from 0 to 9007199254740991/);
+  }
+  expectExit(['trace', '--checkpoint', fake, '--data', 'mnist', '--count', '0'], 2, /--count must be an integer from 1/);
+  fs.writeFileSync(path.join(tmp, 'a-file'), '');
+  expectExit(['demo', '--runs-dir', path.join(tmp, 'a-file')], 2, /--runs-dir: .*is a file, not a folder/);
+  expectExit(['demo', '--steps', '1e400'], 2, /--steps must be an integer/);
+  expectExit(['reproduce', '--out', path.join(tmp, 'a-file', 'x')], 2, /--out: .*a part of the path is a file/);
+  expectExit(['reproduce', '--dataset', 'idx:/no/such/fl', '--dry-run'], 2, /--dataset: "\/no\/such\/fl" does not exist/);
+});
+
 function startRun(id: string, cfgFile: string) {
   const child = spawn(process.execPath, [bin, 'train', cfgFile, '--runs-dir', runsDir, '--run-id', id, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
