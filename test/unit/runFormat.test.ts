@@ -20,7 +20,9 @@ import {
 } from '../../src/shared/protocol';
 
 const root = path.join(__dirname, '..', '..');
-const published = JSON.parse(fs.readFileSync(path.join(root, 'schemas', 'run-events.schema.json'), 'utf8'));
+const published: { oneOf: { $ref: string }[] } & Record<string, unknown> = JSON.parse(
+  fs.readFileSync(path.join(root, 'schemas', 'run-events.schema.json'), 'utf8'),
+);
 
 function runFolders(dir: string): string[] {
   const out: string[] = [];
@@ -40,8 +42,8 @@ const ajvStatus = ajv.compile({ $ref: 'run#/definitions/status' });
 const ajvSummary = ajv.compile({ $ref: 'run#/definitions/summary' });
 
 test('run format: committed schemas/run-events.schema.json is current', () => {
-  assert.deepEqual(published, runEventsJsonSchema(), 'run `npm run build` to regenerate it');
-  assert.deepEqual(new Set(published.oneOf.map((r: { $ref: string }) => r.$ref.split('/').pop())), new Set(EVENT_TYPES.map((t) => `${t}Event`)));
+  assert.deepEqual({ ...published }, runEventsJsonSchema(), 'run `npm run build` to regenerate it');
+  assert.deepEqual(new Set(published.oneOf.map((r) => r.$ref.split('/').pop())), new Set(EVENT_TYPES.map((t) => `${t}Event`)));
 });
 
 test('run format: every committed run folder validates (ours and Ajv over the published schema)', () => {
