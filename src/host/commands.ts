@@ -9,8 +9,10 @@ import { makeRunId } from '../runs/runId';
 import type { ConfigError, RunConfig } from '../shared/config';
 import { isTerminal, RUN_FILES } from '../shared/protocol';
 import { ComparePanel } from './comparePanel';
-import { EXPORT_FORMATS, writeDataExports, type ExportFormat } from './exporter';
-import type { Launcher, RunSource } from './launcher';
+import { EXPORT_FORMATS, ensureRealDir, writeDataExports, writeFileNoFollow, type ExportFormat } from './exporter';
+import { runDirProblem, type Launcher, type RunSource } from './launcher';
+import { isRunDir } from '../runs/reader';
+import { ensureDir } from '../runs/preflight';
 import { log } from './log';
 import { MonitorPanel, type PanelHost } from './monitorPanel';
 import type { RunInfo, RunStore } from './runStore';
@@ -193,9 +195,9 @@ export function registerCommands(h: CommandHost): vscode.Disposable[] {
       void vscode.window.showInformationMessage(`${runId} is not running (${r.state}).`);
       return;
     }
-    const how = launcher.stop(runId, r?.dir);
-    log.info(`stop ${runId}: ${how}`);
-    if (how === 'nothing') void vscode.window.showWarningMessage(`Could not stop ${runId}: its run directory was not found.`);
+    const how = launcher.stop(runId, r?.dir, store.root);
+    log.info(`stop ${noLinks(runId)}: ${how}`);
+    if (how === 'nothing') void vscode.window.showWarningMessage(`Could not stop ${noLinks(runId)}: its run directory was not found or is not a real folder inside the runs root (see the log).`);
     store.refresh();
   };
 
@@ -255,11 +257,12 @@ export function registerCommands(h: CommandHost): vscode.Disposable[] {
     for (const id of ids) {
       const r = store.get(id);
       if (!r) continue;
-      // Only ever remove a folder directly inside the runs root that holds a run.
-      const inside = path.dirname(path.resolve(r.dir)) === path.resolve(store.root);
-      const isRun = fs.existsSync(path.join(r.dir, RUN_FILES.status)) || fs.existsSync(path.join(r.dir, RUN_FILES.events));
-      if (!inside || !isRun) {
-        void vscode.window.showErrorMessage(`Refusing to delete ${r.dir}: not a run folder inside ${store.root}.`);
+      // Only ever remove a real folder (never a symlink to one) directly inside the runs root that holds a run.
+      // rm itself never follows a symlink found inside it (it removes the link).
+      const bad = runDirProblem(r.dir, store.root);
+      if (bad || !isRunDir(r.dir)) {
+        log.warn(`refused to delete ${r.dir}: ${bad ?? 'not a run folder'}`);
+        void vscode.window.showErrorMessage(`Refusing to delete ${noLinks(r.dir, 300)}: not a run folder inside ${noLinks(store.root, 300)}.`);
         continue;
       }
       MonitorPanel.get(id)?.dispose();
@@ -315,11 +318,12 @@ export function registerCommands(h: CommandHost): vscode.Disposable[] {
         const panel = MonitorPanel.show(h, runId, true);
         const png = await panel.capturePng();
         const f = path.join(outDir, `${runId}.png`);
-        await fs.promises.writeFile(f, png);
+        ensureRealDir(outDir);
+        writeFileNoFollow(f, png);
         written.push(f);
       }
     } catch (e) {
-      void vscode.window.showErrorMessage(`Export of ${runId} failed: ${(e as Error).message}`);
+      void vscode.window.showErrorMessage(`Export of ${runId} failed: ${noLinks((e as Error).message, 500)}`);
       log.error(`export ${runId}:`, e);
     } finally {
       follow.dispose();
@@ -369,7 +373,12 @@ export function registerCommands(h: CommandHost): vscode.Disposable[] {
   const demoRun = async (opts?: { explosion?: boolean; steps?: number; replayMs?: number }) => {
     const s = settings();
     const runId = makeRunId(opts?.explosion === false ? 'synthetic-flat' : 'synthetic', new Date(), s.runsDirectory);
-    fs.mkdirSync(s.runsDirectory, { recursive: true });
+    try {
+      ensureDir(s.runsDirectory, 'fisherLens.runsDirectory');
+    } catch (e) {
+      void vscode.window.showErrorMessage(`Fisher Lens: ${noLinks((e as Error).message, 500)}`);
+      return undefined;
+    }
     const { writeFakeRun } = await import('../shared/fakeRun');
     const done = writeFakeRun(
       s.runsDirectory,

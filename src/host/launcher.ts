@@ -10,12 +10,60 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
+import { ensureDir } from '../runs/preflight';
+import { readRunText } from '../runs/reader';
 import { writeJsonAtomic, writeQueuedRun } from '../runs/writer';
 import type { RunConfig } from '../shared/config';
 import { isTerminal, RUN_FILES, type RunState, type RunStatus } from '../shared/protocol';
 import { Disposable } from './dispose';
 import { log } from './log';
 import type { Settings } from './settings';
+
+/** Seconds between rewrites of a queued placeholder's status.json while this window holds it. */
+export const QUEUED_HEARTBEAT_S = 30;
+
+const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
+
+/** lstat: a real folder (not a symlink), directly inside `root`. Null when fine, else why not. */
+export function runDirProblem(dir: string, root: string): string | null {
+  if (path.dirname(path.resolve(dir)) !== path.resolve(root)) return `${dir} is not directly inside the runs root ${root}`;
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(dir);
+  } catch (e) {
+    return `${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+  }
+  if (st.isSymbolicLink()) return `${dir} is a symbolic link; run folders are never followed`;
+  if (!st.isDirectory()) return `${dir} is not a folder`;
+  return null;
+}
+
+/**
+ * Create `<dir>/STOP` without following a symlink: O_CREAT|O_EXCL|O_NOFOLLOW, in a run folder that is a
+ * real folder inside the runs root. An existing STOP file is fine (someone asked already); a symlink named
+ * STOP, or anything else in its place, is refused. Throws with the reason.
+ */
+export function createStopFile(dir: string, root: string): 'created' | 'exists' {
+  const bad = runDirProblem(dir, root);
+  if (bad) throw new Error(bad);
+  const file = path.join(dir, RUN_FILES.stop);
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | O_NOFOLLOW, 0o644);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    const st = fs.lstatSync(file);
+    if (st.isSymbolicLink()) throw new Error(`${file} is a symbolic link; not written through`);
+    if (!st.isFile()) throw new Error(`${file} exists and is not a file`);
+    return 'exists';
+  }
+  try {
+    fs.writeSync(fd, `stop requested by the editor at ${new Date().toISOString()}\n`);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return 'created';
+}
 
 /** Exit codes of `fisher-lens train`. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, diverged: 3 } as const;
@@ -95,7 +143,12 @@ export class Launcher extends Disposable {
   launch(req: LaunchRequest): LocalRun {
     const s = this.settings();
     const config = req.source.config;
-    writeQueuedRun(s.runsDirectory, req.runId, config, { totalSteps: req.totalSteps });
+    // A runs root such as /proc/x: one clear error (a plain recursive mkdir would loop forever there).
+    ensureDir(s.runsDirectory, 'fisherLens.runsDirectory');
+    const dir = writeQueuedRun(s.runsDirectory, req.runId, config, { totalSteps: req.totalSteps });
+    // The placeholder names its owner (this extension host) and heartbeats while this window holds it, so
+    // other windows and later sessions see it stale once the owner is gone.
+    this.beatQueued(dir, true);
     const run: LocalRun = {
       runId: req.runId,
       runsDir: s.runsDirectory,
@@ -114,7 +167,40 @@ export class Launcher extends Disposable {
     this.runs.set(run.runId, run);
     this.changed.fire(run.runId);
     this.pump();
+    this.armHeartbeat();
     return run;
+  }
+
+  private heartbeat: NodeJS.Timeout | null = null;
+
+  /** Refresh the queued placeholders' heartbeat while any is held. */
+  private armHeartbeat() {
+    if (this.heartbeat || this.disposed) return;
+    this.heartbeat = setInterval(() => {
+      const queued = [...this.runs.values()].filter((r) => r.state === 'queued');
+      if (!queued.length && this.heartbeat) {
+        clearInterval(this.heartbeat);
+        this.heartbeat = null;
+        return;
+      }
+      for (const r of queued) this.beatQueued(path.join(r.runsDir, r.runId), false);
+    }, QUEUED_HEARTBEAT_S * 1000);
+    this.heartbeat.unref?.();
+  }
+
+  /** Rewrite a queued placeholder's status.json as owned by this process, now (only while it is still queued and ours). */
+  private beatQueued(dir: string, claim: boolean) {
+    const file = path.join(dir, RUN_FILES.status);
+    try {
+      if (runDirProblem(dir, path.dirname(dir))) return;
+      const text = readRunText(file);
+      if (text === null) return;
+      const st = JSON.parse(text) as RunStatus;
+      if (st.state !== 'queued' || (!claim && st.pid !== process.pid)) return;
+      writeJsonAtomic(file, { ...st, pid: process.pid, host: os.hostname(), heartbeatSeconds: QUEUED_HEARTBEAT_S, updatedAt: new Date().toISOString() });
+    } catch (e) {
+      log.debug(`${path.basename(dir)}: queued heartbeat not written: ${(e as Error).message}`);
+    }
   }
 
   /** Start queued runs while below the limit. */
@@ -139,7 +225,6 @@ export class Launcher extends Disposable {
     // Electron's own binary is plain Node only with this variable; `node` on PATH ignores it.
     if (node === process.execPath && process.versions.electron) env.ELECTRON_RUN_AS_NODE = '1';
     log.info(`starting ${run.runId}: ${node} ${args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}`);
-    fs.mkdirSync(run.runsDir, { recursive: true });
     // stderr goes to a file, not a pipe: a trainer that outlives this window (reload) must not die of EPIPE.
     const errFile = path.join(os.tmpdir(), 'fisher-lens', `${run.runId}${nodeOverride ? '.2' : ''}.stderr.log`);
     fs.mkdirSync(path.dirname(errFile), { recursive: true });
@@ -199,9 +284,14 @@ export class Launcher extends Disposable {
    * killed hard) leaves `queued`/`running` in status.json: record `failed` with the reason.
    */
   private settle(run: LocalRun, code: number | null, signal: NodeJS.Signals | null, stderrTail: string) {
-    const file = path.join(run.runsDir, run.runId, RUN_FILES.status);
+    const dir = path.join(run.runsDir, run.runId);
+    const file = path.join(dir, RUN_FILES.status);
     try {
-      const st = JSON.parse(fs.readFileSync(file, 'utf8')) as RunStatus;
+      const bad = runDirProblem(dir, run.runsDir);
+      if (bad) throw new Error(bad);
+      const text = readRunText(file);
+      if (text === null) return;
+      const st = JSON.parse(text) as RunStatus;
       if (isTerminal(st.state)) return;
       const now = new Date().toISOString();
       // Stopped before it could handle the signal (e.g. still starting up): stopped is what the user asked for.
@@ -221,13 +311,14 @@ export class Launcher extends Disposable {
    * Stop a run: a queued one is dropped; our child gets SIGTERM; and the `STOP` file is created in its run
    * directory (which also stops runs this window did not start). Returns what was done.
    */
-  stop(runId: string, runDir: string | undefined): 'dequeued' | 'signalled' | 'stop-file' | 'nothing' {
+  stop(runId: string, runDir: string | undefined, runsRoot?: string): 'dequeued' | 'signalled' | 'stop-file' | 'nothing' {
     const r = this.runs.get(runId);
     if (r?.state === 'queued') {
       this.runs.delete(runId);
       if (r.tempConfig) fs.rm(r.tempConfig, { force: true }, () => undefined);
-      // The placeholder folder holds nothing but the queued config and status.
-      fs.rmSync(path.join(r.runsDir, runId), { recursive: true, force: true });
+      // The placeholder folder holds nothing but the queued config and status (never follow a symlink).
+      const dir = path.join(r.runsDir, runId);
+      if (!runDirProblem(dir, r.runsDir)) fs.rmSync(dir, { recursive: true, force: true });
       this.changed.fire(runId);
       return 'dequeued';
     }
@@ -238,12 +329,13 @@ export class Launcher extends Disposable {
       done = 'signalled';
     }
     const dir = runDir ?? (r ? path.join(r.runsDir, runId) : undefined);
-    if (dir && fs.existsSync(dir)) {
+    const root = runsRoot ?? r?.runsDir ?? (dir ? path.dirname(dir) : undefined);
+    if (dir && root) {
       try {
-        fs.writeFileSync(path.join(dir, RUN_FILES.stop), `stop requested by the editor at ${new Date().toISOString()}\n`);
+        createStopFile(dir, root);
         if (done === 'nothing') done = 'stop-file';
       } catch (e) {
-        log.warn(`${runId}: could not write ${RUN_FILES.stop}: ${(e as Error).message}`);
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') log.warn(`${runId}: refused to write ${RUN_FILES.stop}: ${(e as Error).message}`);
       }
     }
     return done;
@@ -258,12 +350,25 @@ export class Launcher extends Disposable {
 
   override dispose(): void {
     // Running trainers are left alone: a window reload must not kill training, and the next window follows
-    // them through their run directories. Queued runs (not started yet) are dropped.
+    // them through their run directories. Queued runs (not started yet) will never start now: their
+    // placeholders are marked `failed` with the reason (kept, so the tree and a restored monitor show what
+    // happened instead of `queued` forever; Delete removes them).
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
     for (const r of this.runs.values()) {
       if (r.state !== 'queued') continue;
       if (r.tempConfig) fs.rm(r.tempConfig, { force: true }, () => undefined);
-      // Its folder is only the queued placeholder (config + status): nothing will ever start it now.
-      fs.rmSync(path.join(r.runsDir, r.runId), { recursive: true, force: true });
+      const dir = path.join(r.runsDir, r.runId);
+      const file = path.join(dir, RUN_FILES.status);
+      try {
+        if (runDirProblem(dir, r.runsDir)) continue;
+        const text = readRunText(file);
+        const st = text === null ? null : (JSON.parse(text) as RunStatus);
+        if (!st || st.state !== 'queued') continue;
+        writeJsonAtomic(file, { ...st, state: 'failed', pid: null, updatedAt: new Date().toISOString(), error: 'never started: the VS Code window that queued it was closed or reloaded (start it again)' });
+      } catch (e) {
+        log.debug(`${r.runId}: queued placeholder not marked: ${(e as Error).message}`);
+      }
     }
     super.dispose();
   }

@@ -141,7 +141,7 @@ export function encodeEventFile(points: readonly ScalarPoint[], startWallTime?: 
 
 /** The conventional file name `events.out.tfevents.<seconds>.<host>`. */
 export const eventFileName = (wallTimeSec: number, host: string): string =>
-  `events.out.tfevents.${Math.floor(wallTimeSec)}.${host.replace(/[^A-Za-z0-9._-]/g, '_') || 'localhost'}`;
+  `events.out.tfevents.${Math.floor(wallTimeSec)}.${host.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64) || 'localhost'}`;
 
 // ----------------------------------------------------------------------------------------------- reading
 
