@@ -28,7 +28,10 @@
  *   partly written line is truncated away, temporary files are removed, and JSON files are only ever replaced
  *   by complete ones, so the folder stays readable. {@link RunWriter.finish} never throws for a write error: it
  *   records `failed` with the first error wherever it still can (status.json is small; if even it cannot be
- *   written, the previous one stays intact).
+ *   written, the previous one stays intact). So that "wherever it can" includes a disk that is truly full, the
+ *   writer holds a small hidden reserve file (`.space-reserve-<pid>`, {@link SPACE_RESERVE_BYTES}) while the
+ *   run is live and deletes it at the first write error and at the end, freeing room for the final status
+ *   line, summary.json and status.json.
  * - The checkpoint is written into a private temporary folder and renamed to `checkpoint/` when complete:
  *   never a `params.bin` without its `params.json`.
  */
@@ -50,6 +53,9 @@ export type EventInput = DistributiveOmit<Exclude<RunEvent, HeaderEvent>, 't'> &
 
 /** Default interval of the status.json heartbeat. */
 export const HEARTBEAT_SECONDS = 10;
+
+/** Size of the space reserve held while a run is live (enough pages for the final status, summary and line). */
+export const SPACE_RESERVE_BYTES = 32 * 1024;
 
 export interface RunWriterOptions {
   /** Minimum ms between two written `step` events (default 50, i.e. ≤ 20/s). */
@@ -460,6 +466,7 @@ export class RunWriter {
   private timer: NodeJS.Timeout | null = null;
   private finished = false;
   private failure: RunWriteError | null = null;
+  private reserve: string | null = null;
   private readonly onExit = () => this.flushSafely();
 
   private constructor(
@@ -494,6 +501,7 @@ export class RunWriter {
     this.size = c.size;
     this.acc.add(h);
     this.acc.add(st);
+    this.reserveSpace();
     process.on('exit', this.onExit);
     if (this.o.timer) {
       this.timer = setInterval(() => this.tick(), Math.max(10, Math.min(this.o.flushIntervalMs, this.o.stepIntervalMs, this.o.heartbeatSeconds * 1000)));
@@ -620,6 +628,7 @@ export class RunWriter {
     if (this.finished) throw new Error(`${this.dir}: run already finished`);
     if (!isTerminal(state)) throw new Error(`finish(${JSON.stringify(state)}): expected a terminal state (completed, stopped, failed, diverged)`);
     const now = this.now();
+    this.releaseSpace();
     if (this.failure && state !== 'failed') {
       state = 'failed';
       error = this.failure.message;
@@ -692,6 +701,7 @@ export class RunWriter {
     if (this.finished) return;
     this.flushSafely();
     this.finished = true;
+    this.releaseSpace();
     this.stopTimer();
     if (this.fd !== null) {
       fs.closeSync(this.fd);
@@ -703,6 +713,27 @@ export class RunWriter {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     process.off('exit', this.onExit);
+  }
+
+  /** Hold {@link SPACE_RESERVE_BYTES} of real blocks (zeros, fsynced); without room for it, go on without. */
+  private reserveSpace(): void {
+    const file = path.join(this.dir, `.space-reserve-${process.pid}`);
+    try {
+      writeNewFile(file, Buffer.alloc(SPACE_RESERVE_BYTES), '.space-reserve');
+      this.reserve = file;
+    } catch {
+      /* a nearly full disk: nothing reserved (writeNewFile removed the partial file) */
+    }
+  }
+
+  private releaseSpace(): void {
+    if (!this.reserve) return;
+    try {
+      fs.rmSync(this.reserve, { force: true });
+    } catch {
+      /* best effort */
+    }
+    this.reserve = null;
   }
 
   private tick(): void {
@@ -727,6 +758,7 @@ export class RunWriter {
   private fail(file: string, e: unknown): RunWriteError {
     const err = e instanceof RunWriteError ? e : new RunWriteError(file, e);
     this.failure ??= err;
+    this.releaseSpace(); // room for the final status line, summary.json and status.json
     return err;
   }
 

@@ -8,7 +8,8 @@
  *  3. sustained blow-up: the smoothed loss has stayed above
  *        max(relativeFactor × (lowest smoothed loss so far), chanceFactor × ln K)      (defaults 10 and 4)
  *     for `sustainSteps` consecutive steps (default 100).
- * The smoothed loss is the running MEDIAN of the last `window` step losses (default 25).
+ * The smoothed loss is the running (lower) MEDIAN of the last `window` step losses (default 25): it is above a
+ * value only when more than half of those steps are.
  *
  * Why these choices (none is tuned to a dataset):
  * - ln K is the cross-entropy of the uniform prediction over K classes, the loss any network can reach by
@@ -74,12 +75,14 @@ export class DivergenceMonitor {
     this.chance = Math.log(opts.numClasses);
   }
 
-  /** The running median of the last `window` losses (NaN before the first step). */
+  /**
+   * The running (lower) median of the last `window` losses (NaN before the first step): it exceeds a value only
+   * when more than half of those losses do, also while the window is still filling (two steps: both).
+   */
   get smoothed(): number {
     if (!this.recent.length) return NaN;
     const s = [...this.recent].sort((a, b) => a - b);
-    const m = s.length >> 1;
-    return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+    return s[(s.length - 1) >> 1];
   }
 
   /** The lowest smoothed loss so far. */

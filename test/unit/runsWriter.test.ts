@@ -378,7 +378,7 @@ test('heartbeat: status.json is rewritten every heartbeatSeconds while idle, and
 });
 
 const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
-const noTmp = (dir: string) => assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes('.tmp')), [], 'no temporary files left');
+const noTmp = (dir: string) => assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes('.tmp') || f.includes('reserve')), [], 'no temporary files left');
 
 test('write errors: named file and cause, run ends failed, previous JSON intact, folder readable', () => {
   const root = tmpDir();
@@ -448,7 +448,7 @@ test('checkpoint: written in a private temporary folder and renamed into place; 
     }),
     (e: Error) => e instanceof RunWriteError && e.message === 'checkpoint/params.bin: no space left on device (ENOSPC)',
   );
-  assert.deepEqual(fs.readdirSync(w.dir).sort(), ['config.json', 'events.jsonl', 'status.json'], 'no checkpoint, no temporary folder');
+  assert.deepEqual(fs.readdirSync(w.dir).sort(), [`.space-reserve-${process.pid}`, 'config.json', 'events.jsonl', 'status.json'], 'no checkpoint, no temporary folder (the space reserve is held while live)');
   await w.writeCheckpoint((d) => {
     fs.writeFileSync(path.join(d, 'params.bin'), 'b');
     fs.writeFileSync(path.join(d, 'params.json'), '{}');

@@ -1,4 +1,7 @@
-/** The training loop in-process: tensor count stays flat, exceptions give `failed`, abort gives `stopped`. */
+/**
+ * The training loop in-process: tensor count stays flat, exceptions give `failed`, abort gives `stopped`, write
+ * errors give `failed` naming the file; the divergence rule as a pure function; probe recording.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -8,6 +11,10 @@ import { resolveConfig } from '../../src/shared/config';
 import { train } from '../../src/trainer/train';
 import { learningRate } from '../../src/trainer/schedule';
 import { tfjs } from '../../src/trainer/backend';
+import { checkDivergence, DivergenceMonitor } from '../../src/trainer/divergence';
+import { writeFaults } from '../../src/runs/writer';
+import { readRun } from '../../src/runs/reader';
+import { Rng, deriveSeed } from '../../src/shared/rng';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-trainer-'));
 const cfg = (over: Record<string, unknown> = {}) =>
@@ -88,4 +95,86 @@ test('learning-rate schedules', () => {
   const cos = cfg({ optimizer: { lr: 2, batchSize: 32 }, schedule: { steps: 100, lrSchedule: 'cosine' } });
   assert.equal(learningRate(cos, 0, 100), 2);
   assert.ok(Math.abs(learningRate(cos, 50, 100) - 1) < 1e-12);
+});
+
+test('divergence rule: a healthy but spiky loss never trips it', () => {
+  const rng = new Rng(7, 'spiky');
+  const K = 10;
+  const ln = Math.log(K);
+  const losses: number[] = [];
+  for (let s = 0; s < 5000; s++) {
+    let l = ln * Math.exp(-s / 400) + 0.02 + 0.3 * Math.abs(rng.normal()) * Math.exp(-s / 1000);
+    if (s % 97 === 13) l = 10 ** (2 + (s % 7)); // isolated spikes up to 1e8, every ~100 steps
+    if (s % 233 === 0 && s > 0) l *= 50; // more isolated spikes
+    if (s >= 1200 && s < 1240) l = 20 * ln; // a 40-step catapult far above every threshold
+    if (s >= 3000 && s < 3300) l = 3 * ln; // a long bump to 3 ln K after the loss was tiny: below the 4 ln K floor
+    losses.push(l);
+  }
+  assert.equal(checkDivergence(losses, { numClasses: K }), null);
+  // A long plateau at chance level (deep nets without normalisation), then learning.
+  const plateau = Array.from({ length: 2000 }, (_, s) => (s < 1500 ? ln + 0.05 * rng.normal() : ln * Math.exp(-(s - 1500) / 100)));
+  assert.equal(checkDivergence(plateau, { numClasses: K }), null);
+  // A large initialisation: loss starts at 40 ln K and comes down slowly (judged against its own level).
+  const highInit = Array.from({ length: 2000 }, (_, s) => 40 * ln * Math.exp(-s / 300) + 0.1);
+  assert.equal(checkDivergence(highInit, { numClasses: K }), null);
+  // Two spikes in a row inside a full window do not move the median either.
+  const pairs = Array.from({ length: 1000 }, (_, s) => (s % 50 < 2 && s > 100 ? 1e12 : 0.5));
+  assert.equal(checkDivergence(pairs, { numClasses: K }), null);
+});
+
+test('divergence rule: non-finite, runaway and sustained blow-ups trip it, for any class count', () => {
+  for (const K of [2, 10, 100]) {
+    const ln = Math.log(K);
+    const nan = checkDivergence([ln, ln, NaN], { numClasses: K });
+    assert.deepEqual([nan?.rule, nan?.step], ['non-finite', 3]);
+    assert.equal(checkDivergence([ln, Infinity], { numClasses: K })?.rule, 'non-finite');
+    // Runaway: the loss multiplies by 10 each step (lr 100 on MNIST: 2.4, 1.6e3, 3.9e6, 3.2e9 …).
+    const runaway = Array.from({ length: 50 }, (_, s) => ln * 10 ** s);
+    const r = checkDivergence(runaway, { numClasses: K });
+    assert.equal(r?.rule, 'absolute');
+    assert.ok(r!.step < 20, `runaway caught at step ${r!.step}`);
+    // Sustained: from ln K up to ~60 ln K and staying there (never non-finite, never 1e6 ln K).
+    const sustained = Array.from({ length: 400 }, (_, s) => (s < 20 ? ln : 60 * ln * (1 + 0.5 * Math.sin(s))));
+    const v = checkDivergence(sustained, { numClasses: K });
+    assert.equal(v?.rule, 'sustained');
+    assert.ok(v!.step >= 100 && v!.step <= 140, `sustained caught at step ${v!.step}`);
+    assert.match(v!.message, /^training diverged at step \d+: the training loss \(median of the last 25 steps\) has stayed above/);
+  }
+  // The gradient norm counts too.
+  assert.equal(new DivergenceMonitor({ numClasses: 10 }).add(1, 2.3, NaN)?.rule, 'non-finite');
+});
+
+test('a write error mid-run (injected ENOSPC) ends the run failed naming the file, no temporary files, folder readable', { timeout: 60_000 }, async () => {
+  let writes = 0;
+  writeFaults.beforeWrite = (file) => {
+    if (file === 'events.jsonl' && ++writes > 15) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  };
+  let s;
+  try {
+    s = await train({ config: cfg({ model: { arch: 'mlp', hidden: [16] }, schedule: { steps: 400 }, penalty: { kind: 'none' } }), runsRoot: root, runId: 'enospc' });
+  } finally {
+    writeFaults.beforeWrite = null;
+  }
+  assert.equal(s.state, 'failed');
+  assert.equal(s.error, 'events.jsonl: no space left on device (ENOSPC)');
+  assert.ok(s.steps < 400, 'stopped at the failure');
+  const dir = path.join(root, 'enospc');
+  const r = readRun(dir);
+  assert.equal(r.status!.state, 'failed');
+  assert.equal(r.status!.error, 'events.jsonl: no space left on device (ENOSPC)');
+  assert.equal(r.summary!.state, 'failed');
+  assert.deepEqual(r.corruptLines, []);
+  assert.equal(r.tornTail, false, 'the failed write was truncated away');
+  assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes('tmp')), []);
+  assert.ok(!fs.existsSync(path.join(dir, 'checkpoint')));
+});
+
+test('the run records its probe set and each measurement\'s label seed', { timeout: 60_000 }, async () => {
+  const c = cfg({ model: { arch: 'mlp', hidden: [16] }, schedule: { steps: 20 }, penalty: { kind: 'none' }, fisher: { every: 10, probeSize: 16, warmupSteps: 5 } });
+  await train({ config: c, runsRoot: root, runId: 'probe' });
+  const r = readRun(path.join(root, 'probe'));
+  assert.equal(r.header!.probe!.split, 'train');
+  assert.equal(r.header!.probe!.indices.length, 16);
+  assert.deepEqual(r.header!.probe!.indices, [...r.header!.probe!.indices].sort((a, b) => a - b));
+  assert.deepEqual(r.byType.fisher.map((f) => [f.step, f.labelSeed]), [0, 10, 20].map((st) => [st, deriveSeed(c.seed, 'fisher', st)]));
 });
