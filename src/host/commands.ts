@@ -430,6 +430,6 @@ export function describeRun(r: RunInfo): string {
   if (typeof h.testAcc === 'number' && Number.isFinite(h.testAcc)) parts.push(`test ${pct(h.testAcc)}`);
   if (r.stale) parts.push(`stale: ${r.stale}`);
   if (r.problems.length) parts.push(`⚠ ${r.problems[0]}`);
-  return noIcons(parts.filter(Boolean).join(' · '), 300);
+  return noIcons(noLinks(parts.filter(Boolean).join(' · '), 300), 320);
 }
 

@@ -11,6 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ensureDir } from '../runs/preflight';
 import { seriesToCsv, seriesToScalars } from '../shared/exportData';
 import type { RunSeries } from '../shared/series';
 import { encodeEventFile, eventFileName } from '../shared/tfevents';
@@ -20,8 +21,12 @@ export const EXPORT_FORMATS: readonly ExportFormat[] = ['csv', 'tensorboard', 'p
 
 const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
 
-/** Make `dir` a real folder: create it if absent (its parent must exist); a symlink or a file there is refused. */
+/**
+ * Make `dir` a real folder: its parent (the folder the user chose) is created if absent; `dir` itself is
+ * created, or must already be a real folder — a symlink or a file there is refused.
+ */
 export function ensureRealDir(dir: string): void {
+  ensureDir(path.dirname(dir), 'export folder');
   try {
     fs.mkdirSync(dir);
     return;

@@ -7,7 +7,7 @@ import type { RunState } from '../shared/protocol';
 import { fmt, pct } from '../shared/series';
 import { Disposable } from './dispose';
 import type { RunInfo, RunStore } from './runStore';
-import { markdownText, plain, safeMarkdown } from './sanitize';
+import { markdownText, noLinks, plain, safeMarkdown } from './sanitize';
 
 const ICONS: Record<RunState, [string, string | undefined]> = {
   queued: ['clock', undefined],
@@ -48,7 +48,7 @@ export function describe(r: RunInfo): string {
   if (r.state === 'failed' || r.state === 'diverged') parts.push(r.stale ? 'stale' : r.state);
   // What is wrong with its files, named (the first problem; the tooltip lists them).
   if (r.problems.length) parts.push(`⚠ ${r.problems[0]}${r.problems.length > 1 ? ` (+${r.problems.length - 1})` : ''}`);
-  return plain(parts.join(' · '), 300);
+  return noLinks(parts.join(' · '), 300);
 }
 
 /** Details of a run as an untrusted MarkdownString: every value escaped, no links, HTML or icons. */
