@@ -33,13 +33,17 @@ let wasmReady = false;
 export function setupWasm(): string {
   const candidates = [path.join(__dirname, 'wasm'), path.join(__dirname, '..', 'dist', 'wasm')];
   try {
-    const req = typeof require === 'function' ? require : createRequire(path.join(process.cwd(), 'index.js'));
-    candidates.push(path.join(path.dirname(req.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist'));
+    const req =
+      typeof require === 'function' ? require : createRequire(path.join(process.cwd(), 'index.js'));
+    candidates.push(
+      path.join(path.dirname(req.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist'),
+    );
   } catch {
     /* not installed: the bundle's copy may still be there */
   }
   const dir = candidates.find((d) => fs.existsSync(path.join(d, 'tfjs-backend-wasm-simd.wasm')));
-  if (!dir) throw new Error(`tfjs-backend-wasm binaries not found (looked in ${candidates.join(', ')})`);
+  if (!dir)
+    throw new Error(`tfjs-backend-wasm binaries not found (looked in ${candidates.join(', ')})`);
   if (!wasmReady) {
     setWasmPaths(dir + path.sep); // In Node the prefix is a directory; the trailing separator is required.
     wasmReady = true;
@@ -216,7 +220,10 @@ function filterGradByMatMul(x: tf.Tensor4D, dy: tf.Tensor4D): tf.Tensor4D {
   for (let i = 0; i < kh; i++)
     for (let j = 0; j < kw; j++)
       parts.push(
-        tf.matMul(tf.reshape(tf.slice(xT, [0, 0, i, j], [C, B, OH, OW]), [C, N]) as tf.Tensor2D, d2),
+        tf.matMul(
+          tf.reshape(tf.slice(xT, [0, 0, i, j], [C, B, OH, OW]), [C, N]) as tf.Tensor2D,
+          d2,
+        ),
       );
   return tf.reshape(tf.stack(parts), [kh, kw, C, Co]) as tf.Tensor4D;
 }
@@ -324,10 +331,10 @@ function unpool2(dy: tf.Tensor4D, w6: tf.Tensor, H: number, W: number): tf.Tenso
 }
 
 /**
- * Scores of the four positions of a 2×2 window in row-major order, as a [1,1,2,1,2,1] factor for
- * the window view [B,H2,2,W2,2,C]: the first position scores highest.
+ * Minus the rank of the four positions of a 2×2 window in row-major order (as a [1,1,2,1,2,1]
+ * factor for the window view [B,H2,2,W2,2,C]): the first position ranks highest.
  */
-const WINDOW_RANK = [4, 3, 2, 1];
+const NEG_WINDOW_RANK = [-4, -3, -2, -1];
 
 /**
  * One-hot mask [B,H2,2,W2,2,C] (float32) of the element each 2×2/2 'valid' window of x [B,H,W,C]
@@ -357,7 +364,7 @@ export function firstMaxMask2(x: tf.Tensor4D, y?: tf.Tensor4D): tf.Tensor {
       const win = (t: tf.Tensor) => tf.reshape(t, [B, H2, 1, W2, 1, C]);
       const pooled = y ?? tf.maxPool(x4, 2, 2, 'valid');
       const t = tf.step(tf.sub(win(pooled), tf.reshape(xe, [B, H2, 2, W2, 2, C])), -1);
-      const s = tf.mul(t, tf.tensor(WINDOW_RANK.map((r) => -r), [1, 1, 2, 1, 2, 1]));
+      const s = tf.mul(t, tf.tensor(NEG_WINDOW_RANK, [1, 1, 2, 1, 2, 1]));
       const best = tf.maxPool(tf.reshape(s, [B, 2 * H2, 2 * W2, C]) as tf.Tensor4D, 2, 2, 'valid');
       return tf.step(tf.sub(s, win(tf.sub(best, 0.5))));
     });

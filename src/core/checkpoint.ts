@@ -2,7 +2,8 @@
 //
 // params.json — {
 //   "format": "fisher-lens-params", "version": 1,
-//   "spec": ModelSpec (normalised), "inputShape": [h, w, c], "numClasses": K,
+//   "spec": CheckpointSpec (the architecture as built, see below), "inputShape": [h, w, c],
+//   "numClasses": K,
 //   "dtype": "float32", "byteOrder": "little-endian",
 //   "layout": "NHWC inputs; dense kernel [in,out]; conv kernel [kh,kw,in,out]; bias [out]",
 //   "tensors": [{ "name": "conv1/kernel", "shape": [3,3,1,32], "offset": 0, "length": 288 }, …]
@@ -15,10 +16,22 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createModelFromValues, type InputShape, type Model, type ModelSpec } from './models';
 
+/**
+ * params.json `spec`: enough to rebuild the model (README "Models"). `hidden` is the configured MLP
+ * hidden sizes BEFORE `width` scaling and only present for 'mlp' (checkpoints written before
+ * layerWidths existed carry an unused [512, 512] for every arch: ignored, as createModel ignores it).
+ * `layerWidths` is what was built: output channels / units per parametrised layer in forward order,
+ * the last being numClasses (absent in those older checkpoints).
+ */
+export interface CheckpointSpec extends ModelSpec {
+  activation: NonNullable<ModelSpec['activation']>;
+  layerWidths?: number[];
+}
+
 export interface ParamsMeta {
   format: 'fisher-lens-params';
   version: 1;
-  spec: Required<ModelSpec>;
+  spec: CheckpointSpec;
   inputShape: InputShape;
   numClasses: number;
   dtype: 'float32';
@@ -52,7 +65,7 @@ export async function saveParams(model: Model, dir: string): Promise<void> {
   const meta: ParamsMeta = {
     format: 'fisher-lens-params',
     version: 1,
-    spec: model.spec,
+    spec: checkpointSpec(model),
     inputShape: [...model.inputShape],
     numClasses: model.numClasses,
     dtype: 'float32',
@@ -92,6 +105,18 @@ export function loadParams(dir: string): { meta: ParamsMeta; values: Float32Arra
   return { meta, values };
 }
 
+/** The architecture as built, for params.json (see CheckpointSpec). */
+export function checkpointSpec(model: Model): CheckpointSpec {
+  const { arch, width, activation, hidden } = model.spec;
+  return {
+    arch,
+    width,
+    activation,
+    ...(arch === 'mlp' ? { hidden: [...hidden] } : {}),
+    layerWidths: [...model.layerWidths],
+  };
+}
+
 /** Rebuilds the model saved in `dir` (spec, input shape, classes and parameter values). */
 export function loadModel(dir: string): Model {
   const { meta, values } = loadParams(dir);
@@ -101,6 +126,13 @@ export function loadModel(dir: string): Model {
     model.dispose();
     throw new Error(
       `${dir}: parameter ${mismatch} is '${meta.tensors[mismatch]?.name}', model expects '${model.paramNames[mismatch]}'`,
+    );
+  }
+  const recorded = meta.spec.layerWidths;
+  if (recorded && recorded.join() !== model.layerWidths.join()) {
+    model.dispose();
+    throw new Error(
+      `${dir}: spec.layerWidths [${recorded.join(', ')}] but the spec builds [${model.layerWidths.join(', ')}]`,
     );
   }
   return model;

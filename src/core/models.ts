@@ -63,6 +63,11 @@ export interface Model {
   readonly paramNames: string[];
   readonly paramCount: number;
   readonly layers: LayerInfo[];
+  /**
+   * Output channels / units of each layer in `layers` order, as built (after `width` scaling and
+   * rounding); the last is numClasses. Checkpoints record it (params.json spec.layerWidths).
+   */
+  readonly layerWidths: number[];
   /** Logits [B, numClasses] of x [B, h, w, c] with the model's own parameters. */
   forward(x: tf.Tensor4D, taps?: Taps): tf.Tensor2D;
   /**
@@ -417,6 +422,7 @@ function buildModel(
     paramNames: b.names,
     paramCount: params.reduce((s, v) => s + v.size, 0),
     layers,
+    layerWidths: layers.map((L) => b.shapes[L.weight][b.shapes[L.weight].length - 1]),
     forward: (x, taps) => apply(params, x, taps),
     apply,
     tapShapes: (batch) => shapes1.map((s) => [batch, ...s.slice(1)]),
