@@ -116,9 +116,11 @@ export const RESIDUAL_INIT_SCALE = 0.2;
  * - resnet (BN-free, 8 layers): stem conv16; 3 stages (16, 32, 64 channels) of one residual block
  *   act(conv(act(conv(h))) + s(h)), s = identity or a 1×1 projection conv where channels change;
  *   stages 2–3 first downsample by 2×2 average pooling; global average pool → fc(classes).
- * Channel and unit counts are multiplied by `width`. Pooling is 2×2/2 in floor mode (odd edges
- * dropped); its gradient is the second-order-safe one from installPatches (call it before
- * differentiating).
+ * Channel and unit counts are multiplied by `width` (rounded, at least 1; `layerWidths` has the
+ * result). Pooling is 2×2/2 in floor mode (odd edges dropped); its gradient is the second-order-safe
+ * one from installPatches (call it before differentiating), which sends a max-pool window's
+ * gradient to its first maximum in row-major order, as PyTorch. README "Models" documents all this
+ * for readers rebuilding a model; keep the two in step.
  */
 export function createModel(
   spec: ModelSpec,
