@@ -1,11 +1,19 @@
-// `npm run bench [-- fisher|penalty|backends ...]`: the speed targets of Fisher Lens, measured side by side in
+// `npm run bench [-- fisher|penalty|backends|reader ...]`: the speed targets of Fisher Lens, measured side by side in
 // one run on this machine (ratios; the machine is shared and noisy, so absolute times drift).
 import { runFisherBench } from './fisher';
 import { runPenaltyOverheadBench, runBackendBench } from './train';
 
 async function main() {
-  const which = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+  const argv = process.argv.slice(2);
+  const which = argv.filter((a, i) => !a.startsWith('-') && argv[i - 1] !== '--mb');
   const all = which.length === 0;
+  if (all || which.includes('reader')) {
+    const mbAt = argv.indexOf('--mb');
+    console.log('\n## Reading a big events.jsonl in the extension host (chunked, bounded history, one view snapshot)');
+    const { runReaderBench } = await import('./reader');
+    runReaderBench(mbAt >= 0 ? Number(argv[mbAt + 1]) : 600);
+    if (which.length === 1) return;
+  }
   const { tfjs } = await import('../src/trainer/backend');
   if (all || which.includes('fisher')) {
     console.log('\n## Exact Tr(F) over 128 examples: vectorised vs naive per-example loop (wasm)');

@@ -272,7 +272,7 @@ export class RunStore extends Disposable {
     if (!prev) return;
     const status = p.status ?? prev.status;
     const summary = p.summary ?? prev.summary;
-    const st = effectiveState(status, summary, { statusMtimeMs: mtimeOf(path.join(prev.dir, RUN_FILES.status)) });
+    const st = effectiveState(status, summary, { statusMtimeMs: mtimeOf(path.join(prev.dir, RUN_FILES.status)), eventsMtimeMs: mtimeOf(path.join(prev.dir, RUN_FILES.events)) });
     const info: RunInfo = { ...prev, status, summary, state: st.state, stale: st.stale ?? null, headline: headline(this.series(runId), summary) };
     this.infos.set(runId, info);
     this.syncAutoFollow(info);

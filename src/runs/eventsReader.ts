@@ -14,7 +14,7 @@ import type { RunEvent } from '../shared/protocol';
 import { parseEventLines } from './events';
 
 /** Bytes read per step of a big file. */
-export const CHUNK_BYTES = 4 * 1024 * 1024;
+export const CHUNK_BYTES = 1024 * 1024;
 /** Longest line kept (characters); longer ones are skipped as corrupt. */
 export const MAX_LINE_CHARS = 16 * 1024 * 1024;
 
