@@ -27,8 +27,16 @@ export interface TraceResult {
   backend: string;
   count: number;
   seed: number;
+  /** Indices of the examples into the split (as loaded, whole), in the order of the arrays below. */
   indices: number[];
+  /** Per-example squared gradient norms ||∇θ ℓ(x_i, y_i)||², y_i = `perExampleLabels[i]`. */
   perExample: number[];
+  /** The label each norm was taken at: ŷ_i sampled from the model (`sampled`), or the data's label (`given`). */
+  perExampleLabels: number[];
+  /** The data's labels of the examples. */
+  givenLabels: number[];
+  /** Seed of the label sampling (`fisherTrace`'s seed; null for `given`); see README "Recomputing Tr(F)". */
+  labelSeed: number | null;
   mean: number;
   stderr: number;
 }
@@ -134,5 +142,20 @@ export async function traceCheckpoint(opts: TraceOptions): Promise<TraceResult> 
   const r = fisherTrace(model, xt, opts.labels === 'given' ? { mode: 'given', labels: y } : { mode: 'sampled', seed: opts.seed });
   xt.dispose();
   model.dispose();
-  return { checkpoint: opts.checkpoint, data: opts.data, split, labels: opts.labels, backend: choice.backend, count: opts.count, seed: opts.seed, indices: Array.from(idx), perExample: Array.from(r.perExample), mean: r.trace, stderr: r.stderr };
+  return {
+    checkpoint: opts.checkpoint,
+    data: opts.data,
+    split,
+    labels: opts.labels,
+    backend: choice.backend,
+    count: opts.count,
+    seed: opts.seed,
+    indices: Array.from(idx),
+    perExample: Array.from(r.perExample),
+    perExampleLabels: Array.from(r.labels ?? y),
+    givenLabels: Array.from(y),
+    labelSeed: opts.labels === 'sampled' ? opts.seed : null,
+    mean: r.trace,
+    stderr: r.stderr,
+  };
 }

@@ -15,6 +15,8 @@ import { checkDivergence, DivergenceMonitor } from '../../src/trainer/divergence
 import { writeFaults } from '../../src/runs/writer';
 import { readRun } from '../../src/runs/reader';
 import { Rng, deriveSeed } from '../../src/shared/rng';
+import { loadDataset } from '../../src/trainer/data';
+import { fisherTrace, loadModel } from '../../src/core';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-trainer-'));
 const cfg = (over: Record<string, unknown> = {}) =>
@@ -139,6 +141,9 @@ test('divergence rule: non-finite, runaway and sustained blow-ups trip it, for a
     assert.equal(v?.rule, 'sustained');
     assert.ok(v!.step >= 100 && v!.step <= 140, `sustained caught at step ${v!.step}`);
     assert.match(v!.message, /^training diverged at step \d+: the training loss \(median of the last 25 steps\) has stayed above/);
+    // Blown up, then stuck at ~10 ln K with noise (MNIST MLP at lr 20): 2.5× above the 4 ln K threshold.
+    const stuck = Array.from({ length: 400 }, (_, s) => (s < 3 ? ln : s < 6 ? 1e4 * ln : 10 * ln * Math.exp(0.4 * Math.sin(7 * s))));
+    assert.equal(checkDivergence(stuck, { numClasses: K })?.rule, 'sustained');
   }
   // The gradient norm counts too.
   assert.equal(new DivergenceMonitor({ numClasses: 10 }).add(1, 2.3, NaN)?.rule, 'non-finite');
@@ -177,4 +182,50 @@ test('the run records its probe set and each measurement\'s label seed', { timeo
   assert.equal(r.header!.probe!.indices.length, 16);
   assert.deepEqual(r.header!.probe!.indices, [...r.header!.probe!.indices].sort((a, b) => a - b));
   assert.deepEqual(r.byType.fisher.map((f) => [f.step, f.labelSeed]), [0, 10, 20].map((st) => [st, deriveSeed(c.seed, 'fisher', st)]));
+});
+
+test('Tr(F) is recomputable from the run folder alone (README "Recomputing Tr(F)")', { timeout: 60_000 }, async () => {
+  const c = cfg({ model: { arch: 'mlp', hidden: [16] }, schedule: { steps: 30 }, penalty: { kind: 'none' }, fisher: { every: 10, probeSize: 24, warmupSteps: 5 } });
+  await train({ config: c, runsRoot: root, runId: 'recompute' });
+  const dir = path.join(root, 'recompute');
+  const run = readRun(dir);
+  const tf = tfjs();
+  // The recipe: the training set as the config loads it, the header's probe indices, the checkpoint (the
+  // parameters of the last measurement), and that measurement's labelSeed.
+  const data = loadDataset(run.config!.dataset, { seed: run.config!.seed });
+  const [h, w, ch] = data.inputShape;
+  const dim = h * w * ch;
+  const idx = run.header!.probe!.indices;
+  const x = new Float32Array(idx.length * dim);
+  idx.forEach((j, i) => x.set(data.train.x.subarray(j * dim, (j + 1) * dim), i * dim));
+  const last = run.byType.fisher.at(-1)!;
+  assert.equal(last.step, 30);
+  const model = loadModel(path.join(dir, 'checkpoint'));
+  const xt = tf.tensor4d(x, [idx.length, h, w, ch]);
+  const f = fisherTrace(model, xt, { seed: last.labelSeed! });
+  xt.dispose();
+  model.dispose();
+  assert.ok(Math.abs(f.trace - last.trF) <= 1e-5 * Math.abs(last.trF), `recomputed ${f.trace} vs recorded ${last.trF}`);
+  assert.ok(Math.abs(f.stderr - last.trFStderr) <= 1e-4 * last.trFStderr);
+});
+
+test('idx data: the inferred class count is logged in the run', { timeout: 60_000 }, async () => {
+  const dir = path.join(root, 'idx-data');
+  fs.mkdirSync(dir, { recursive: true });
+  const idxFile = (dims: number[], data: Uint8Array) => {
+    const h = Buffer.alloc(4 + 4 * dims.length);
+    h[2] = 0x08;
+    h[3] = dims.length;
+    dims.forEach((d, i) => h.writeUInt32BE(d, 4 + 4 * i));
+    return Buffer.concat([h, Buffer.from(data)]);
+  };
+  for (const [split, m] of [['train', 64], ['t10k', 16]] as const) {
+    fs.writeFileSync(path.join(dir, `${split}-images-idx3-ubyte`), idxFile([m, 12, 12], Uint8Array.from({ length: m * 144 }, (_, k) => (k * 31) % 256)));
+    fs.writeFileSync(path.join(dir, `${split}-labels-idx1-ubyte`), idxFile([m], Uint8Array.from({ length: m }, (_, i) => (i % 3) * 2))); // labels 0, 2, 4
+  }
+  const c = cfg({ dataset: { name: 'idx', path: dir, trainSize: 64, testSize: 16 }, model: { arch: 'mlp', hidden: [8] }, schedule: { steps: 3 }, penalty: { kind: 'none' }, fisher: { every: 10, probeSize: 8, warmupSteps: 1 }, labelNoise: { fraction: 0 }, optimizer: { lr: 0.01, batchSize: 16 } });
+  const s = await train({ config: c, runsRoot: root, runId: 'idx' });
+  assert.equal(s.state, 'completed', s.error ?? '');
+  const info = readRun(path.join(root, 'idx')).byType.log.filter((l) => l.level === 'info').map((l) => l.message);
+  assert.deepEqual(info, ['dataset idx: 5 classes inferred from the labels (labels 0..4; the largest label in the loaded examples is 4); 2 of them have no training example: 1, 3']);
 });
