@@ -11,10 +11,9 @@
  * writer's heartbeat timer get to run.
  */
 import os from 'node:os';
-import path from 'node:path';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { ConfigError, stepsPerEpoch as stepsPerEpochOf, totalSteps as totalStepsOf, type RunConfig } from '../shared/config';
-import { EVENTS_SCHEMA_VERSION, RUN_FILES, type HeaderEvent, type RunEvent, type RunState, type RunSummary } from '../shared/protocol';
+import { EVENTS_SCHEMA_VERSION, type HeaderEvent, type RunEvent, type RunState, type RunSummary } from '../shared/protocol';
 import { ExplosionDetector, detectorOptionsFromConfig, toDetectorEvent } from '../shared/detector';
 import { Rng, deriveSeed } from '../shared/rng';
 import { RunWriter, RunWriteError, type RunWriterOptions } from '../runs/writer';

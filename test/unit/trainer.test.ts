@@ -206,7 +206,7 @@ test('Tr(F) is recomputable from the run folder alone (README "Recomputing Tr(F)
   xt.dispose();
   model.dispose();
   assert.ok(Math.abs(f.trace - last.trF) <= 1e-5 * Math.abs(last.trF), `recomputed ${f.trace} vs recorded ${last.trF}`);
-  assert.ok(Math.abs(f.stderr - last.trFStderr) <= 1e-4 * last.trFStderr);
+  assert.ok(Math.abs(f.stderr - last.trFStderr!) <= 1e-4 * last.trFStderr!);
 });
 
 test('idx data: the inferred class count is logged in the run', { timeout: 60_000 }, async () => {
@@ -228,4 +228,31 @@ test('idx data: the inferred class count is logged in the run', { timeout: 60_00
   assert.equal(s.state, 'completed', s.error ?? '');
   const info = readRun(path.join(root, 'idx')).byType.log.filter((l) => l.level === 'info').map((l) => l.message);
   assert.deepEqual(info, ['dataset idx: 5 classes inferred from the labels (labels 0..4; the largest label in the loaded examples is 4); 2 of them have no training example: 1, 3']);
+});
+
+test('the heartbeat timer runs during training (the loop yields after every step)', { timeout: 60_000 }, async () => {
+  let heartbeats = 0;
+  writeFaults.beforeWrite = (file) => {
+    if (file === 'status.json') heartbeats++;
+  };
+  const t0 = Date.now();
+  try {
+    // Progress rewrites off (statusIntervalMs huge): every status.json write is the timer's heartbeat.
+    const s = await train({
+      config: cfg({ model: { arch: 'mlp', hidden: [16] }, schedule: { steps: 60 }, penalty: { kind: 'none' } }),
+      runsRoot: root,
+      runId: 'heartbeat',
+      writerOptions: { heartbeatSeconds: 0.05, statusIntervalMs: 1e9 },
+      afterStep: () => {
+        const end = Date.now() + 10; // a 10 ms synchronous step
+        while (Date.now() < end);
+      },
+    });
+    assert.equal(s.state, 'completed');
+  } finally {
+    writeFaults.beforeWrite = null;
+  }
+  const expected = (Date.now() - t0) / 50;
+  assert.ok(heartbeats >= Math.min(8, expected / 3), `${heartbeats} heartbeats in ${Date.now() - t0} ms`);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(root, 'heartbeat', 'status.json'), 'utf8')).heartbeatSeconds, 0.05);
 });
