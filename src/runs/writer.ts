@@ -467,6 +467,9 @@ export class RunWriter {
   private finished = false;
   private failure: RunWriteError | null = null;
   private reserve: string | null = null;
+  /** Identity of the run folder as created: a folder swapped for a symlink later is noticed, not written through. */
+  private readonly dirId: { dev: number; ino: number };
+  private dirReplaced = false;
   private readonly onExit = () => this.flushSafely();
 
   private constructor(
@@ -499,6 +502,8 @@ export class RunWriter {
     this.dir = c.dir;
     this.fd = c.fd;
     this.size = c.size;
+    const ds = fs.lstatSync(this.dir);
+    this.dirId = { dev: ds.dev, ino: ds.ino };
     this.acc.add(h);
     this.acc.add(st);
     this.reserveSpace();
@@ -597,6 +602,7 @@ export class RunWriter {
       return p && p.startsWith(tmp + path.sep) ? `${RUN_FILES.checkpoint}/${path.basename(p).replace(/\.tmp$/, '')}` : RUN_FILES.checkpoint;
     };
     try {
+      this.checkDir();
       if (fs.existsSync(final) || isLink(final)) throw new RunExistsError(final, 'a checkpoint already exists');
       fs.rmSync(tmp, { recursive: true, force: true });
       fs.mkdirSync(tmp, { mode: 0o700 }); // private while being written: nothing can be planted inside
@@ -658,7 +664,7 @@ export class RunWriter {
     }
     // A checkpoint cut short (a second signal exits from inside it) leaves no temporary folder.
     try {
-      fs.rmSync(path.join(this.dir, `.${RUN_FILES.checkpoint}.tmp-${process.pid}`), { recursive: true, force: true });
+      if (!this.dirReplaced) fs.rmSync(path.join(this.dir, `.${RUN_FILES.checkpoint}.tmp-${process.pid}`), { recursive: true, force: true });
     } catch {
       /* best effort */
     }
@@ -674,6 +680,7 @@ export class RunWriter {
     };
     let out = result();
     try {
+      this.checkDir();
       writeJsonAtomic(path.join(this.dir, RUN_FILES.summary), out, RUN_FILES.summary);
     } catch (e) {
       this.fail(RUN_FILES.summary, e);
@@ -686,6 +693,7 @@ export class RunWriter {
     const isError = state === 'failed' || state === 'diverged';
     Object.assign(this.status, { state, step: this.step, updatedAt: new Date(now).toISOString(), error: isError ? (error ?? out.error ?? null) : null });
     try {
+      this.checkDir();
       writeJsonAtomic(path.join(this.dir, RUN_FILES.status), this.status, RUN_FILES.status);
     } catch (e) {
       this.fail(RUN_FILES.status, e); // the previous status.json stays, complete
@@ -713,6 +721,24 @@ export class RunWriter {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     process.off('exit', this.onExit);
+  }
+
+  /**
+   * Throw unless `<runsRoot>/<runId>` is still the folder this writer created (checked before every file it
+   * creates there by path: a folder renamed away and replaced by a symlink is refused, not written through).
+   */
+  private checkDir(): void {
+    let st: fs.Stats | null = null;
+    try {
+      st = fs.lstatSync(this.dir);
+    } catch {
+      /* reported below */
+    }
+    if (!st || st.isSymbolicLink() || !st.isDirectory() || st.ino !== this.dirId.ino || st.dev !== this.dirId.dev) {
+      this.dirReplaced = true;
+      this.reserve = null; // not removed by path through whatever is there now
+      throw this.fail(this.dir, new Error(`the run folder was replaced${st?.isSymbolicLink() ? ' by a symbolic link' : st ? '' : ' (it is gone)'}; nothing more is written there`));
+    }
   }
 
   /** Hold {@link SPACE_RESERVE_BYTES} of real blocks (zeros, fsynced); without room for it, go on without. */
@@ -807,6 +833,7 @@ export class RunWriter {
     this.lastStatusWrite = now;
     this.status.step = this.step;
     this.status.updatedAt = new Date(now).toISOString();
+    this.checkDir();
     try {
       writeJsonAtomic(path.join(this.dir, RUN_FILES.status), this.status, RUN_FILES.status);
     } catch (e) {

@@ -542,3 +542,17 @@ test('adoption: stale temporary files and a half-adopted events.jsonl of a dead 
   fs.writeFileSync(path.join(root, 'busy', 'events.jsonl'), JSON.stringify({ ...header, runId: 'busy', pid: process.pid }) + '\n');
   assert.throws(() => RunWriter.create(root, 'busy', testConfig(), testHeader(), { timer: false }), /found events\.jsonl/);
 });
+
+test('a run folder swapped for a symlink while running is noticed: nothing is written through it', () => {
+  const root = tmpDir();
+  const outside = tmpDir('fl-outside-');
+  const w = RunWriter.create(root, 'swap', testConfig(), testHeader(), { timer: false, statusIntervalMs: 0 });
+  fs.renameSync(w.dir, path.join(root, 'moved-away'));
+  fs.symlinkSync(outside, w.dir);
+  assert.throws(() => w.append({ type: 'step', step: 1, epoch: 0, loss: 1, lr: 1, penalty: null, gradNorm: 1, examplesPerSec: 1 }), /the run folder was replaced by a symbolic link/);
+  const s = w.finish('completed');
+  assert.equal(s.state, 'failed');
+  assert.deepEqual(fs.readdirSync(outside), [], 'nothing written through the link');
+  // The events went on into the original folder (an open descriptor), complete.
+  assert.equal(lines(path.join(root, 'moved-away')).at(-1).state, 'failed');
+});
