@@ -168,8 +168,14 @@ export function registerCommands(h: CommandHost): vscode.Disposable[] {
     if (open?.isDirty) await open.save();
     let config: RunConfig;
     try {
-      const text = open ? open.getText() : new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
-      config = (await configModule()).parseConfig(text, vscode.workspace.asRelativePath(uri));
+      const cm = await configModule();
+      // A local file goes through the CLI's reader: regular files only, size-capped, BOM accepted.
+      const text = open
+        ? open.getText()
+        : uri.scheme === 'file'
+          ? cm.readConfigFile(uri.fsPath)
+          : new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
+      config = cm.parseConfig(text, vscode.workspace.asRelativePath(uri));
     } catch (e) {
       showConfigError(e, 'Invalid run config');
       return undefined;

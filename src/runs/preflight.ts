@@ -111,7 +111,8 @@ export function checkRunIdFree(runsRoot: string, runId: string, label = '--run-i
     throw new PreflightError(`${label}: cannot read ${dir} (${errCode(e)})`);
   }
   if (names.length === 0) return;
-  const foreign = names.filter((n) => !ADOPTABLE(n));
+  // events.jsonl in a queued placeholder: a trainer was killed while taking it over; the writer redoes that.
+  const foreign = names.filter((n) => !ADOPTABLE(n) && n !== RUN_FILES.events);
   if (foreign.length) throw taken(`found ${foreign.slice(0, 3).join(', ')}`);
   if (names.includes(RUN_FILES.status)) {
     let state: unknown;
@@ -121,7 +122,7 @@ export function checkRunIdFree(runsRoot: string, runId: string, label = '--run-i
       state = 'unreadable';
     }
     if (state !== 'queued') throw taken(`status.json says ${JSON.stringify(state)}, not "queued"`);
-  }
+  } else if (names.includes(RUN_FILES.events)) throw taken(`found ${RUN_FILES.events} without a status`);
 }
 
 /**

@@ -43,6 +43,7 @@ import type { RunConfig } from '../shared/config';
 import { detectorOptionsFromConfig, toDetectorEvent, type DetectorState } from '../shared/detector';
 import { makeRunId, RUN_ID_PATTERN } from './runId';
 import { SummaryAccumulator } from './summary';
+import { ensureDir } from './preflight';
 
 /** Header fields the caller provides; type, time, schema version, run id, host and pid are filled in. */
 export type HeaderFields = Omit<HeaderEvent, 'type' | 't' | 'schemaVersion' | 'runId' | 'host' | 'pid'> & Partial<Pick<HeaderEvent, 'host' | 'pid'>>;
@@ -244,8 +245,10 @@ function validateId(runId: string): void {
 
 function ensureRoot(runsRoot: string): void {
   try {
-    fs.mkdirSync(runsRoot, { recursive: true });
+    // Not mkdirSync({ recursive }): that loops forever on some paths (/proc/x); this checks first.
+    ensureDir(runsRoot, 'runs folder');
   } catch (e) {
+    if ((e as Error).name === 'PreflightError') throw e;
     throw new RunWriteError(runsRoot, e);
   }
 }

@@ -252,7 +252,9 @@ function reportError(e: unknown, io: CliIO, debug: boolean): number {
     io.stderr(`fisher-lens: ${message}${stack}\n`);
     return EXIT.usage;
   }
-  io.stderr(`fisher-lens: ${message}${stack || '\n(an unexpected error: rerun with --debug to see where it happened)'}\n`);
+  // A write error (disk full, permissions) names its file and cause: a plain failure, not a program fault.
+  const known = (e as Error)?.name === 'RunWriteError';
+  io.stderr(`fisher-lens: ${message}${stack || (known ? '' : '\n(an unexpected error: rerun with --debug to see where it happened)')}\n`);
   return EXIT.failed;
 }
 
