@@ -13,6 +13,7 @@ import type {
   RunSummary,
   StepEvent,
 } from './protocol';
+import { headlineTrF, type PeakKind } from './format';
 
 /** A metric value; `null` where the trainer wrote a non-finite number (JSON has no NaN) or none applies. */
 export type Val = number | null;
@@ -236,7 +237,7 @@ export interface Headline {
   peakTrF: number | null;
   peakStep: number | null;
   /** Whether {@link peakTrF} is a confirmed early peak ('peak') or only the largest value ('max'). */
-  peakKind: 'peak' | 'max';
+  peakKind: PeakKind;
   trFi: number | null;
   trFiStep: number | null;
   lastTrF: number | null;
@@ -289,13 +290,11 @@ export function headline(s: RunSeries | null, summary?: RunSummary | null): Head
     h.step = s.lastStep;
   }
   if (summary) {
-    if (summary.peakTrF !== null && summary.peakConfirmed !== false) {
-      h.peakTrF = summary.peakTrF;
-      h.peakStep = summary.peakStep;
-      h.peakKind = 'peak';
-    } else if (summary.maxTrF !== null && h.peakKind === 'max') {
-      h.peakTrF = summary.maxTrF;
-      h.peakStep = summary.maxTrFStep ?? h.peakStep;
+    const top = headlineTrF(summary, h.peakTrF === null ? null : { value: h.peakTrF, step: h.peakStep, kind: h.peakKind });
+    if (top) {
+      h.peakTrF = top.value;
+      h.peakStep = top.step;
+      h.peakKind = top.kind;
     }
     if (summary.trFi !== null) {
       h.trFi = summary.trFi;
@@ -316,17 +315,8 @@ function lastMarker(s: RunSeries, kind: Marker['kind']): Marker | null {
   return null;
 }
 
-/** Short number for labels: 3 significant digits, no exponent for ordinary magnitudes. */
-export function fmt(v: number | null | undefined, digits = 3): string {
-  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
-  const a = Math.abs(v);
-  if (a !== 0 && (a >= 1e6 || a < 1e-3)) return v.toExponential(digits - 1);
-  return String(Number(v.toPrecision(digits)));
-}
-
-/** Accuracy in [0, 1] as a percentage label (values above 1 are taken as percentages already). */
-export const pct = (v: number | null | undefined): string =>
-  v === null || v === undefined || !Number.isFinite(v) ? '–' : `${(v > 1 ? v : v * 100).toFixed(1)}%`;
+/** Number labels live in ./format; re-exported here for the modules that import them with the series. */
+export { fmt, pct } from './format';
 
 // ------------------------------------------------------------------------------------- bounded history
 
