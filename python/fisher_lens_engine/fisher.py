@@ -1,0 +1,192 @@
+"""Per-example squared gradient norms (vectorised), Tr(F), Tr(F_B), penalties by double backprop.
+
+Same definitions and random streams as src/core/{loss,perExample,fisher,penalty}.ts:
+- labels ŷ are drawn on the host in float64 from the logits with ``Rng(seed)``, one uniform per example;
+- Tr(F) over N examples is computed in chunks of 128; chunk c uses seed ``derive_seed(seed, c)``;
+- the per-example norms are float32 values (as the TS Float32Array), mean and standard error in float64.
+
+Per-example norms in ONE backward pass to the layers' pre-activations z (no per-example loop):
+dense: ‖a_i‖²‖δ_i‖² + ‖δ_i‖²; conv: per-example kernel gradients G_i = δ_i · unfold(a_i)ᵀ by one bmm
+(or, when cheaper, the Gram form Σ_pq (δ_iᵀδ_i)_pq (U_iᵀU_i)_pq), plus ‖Σ_p δ_i‖² for the bias. Exact because
+no layer couples the examples of a batch (no BatchNorm).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .rng import Rng, derive_seed
+
+CHUNK = 128
+
+
+def softmax_rows(z: list) -> list:
+    """float64 softmax of one row of float32 logits, exactly as softmaxRows in loss.ts."""
+    m = -math.inf
+    for v in z:
+        m = max(m, v)
+    e = [math.exp(v - m) for v in z]
+    s = 0.0
+    for v in e:
+        s += v
+    return [v / s for v in e]
+
+
+def sample_labels(logits: torch.Tensor, seed: int) -> list:
+    """ŷ_i ~ softmax(z_i): one uniform from Rng(seed) per example, first class with u < cumulative p."""
+    rows = logits.detach().to("cpu", torch.float32).tolist()
+    rng = Rng(seed)
+    out = []
+    for z in rows:
+        p = softmax_rows(z)
+        u = rng.next()
+        c = 0.0
+        K = len(p)
+        k = 0
+        while k < K - 1:
+            c += p[k]
+            if u < c:
+                break
+            k += 1
+        out.append(k)
+    return out
+
+
+def uniform_labels(n: int, K: int, seed: int) -> list:
+    rng = Rng(seed)
+    return [rng.int(K) for _ in range(n)]
+
+
+def _conv_terms(a, d, L, weight, want_sum):
+    """Per-example ‖∂ℓ_i/∂W‖² + ‖∂ℓ_i/∂b‖² of a conv layer from its input a [B,C,H,W] and δ [B,O,H',W']."""
+    O, C, kh, kw = weight.shape
+    B = a.shape[0]
+    U = F.unfold(a, (kh, kw), padding=L.pad)  # [B, C·kh·kw, P]
+    D = d.reshape(B, O, -1)  # [B, O, P]
+    P = D.shape[2]
+    CK = U.shape[1]
+    bias_g = D.sum(2)  # [B, O]
+    norms = bias_g.square().sum(1)
+    gW = None
+    if P * (O + CK) < O * CK:  # Gram form is cheaper (small maps, wide layers)
+        GD = torch.bmm(D.transpose(1, 2), D)
+        GU = torch.bmm(U.transpose(1, 2), U)
+        norms = norms + (GD * GU).sum((1, 2))
+        if want_sum:
+            gW = torch.mm(D.transpose(0, 1).reshape(O, -1), U.transpose(0, 1).reshape(CK, -1).t())
+    else:
+        G = torch.bmm(D, U.transpose(1, 2))  # [B, O, CK]
+        norms = norms + G.square().sum((1, 2))
+        if want_sum:
+            gW = G.sum(0)
+    return norms, (gW.reshape(O, C, kh, kw) if want_sum else None), (bias_g.sum(0) if want_sum else None)
+
+
+def per_example_sq_norms(model, params, x, labels=None, seed=0, want_sum=False):
+    """n_i = ‖∇θ ℓ(x_i, y_i)‖² for x [B,C,H,W] (NCHW); labels given or sampled with `seed`.
+
+    Returns (norms [B] tensor in x's dtype, labels list, summed gradient list or None)."""
+    taps = []
+    with torch.enable_grad():
+        logits = model.forward(params, x, taps)
+        if labels is None:
+            labels = sample_labels(logits, seed)
+        y = torch.tensor(labels, dtype=torch.long, device=x.device)
+        loss = F.cross_entropy(logits, y, reduction="sum")
+        deltas = torch.autograd.grad(loss, [z for (_, _, z) in taps])
+    norms = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+    sums = [None] * len(params) if want_sum else None
+    with torch.no_grad():
+        for (L, a, _), d in zip(taps, deltas):
+            a = a.detach()
+            if L.kind == "dense":
+                dd = d.square().sum(1)
+                norms += a.square().sum(1) * dd + dd
+                if want_sum:
+                    sums[L.weight] = a.t().mm(d)
+                    sums[L.bias] = d.sum(0)
+            else:
+                n, gW, gb = _conv_terms(a, d, L, params[L.weight], want_sum)
+                norms += n
+                if want_sum:
+                    sums[L.weight] = gW
+                    sums[L.bias] = gb
+    return norms, labels, sums
+
+
+def mean_and_stderr(v: list):
+    N = len(v)
+    if N == 0:
+        return math.nan, math.nan
+    m = 0.0
+    for x in v:
+        m += x
+    m /= N
+    ss = 0.0
+    for x in v:
+        ss += (x - m) ** 2
+    return m, (math.sqrt(ss / (N - 1) / N) if N > 1 else math.nan)
+
+
+def fisher_trace(model, params, x, seed=0, labels=None, batch_size=CHUNK, with_fb=True):
+    """Tr(F) over x [N,C,H,W]: labels sampled per chunk with derive_seed(seed, chunk start), or given.
+
+    Returns dict(trace, stderr, perExample (float32-rounded floats), labels, trFB)."""
+    N = x.shape[0]
+    per, labs = [], []
+    total = None
+    for s in range(0, N, batch_size):
+        xb = x[s:s + batch_size]
+        lab = labels[s:s + batch_size] if labels is not None else None
+        n, lab, sums = per_example_sq_norms(model, params, xb, lab, derive_seed(seed, s), want_sum=with_fb)
+        per += n.to("cpu", torch.float32).tolist()
+        labs += lab
+        if with_fb:
+            total = sums if total is None else [t + u for t, u in zip(total, sums)]
+    mean, se = mean_and_stderr(per)
+    trfb = None
+    if with_fb:
+        trfb = float(sum(((t / N).double().square().sum()) for t in total))
+    return {"trace": mean, "stderr": se, "perExample": per, "labels": labs, "trFB": trfb}
+
+
+def batch_fisher_trace(model, params, x, labels) -> float:
+    """Tr(F_B) = ‖∇θ of the mean loss‖² (plain autograd; a reference for tests)."""
+    ps = [p.detach().requires_grad_() for p in params]
+    with torch.enable_grad():
+        y = torch.tensor(labels, dtype=torch.long, device=x.device)
+        g = torch.autograd.grad(F.cross_entropy(model.forward(ps, x), y), ps)
+    return float(sum(t.double().square().sum() for t in g))
+
+
+def penalty_gradients(kind, model, params, x, y_true, seed, num_classes=None, labels=None):
+    """P and ∂P/∂θ (double backprop) for kind fisher | gp | gpr | gpx, as penalty.ts.
+
+    Returns (value, grads list, labels list)."""
+    K = num_classes or model.num_classes
+    B = x.shape[0]
+    if kind in ("gp", "gpx"):
+        labels = list(y_true)
+    elif labels is not None:
+        labels = list(labels)
+    elif kind == "gpr":
+        labels = uniform_labels(B, K, derive_seed(seed, 0x67707200))
+    ps = [p.detach().requires_grad_() for p in params]
+    with torch.enable_grad():
+        if kind == "gpx":
+            xx = x.detach().requires_grad_()
+            y = torch.tensor(labels, dtype=torch.long, device=x.device)
+            (gx,) = torch.autograd.grad(F.cross_entropy(model.forward(ps, xx), y), xx, create_graph=True)
+            P = gx.square().sum()
+        else:
+            logits = model.forward(ps, x)
+            if labels is None:
+                labels = sample_labels(logits, seed)
+            y = torch.tensor(labels, dtype=torch.long, device=x.device)
+            g = torch.autograd.grad(F.cross_entropy(logits, y), ps, create_graph=True)
+            P = sum(t.square().sum() for t in g)
+        grads = torch.autograd.grad(P, ps, allow_unused=True)
+    grads = [torch.zeros_like(p) if gr is None else gr.detach() for p, gr in zip(ps, grads)]
+    return float(P.detach()), grads, labels
