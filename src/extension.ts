@@ -5,24 +5,24 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { registerCommands, type CommandHost } from './host/commands';
-import { ComparePanel } from './host/comparePanel';
 import { ExplosionWatch } from './host/explosionWatch';
 import { EXIT, Launcher } from './host/launcher';
 import { createLog, log } from './host/log';
-import { MonitorPanel } from './host/monitorPanel';
-import { RunStore } from './host/runStore';
+import { ComparePanel } from './host/panels/comparePanel';
+import { MonitorPanel } from './host/panels/monitorPanel';
+import { RunsModel } from './host/runsModel';
 import { RunsTreeProvider } from './host/runsTree';
 import { getSettings, workspaceRoot } from './host/settings';
 import { RunStatusBar } from './host/statusBar';
 
-export function activate(context: vscode.ExtensionContext): { store: RunStore; launcher: Launcher } {
+export function activate(context: vscode.ExtensionContext): { store: RunsModel; launcher: Launcher } {
   const t0 = performance.now();
   const sub = <T extends vscode.Disposable>(d: T): T => (context.subscriptions.push(d), d);
   sub(createLog());
 
   const globalRuns = path.join(context.globalStorageUri.fsPath, 'runs');
   const settings = () => getSettings(globalRuns);
-  const store = sub(new RunStore(settings().runsDirectory));
+  const store = sub(new RunsModel(settings().runsDirectory));
   const launcher = sub(new Launcher(context.extensionPath, settings, () => workspaceRoot() ?? store.root));
   const tree = sub(new RunsTreeProvider(store));
   const treeView = sub(vscode.window.createTreeView('fisherLens.runs', { treeDataProvider: tree, canSelectMany: true, showCollapseAll: false }));

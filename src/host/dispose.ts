@@ -1,16 +1,21 @@
-/** Structural disposal: a base class that owns what it registers and disposes it in reverse order. */
+/**
+ * Structural disposal: {@link DisposableOwner}, a base class that owns what it registers and disposes it in
+ * reverse order (hexeditor's `Disposable`, renamed so it is never confused with `vscode.Disposable`).
+ */
 import type * as vscode from 'vscode';
 
-export interface IDisposable {
+/** Anything that can be disposed: a `vscode.Disposable`, an owner, a tailer, a follow. */
+export interface Releasable {
   dispose(): unknown;
 }
 
-export class Disposable implements vscode.Disposable {
-  private readonly owned: IDisposable[] = [];
+/** Base of host objects that own what they register; disposing the owner disposes all of it. */
+export class DisposableOwner implements vscode.Disposable {
+  private readonly owned: Releasable[] = [];
   protected disposed = false;
 
   /** Own `d`: it is disposed with this object (at once if this object is already disposed). */
-  protected register<T extends IDisposable>(d: T): T {
+  protected register<T extends Releasable>(d: T): T {
     if (this.disposed) d.dispose();
     else this.owned.push(d);
     return d;
@@ -29,5 +34,11 @@ export class Disposable implements vscode.Disposable {
   }
 }
 
+/**
+ * @deprecated The old name of {@link DisposableOwner}, kept only until src/host/launcher.ts (owned elsewhere)
+ * imports the new one; remove it then.
+ */
+export const Disposable = DisposableOwner;
+
 /** A disposable from a function. */
-export const toDisposable = (fn: () => void): IDisposable & vscode.Disposable => ({ dispose: fn });
+export const toDisposable = (fn: () => void): Releasable & vscode.Disposable => ({ dispose: fn });

@@ -12,10 +12,10 @@
  */
 import * as vscode from 'vscode';
 import type { DetectorEvent } from '../shared/protocol';
-import { ema, fmt } from '../shared/series';
-import { Disposable } from './dispose';
+import { fmt } from '../shared/series';
+import { DisposableOwner } from './dispose';
 import { log } from './log';
-import type { RunStore } from './runStore';
+import type { RunsModel } from './runsModel';
 import { noLinks } from './sanitize';
 
 /** An event older than this (ms) is not news: no warning. */
@@ -30,11 +30,11 @@ export interface ExplosionWatchOptions {
   now?: () => number;
 }
 
-export class ExplosionWatch extends Disposable {
+export class ExplosionWatch extends DisposableOwner {
   private readonly warned = new Set<string>();
 
   constructor(
-    private readonly store: RunStore,
+    private readonly store: Pick<RunsModel, 'onEvents' | 'get'>,
     private readonly actions: { openMonitor(runId: string): void; rerunWithPenalty(runId: string): void },
     private readonly opts: ExplosionWatchOptions = {},
   ) {
@@ -66,31 +66,14 @@ export class ExplosionWatch extends Disposable {
     return null;
   }
 
-  /** The warning text, e.g. "Fisher explosion in small-lr: Tr(F) rose 4.2× since step 60". */
+  /**
+   * The warning text, e.g. "Fisher explosion in small-lr: Tr(F) rose 4.2× over its post-warm-up minimum
+   * (step 45)." Everything comes from the detector's event (its step, value and rise), never recomputed.
+   */
   message(runId: string, e: DetectorEvent): string {
-    const r = this.store.get(runId);
-    const name = noLinks(r?.name ?? runId, 100);
-    const rise = e.rise ?? null;
-    const since = this.minStep(runId, e.step);
-    const riseText = rise !== null ? `Tr(F) rose ${fmt(rise, 2)}×` : `Tr(F) reached ${fmt(e.value)}`;
-    return `Fisher explosion in ${name}: ${riseText}${since !== null ? ` since step ${since}` : ''} (now at step ${e.step}).`;
-  }
-
-  /** Step of the smoothed Tr(F) minimum after warm-up and before `upTo` (what the rise is measured from). */
-  private minStep(runId: string, upTo: number): number | null {
-    const s = this.store.series(runId);
-    const r = this.store.get(runId);
-    if (!s || !s.fisher.step.length) return null;
-    const w = Number((r?.config as { fisher?: { warmupSteps?: number } } | null)?.fisher?.warmupSteps ?? 20);
-    const warmup = Number.isFinite(w) ? w : 20;
-    const sm = ema(s.fisher.trF, 0.6);
-    let best = -1;
-    for (let i = 0; i < sm.length; i++) {
-      const st = s.fisher.step[i];
-      if (st < warmup || st > upTo || sm[i] === null) continue;
-      if (best < 0 || (sm[i] as number) < (sm[best] as number)) best = i;
-    }
-    return best >= 0 ? s.fisher.step[best] : null;
+    const name = noLinks(this.store.get(runId)?.name ?? runId, 100);
+    const what = typeof e.rise === 'number' && Number.isFinite(e.rise) ? `Tr(F) rose ${fmt(e.rise, 2)}× over its post-warm-up minimum` : `Tr(F) reached ${fmt(e.value)}`;
+    return `Fisher explosion in ${name}: ${what} (step ${e.step}).`;
   }
 
   private async warn(runId: string, e: DetectorEvent) {

@@ -9,13 +9,13 @@ export function createLog(): vscode.LogOutputChannel {
   return channel;
 }
 
-const fmt = (args: unknown[]) => args.map((a) => (a instanceof Error ? (a.stack ?? a.message) : typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
+const line = (args: unknown[]) => args.map((a) => (a instanceof Error ? (a.stack ?? a.message) : typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
 
 export const log = {
-  info: (...a: unknown[]) => channel?.info(fmt(a)),
-  warn: (...a: unknown[]) => channel?.warn(fmt(a)),
-  error: (...a: unknown[]) => channel?.error(fmt(a)),
-  debug: (...a: unknown[]) => channel?.debug(fmt(a)),
+  info: (...a: unknown[]) => channel?.info(line(a)),
+  warn: (...a: unknown[]) => channel?.warn(line(a)),
+  error: (...a: unknown[]) => channel?.error(line(a)),
+  debug: (...a: unknown[]) => channel?.debug(line(a)),
   /** Lines from a trainer's stderr, verbatim. */
   append: (text: string) => channel?.append(text),
   show: () => channel?.show(true),

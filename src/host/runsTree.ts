@@ -5,8 +5,8 @@
 import * as vscode from 'vscode';
 import type { RunState } from '../shared/protocol';
 import { fmt, pct } from '../shared/series';
-import { Disposable } from './dispose';
-import type { RunInfo, RunStore } from './runStore';
+import { DisposableOwner } from './dispose';
+import type { RunEntry, RunsModel } from './runsModel';
 import { markdownText, noLinks, plain, safeMarkdown } from './sanitize';
 
 const ICONS: Record<RunState, [string, string | undefined]> = {
@@ -20,7 +20,7 @@ const ICONS: Record<RunState, [string, string | undefined]> = {
 
 /** A run in the tree. */
 export class RunItem extends vscode.TreeItem {
-  constructor(readonly run: RunInfo) {
+  constructor(readonly run: RunEntry) {
     super(plain(run.runId), vscode.TreeItemCollapsibleState.None);
     this.id = run.runId;
     const [icon, color] = ICONS[run.state] ?? ['circle-outline', undefined];
@@ -33,7 +33,7 @@ export class RunItem extends vscode.TreeItem {
 }
 
 /** Headline numbers: peak Tr(F) and test accuracy; progress for live runs. */
-export function describe(r: RunInfo): string {
+export function describe(r: RunEntry): string {
   const h = r.headline;
   const parts: string[] = [];
   if (r.state === 'running') {
@@ -52,7 +52,7 @@ export function describe(r: RunInfo): string {
 }
 
 /** Details of a run as an untrusted MarkdownString: every value escaped, no links, HTML or icons. */
-export function tooltip(r: RunInfo): vscode.MarkdownString {
+export function tooltip(r: RunEntry): vscode.MarkdownString {
   const md = safeMarkdown();
   const h = r.headline;
   const c = r.config as Record<string, Record<string, unknown>> | null;
@@ -82,12 +82,12 @@ export function tooltip(r: RunInfo): vscode.MarkdownString {
   return md;
 }
 
-export class RunsTreeProvider extends Disposable implements vscode.TreeDataProvider<RunInfo> {
-  private readonly changed = this.register(new vscode.EventEmitter<RunInfo | undefined>());
+export class RunsTreeProvider extends DisposableOwner implements vscode.TreeDataProvider<RunEntry> {
+  private readonly changed = this.register(new vscode.EventEmitter<RunEntry | undefined>());
   readonly onDidChangeTreeData = this.changed.event;
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly store: RunStore) {
+  constructor(private readonly store: RunsModel) {
     super();
     // Live runs change many times a second: refresh the tree at most every 500 ms.
     this.register(store.onDidChange(() => this.schedule()));
@@ -106,11 +106,11 @@ export class RunsTreeProvider extends Disposable implements vscode.TreeDataProvi
     this.changed.fire(undefined);
   }
 
-  getTreeItem(run: RunInfo): vscode.TreeItem {
+  getTreeItem(run: RunEntry): vscode.TreeItem {
     return new RunItem(run);
   }
 
-  getChildren(parent?: RunInfo): RunInfo[] {
+  getChildren(parent?: RunEntry): RunEntry[] {
     return parent ? [] : this.store.runs();
   }
 

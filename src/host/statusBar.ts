@@ -6,17 +6,17 @@
  */
 import * as vscode from 'vscode';
 import { fmt } from '../shared/series';
-import { Disposable } from './dispose';
-import type { RunStore } from './runStore';
+import { DisposableOwner } from './dispose';
+import type { RunsModel } from './runsModel';
 import { noIcons, plain } from './sanitize';
 
-export class RunStatusBar extends Disposable {
+export class RunStatusBar extends DisposableOwner {
   private readonly item = this.register(vscode.window.createStatusBarItem('fisherLens.activeRun', vscode.StatusBarAlignment.Left, 50));
   private pinned: string | null = null;
   private shown: string | null = null;
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly store: RunStore) {
+  constructor(private readonly store: RunsModel) {
     super();
     this.item.name = 'Fisher Lens: active run';
     this.register(store.onDidChange(() => this.schedule()));

@@ -133,7 +133,7 @@ test('host: New Run launches the trainer with overrides, queues beyond the limit
   assert.equal(treeItems().find((i) => i.label === first)!.iconPath.id, 'sync~spin');
 
   // Explosion warning naming the run and the rise, with both actions.
-  const warn = await until(() => fake.messages.find((m) => /^Fisher explosion in small-lr: Tr\(F\) rose 4\.2× since step \d+/.test(m.text)), 'explosion warning');
+  const warn = await until(() => fake.messages.find((m) => /^Fisher explosion in small-lr: Tr\(F\) rose 4\.2× over its post-warm-up minimum \(step 45\)\.$/.test(m.text)), 'explosion warning');
   assert.deepEqual(warn.items, ['Open Monitor', 'Rerun with Fisher Penalty']);
 
   // Status bar shows the active run.

@@ -1,5 +1,5 @@
 /**
- * The host's view of the runs root: every run directory with its state, summary and config (RunsWatcher),
+ * The runs model: the host's view of the runs root: every run directory with its state, summary and config (RunsWatcher),
  * and — for runs that are running or shown in a panel — the full metric history, kept current by tailing
  * `events.jsonl` (RunTailer). Runs started anywhere (this window, the CLI, another window, before a reload)
  * look the same here because the run directory is the single source of truth.
@@ -12,11 +12,12 @@ import type { RunEvent, RunState, RunStatus, RunSummary } from '../shared/protoc
 import { isTerminal, RUN_FILES } from '../shared/protocol';
 import { appendEvents, boundSeries, createSeries, headline, viewSeries, HOST_MAX_POINTS, type Headline, type RunSeries } from '../shared/series';
 import { isRunEvent } from '../shared/webviewProtocol';
-import { Disposable, toDisposable } from './dispose';
+import { DisposableOwner, toDisposable } from './dispose';
+import { LoadProgress } from './loadProgress';
 import { log } from './log';
 
-/** One run directory as the editor shows it. */
-export interface RunInfo {
+/** One run directory as the editor shows it (an entry of the {@link RunsModel}). */
+export interface RunEntry {
   runId: string;
   dir: string;
   /** State to show: status.json's, or `failed` for a run whose process is gone without a final state. */
@@ -72,40 +73,8 @@ const mtimeOf = (f: string): number | undefined => {
   }
 };
 
-/** A window progress message for a first read of a long log that takes more than a moment. */
-class LoadProgress {
-  private started = Date.now();
-  private resolve: (() => void) | null = null;
-  private reporter: { report(v: { message?: string; increment?: number }): void } | null = null;
-  private last = 0;
-  constructor(private readonly runId: string) {}
-  report(done: number, total: number) {
-    if (!this.resolve && Date.now() - this.started < 500) return;
-    const pct = total > 0 ? Math.min(100, (100 * done) / total) : 0;
-    if (!this.resolve) {
-      const withProgress = (vscode.window as Partial<typeof vscode.window>).withProgress;
-      if (!withProgress) return;
-      const finished = new Promise<void>((r) => (this.resolve = r));
-      void withProgress(
-        { location: vscode.ProgressLocation?.Window ?? 10, title: `Fisher Lens: reading ${this.runId}` },
-        (p) => {
-          this.reporter = p;
-          return finished;
-        },
-      );
-      log.info(`${this.runId}: reading a long events.jsonl (${(total / 1048576).toFixed(0)} MiB)`);
-    }
-    this.reporter?.report({ message: `${pct.toFixed(0)}% of ${(total / 1048576).toFixed(0)} MiB`, increment: pct - this.last });
-    this.last = pct;
-  }
-  done() {
-    this.resolve?.();
-    this.resolve = null;
-  }
-}
-
-export class RunStore extends Disposable {
-  private infos = new Map<string, RunInfo>();
+export class RunsModel extends DisposableOwner {
+  private entries = new Map<string, RunEntry>();
   private tails = new Map<string, Tail>();
   private autoFollows = new Map<string, Follow>();
   private watcher: RunsWatcher | null = null;
@@ -146,12 +115,12 @@ export class RunStore extends Disposable {
   }
 
   /** All runs, newest first. */
-  runs(): RunInfo[] {
-    return [...this.infos.values()].sort((a, b) => b.startedAt - a.startedAt || (a.runId < b.runId ? 1 : -1));
+  runs(): RunEntry[] {
+    return [...this.entries.values()].sort((a, b) => b.startedAt - a.startedAt || (a.runId < b.runId ? 1 : -1));
   }
 
-  get(runId: string): RunInfo | undefined {
-    return this.infos.get(runId);
+  get(runId: string): RunEntry | undefined {
+    return this.entries.get(runId);
   }
 
   /** The history of a followed run (null while it is not followed): bounded, see {@link HOST_MAX_POINTS}. */
@@ -224,9 +193,9 @@ export class RunStore extends Disposable {
       onProblems: (file, problems) => {
         if (this.tails.get(runId) !== t) return;
         t.problems[file] = problems;
-        const prev = this.infos.get(runId);
+        const prev = this.entries.get(runId);
         const prefix = file === 'status' ? RUN_FILES.status : RUN_FILES.summary;
-        if (prev) this.infos.set(runId, { ...prev, problems: [...prev.problems.filter((p) => !p.startsWith(`${prefix}:`)), ...problems] });
+        if (prev) this.entries.set(runId, { ...prev, problems: [...prev.problems.filter((p) => !p.startsWith(`${prefix}:`)), ...problems] });
         if (problems.length) log.warn(`${runId}: ${problems.join('; ')}`);
       },
       onProgress: (done, total) => progress.report(done, total),
@@ -240,14 +209,14 @@ export class RunStore extends Disposable {
     return t;
   }
 
-  // --------------------------------------------------------------------------------------------- infos
+  // --------------------------------------------------------------------------------------------- entries
 
   private upsert(d: DirInfo, added: boolean) {
     // The root watcher can see a final status.json before the run's own tailer has read the last events:
     // read them first, so views never show a finished run with its last points missing.
     if (isTerminal(d.state)) this.tails.get(d.id)?.tailer.poll();
     const config = (d.config as Record<string, unknown> | null) ?? null;
-    const info: RunInfo = {
+    const info: RunEntry = {
       runId: d.id,
       dir: d.dir,
       state: d.state,
@@ -261,38 +230,38 @@ export class RunStore extends Disposable {
       headline: headline(this.series(d.id), d.summary),
       startedAt: d.startedAt,
     };
-    this.infos.set(d.id, info);
+    this.entries.set(d.id, info);
     this.syncAutoFollow(info);
     this.changed.fire(added ? undefined : d.id);
   }
 
   /** Status/summary news from a tailer (faster than the root watcher). */
   private patch(runId: string, p: { status?: RunStatus; summary?: RunSummary }) {
-    const prev = this.infos.get(runId);
+    const prev = this.entries.get(runId);
     if (!prev) return;
     const status = p.status ?? prev.status;
     const summary = p.summary ?? prev.summary;
     const st = effectiveState(status, summary, { statusMtimeMs: mtimeOf(path.join(prev.dir, RUN_FILES.status)), eventsMtimeMs: mtimeOf(path.join(prev.dir, RUN_FILES.events)) });
-    const info: RunInfo = { ...prev, status, summary, state: st.state, stale: st.stale ?? null, headline: headline(this.series(runId), summary) };
-    this.infos.set(runId, info);
+    const info: RunEntry = { ...prev, status, summary, state: st.state, stale: st.stale ?? null, headline: headline(this.series(runId), summary) };
+    this.entries.set(runId, info);
     this.syncAutoFollow(info);
     this.changed.fire(runId);
   }
 
   private refreshHeadline(runId: string) {
-    const prev = this.infos.get(runId);
-    if (prev) this.infos.set(runId, { ...prev, headline: headline(this.series(runId), prev.summary) });
+    const prev = this.entries.get(runId);
+    if (prev) this.entries.set(runId, { ...prev, headline: headline(this.series(runId), prev.summary) });
   }
 
   private remove(runId: string) {
-    this.infos.delete(runId);
+    this.entries.delete(runId);
     this.autoFollows.get(runId)?.dispose();
     this.autoFollows.delete(runId);
     this.changed.fire(undefined);
   }
 
   /** Live runs are followed by the store itself (status bar, explosion warnings, live tree numbers). */
-  private syncAutoFollow(info: RunInfo) {
+  private syncAutoFollow(info: RunEntry) {
     const f = this.autoFollows.get(info.runId);
     if (isLive(info.state) && !f) {
       this.autoFollows.set(info.runId, this.follow(info.runId));
@@ -310,6 +279,6 @@ export class RunStore extends Disposable {
     this.autoFollows.clear();
     for (const t of this.tails.values()) t.tailer.dispose();
     this.tails.clear();
-    this.infos.clear();
+    this.entries.clear();
   }
 }

@@ -1,0 +1,32 @@
+/** Start a run from a config (New Run…, Run Config File, Rerun with Fisher Penalty) and open its monitor. */
+import fs from 'node:fs';
+import * as vscode from 'vscode';
+import { makeRunId } from '../../runs/runId';
+import type { RunSource } from '../launcher';
+import { configModule, showConfigError, trusted, type CommandHost } from './common';
+
+/** Launch `source` as a new run named after `nameOrFile`; its id, or undefined when nothing started. */
+export async function launchRun(h: CommandHost, source: RunSource, nameOrFile: string): Promise<string | undefined> {
+  if (!trusted()) return undefined;
+  const { launcher, store } = h;
+  const s = h.settings();
+  if (!fs.existsSync(launcher.cliPath)) {
+    void vscode.window.showErrorMessage(`Fisher Lens: the trainer is missing (${launcher.cliPath}). Reinstall the extension or run \`npm run build\`.`);
+    return undefined;
+  }
+  const runId = makeRunId(nameOrFile, new Date(), s.runsDirectory);
+  const { totalSteps } = await configModule();
+  try {
+    launcher.launch({ runId, source, totalSteps: totalSteps(source.config) });
+  } catch (e) {
+    showConfigError(e, `Could not start ${runId}`);
+    return undefined;
+  }
+  store.refresh();
+  h.setActiveRun(runId);
+  h.openMonitor(runId);
+  if (launcher.get(runId)?.state === 'queued') {
+    void vscode.window.showInformationMessage(`${runId} is queued: ${s.maxConcurrentRuns} run(s) already running (fisherLens.maxConcurrentRuns).`);
+  }
+  return runId;
+}

@@ -1,0 +1,62 @@
+/**
+ * `fisherLens.runConfigFile` (Run Config File): the file passed from the explorer or editor title, else the
+ * active `*.fisher.json` editor, else a pick among the workspace's run configs.
+ */
+import path from 'node:path';
+import * as vscode from 'vscode';
+import type { RunConfig } from '../../shared/config';
+import { configModule, findConfigFiles, showConfigError, trusted, type CommandHost } from './common';
+import { launchRun } from './launchRun';
+
+export async function runConfigFile(h: CommandHost, arg?: unknown): Promise<string | undefined> {
+  if (!trusted()) return undefined;
+  const uri = arg instanceof vscode.Uri ? arg : await activeOrPickedConfig();
+  if (!uri) return undefined;
+  const config = await readConfig(uri);
+  if (!config) return undefined;
+  if (uri.scheme !== 'file') {
+    return launchRun(h, { kind: 'config', config }, config.name ?? path.basename(uri.path));
+  }
+  const dsPath = config.dataset.path;
+  if (dsPath && !path.isAbsolute(dsPath)) {
+    // Resolve the data folder against the config file now, so the run's config.json names it absolutely
+    // and "Rerun with Fisher Penalty" (which starts from config.json) finds the data too.
+    config.dataset.path = path.resolve(path.dirname(uri.fsPath), dsPath);
+    return launchRun(h, { kind: 'config', config }, config.name ?? uri.fsPath);
+  }
+  return launchRun(h, { kind: 'file', file: uri.fsPath, config }, config.name ?? uri.fsPath);
+}
+
+async function activeOrPickedConfig(): Promise<vscode.Uri | undefined> {
+  const active = vscode.window.activeTextEditor?.document;
+  if (active && /\.fisher\.json$/i.test(active.fileName)) return active.uri;
+  const files = await findConfigFiles();
+  if (!files.length) {
+    void vscode.window.showInformationMessage('No *.fisher.json run config in this workspace. Use "Fisher Lens: New Run…" to start from a preset.');
+    return undefined;
+  }
+  const pick = await vscode.window.showQuickPick(
+    files.map((f) => ({ label: path.basename(f.fsPath), description: vscode.workspace.asRelativePath(f), uri: f })),
+    { placeHolder: 'Run which config?', ignoreFocusOut: true },
+  );
+  return pick?.uri;
+}
+
+/** The config in `uri` (its editor's text when open, saved first if dirty), validated; undefined after showing why not. */
+async function readConfig(uri: vscode.Uri): Promise<RunConfig | undefined> {
+  const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+  if (open?.isDirty) await open.save();
+  try {
+    const cm = await configModule();
+    // A local file goes through the CLI's reader: regular files only, size-capped, BOM accepted.
+    const text = open
+      ? open.getText()
+      : uri.scheme === 'file'
+        ? cm.readConfigFile(uri.fsPath)
+        : new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
+    return cm.parseConfig(text, vscode.workspace.asRelativePath(uri));
+  } catch (e) {
+    showConfigError(e, 'Invalid run config');
+    return undefined;
+  }
+}
