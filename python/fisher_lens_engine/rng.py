@@ -162,7 +162,8 @@ class Rng:
     def fork(self, label=0) -> "Rng":
         a = self.uint32()
         b = self.uint32()
-        return Rng(a * TWO32 + b, label)
+        # JavaScript evaluates this in doubles: above 2^53 the sum rounds, and deriveSeed sees the rounded value
+        return Rng(float(a) * TWO32 + float(b), label)
 
     def get_state(self):
         return [self.s0, self.s1, self.s2, self.s3]
