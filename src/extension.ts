@@ -6,7 +6,7 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import { registerCommands, type CommandHost } from './host/commands';
 import { ExplosionWatch } from './host/explosionWatch';
-import { EXIT, Launcher } from './host/launcher';
+import { Launcher } from './host/launcher';
 import { createLog, log } from './host/log';
 import { ComparePanel } from './host/panels/comparePanel';
 import { MonitorPanel } from './host/panels/monitorPanel';
@@ -14,12 +14,47 @@ import { RunsModel } from './host/runsModel';
 import { RunsTreeProvider } from './host/runsTree';
 import { getSettings, workspaceRoot } from './host/settings';
 import { RunStatusBar } from './host/statusBar';
+import { reportTrainerExit } from './host/trainerExit';
+import { fixed } from './shared/format';
+
+/** Everything goes into `context.subscriptions`: `sub(d)` adds `d` and returns it. */
+type Sub = <T extends vscode.Disposable>(d: T) => T;
 
 export function activate(context: vscode.ExtensionContext): { store: RunsModel; launcher: Launcher } {
   const t0 = performance.now();
-  const sub = <T extends vscode.Disposable>(d: T): T => (context.subscriptions.push(d), d);
+  const sub: Sub = (d) => (context.subscriptions.push(d), d);
   sub(createLog());
+  const host = createHost(context, sub);
+  const { store, launcher } = host;
+  for (const d of registerCommands(host)) sub(d);
+  sub(
+    new ExplosionWatch(
+      store,
+      {
+        openMonitor: (runId) => host.openMonitor(runId),
+        rerunWithPenalty: (runId) => void vscode.commands.executeCommand('fisherLens.rerunWithFisherPenalty', runId),
+      },
+      { isLocalLive: (runId) => launcher.get(runId)?.state === 'running' },
+    ),
+  );
+  sub(
+    launcher.onDidExit((o) => {
+      store.refresh();
+      reportTrainerExit(o, host.openMonitor);
+    }),
+  );
+  registerPanels(host, sub);
+  const ms = performance.now() - t0;
+  log.info(`activated in ${fixed(ms, 1)} ms (runs root ${store.root}, ${store.runs().length} runs${vscode.workspace.isTrusted ? '' : ', untrusted workspace: no training'})`);
+  return { store, launcher };
+}
 
+export function deactivate(): void {
+  // Everything is in context.subscriptions.
+}
+
+/** The runs model, launcher, Runs tree and status bar, and what commands and panels reach them by. */
+function createHost(context: vscode.ExtensionContext, sub: Sub): CommandHost {
   const globalRuns = path.join(context.globalStorageUri.fsPath, 'runs');
   const settings = () => getSettings(globalRuns);
   const store = sub(new RunsModel(settings().runsDirectory));
@@ -27,7 +62,15 @@ export function activate(context: vscode.ExtensionContext): { store: RunsModel; 
   const tree = sub(new RunsTreeProvider(store));
   const treeView = sub(vscode.window.createTreeView('fisherLens.runs', { treeDataProvider: tree, canSelectMany: true, showCollapseAll: false }));
   const statusBar = sub(new RunStatusBar(store));
-
+  const onRootChange = () => store.setRoot(settings().runsDirectory);
+  sub(
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (!e.affectsConfiguration('fisherLens.runsDirectory')) return;
+      onRootChange();
+      tree.refresh();
+    }),
+  );
+  sub(vscode.workspace.onDidChangeWorkspaceFolders(onRootChange));
   const host: CommandHost = {
     context,
     extensionUri: context.extensionUri,
@@ -44,50 +87,12 @@ export function activate(context: vscode.ExtensionContext): { store: RunsModel; 
     },
     refreshTree: () => tree.refresh(),
   };
-  for (const d of registerCommands(host)) sub(d);
+  return host;
+}
 
-  sub(
-    new ExplosionWatch(store, {
-      openMonitor: (runId) => host.openMonitor(runId),
-      rerunWithPenalty: (runId) => void vscode.commands.executeCommand('fisherLens.rerunWithFisherPenalty', runId),
-    }, { isLocalLive: (runId) => launcher.get(runId)?.state === 'running' }),
-  );
-
-  // Tell the user how a trainer this window started ended (the run directory has the details).
-  sub(
-    launcher.onDidExit(({ runId, code, stderrTail, stopRequested }) => {
-      store.refresh();
-      const last = stderrTail.trim().split('\n').slice(-4).join('\n');
-      const showLog = 'Show Log';
-      if (code === EXIT.usage) {
-        void vscode.window.showErrorMessage(`Fisher Lens: ${runId} did not start — invalid run config: ${last || 'see the log'}`, showLog).then((c) => c && log.show());
-      } else if (code === EXIT.failed || (code === null && !stopRequested)) {
-        void vscode.window.showErrorMessage(`Fisher Lens: ${runId} failed${last ? `: ${last.split('\n').pop()}` : ''}`, showLog).then((c) => c && log.show());
-      } else if (code === EXIT.diverged) {
-        void vscode.window.showWarningMessage(`Fisher Lens: ${runId} diverged (non-finite loss).`, 'Open Monitor').then((c) => c && host.openMonitor(runId));
-      }
-    }),
-  );
-
-  sub(
-    vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration('fisherLens.runsDirectory')) {
-        store.setRoot(settings().runsDirectory);
-        tree.refresh();
-      }
-    }),
-  );
-  sub(vscode.workspace.onDidChangeWorkspaceFolders(() => store.setRoot(settings().runsDirectory)));
-
+/** Panels survive a reload (serializers) and close with the extension. */
+function registerPanels(host: CommandHost, sub: Sub): void {
   sub(vscode.window.registerWebviewPanelSerializer(MonitorPanel.viewType, { deserializeWebviewPanel: async (panel, state) => MonitorPanel.revive(host, panel, state) }));
   sub(vscode.window.registerWebviewPanelSerializer(ComparePanel.viewType, { deserializeWebviewPanel: async (panel, state) => ComparePanel.revive(host, panel, state) }));
   sub({ dispose: () => [...MonitorPanel.all()].forEach((p) => p.dispose()) });
-
-  const ms = performance.now() - t0;
-  log.info(`activated in ${ms.toFixed(1)} ms (runs root ${store.root}, ${store.runs().length} runs${vscode.workspace.isTrusted ? '' : ', untrusted workspace: no training'})`);
-  return { store, launcher };
-}
-
-export function deactivate(): void {
-  // Everything is in context.subscriptions.
 }

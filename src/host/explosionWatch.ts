@@ -12,7 +12,7 @@
  */
 import * as vscode from 'vscode';
 import type { DetectorEvent } from '../shared/protocol';
-import { fmt } from '../shared/series';
+import { fmt, isFiniteNumber, times } from '../shared/format';
 import { DisposableOwner } from './dispose';
 import { log } from './log';
 import type { RunsModel } from './runsModel';
@@ -72,7 +72,7 @@ export class ExplosionWatch extends DisposableOwner {
    */
   message(runId: string, e: DetectorEvent): string {
     const name = noLinks(this.store.get(runId)?.name ?? runId, 100);
-    const what = typeof e.rise === 'number' && Number.isFinite(e.rise) ? `Tr(F) rose ${fmt(e.rise, 2)}× over its post-warm-up minimum` : `Tr(F) reached ${fmt(e.value)}`;
+    const what = isFiniteNumber(e.rise) ? `Tr(F) rose ${times(e.rise, 2)} over its post-warm-up minimum` : `Tr(F) reached ${fmt(e.value)}`;
     return `Fisher explosion in ${name}: ${what} (step ${e.step}).`;
   }
 

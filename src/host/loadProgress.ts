@@ -1,5 +1,6 @@
 /** A window progress message for a first read of a long events.jsonl that takes more than a moment. */
 import * as vscode from 'vscode';
+import { bytes, percent } from '../shared/format';
 import { log } from './log';
 
 export class LoadProgress {
@@ -10,7 +11,7 @@ export class LoadProgress {
   constructor(private readonly runId: string) {}
   report(done: number, total: number) {
     if (!this.resolve && Date.now() - this.started < 500) return;
-    const pct = total > 0 ? Math.min(100, (100 * done) / total) : 0;
+    const fraction = total > 0 ? Math.min(1, done / total) : 0;
     if (!this.resolve) {
       const withProgress = (vscode.window as Partial<typeof vscode.window>).withProgress;
       if (!withProgress) return;
@@ -22,10 +23,10 @@ export class LoadProgress {
           return finished;
         },
       );
-      log.info(`${this.runId}: reading a long events.jsonl (${(total / 1048576).toFixed(0)} MiB)`);
+      log.info(`${this.runId}: reading a long events.jsonl (${bytes(total)})`);
     }
-    this.reporter?.report({ message: `${pct.toFixed(0)}% of ${(total / 1048576).toFixed(0)} MiB`, increment: pct - this.last });
-    this.last = pct;
+    this.reporter?.report({ message: `${percent(fraction, 0)} of ${bytes(total)}`, increment: 100 * (fraction - this.last) });
+    this.last = fraction;
   }
   done() {
     this.resolve?.();

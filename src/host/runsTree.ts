@@ -4,7 +4,7 @@
  */
 import * as vscode from 'vscode';
 import type { RunState } from '../shared/protocol';
-import { fmt, pct } from '../shared/series';
+import { atStep, fmt, pct, peakLabel, times } from '../shared/format';
 import { DisposableOwner } from './dispose';
 import type { RunEntry, RunsModel } from './runsModel';
 import { markdownText, noLinks, plain, safeMarkdown } from './sanitize';
@@ -66,9 +66,9 @@ export function tooltip(r: RunEntry): vscode.MarkdownString {
     if (c.penalty && c.penalty.kind !== 'none') rows.push(['Penalty', `${c.penalty.kind} α ${c.penalty.alpha} every ${c.penalty.every}`]);
     if (c.labelNoise && Number(c.labelNoise.fraction) > 0) rows.push(['Label noise', pct(Number(c.labelNoise.fraction))]);
   }
-  if (h.peakTrF !== null) rows.push([h.peakKind === 'peak' ? 'Early peak Tr(F)' : 'Max Tr(F) (no confirmed early peak)', `${fmt(h.peakTrF)}${h.peakStep !== null ? ` at step ${h.peakStep}` : ''}`]);
-  if (h.trFi !== null) rows.push(['Tr(F_i)', `${fmt(h.trFi)}${h.trFiStep !== null ? ` at step ${h.trFiStep}` : ''}`]);
-  if (h.explosion) rows.push(['Explosion', `at step ${h.explosion.step}${h.explosion.rise ? ` (${fmt(h.explosion.rise, 2)}×)` : ''}`]);
+  if (h.peakTrF !== null) rows.push([`${peakLabel(h.peakKind)}${h.peakKind === 'max' ? ' (no confirmed early peak)' : ''}`, atStep(fmt(h.peakTrF), h.peakStep)]);
+  if (h.trFi !== null) rows.push(['Tr(F_i)', atStep(fmt(h.trFi), h.trFiStep)]);
+  if (h.explosion) rows.push(['Explosion', `at step ${h.explosion.step}${h.explosion.rise ? ` (${times(h.explosion.rise, 2)})` : ''}`]);
   if (h.testAcc !== null) rows.push(['Test accuracy', pct(h.testAcc)]);
   if (h.cleanAcc !== null) rows.push(['Clean / noisy train acc.', `${pct(h.cleanAcc)} / ${pct(h.noisyAcc)}`]);
   if (r.summary?.backend) rows.push(['Backend', r.summary.backend]);

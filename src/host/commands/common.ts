@@ -4,7 +4,7 @@
  */
 import * as vscode from 'vscode';
 import type { ConfigError } from '../../shared/config';
-import { fmt, pct } from '../../shared/series';
+import { fmt, isFiniteNumber, pct } from '../../shared/format';
 import type { Launcher } from '../launcher';
 import { log } from '../log';
 import type { PanelHost } from '../panels/panelBase';
@@ -83,8 +83,8 @@ export async function pickRun(h: CommandHost, filter: (r: RunEntry) => boolean, 
 export function describeRun(r: RunEntry): string {
   const h = r.headline;
   const parts = [r.name !== r.runId ? r.name : ''];
-  if (typeof h.peakTrF === 'number' && Number.isFinite(h.peakTrF)) parts.push(`${h.peakKind} Tr(F) ${fmt(h.peakTrF)}`);
-  if (typeof h.testAcc === 'number' && Number.isFinite(h.testAcc)) parts.push(`test ${pct(h.testAcc)}`);
+  if (isFiniteNumber(h.peakTrF)) parts.push(`${h.peakKind} Tr(F) ${fmt(h.peakTrF)}`);
+  if (isFiniteNumber(h.testAcc)) parts.push(`test ${pct(h.testAcc)}`);
   if (r.stale) parts.push(`stale: ${r.stale}`);
   if (r.problems.length) parts.push(`⚠ ${r.problems[0]}`);
   return noIcons(noLinks(parts.filter(Boolean).join(' · '), 300), 320);
