@@ -89,8 +89,10 @@ def per_example_sq_norms(model, params, x, labels=None, seed=0, want_sum=False):
 
     Returns (norms [B] tensor in x's dtype, labels list, summed gradient list or None)."""
     taps = []
+    # z must be differentiable: views of the parameters that require grad (their own grads are never computed)
+    ps = [p if p.requires_grad else p.detach().requires_grad_() for p in params]
     with torch.enable_grad():
-        logits = model.forward(params, x, taps)
+        logits = model.forward(ps, x, taps)
         if labels is None:
             labels = sample_labels(logits, seed)
         y = torch.tensor(labels, dtype=torch.long, device=x.device)
