@@ -267,3 +267,27 @@ test('host: compare panel snapshot, delete refuses running runs, export writes C
   assert.ok(!fs.existsSync(path.join(runs, 'old-flat')));
   await until(() => !treeItems().some((i) => i.label === 'old-flat'), 'deleted run leaves the tree');
 });
+
+test('host: PNG export is a request/reply round trip with the monitor; a late or unknown reply is ignored', async () => {
+  fake.reset();
+  const out = path.join(tmp, 'exports-png');
+  const pending = exec('fisherLens.exportRun', 'old-completed', { formats: ['png'], dir: out }) as Promise<string[]>;
+  const p = await until(() => [...fake.panels].reverse().find((x) => x.viewType === 'fisherLens.monitor' && !x.disposed && /old-completed/.test(x.webview.html)), 'monitor for the export');
+  p.webview.receive({ type: 'ready' });
+  const req = (await until(() => p.webview.posted.find((m) => (m as { type: string }).type === 'exportPng'), 'exportPng request', 5000)) as { requestId: number };
+  // A reply to a request nobody made changes nothing; the right one settles it.
+  p.webview.receive({ type: 'png', requestId: req.requestId + 1000, dataUrl: null, error: 'stray' });
+  const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  p.webview.receive({ type: 'png', requestId: req.requestId, dataUrl: `data:image/png;base64,${png.toString('base64')}`, error: null });
+  const files = await pending;
+  assert.deepEqual(files.map((f) => path.basename(f)), ['old-completed.png']);
+  assert.deepEqual(fs.readFileSync(files[0]), png);
+  // The webview's error comes back as the export's error.
+  const failing = exec('fisherLens.exportRun', 'old-completed', { formats: ['png'], dir: path.join(tmp, 'exports-png2') }) as Promise<string[]>;
+  const req2 = (await until(() => p.webview.posted.filter((m) => (m as { type: string }).type === 'exportPng')[1], 'second request', 5000)) as { requestId: number };
+  assert.notEqual(req2.requestId, req.requestId);
+  p.webview.receive({ type: 'png', requestId: req2.requestId, dataUrl: null, error: 'canvas is tainted' });
+  assert.deepEqual(await failing, []);
+  assert.ok(fake.messages.some((m) => m.level === 'error' && /Export of old-completed failed: canvas is tainted/.test(m.text)));
+  p.dispose();
+});
