@@ -5,6 +5,7 @@
  */
 import uPlot from 'uplot';
 import { decimateIndices, pick } from '../src/shared/decimate';
+import { fmtAxis } from '../src/shared/format';
 import type { Val } from '../src/shared/series';
 import { withAlpha, type Theme } from './theme';
 
@@ -189,7 +190,7 @@ export class Chart {
         ...scales.map((s, i) => axis(s, i === 0 ? 0 : 1)),
       ],
       series: [
-        { label: o.xLabel ?? 'x', value: (_u: uPlot, v: number | null) => (v === null || v === undefined ? '–' : o.xFormat ? o.xFormat(v) : formatValue(v)) },
+        { label: o.xLabel ?? 'x', value: (_u: uPlot, v: number | null) => (v === null || v === undefined ? '–' : o.xFormat ? o.xFormat(v) : fmtAxis(v)) },
         ...o.lines.map(
           (l): uPlot.Series => ({
             label: l.label,
@@ -199,7 +200,7 @@ export class Chart {
             dash: l.dash,
             spanGaps: true,
             points: { show: l.points ?? false, size: 4, fill: l.color },
-            value: (_u: uPlot, v: number | null) => (v === null || v === undefined ? '–' : formatValue(v)),
+            value: (_u: uPlot, v: number | null) => (v === null || v === undefined ? '–' : fmtAxis(v)),
             class: l.noLegend ? 'no-legend' : undefined,
           }),
         ),
@@ -232,12 +233,4 @@ export class Chart {
   get key(): number {
     return this.id;
   }
-}
-
-/** Compact value formatting for legends and axes. */
-export function formatValue(v: number): string {
-  if (!Number.isFinite(v)) return '–';
-  const a = Math.abs(v);
-  if (a !== 0 && (a >= 1e5 || a < 1e-3)) return v.toExponential(2);
-  return String(Number(v.toPrecision(4)));
 }

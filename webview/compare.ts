@@ -4,9 +4,11 @@
  */
 import 'uplot/dist/uPlot.min.css';
 import './common.css';
-import { COMPARE_METRICS, metricLine, summaryRow, align, type MetricDef } from '../src/shared/compare';
+import { COMPARE_METRICS, metricLine, summaryRow, summaryTable, align, type MetricDef } from '../src/shared/compare';
 import { configDiff, showValue } from '../src/shared/configDiff';
-import { appendEvents, boundSeries, ema, fmt, pct, VIEW_MAX_POINTS, type Val } from '../src/shared/series';
+import { percentAxis } from '../src/shared/format';
+import { tableOf } from '../src/shared/metrics';
+import { appendEvents, boundSeries, ema, VIEW_MAX_POINTS, type Val } from '../src/shared/series';
 import {
   validateToCompare,
   type CompareRun,
@@ -16,11 +18,11 @@ import {
 } from '../src/shared/webviewProtocol';
 import { Chart, ZoomGroup } from './chart';
 import { onThemeChange, readTheme, type Theme } from './theme';
-import { onHostMessage, reportErrors, webviewApi, whenElementsDefined } from './vscodeApi';
+import { $, bindControls, chartBox, frameScheduler } from './view';
+import { onHostMessage, reportErrors, webviewApi } from './vscodeApi';
 
 const api = webviewApi<FromCompareMessage, CompareViewState>();
 reportErrors(api);
-const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
 const initialIds = [...document.querySelectorAll<HTMLElement>('#compare-legend .legend-item')].map((e) => e.dataset.run ?? '');
 const saved = api.getState();
@@ -39,27 +41,26 @@ let theme: Theme = readTheme();
 const zoom = new ZoomGroup(`fl-compare-${Math.random().toString(36).slice(2)}`);
 const charts = new Map<string, Chart>();
 
-void whenElementsDefined(['vscode-single-select', 'vscode-checkbox']).then(() => {
-  const xSel = $('x-axis') as HTMLElement & { value: string };
-  const smSel = $('smoothing') as HTMLElement & { value: string };
-  const logBox = $('log-scale') as HTMLElement & { checked: boolean };
-  xSel.value = view.xAxis ?? 'step';
-  xSel.addEventListener('change', () => {
-    view.xAxis = xSel.value === 'epoch' ? 'epoch' : 'step';
+void bindControls({
+  axes: ['step', 'epoch'] as const,
+  xAxis: view.xAxis ?? 'step',
+  smoothing,
+  logScale,
+  onXAxis: (x) => {
+    view.xAxis = x;
     api.setState(view);
     zoom.range = null;
     resetCharts();
-  });
-  smSel.addEventListener('change', () => {
-    const v = Number(smSel.value);
-    smoothing = Number.isFinite(v) && v >= 0 && v < 1 ? v : 0;
+  },
+  onSmoothing: (alpha) => {
+    smoothing = alpha;
     renderCharts();
-  });
-  logBox.addEventListener('change', () => {
-    logScale = !!logBox.checked;
-    charts.get('trF')?.reconfigure({ yLog: logScale });
+  },
+  onLogScale: (on) => {
+    logScale = on;
+    for (const m of COMPARE_METRICS) if (m.compare?.wide) charts.get(m.id)?.reconfigure({ yLog: logScale });
     renderCharts();
-  });
+  },
 });
 
 onHostMessage(api, 'compare', validateToCompare, handle);
@@ -93,15 +94,10 @@ function handle(m: ToCompareMessage) {
   }
 }
 
-let frame = 0;
-function scheduleRender() {
-  if (frame) return;
-  frame = requestAnimationFrame(() => {
-    frame = 0;
-    renderTables();
-    renderCharts();
-  });
-}
+const scheduleRender = frameScheduler(() => {
+  renderTables();
+  renderCharts();
+});
 
 const colorOf = (i: number) => theme.palette[i % theme.palette.length];
 
@@ -149,15 +145,8 @@ function table(id: string, head: string[], rows: string[][]) {
 }
 
 function renderTables() {
-  const at = (v: number | null, step: number | null) => (v === null ? '–' : `${fmt(v)}${step !== null ? ` @ ${step}` : ''}`);
-  table(
-    'summary-table',
-    ['Run', 'State', 'Early peak Tr(F) @ step', 'Tr(F_i) @ step', 'Final test acc.', 'Final clean acc.', 'Final noisy acc.', 'Steps'],
-    runs.map((r) => {
-      const s = summaryRow(r.series, r.summary, r.state);
-      return [r.runId, s.state ?? '–', s.peakTrF === null ? '–' : s.peakKind === 'peak' ? at(s.peakTrF, s.peakStep) : `none (max ${at(s.peakTrF, s.peakStep)})`, at(s.trFi, s.trFiStep), pct(s.finalTestAcc), pct(s.finalCleanAcc), pct(s.finalNoisyAcc), String(s.steps)];
-    }),
-  );
+  const summary = summaryTable(runs.map((r) => summaryRow(r.series, r.summary, r.state)));
+  table('summary-table', summary.head, summary.rows);
   const diff = configDiff(runs.map((r) => r.config ?? {}));
   if (!diff.length) table('config-diff', ['Field', ...runs.map((r) => r.runId)], [[runs.length > 1 ? 'the configs are identical' : '–', ...runs.map(() => '')]]);
   else table('config-diff', ['Field', ...runs.map((r) => r.runId)], diff.map((d) => [d.path, ...d.values.map(showValue)]));
@@ -165,8 +154,8 @@ function renderTables() {
 
 function hasData(m: MetricDef): boolean {
   return runs.some((r) => {
-    const tab = r.series[m.table] as unknown as Record<string, Val[]>;
-    return (tab[m.column] ?? []).some((v) => v !== null);
+    const tab = r.series[tableOf(m)] as unknown as Record<string, Val[]>;
+    return (tab[m.id] ?? []).some((v) => v !== null);
   });
 }
 
@@ -184,31 +173,21 @@ function renderCharts() {
     if (!hasData(m)) continue;
     let c = charts.get(m.id);
     if (!c) {
-      const box = document.createElement('div');
-      box.className = m.id === 'trF' ? 'chart wide' : 'chart';
-      box.id = `compare-${m.id}`;
-      const head = document.createElement('div');
-      head.className = 'chart-head';
-      const h = document.createElement('h3');
-      h.textContent = m.label;
-      head.append(h);
-      const plot = document.createElement('div');
-      plot.className = 'plot';
-      box.append(head, plot);
-      host.append(box);
+      const wide = !!m.compare?.wide;
+      const { plot } = chartBox(host, `compare-${m.id}`, { text: m.label }, wide);
       c = new Chart({
         container: plot,
-        height: m.id === 'trF' ? 300 : 200,
+        height: wide ? 300 : 200,
         theme,
         zoom,
-        yLog: m.id === 'trF' && logScale,
-        yFormat: m.acc ? { y: (v: number) => `${Number((v * 100).toFixed(1))}%` } : undefined,
+        yLog: wide && logScale,
+        yFormat: m.format === 'percent' ? { y: percentAxis } : undefined,
         xLabel: axis,
-        lines: runs.map((r, i) => ({ label: r.runId, color: colorOf(i), points: m.table === 'evals' })),
+        lines: runs.map((r, i) => ({ label: r.runId, color: colorOf(i), points: m.event === 'eval' })),
       });
       charts.set(m.id, c);
     }
-    const smooth = m.acc || m.id === 'lr' ? 0 : smoothing;
+    const smooth = m.smooth ? smoothing : 0;
     const lines = runs.map((r) => {
       const l = metricLine(r.series, m, axis);
       return { x: l.x, y: hidden.has(r.runId) ? l.y.map(() => null) : ema(l.y, smooth) };

@@ -2,33 +2,16 @@
  * Comparing runs: the metrics that can be overlaid, aligning several runs' points onto one x array (by step
  * or epoch) as overlaid charts need, and the summary table. No DOM.
  */
+import { DASH, fmt, pct, type PeakKind } from './format';
+import { compareMetrics, summaryColumns, tableOf, type MetricId, type MetricSpec } from './metrics';
 import type { RunState, RunSummary } from './protocol';
-import { headline, xValues, type RunSeries, type Val, type XAxis, type XColumns } from './series';
+import { headline, latestValue, xValues, type RunSeries, type Val, type XAxis, type XColumns } from './series';
 
-/** A metric that can be overlaid across runs: which table and column of a {@link RunSeries} it reads. */
-export interface MetricDef {
-  id: string;
-  label: string;
-  table: 'steps' | 'fisher' | 'evals';
-  column: string;
-  /** Default to a log y scale. */
-  log?: boolean;
-  /** Values are accuracies in [0, 1]. */
-  acc?: boolean;
-}
+/** A metric that can be overlaid across runs (a catalogue entry with `compare`, see src/shared/metrics.ts). */
+export type MetricDef = MetricSpec;
 
-export const COMPARE_METRICS: readonly MetricDef[] = [
-  { id: 'trF', label: 'Tr(F)', table: 'fisher', column: 'trF' },
-  { id: 'trFB', label: 'Tr(F_B)', table: 'fisher', column: 'trFB' },
-  { id: 'loss', label: 'Training loss (mini-batch)', table: 'steps', column: 'loss' },
-  { id: 'testLoss', label: 'Test loss', table: 'evals', column: 'testLoss' },
-  { id: 'testAcc', label: 'Test accuracy', table: 'evals', column: 'testAcc', acc: true },
-  { id: 'trainAcc', label: 'Training accuracy', table: 'evals', column: 'trainAcc', acc: true },
-  { id: 'cleanAcc', label: 'Clean-label training accuracy', table: 'evals', column: 'cleanAcc', acc: true },
-  { id: 'noisyAcc', label: 'Noisy-label training accuracy', table: 'evals', column: 'noisyAcc', acc: true },
-  { id: 'lr', label: 'Learning rate', table: 'steps', column: 'lr' },
-  { id: 'penalty', label: 'Penalty α·P', table: 'steps', column: 'penalty' },
-];
+/** The compare view's metrics, in their order (derived from the catalogue). */
+export const COMPARE_METRICS: readonly MetricDef[] = compareMetrics();
 
 /** One line: x values (sorted ascending) and y values. */
 export interface Line {
@@ -72,8 +55,8 @@ export function align(lines: readonly Line[]): Aligned {
 
 /** The line of one metric of one run along an x axis. */
 export function metricLine(s: RunSeries, m: MetricDef, axis: XAxis): Line {
-  const tab = s[m.table] as unknown as XColumns & Record<string, Val[]>;
-  return { x: xValues(s, tab, axis), y: tab[m.column] ?? [] };
+  const tab = s[tableOf(m)] as unknown as XColumns & Record<string, Val[]>;
+  return { x: xValues(s, tab, axis), y: tab[m.id] ?? [] };
 }
 
 /** Align one metric across runs along an x axis ("time" aligns by seconds since each run's start). */
@@ -81,19 +64,18 @@ export function alignMetric(runs: readonly RunSeries[], m: MetricDef, axis: XAxi
   return align(runs.map((s) => metricLine(s, m, axis)));
 }
 
-/** One row of the compare summary table. */
+/** One row of the compare summary table: headline Tr(F) numbers, then the last value of each summary column. */
 export interface SummaryRow {
   runId: string;
   state: RunState | null;
   peakTrF: number | null;
   peakStep: number | null;
   /** 'peak': the detector's confirmed early peak; 'max': no confirmed peak, the largest raw Tr(F). */
-  peakKind: 'peak' | 'max';
+  peakKind: PeakKind;
   trFi: number | null;
   trFiStep: number | null;
-  finalTestAcc: number | null;
-  finalCleanAcc: number | null;
-  finalNoisyAcc: number | null;
+  /** Last value of each metric with a `summaryColumn`, by metric id. */
+  finals: Record<string, Val>;
   steps: number;
 }
 
@@ -108,9 +90,25 @@ export function summaryRow(s: RunSeries, summary: RunSummary | null, state: RunS
     peakKind: h.peakKind,
     trFi: h.trFi,
     trFiStep: h.trFiStep,
-    finalTestAcc: h.testAcc,
-    finalCleanAcc: h.cleanAcc,
-    finalNoisyAcc: h.noisyAcc,
+    finals: Object.fromEntries(summaryColumns().map((m) => [m.id, latestValue(s, m.id as MetricId, summary)])),
     steps: h.step,
+  };
+}
+
+/** The compare summary table: header and one row of cells per run. */
+export function summaryTable(rows: readonly SummaryRow[]): { head: string[]; rows: string[][] } {
+  const cols = summaryColumns();
+  const at = (v: number | null, step: number | null) => (v === null ? DASH : `${fmt(v)}${step !== null ? ` @ ${step}` : ''}`);
+  const cell = (m: MetricSpec, v: Val) => (m.format === 'percent' ? pct(v) : fmt(v));
+  return {
+    head: ['Run', 'State', 'Early peak Tr(F) @ step', 'Tr(F_i) @ step', ...cols.map((m) => m.summaryColumn), 'Steps'],
+    rows: rows.map((s) => [
+      s.runId,
+      s.state ?? DASH,
+      s.peakTrF === null ? DASH : s.peakKind === 'peak' ? at(s.peakTrF, s.peakStep) : `none (max ${at(s.peakTrF, s.peakStep)})`,
+      at(s.trFi, s.trFiStep),
+      ...cols.map((m) => cell(m, s.finals[m.id] ?? null)),
+      String(s.steps),
+    ]),
   };
 }

@@ -60,6 +60,9 @@ export const percent = (v: MaybeNumber, digits = 2): string => (isFiniteNumber(v
  */
 export const pct = (v: MaybeNumber, digits = 1): string => (isFiniteNumber(v) ? `${(v > 1 ? v : v * 100).toFixed(digits)}%` : DASH);
 
+/** A fraction as a percentage tick label with at most one decimal (`percentAxis(0.5) = '50%'`, `0.123 → '12.3%'`). */
+export const percentAxis = (v: MaybeNumber): string => (isFiniteNumber(v) ? `${Number((v * 100).toFixed(1))}%` : DASH);
+
 /** A difference of two fractions in signed percentage points (`pp(0.0123) = '+1.23 pp'`). */
 export const pp = (v: MaybeNumber, digits = 2): string => (isFiniteNumber(v) ? `${v >= 0 ? '+' : ''}${(100 * v).toFixed(digits)} pp` : DASH);
 

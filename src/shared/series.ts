@@ -14,6 +14,7 @@ import type {
   StepEvent,
 } from './protocol';
 import { headlineTrF, type PeakKind } from './format';
+import { METRIC_TABLES, METRICS, metricById, tableColumns, tableOf, type MetricEvent, type MetricId, type MetricIdOf, type TableName } from './metrics';
 
 /** A metric value; `null` where the trainer wrote a non-finite number (JSON has no NaN) or none applies. */
 export type Val = number | null;
@@ -26,30 +27,11 @@ export interface XColumns {
   t: number[];
 }
 
-export interface StepTable extends XColumns {
-  loss: Val[];
-  lr: Val[];
-  penalty: Val[];
-  gradNorm: Val[];
-  examplesPerSec: Val[];
-}
-
-export interface FisherTable extends XColumns {
-  trF: Val[];
-  trFStderr: Val[];
-  trFB: Val[];
-}
-
-export interface EvalTable extends XColumns {
-  testLoss: Val[];
-  testAcc: Val[];
-  trainLoss: Val[];
-  trainAcc: Val[];
-  cleanLoss: Val[];
-  cleanAcc: Val[];
-  noisyLoss: Val[];
-  noisyAcc: Val[];
-}
+/** A table: the x columns and one column per catalogue metric of its event type (src/shared/metrics.ts). */
+export type MetricTable<E extends MetricEvent> = XColumns & { [K in MetricIdOf<E>]: Val[] };
+export type StepTable = MetricTable<'step'>;
+export type FisherTable = MetricTable<'fisher'>;
+export type EvalTable = MetricTable<'eval'>;
 
 /** Detector marks (early peak, Tr(F_i), explosion) as the trainer reported them. */
 export interface Marker {
@@ -77,7 +59,12 @@ export interface RunSeries {
   markers: Marker[];
 }
 
-const xcols = (): XColumns => ({ step: [], epoch: [], t: [] });
+/** An empty table of an event type: x columns and its catalogue metrics. */
+function emptyTable<E extends MetricEvent>(event: E): MetricTable<E> {
+  const cols: Record<string, Val[]> = { step: [], epoch: [], t: [] };
+  for (const id of tableColumns(METRIC_TABLES[event])) cols[id] = [];
+  return cols as unknown as MetricTable<E>;
+}
 
 /** An empty series for `runId`. */
 export function createSeries(runId: string): RunSeries {
@@ -88,19 +75,9 @@ export function createSeries(runId: string): RunSeries {
     stateMessage: null,
     lastStep: 0,
     t0: null,
-    steps: { ...xcols(), loss: [], lr: [], penalty: [], gradNorm: [], examplesPerSec: [] },
-    fisher: { ...xcols(), trF: [], trFStderr: [], trFB: [] },
-    evals: {
-      ...xcols(),
-      testLoss: [],
-      testAcc: [],
-      trainLoss: [],
-      trainAcc: [],
-      cleanLoss: [],
-      cleanAcc: [],
-      noisyLoss: [],
-      noisyAcc: [],
-    },
+    steps: emptyTable('step'),
+    fisher: emptyTable('fisher'),
+    evals: emptyTable('eval'),
     markers: [],
   };
 }
@@ -108,10 +85,18 @@ export function createSeries(runId: string): RunSeries {
 /** A finite number, else null (NaN/Infinity/undefined/null from JSON). */
 export const val = (v: unknown): Val => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
-function pushX(tab: XColumns, e: { step: number; epoch: number; t: number }) {
+/** [column, event field] of the metrics of each event type. */
+const FIELDS = Object.fromEntries(
+  (Object.keys(METRIC_TABLES) as MetricEvent[]).map((ev) => [ev, METRICS.filter((x) => x.event === ev).map((x) => [x.id, x.field] as const)]),
+) as unknown as Record<MetricEvent, readonly (readonly [string, string])[]>;
+
+/** Append one metric event as a row of its table. */
+function appendRow(tab: XColumns, e: StepEvent | FisherEvent | EvalEvent) {
   tab.step.push(e.step);
   tab.epoch.push(val(e.epoch) ?? 0);
   tab.t.push(val(e.t) ?? 0);
+  const cols = tab as unknown as Record<string, Val[]>;
+  for (const [id, field] of FIELDS[e.type]) cols[id].push(val((e as unknown as Record<string, unknown>)[field]));
 }
 
 /** Apply events in order (mutates `s`). Returns the number of Tr(F) points added. */
@@ -126,14 +111,14 @@ export function appendEvents(s: RunSeries, events: readonly RunEvent[]): number 
         s.t0 = e.t;
         break;
       case 'step':
-        appendStep(s.steps, e);
+        appendRow(s.steps, e);
         break;
       case 'fisher':
-        appendFisher(s.fisher, e);
+        appendRow(s.fisher, e);
         fisherAdded++;
         break;
       case 'eval':
-        appendEval(s.evals, e);
+        appendRow(s.evals, e);
         break;
       case 'detector':
         s.markers.push({ kind: e.kind, step: e.step, value: e.value, rise: val(e.rise), message: e.message });
@@ -147,34 +132,6 @@ export function appendEvents(s: RunSeries, events: readonly RunEvent[]): number 
     }
   }
   return fisherAdded;
-}
-
-function appendStep(tab: StepTable, e: StepEvent) {
-  pushX(tab, e);
-  tab.loss.push(val(e.loss));
-  tab.lr.push(val(e.lr));
-  tab.penalty.push(val(e.penalty));
-  tab.gradNorm.push(val(e.gradNorm));
-  tab.examplesPerSec.push(val(e.examplesPerSec));
-}
-
-function appendFisher(tab: FisherTable, e: FisherEvent) {
-  pushX(tab, e);
-  tab.trF.push(val(e.trF));
-  tab.trFStderr.push(val(e.trFStderr));
-  tab.trFB.push(val(e.trFB));
-}
-
-function appendEval(tab: EvalTable, e: EvalEvent) {
-  pushX(tab, e);
-  tab.testLoss.push(val(e.testLoss));
-  tab.testAcc.push(val(e.testAcc));
-  tab.trainLoss.push(val(e.trainLoss));
-  tab.trainAcc.push(val(e.trainAcc));
-  tab.cleanLoss.push(val(e.cleanLoss));
-  tab.cleanAcc.push(val(e.cleanAcc));
-  tab.noisyLoss.push(val(e.noisyLoss));
-  tab.noisyAcc.push(val(e.noisyAcc));
 }
 
 /** Build a series from a whole event list. */
@@ -283,10 +240,6 @@ export function headline(s: RunSeries | null, summary?: RunSummary | null): Head
     }
     h.explosion = lastMarker(s, 'explosion');
     h.lastTrF = lastVal(s.fisher.trF);
-    h.testAcc = lastVal(s.evals.testAcc);
-    h.trainAcc = lastVal(s.evals.trainAcc);
-    h.cleanAcc = lastVal(s.evals.cleanAcc);
-    h.noisyAcc = lastVal(s.evals.noisyAcc);
     h.step = s.lastStep;
   }
   if (summary) {
@@ -301,13 +254,22 @@ export function headline(s: RunSeries | null, summary?: RunSummary | null): Head
       h.trFiStep = summary.trFiStep;
     }
     h.lastTrF = summary.finalTrF ?? h.lastTrF;
-    h.testAcc = summary.finalTestAcc ?? h.testAcc;
-    h.trainAcc = summary.finalTrainAcc ?? h.trainAcc;
-    h.cleanAcc = summary.finalCleanAcc ?? h.cleanAcc;
-    h.noisyAcc = summary.finalNoisyAcc ?? h.noisyAcc;
     h.step = Math.max(h.step, summary.steps);
   }
+  h.testAcc = latestValue(s, 'testAcc', summary);
+  h.trainAcc = latestValue(s, 'trainAcc', summary);
+  h.cleanAcc = latestValue(s, 'cleanAcc', summary);
+  h.noisyAcc = latestValue(s, 'noisyAcc', summary);
   return h;
+}
+
+/** A metric's value at the end: its summary field once the run has one (non-null), else its last value so far. */
+export function latestValue(s: RunSeries | null, id: MetricId, summary?: RunSummary | null): Val {
+  const spec = metricById(id);
+  const fin = spec?.final && summary ? summary[spec.final] : null;
+  if (typeof fin === 'number') return fin;
+  if (!s || !spec) return null;
+  return lastVal((s[tableOf(spec)] as unknown as Record<string, Val[]>)[id] ?? []);
 }
 
 function lastMarker(s: RunSeries, kind: Marker['kind']): Marker | null {
@@ -329,13 +291,7 @@ export const MAX_MARKERS = 1_000;
 /** Longest marker message kept (characters). */
 export const MAX_MARKER_MESSAGE = 1_000;
 
-type TableName = 'steps' | 'fisher' | 'evals';
-const TABLE_COLUMNS: Record<TableName, readonly string[]> = {
-  steps: ['loss', 'lr', 'penalty', 'gradNorm', 'examplesPerSec'],
-  fisher: ['trF', 'trFStderr', 'trFB'],
-  evals: ['testLoss', 'testAcc', 'trainLoss', 'trainAcc', 'cleanLoss', 'cleanAcc', 'noisyLoss', 'noisyAcc'],
-};
-const ALL_COLUMNS = (t: TableName) => ['step', 'epoch', 't', ...TABLE_COLUMNS[t]];
+const ALL_COLUMNS = (t: TableName) => ['step', 'epoch', 't', ...tableColumns(t)];
 
 /**
  * Rows to keep of a table so that at most `max` remain: the rows are cut into equal buckets (by index, so
@@ -399,7 +355,7 @@ function pickTable<T extends XColumns>(tab: T, t: TableName, idx: readonly numbe
 function tableIndices(s: RunSeries, t: TableName, max: number): number[] {
   const tab = s[t] as unknown as Record<string, Val[]>;
   const force = t === 'fisher' ? [argMax(s.fisher.trF)] : [];
-  return compactIndices(TABLE_COLUMNS[t].map((c) => tab[c]), tableRows(s, t), max, force.filter((i) => i >= 0));
+  return compactIndices(tableColumns(t).map((c) => tab[c]), tableRows(s, t), max, force.filter((i) => i >= 0));
 }
 
 /** Keep at most {@link MAX_MARKERS} marks: the first of each kind and the latest; messages shortened. */

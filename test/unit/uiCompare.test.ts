@@ -49,5 +49,5 @@ test('compare: summary rows', () => {
   assert.equal(row.state, 'running');
   assert.ok(row.peakTrF !== null && row.peakStep !== null);
   assert.ok(row.trFi !== null);
-  assert.ok(row.finalCleanAcc !== null && row.finalNoisyAcc !== null);
+  assert.ok(row.finals.cleanAcc !== null && row.finals.noisyAcc !== null);
 });
