@@ -20,7 +20,10 @@ import { fixed } from './shared/format';
 /** Everything goes into `context.subscriptions`: `sub(d)` adds `d` and returns it. */
 type Sub = <T extends vscode.Disposable>(d: T) => T;
 
-export function activate(context: vscode.ExtensionContext): { store: RunsModel; launcher: Launcher } {
+export function activate(context: vscode.ExtensionContext): {
+  store: RunsModel;
+  launcher: Launcher;
+} {
   const t0 = performance.now();
   const sub: Sub = (d) => (context.subscriptions.push(d), d);
   sub(createLog());
@@ -32,7 +35,8 @@ export function activate(context: vscode.ExtensionContext): { store: RunsModel; 
       store,
       {
         openMonitor: (runId) => host.openMonitor(runId),
-        rerunWithPenalty: (runId) => void vscode.commands.executeCommand('fisherLens.rerunWithFisherPenalty', runId),
+        rerunWithPenalty: (runId) =>
+          void vscode.commands.executeCommand('fisherLens.rerunWithFisherPenalty', runId),
       },
       { isLocalLive: (runId) => launcher.get(runId)?.state === 'running' },
     ),
@@ -45,7 +49,9 @@ export function activate(context: vscode.ExtensionContext): { store: RunsModel; 
   );
   registerPanels(host, sub);
   const ms = performance.now() - t0;
-  log.info(`activated in ${fixed(ms, 1)} ms (runs root ${store.root}, ${store.runs().length} runs${vscode.workspace.isTrusted ? '' : ', untrusted workspace: no training'})`);
+  log.info(
+    `activated in ${fixed(ms, 1)} ms (runs root ${store.root}, ${store.runs().length} runs${vscode.workspace.isTrusted ? '' : ', untrusted workspace: no training'})`,
+  );
   return { store, launcher };
 }
 
@@ -58,9 +64,17 @@ function createHost(context: vscode.ExtensionContext, sub: Sub): CommandHost {
   const globalRuns = path.join(context.globalStorageUri.fsPath, 'runs');
   const settings = () => getSettings(globalRuns);
   const store = sub(new RunsModel(settings().runsDirectory));
-  const launcher = sub(new Launcher(context.extensionPath, settings, () => workspaceRoot() ?? store.root));
+  const launcher = sub(
+    new Launcher(context.extensionPath, settings, () => workspaceRoot() ?? store.root),
+  );
   const tree = sub(new RunsTreeProvider(store));
-  const treeView = sub(vscode.window.createTreeView('fisherLens.runs', { treeDataProvider: tree, canSelectMany: true, showCollapseAll: false }));
+  const treeView = sub(
+    vscode.window.createTreeView('fisherLens.runs', {
+      treeDataProvider: tree,
+      canSelectMany: true,
+      showCollapseAll: false,
+    }),
+  );
   const statusBar = sub(new RunStatusBar(store));
   const onRootChange = () => store.setRoot(settings().runsDirectory);
   sub(
@@ -92,7 +106,15 @@ function createHost(context: vscode.ExtensionContext, sub: Sub): CommandHost {
 
 /** Panels survive a reload (serializers) and close with the extension. */
 function registerPanels(host: CommandHost, sub: Sub): void {
-  sub(vscode.window.registerWebviewPanelSerializer(MonitorPanel.viewType, { deserializeWebviewPanel: async (panel, state) => MonitorPanel.revive(host, panel, state) }));
-  sub(vscode.window.registerWebviewPanelSerializer(ComparePanel.viewType, { deserializeWebviewPanel: async (panel, state) => ComparePanel.revive(host, panel, state) }));
+  sub(
+    vscode.window.registerWebviewPanelSerializer(MonitorPanel.viewType, {
+      deserializeWebviewPanel: async (panel, state) => MonitorPanel.revive(host, panel, state),
+    }),
+  );
+  sub(
+    vscode.window.registerWebviewPanelSerializer(ComparePanel.viewType, {
+      deserializeWebviewPanel: async (panel, state) => ComparePanel.revive(host, panel, state),
+    }),
+  );
   sub({ dispose: () => [...MonitorPanel.all()].forEach((p) => p.dispose()) });
 }

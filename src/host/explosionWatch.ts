@@ -35,7 +35,10 @@ export class ExplosionWatch extends DisposableOwner {
 
   constructor(
     private readonly store: Pick<RunsModel, 'onEvents' | 'get'>,
-    private readonly actions: { openMonitor(runId: string): void; rerunWithPenalty(runId: string): void },
+    private readonly actions: {
+      openMonitor(runId: string): void;
+      rerunWithPenalty(runId: string): void;
+    },
     private readonly opts: ExplosionWatchOptions = {},
   ) {
     super();
@@ -58,7 +61,8 @@ export class ExplosionWatch extends DisposableOwner {
   private refusal(runId: string, e: DetectorEvent): string | null {
     if (!vscode.workspace.isTrusted) return 'untrusted workspace';
     const r = this.store.get(runId);
-    if (!r || r.state !== 'running' || r.stale) return `run is ${r ? (r.stale ? 'stale' : r.state) : 'not listed'}`;
+    if (!r || r.state !== 'running' || r.stale)
+      return `run is ${r ? (r.stale ? 'stale' : r.state) : 'not listed'}`;
     if (!(this.opts.isLocalLive?.(runId) ?? false)) return 'not a run this window is running';
     const now = this.opts.now?.() ?? Date.now();
     if (!Number.isFinite(e.t) || e.t > now + SKEW_MS) return 'event time in the future';
@@ -72,7 +76,9 @@ export class ExplosionWatch extends DisposableOwner {
    */
   message(runId: string, e: DetectorEvent): string {
     const name = noLinks(this.store.get(runId)?.name ?? runId, 100);
-    const what = isFiniteNumber(e.rise) ? `Tr(F) rose ${times(e.rise, 2)} over its post-warm-up minimum` : `Tr(F) reached ${fmt(e.value)}`;
+    const what = isFiniteNumber(e.rise)
+      ? `Tr(F) rose ${times(e.rise, 2)} over its post-warm-up minimum`
+      : `Tr(F) reached ${fmt(e.value)}`;
     return `Fisher explosion in ${name}: ${what} (step ${e.step}).`;
   }
 

@@ -17,7 +17,10 @@ export class LoadProgress {
       if (!withProgress) return;
       const finished = new Promise<void>((r) => (this.resolve = r));
       void withProgress(
-        { location: vscode.ProgressLocation?.Window ?? 10, title: `Fisher Lens: reading ${this.runId}` },
+        {
+          location: vscode.ProgressLocation?.Window ?? 10,
+          title: `Fisher Lens: reading ${this.runId}`,
+        },
         (p) => {
           this.reporter = p;
           return finished;
@@ -25,7 +28,10 @@ export class LoadProgress {
       );
       log.info(`${this.runId}: reading a long events.jsonl (${bytes(total)})`);
     }
-    this.reporter?.report({ message: `${percent(fraction, 0)} of ${bytes(total)}`, increment: 100 * (fraction - this.last) });
+    this.reporter?.report({
+      message: `${percent(fraction, 0)} of ${bytes(total)}`,
+      increment: 100 * (fraction - this.last),
+    });
     this.last = fraction;
   }
   done() {

@@ -9,7 +9,12 @@ export function createLog(): vscode.LogOutputChannel {
   return channel;
 }
 
-const line = (args: unknown[]) => args.map((a) => (a instanceof Error ? (a.stack ?? a.message) : typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
+const line = (args: unknown[]) =>
+  args
+    .map((a) =>
+      a instanceof Error ? (a.stack ?? a.message) : typeof a === 'string' ? a : JSON.stringify(a),
+    )
+    .join(' ');
 
 export const log = {
   info: (...a: unknown[]) => channel?.info(line(a)),

@@ -10,7 +10,16 @@ import * as vscode from 'vscode';
 import { effectiveState, RunsWatcher, RunTailer, type RunInfo as DirInfo } from '../runs';
 import type { RunEvent, RunState, RunStatus, RunSummary } from '../shared/protocol';
 import { isTerminal, RUN_FILES } from '../shared/protocol';
-import { appendEvents, boundSeries, createSeries, headline, viewSeries, HOST_MAX_POINTS, type Headline, type RunSeries } from '../shared/series';
+import {
+  appendEvents,
+  boundSeries,
+  createSeries,
+  headline,
+  viewSeries,
+  HOST_MAX_POINTS,
+  type Headline,
+  type RunSeries,
+} from '../shared/series';
 import { isRunEvent } from '../shared/webviewProtocol';
 import { DisposableOwner, toDisposable } from './dispose';
 import { LoadProgress } from './loadProgress';
@@ -108,7 +117,8 @@ export class RunsModel extends DisposableOwner {
       onChanged: (d) => this.upsert(d, false),
       onRemoved: (id) => this.remove(id),
       onError: (e) => log.warn(`runs root ${root}: ${e.message}`),
-      onSkip: (name, why) => log.warn(`runs root ${root}: skipped ${JSON.stringify(name.slice(0, 200))}: ${why}`),
+      onSkip: (name, why) =>
+        log.warn(`runs root ${root}: skipped ${JSON.stringify(name.slice(0, 200))}: ${why}`),
     });
     this.ready = this.watcher.ready;
     this.changed.fire(undefined);
@@ -116,7 +126,9 @@ export class RunsModel extends DisposableOwner {
 
   /** All runs, newest first. */
   runs(): RunEntry[] {
-    return [...this.entries.values()].sort((a, b) => b.startedAt - a.startedAt || (a.runId < b.runId ? 1 : -1));
+    return [...this.entries.values()].sort(
+      (a, b) => b.startedAt - a.startedAt || (a.runId < b.runId ? 1 : -1),
+    );
   }
 
   get(runId: string): RunEntry | undefined {
@@ -161,28 +173,16 @@ export class RunsModel extends DisposableOwner {
 
   private startTail(runId: string): Tail {
     const dir = path.join(this.rootDir, runId);
-    const t = { series: createSeries(runId), followers: 0, ready: false, problems: { status: [], summary: [] } } as unknown as Tail;
+    const t = {
+      series: createSeries(runId),
+      followers: 0,
+      ready: false,
+      problems: { status: [], summary: [] },
+    } as unknown as Tail;
     this.tails.set(runId, t);
     const progress = new LoadProgress(runId);
     t.tailer = new RunTailer(dir, {
-      onEvents: (events) => {
-        if (this.tails.get(runId) !== t) return;
-        // Initial history goes only into the (schema-validated, bounded) series; increments are also sent to
-        // the views, which accept only what their own validator does.
-        const usable = t.ready
-          ? events.filter((e) => {
-              if (isRunEvent(e)) return true;
-              log.debug(`${runId}: dropped an event the views cannot use: ${JSON.stringify(e).slice(0, 200)}`);
-              return false;
-            })
-          : events;
-        if (!usable.length) return;
-        appendEvents(t.series, usable);
-        boundSeries(t.series, HOST_MAX_POINTS);
-        this.refreshHeadline(runId);
-        this.eventsEmitter.fire({ runId, events: usable, initial: !t.ready, reset: false });
-        this.changed.fire(runId);
-      },
+      onEvents: (events) => this.tails.get(runId) === t && this.onTailEvents(runId, t, events),
       onReset: () => {
         if (this.tails.get(runId) !== t) return;
         t.series = createSeries(runId);
@@ -190,16 +190,13 @@ export class RunsModel extends DisposableOwner {
       },
       onStatus: (status) => this.patch(runId, { status }),
       onSummary: (summary) => this.patch(runId, { summary }),
-      onProblems: (file, problems) => {
-        if (this.tails.get(runId) !== t) return;
-        t.problems[file] = problems;
-        const prev = this.entries.get(runId);
-        const prefix = file === 'status' ? RUN_FILES.status : RUN_FILES.summary;
-        if (prev) this.entries.set(runId, { ...prev, problems: [...prev.problems.filter((p) => !p.startsWith(`${prefix}:`)), ...problems] });
-        if (problems.length) log.warn(`${runId}: ${problems.join('; ')}`);
-      },
+      onProblems: (file, problems) =>
+        this.tails.get(runId) === t && this.onTailProblems(runId, t, file, problems),
       onProgress: (done, total) => progress.report(done, total),
-      onCorrupt: (lines) => log.warn(`${runId}: skipped malformed line(s) ${lines.slice(0, 10).join(', ')}${lines.length > 10 ? ' …' : ''} of events.jsonl`),
+      onCorrupt: (lines) =>
+        log.warn(
+          `${runId}: skipped malformed line(s) ${lines.slice(0, 10).join(', ')}${lines.length > 10 ? ' …' : ''} of events.jsonl`,
+        ),
       onError: (e) => log.warn(`${runId}: ${e.message}`),
     });
     t.loaded = t.tailer.ready.then(() => {
@@ -207,6 +204,39 @@ export class RunsModel extends DisposableOwner {
       progress.done();
     });
     return t;
+  }
+
+  private onTailEvents(runId: string, t: Tail, events: RunEvent[]) {
+    // Initial history goes only into the (schema-validated, bounded) series; increments are also sent to
+    // the views, which accept only what their own validator does.
+    const usable = t.ready
+      ? events.filter((e) => {
+          if (isRunEvent(e)) return true;
+          log.debug(
+            `${runId}: dropped an event the views cannot use: ${JSON.stringify(e).slice(0, 200)}`,
+          );
+          return false;
+        })
+      : events;
+    if (!usable.length) return;
+    appendEvents(t.series, usable);
+    boundSeries(t.series, HOST_MAX_POINTS);
+    this.refreshHeadline(runId);
+    this.eventsEmitter.fire({ runId, events: usable, initial: !t.ready, reset: false });
+    this.changed.fire(runId);
+  }
+
+  /** What is wrong with status.json or summary.json now replaces what was wrong with that file before. */
+  private onTailProblems(runId: string, t: Tail, file: 'status' | 'summary', problems: string[]) {
+    t.problems[file] = problems;
+    const prev = this.entries.get(runId);
+    const prefix = file === 'status' ? RUN_FILES.status : RUN_FILES.summary;
+    if (prev)
+      this.entries.set(runId, {
+        ...prev,
+        problems: [...prev.problems.filter((p) => !p.startsWith(`${prefix}:`)), ...problems],
+      });
+    if (problems.length) log.warn(`${runId}: ${problems.join('; ')}`);
   }
 
   // --------------------------------------------------------------------------------------------- entries
@@ -241,8 +271,18 @@ export class RunsModel extends DisposableOwner {
     if (!prev) return;
     const status = p.status ?? prev.status;
     const summary = p.summary ?? prev.summary;
-    const st = effectiveState(status, summary, { statusMtimeMs: mtimeOf(path.join(prev.dir, RUN_FILES.status)), eventsMtimeMs: mtimeOf(path.join(prev.dir, RUN_FILES.events)) });
-    const info: RunEntry = { ...prev, status, summary, state: st.state, stale: st.stale ?? null, headline: headline(this.series(runId), summary) };
+    const st = effectiveState(status, summary, {
+      statusMtimeMs: mtimeOf(path.join(prev.dir, RUN_FILES.status)),
+      eventsMtimeMs: mtimeOf(path.join(prev.dir, RUN_FILES.events)),
+    });
+    const info: RunEntry = {
+      ...prev,
+      status,
+      summary,
+      state: st.state,
+      stale: st.stale ?? null,
+      headline: headline(this.series(runId), summary),
+    };
     this.entries.set(runId, info);
     this.syncAutoFollow(info);
     this.changed.fire(runId);
@@ -250,7 +290,8 @@ export class RunsModel extends DisposableOwner {
 
   private refreshHeadline(runId: string) {
     const prev = this.entries.get(runId);
-    if (prev) this.entries.set(runId, { ...prev, headline: headline(this.series(runId), prev.summary) });
+    if (prev)
+      this.entries.set(runId, { ...prev, headline: headline(this.series(runId), prev.summary) });
   }
 
   private remove(runId: string) {

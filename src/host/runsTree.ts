@@ -28,7 +28,11 @@ export class RunItem extends vscode.TreeItem {
     this.contextValue = `run.${run.state}`;
     this.description = describe(run);
     this.tooltip = tooltip(run);
-    this.command = { command: 'fisherLens.openMonitor', title: 'Open Monitor', arguments: [run.runId] };
+    this.command = {
+      command: 'fisherLens.openMonitor',
+      title: 'Open Monitor',
+      arguments: [run.runId],
+    };
   }
 }
 
@@ -47,7 +51,8 @@ export function describe(r: RunEntry): string {
   if (h.testAcc !== null) parts.push(`test ${pct(h.testAcc)}`);
   if (r.state === 'failed' || r.state === 'diverged') parts.push(r.stale ? 'stale' : r.state);
   // What is wrong with its files, named (the first problem; the tooltip lists them).
-  if (r.problems.length) parts.push(`⚠ ${r.problems[0]}${r.problems.length > 1 ? ` (+${r.problems.length - 1})` : ''}`);
+  if (r.problems.length)
+    parts.push(`⚠ ${r.problems[0]}${r.problems.length > 1 ? ` (+${r.problems.length - 1})` : ''}`);
   return noLinks(parts.join(' · '), 300);
 }
 
@@ -57,28 +62,57 @@ export function tooltip(r: RunEntry): vscode.MarkdownString {
   const h = r.headline;
   const c = r.config as Record<string, Record<string, unknown>> | null;
   const esc = (s: unknown) => markdownText(s, 300);
-  md.appendMarkdown(`**${esc(r.runId)}** — ${esc(r.state)}${r.stale ? ` (stale: ${esc(r.stale)})` : ''}\n\n`);
+  md.appendMarkdown(
+    `**${esc(r.runId)}** — ${esc(r.state)}${r.stale ? ` (stale: ${esc(r.stale)})` : ''}\n\n`,
+  );
   const rows: [string, string][] = [];
-  if (r.status) rows.push(['Steps', `${Math.max(r.status.step, h.step)}${r.status.totalSteps ? ` / ${r.status.totalSteps}` : ''}`]);
+  if (r.status)
+    rows.push([
+      'Steps',
+      `${Math.max(r.status.step, h.step)}${r.status.totalSteps ? ` / ${r.status.totalSteps}` : ''}`,
+    ]);
   if (c) {
-    rows.push(['Model', `${c.model?.arch ?? '?'} on ${c.dataset?.name ?? '?'} (${c.dataset?.trainSize ?? '?'} examples)`]);
-    rows.push(['SGD', `lr ${c.optimizer?.lr}, momentum ${c.optimizer?.momentum}, batch ${c.optimizer?.batchSize}`]);
-    if (c.penalty && c.penalty.kind !== 'none') rows.push(['Penalty', `${c.penalty.kind} α ${c.penalty.alpha} every ${c.penalty.every}`]);
-    if (c.labelNoise && Number(c.labelNoise.fraction) > 0) rows.push(['Label noise', pct(Number(c.labelNoise.fraction))]);
+    rows.push([
+      'Model',
+      `${c.model?.arch ?? '?'} on ${c.dataset?.name ?? '?'} (${c.dataset?.trainSize ?? '?'} examples)`,
+    ]);
+    rows.push([
+      'SGD',
+      `lr ${c.optimizer?.lr}, momentum ${c.optimizer?.momentum}, batch ${c.optimizer?.batchSize}`,
+    ]);
+    if (c.penalty && c.penalty.kind !== 'none')
+      rows.push(['Penalty', `${c.penalty.kind} α ${c.penalty.alpha} every ${c.penalty.every}`]);
+    if (c.labelNoise && Number(c.labelNoise.fraction) > 0)
+      rows.push(['Label noise', pct(Number(c.labelNoise.fraction))]);
   }
-  if (h.peakTrF !== null) rows.push([`${peakLabel(h.peakKind)}${h.peakKind === 'max' ? ' (no confirmed early peak)' : ''}`, atStep(fmt(h.peakTrF), h.peakStep)]);
+  if (h.peakTrF !== null)
+    rows.push([
+      `${peakLabel(h.peakKind)}${h.peakKind === 'max' ? ' (no confirmed early peak)' : ''}`,
+      atStep(fmt(h.peakTrF), h.peakStep),
+    ]);
   if (h.trFi !== null) rows.push(['Tr(F_i)', atStep(fmt(h.trFi), h.trFiStep)]);
-  if (h.explosion) rows.push(['Explosion', `at step ${h.explosion.step}${h.explosion.rise ? ` (${times(h.explosion.rise, 2)})` : ''}`]);
+  if (h.explosion)
+    rows.push([
+      'Explosion',
+      `at step ${h.explosion.step}${h.explosion.rise ? ` (${times(h.explosion.rise, 2)})` : ''}`,
+    ]);
   if (h.testAcc !== null) rows.push(['Test accuracy', pct(h.testAcc)]);
-  if (h.cleanAcc !== null) rows.push(['Clean / noisy train acc.', `${pct(h.cleanAcc)} / ${pct(h.noisyAcc)}`]);
+  if (h.cleanAcc !== null)
+    rows.push(['Clean / noisy train acc.', `${pct(h.cleanAcc)} / ${pct(h.noisyAcc)}`]);
   if (r.summary?.backend) rows.push(['Backend', r.summary.backend]);
   const started = r.status?.startedAt ? Date.parse(r.status.startedAt) : NaN;
   if (Number.isFinite(started)) rows.push(['Started', new Date(started).toLocaleString()]);
-  if (r.status?.host) rows.push(['Host', `${r.status.host}${r.status.pid ? ` (pid ${r.status.pid})` : ''}${r.status.jobId ? `, job ${r.status.jobId}` : ''}`]);
+  if (r.status?.host)
+    rows.push([
+      'Host',
+      `${r.status.host}${r.status.pid ? ` (pid ${r.status.pid})` : ''}${r.status.jobId ? `, job ${r.status.jobId}` : ''}`,
+    ]);
   const err = r.status?.error ?? r.summary?.error;
   if (err) rows.push(['Error', err]);
   for (const p of r.problems.slice(0, 8)) rows.push(['Problem', p]);
-  md.appendMarkdown('| | |\n|---|---|\n' + rows.map(([k, v]) => `| ${esc(k)} | ${esc(v)} |`).join('\n'));
+  md.appendMarkdown(
+    '| | |\n|---|---|\n' + rows.map(([k, v]) => `| ${esc(k)} | ${esc(v)} |`).join('\n'),
+  );
   return md;
 }
 

@@ -14,12 +14,16 @@
 import * as vscode from 'vscode';
 
 // C0/C1 controls, zero-width and bidi controls (U+200B–U+200F, U+202A–U+202E, U+2060–U+2069), BOM.
-// eslint-disable-next-line no-control-regex
-const INVISIBLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g;
+const INVISIBLE =
+  // eslint-disable-next-line no-control-regex
+  /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g;
 
 /** Plain single-line text, at most `max` characters. */
 export function plain(v: unknown, max = 200): string {
-  let s = String(v ?? '').replace(INVISIBLE, '').replace(/\s+/g, ' ').trim();
+  let s = String(v ?? '')
+    .replace(INVISIBLE, '')
+    .replace(/\s+/g, ' ')
+    .trim();
   if (s.length > max) s = `${s.slice(0, Math.max(0, max - 1))}…`;
   return s;
 }

@@ -5,7 +5,14 @@ import * as vscode from 'vscode';
 import type { BackendName } from '../shared/config';
 
 /** Backends of the setting (the run-config schema module is not loaded at activation: it is heavy). */
-const BACKENDS: readonly BackendName[] = ['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
+const BACKENDS: readonly BackendName[] = [
+  'auto',
+  'tensorflow-gpu',
+  'tensorflow',
+  'webgpu',
+  'wasm',
+  'cpu',
+];
 
 export interface Settings {
   /** Absolute runs root. */
@@ -19,7 +26,8 @@ export interface Settings {
 }
 
 /** The first workspace folder's path, if any. */
-export const workspaceRoot = (): string | undefined => vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+export const workspaceRoot = (): string | undefined =>
+  vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
 
 /** Expand `${workspaceFolder}`, `${userHome}`, `~`; relative paths resolve against the workspace (or `fallback`). */
 export function resolvePath(p: string, fallback: string): string {
@@ -41,10 +49,16 @@ export function getSettings(globalRuns: string): Settings {
   const backend = c.get<string>('backend', 'auto');
   const overrides = c.get<unknown>('presetOverrides', {});
   return {
-    runsDirectory: resolvePath(c.get<string>('runsDirectory', '${workspaceFolder}/.fisherlens/runs'), globalRuns),
+    runsDirectory: resolvePath(
+      c.get<string>('runsDirectory', '${workspaceFolder}/.fisherlens/runs'),
+      globalRuns,
+    ),
     backend: (BACKENDS as readonly string[]).includes(backend) ? (backend as BackendName) : 'auto',
     nodePath: c.get<string>('nodePath', '').trim(),
     maxConcurrentRuns: Math.max(1, Math.floor(c.get<number>('maxConcurrentRuns', 1) || 1)),
-    presetOverrides: overrides && typeof overrides === 'object' && !Array.isArray(overrides) ? (overrides as Record<string, unknown>) : {},
+    presetOverrides:
+      overrides && typeof overrides === 'object' && !Array.isArray(overrides)
+        ? (overrides as Record<string, unknown>)
+        : {},
   };
 }

@@ -11,7 +11,9 @@ import type { RunsModel } from './runsModel';
 import { noIcons, plain } from './sanitize';
 
 export class RunStatusBar extends DisposableOwner {
-  private readonly item = this.register(vscode.window.createStatusBarItem('fisherLens.activeRun', vscode.StatusBarAlignment.Left, 50));
+  private readonly item = this.register(
+    vscode.window.createStatusBarItem('fisherLens.activeRun', vscode.StatusBarAlignment.Left, 50),
+  );
   private pinned: string | null = null;
   private shown: string | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -72,8 +74,15 @@ export class RunStatusBar extends DisposableOwner {
     // Only our own `$(pulse)` may render as an icon: everything after it is escaped.
     this.item.text = `$(pulse) ${noIcons([`Tr(F) ${fmt(h.lastTrF)}`, `step ${step}`, state].join(' · '))}`;
     this.item.tooltip = `Fisher Lens: ${plain(r.runId)} (${state})${r.stale ? `\n${plain(r.stale)}` : ''}${h.peakTrF !== null ? `\n${peakLabel(h.peakKind)} ${fmt(h.peakTrF)}` : ''}\nClick to open the monitor`;
-    this.item.command = { command: 'fisherLens.openMonitor', title: 'Open Monitor', arguments: [r.runId] };
-    this.item.backgroundColor = h.explosion && r.state === 'running' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+    this.item.command = {
+      command: 'fisherLens.openMonitor',
+      title: 'Open Monitor',
+      arguments: [r.runId],
+    };
+    this.item.backgroundColor =
+      h.explosion && r.state === 'running'
+        ? new vscode.ThemeColor('statusBarItem.warningBackground')
+        : undefined;
     this.item.show();
   }
 }

@@ -4,14 +4,29 @@ import { EXIT, type LaunchOutcome } from './launcher';
 import { log } from './log';
 
 /** An error for a config the trainer refused or a failed run, a warning for a divergence; nothing otherwise. */
-export function reportTrainerExit({ runId, code, stderrTail, stopRequested }: LaunchOutcome, openMonitor: (runId: string) => void): void {
+export function reportTrainerExit(
+  { runId, code, stderrTail, stopRequested }: LaunchOutcome,
+  openMonitor: (runId: string) => void,
+): void {
   const last = stderrTail.trim().split('\n').slice(-4).join('\n');
   const showLog = 'Show Log';
   if (code === EXIT.usage) {
-    void vscode.window.showErrorMessage(`Fisher Lens: ${runId} did not start — invalid run config: ${last || 'see the log'}`, showLog).then((c) => c && log.show());
+    void vscode.window
+      .showErrorMessage(
+        `Fisher Lens: ${runId} did not start — invalid run config: ${last || 'see the log'}`,
+        showLog,
+      )
+      .then((c) => c && log.show());
   } else if (code === EXIT.failed || (code === null && !stopRequested)) {
-    void vscode.window.showErrorMessage(`Fisher Lens: ${runId} failed${last ? `: ${last.split('\n').pop()}` : ''}`, showLog).then((c) => c && log.show());
+    void vscode.window
+      .showErrorMessage(
+        `Fisher Lens: ${runId} failed${last ? `: ${last.split('\n').pop()}` : ''}`,
+        showLog,
+      )
+      .then((c) => c && log.show());
   } else if (code === EXIT.diverged) {
-    void vscode.window.showWarningMessage(`Fisher Lens: ${runId} diverged (non-finite loss).`, 'Open Monitor').then((c) => c && openMonitor(runId));
+    void vscode.window
+      .showWarningMessage(`Fisher Lens: ${runId} diverged (non-finite loss).`, 'Open Monitor')
+      .then((c) => c && openMonitor(runId));
   }
 }

@@ -12,11 +12,13 @@ import { fake, installFakeVscode, Uri, type FakePanel } from './helpers/fakeVsco
 
 installFakeVscode();
 
-/* eslint-disable @typescript-eslint/no-require-imports */
 const { activate } = require('../../src/extension') as typeof import('../../src/extension');
-const { writeFakeRun } = require('../../src/shared/fakeRun') as typeof import('../../src/shared/fakeRun');
-const wp = require('../../src/shared/webviewProtocol') as typeof import('../../src/shared/webviewProtocol');
-const { decodeEventFile } = require('../../src/shared/tfevents') as typeof import('../../src/shared/tfevents');
+const { writeFakeRun } =
+  require('../../src/shared/fakeRun') as typeof import('../../src/shared/fakeRun');
+const wp =
+  require('../../src/shared/webviewProtocol') as typeof import('../../src/shared/webviewProtocol');
+const { decodeEventFile } =
+  require('../../src/shared/tfevents') as typeof import('../../src/shared/tfevents');
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-host-'));
 const ws = path.join(tmp, 'ws');
@@ -27,7 +29,11 @@ let ctx: { subscriptions: { dispose(): unknown }[] };
 let api: ReturnType<typeof activate>;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(fn: () => T | undefined | null | false, what: string, ms = 30000): Promise<T> {
+async function until<T>(
+  fn: () => T | undefined | null | false,
+  what: string,
+  ms = 30000,
+): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = fn();
@@ -42,13 +48,34 @@ const exec = (id: string, ...args: unknown[]) => {
   return f(...args) as Promise<unknown>;
 };
 const tree = () => fake.treeViews.find((v) => v.id === 'fisherLens.runs')!;
-const treeItems = () => (tree().provider.getChildren() as { runId: string }[]).map((r) => tree().provider.getTreeItem(r) as { label: string; contextValue: string; description: string; iconPath: { id: string } });
-const status = (id: string) => JSON.parse(fs.readFileSync(path.join(runs, id, 'status.json'), 'utf8'));
-const cliCalls = () => (fs.existsSync(cliLog) ? fs.readFileSync(cliLog, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : []);
+const treeItems = () =>
+  (tree().provider.getChildren() as { runId: string }[]).map(
+    (r) =>
+      tree().provider.getTreeItem(r) as {
+        label: string;
+        contextValue: string;
+        description: string;
+        iconPath: { id: string };
+      },
+  );
+const status = (id: string) =>
+  JSON.parse(fs.readFileSync(path.join(runs, id, 'status.json'), 'utf8'));
+const cliCalls = () =>
+  fs.existsSync(cliLog)
+    ? fs
+        .readFileSync(cliLog, 'utf8')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+    : [];
 
 before(async () => {
   fs.mkdirSync(path.join(extDir, 'dist'), { recursive: true });
-  fs.copyFileSync(path.join(__dirname, 'helpers', 'fakeCli.js'), path.join(extDir, 'dist', 'cli.js'));
+  fs.copyFileSync(
+    path.join(__dirname, 'helpers', 'fakeCli.js'),
+    path.join(extDir, 'dist', 'cli.js'),
+  );
   fs.mkdirSync(runs, { recursive: true });
   await writeFakeRun(runs, { runId: 'old-completed', steps: 200 });
   await writeFakeRun(runs, { runId: 'old-flat', steps: 200, explosion: false });
@@ -56,7 +83,11 @@ before(async () => {
   fake.settings = {
     'fisherLens.nodePath': process.execPath,
     'fisherLens.maxConcurrentRuns': 1,
-    'fisherLens.presetOverrides': { dataset: { name: 'synthetic', trainSize: 512, testSize: 64 }, schedule: { steps: 30 }, fisher: { probeSize: 16 } },
+    'fisherLens.presetOverrides': {
+      dataset: { name: 'synthetic', trainSize: 512, testSize: 64 },
+      schedule: { steps: 30 },
+      fisher: { probeSize: 16 },
+    },
   };
   process.env.FAKE_CLI_LOG = cliLog;
   ctx = { subscriptions: [] };
@@ -79,11 +110,27 @@ after(async () => {
 test('host: activation registers every contributed command, logs its time, lists existing runs', async () => {
   const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
   for (const c of pkg.contributes.commands) assert.ok(fake.commands.has(c.command), c.command);
-  for (const id of ['fisherLens.newRun', 'fisherLens.runConfigFile', 'fisherLens.stopRun', 'fisherLens.openMonitor', 'fisherLens.compareRuns', 'fisherLens.deleteRun', 'fisherLens.exportRun']) {
-    assert.ok(pkg.contributes.commands.some((c: { command: string }) => c.command === id), `${id} contributed`);
+  for (const id of [
+    'fisherLens.newRun',
+    'fisherLens.runConfigFile',
+    'fisherLens.stopRun',
+    'fisherLens.openMonitor',
+    'fisherLens.compareRuns',
+    'fisherLens.deleteRun',
+    'fisherLens.exportRun',
+  ]) {
+    assert.ok(
+      pkg.contributes.commands.some((c: { command: string }) => c.command === id),
+      `${id} contributed`,
+    );
   }
-  assert.ok(fake.log.some((l) => /activated in \d+(\.\d+)? ms/.test(l)), 'activation time logged');
-  assert.ok(fake.serializers.has('fisherLens.monitor') && fake.serializers.has('fisherLens.compare'));
+  assert.ok(
+    fake.log.some((l) => /activated in \d+(\.\d+)? ms/.test(l)),
+    'activation time logged',
+  );
+  assert.ok(
+    fake.serializers.has('fisherLens.monitor') && fake.serializers.has('fisherLens.compare'),
+  );
   await until(() => treeItems().length === 2, 'two runs in the tree');
   const items = treeItems();
   assert.deepEqual(items.map((i) => i.label).sort(), ['old-completed', 'old-flat']);
@@ -128,12 +175,26 @@ test('host: New Run launches the trainer with overrides, queues beyond the limit
   assert.equal(call.config.dataset.name, 'synthetic');
   assert.equal(call.config.schedule.steps, 30);
   assert.equal(call.config.optimizer.lr, 0.005);
-  await until(() => treeItems().find((i) => i.label === second)?.contextValue === 'run.queued', 'queued item');
-  await until(() => treeItems().find((i) => i.label === first)?.contextValue === 'run.running', 'running item');
+  await until(
+    () => treeItems().find((i) => i.label === second)?.contextValue === 'run.queued',
+    'queued item',
+  );
+  await until(
+    () => treeItems().find((i) => i.label === first)?.contextValue === 'run.running',
+    'running item',
+  );
   assert.equal(treeItems().find((i) => i.label === first)!.iconPath.id, 'sync~spin');
 
   // Explosion warning naming the run and the rise, with both actions.
-  const warn = await until(() => fake.messages.find((m) => /^Fisher explosion in small-lr: Tr\(F\) rose 4\.2× over its post-warm-up minimum \(step 45\)\.$/.test(m.text)), 'explosion warning');
+  const warn = await until(
+    () =>
+      fake.messages.find((m) =>
+        /^Fisher explosion in small-lr: Tr\(F\) rose 4\.2× over its post-warm-up minimum \(step 45\)\.$/.test(
+          m.text,
+        ),
+      ),
+    'explosion warning',
+  );
   assert.deepEqual(warn.items, ['Open Monitor', 'Rerun with Fisher Penalty']);
 
   // Status bar shows the active run.
@@ -155,7 +216,13 @@ test('host: a trainer that rejects its config leaves a failed run and an error n
   process.env.FAKE_CLI_EXIT = '2';
   try {
     const id = (await exec('fisherLens.newRun', 'large-lr')) as string;
-    await until(() => fake.messages.find((m) => m.level === 'error' && /invalid run config: .*optimizer\.lr/.test(m.text)), 'error message');
+    await until(
+      () =>
+        fake.messages.find(
+          (m) => m.level === 'error' && /invalid run config: .*optimizer\.lr/.test(m.text),
+        ),
+      'error message',
+    );
     await until(() => status(id).state === 'failed', 'failed status');
     assert.match(status(id).error, /invalid config/);
   } finally {
@@ -191,19 +258,31 @@ test('host: monitor panel — strict CSP, snapshot on ready, validated increment
   await exec('fisherLens.openMonitor', id);
   const p = lastPanel('fisherLens.monitor');
   const html = p.webview.html;
-  assert.match(html, /Content-Security-Policy" content="default-src 'none'; img-src [^;]+; style-src [^;]+; font-src [^;]+; script-src 'nonce-[A-Za-z0-9]+'"/);
+  assert.match(
+    html,
+    /Content-Security-Policy" content="default-src 'none'; img-src [^;]+; style-src [^;]+; font-src [^;]+; script-src 'nonce-[A-Za-z0-9]+'"/,
+  );
   assert.ok(!/<script(?![^>]*nonce=)/.test(html), 'every script has a nonce');
   assert.ok(!/style=/.test(html), 'no inline style attribute');
-  for (const hook of ['id="chart-trf"', 'data-points="0"', 'id="run-state"', 'id="stop-button"']) assert.ok(html.includes(hook), hook);
-  const roots = (p.webview.options as { localResourceRoots: Uri[] }).localResourceRoots.map((u) => path.relative(extDir, u.fsPath)).sort();
+  for (const hook of ['id="chart-trf"', 'data-points="0"', 'id="run-state"', 'id="stop-button"'])
+    assert.ok(html.includes(hook), hook);
+  const roots = (p.webview.options as { localResourceRoots: Uri[] }).localResourceRoots
+    .map((u) => path.relative(extDir, u.fsPath))
+    .sort();
   assert.deepEqual(roots, [path.join('dist', 'webview'), 'media']);
 
   p.webview.receive({ type: 'ready' });
-  const snap = await until(() => p.webview.posted.find((m) => (m as { type: string }).type === 'snapshot'), 'snapshot') as unknown;
+  const snap = (await until(
+    () => p.webview.posted.find((m) => (m as { type: string }).type === 'snapshot'),
+    'snapshot',
+  )) as unknown;
   const v = wp.validateToMonitor(snap);
   assert.ok(v.ok, !v.ok ? v.error : '');
   const n0 = (snap as { series: { fisher: { trF: unknown[] } } }).series.fisher.trF.length;
-  const inc = await until(() => p.webview.posted.find((m) => (m as { type: string }).type === 'events'), 'increment') as unknown;
+  const inc = (await until(
+    () => p.webview.posted.find((m) => (m as { type: string }).type === 'events'),
+    'increment',
+  )) as unknown;
   assert.ok(wp.validateToMonitor(inc).ok);
 
   // Malformed messages from the webview are dropped and logged, never acted on.
@@ -222,24 +301,43 @@ test('host: monitor panel — strict CSP, snapshot on ready, validated increment
   assert.equal(p.webview.posted.length, count, 'hidden panels get nothing');
   p.setVisible(true);
   p.webview.receive({ type: 'ready' });
-  const snap2 = await until(() => p.webview.posted.slice(count).find((m) => (m as { type: string }).type === 'snapshot'), 'second snapshot') as { series: { fisher: { trF: unknown[] } } };
+  const snap2 = (await until(
+    () => p.webview.posted.slice(count).find((m) => (m as { type: string }).type === 'snapshot'),
+    'second snapshot',
+  )) as { series: { fisher: { trF: unknown[] } } };
   assert.ok(snap2.series.fisher.trF.length > n0);
 
   // Stop from the webview.
   p.webview.receive({ type: 'stop', runId: id });
   await live;
   assert.equal(status(id).state, 'stopped');
-  await until(() => p.webview.posted.some((m) => (m as { type: string; state?: string }).type === 'state' && (m as { state: string }).state === 'stopped'), 'state message');
+  await until(
+    () =>
+      p.webview.posted.some(
+        (m) =>
+          (m as { type: string; state?: string }).type === 'state' &&
+          (m as { state: string }).state === 'stopped',
+      ),
+    'state message',
+  );
 });
 
 test('host: compare panel snapshot, delete refuses running runs, export writes CSV and TensorBoard', async () => {
   fake.reset();
-  await exec('fisherLens.compareRuns', undefined, [{ runId: 'old-completed' }, { runId: 'old-flat' }]);
+  await exec('fisherLens.compareRuns', undefined, [
+    { runId: 'old-completed' },
+    { runId: 'old-flat' },
+  ]);
   const p = lastPanel('fisherLens.compare');
-  assert.ok(p.webview.html.includes('id="compare-legend"') && p.webview.html.includes('id="summary-table"'));
+  assert.ok(
+    p.webview.html.includes('id="compare-legend"') && p.webview.html.includes('id="summary-table"'),
+  );
   assert.equal((p.webview.html.match(/class="legend-item"/g) ?? []).length, 2);
   p.webview.receive({ type: 'ready' });
-  const snap = await until(() => p.webview.posted.find((m) => (m as { type: string }).type === 'compareSnapshot'), 'compare snapshot') as { runs: unknown[] };
+  const snap = (await until(
+    () => p.webview.posted.find((m) => (m as { type: string }).type === 'compareSnapshot'),
+    'compare snapshot',
+  )) as { runs: unknown[] };
   assert.ok(wp.validateToCompare(snap).ok);
   assert.equal(snap.runs.length, 2);
 
@@ -254,7 +352,10 @@ test('host: compare panel snapshot, delete refuses running runs, export writes C
   await live;
 
   const out = path.join(tmp, 'exports');
-  const files = (await exec('fisherLens.exportRun', 'old-completed', { formats: ['csv', 'tensorboard'], dir: out })) as string[];
+  const files = (await exec('fisherLens.exportRun', 'old-completed', {
+    formats: ['csv', 'tensorboard'],
+    dir: out,
+  })) as string[];
   assert.equal(files.length, 2);
   const csv = fs.readFileSync(path.join(out, 'old-completed', 'old-completed.csv'), 'utf8');
   assert.match(csv.split('\n')[0], /^step,epoch,time_s,loss,/);
@@ -265,29 +366,80 @@ test('host: compare panel snapshot, delete refuses running runs, export writes C
   fake.answers.push({ match: /^Delete run old-flat/, answer: 'Delete' });
   await exec('fisherLens.deleteRun', 'old-flat');
   assert.ok(!fs.existsSync(path.join(runs, 'old-flat')));
-  await until(() => !treeItems().some((i) => i.label === 'old-flat'), 'deleted run leaves the tree');
+  await until(
+    () => !treeItems().some((i) => i.label === 'old-flat'),
+    'deleted run leaves the tree',
+  );
 });
 
 test('host: PNG export is a request/reply round trip with the monitor; a late or unknown reply is ignored', async () => {
   fake.reset();
   const out = path.join(tmp, 'exports-png');
-  const pending = exec('fisherLens.exportRun', 'old-completed', { formats: ['png'], dir: out }) as Promise<string[]>;
-  const p = await until(() => [...fake.panels].reverse().find((x) => x.viewType === 'fisherLens.monitor' && !x.disposed && /old-completed/.test(x.webview.html)), 'monitor for the export');
+  const pending = exec('fisherLens.exportRun', 'old-completed', {
+    formats: ['png'],
+    dir: out,
+  }) as Promise<string[]>;
+  const p = await until(
+    () =>
+      [...fake.panels]
+        .reverse()
+        .find(
+          (x) =>
+            x.viewType === 'fisherLens.monitor' &&
+            !x.disposed &&
+            /old-completed/.test(x.webview.html),
+        ),
+    'monitor for the export',
+  );
   p.webview.receive({ type: 'ready' });
-  const req = (await until(() => p.webview.posted.find((m) => (m as { type: string }).type === 'exportPng'), 'exportPng request', 5000)) as { requestId: number };
+  const req = (await until(
+    () => p.webview.posted.find((m) => (m as { type: string }).type === 'exportPng'),
+    'exportPng request',
+    5000,
+  )) as { requestId: number };
   // A reply to a request nobody made changes nothing; the right one settles it.
-  p.webview.receive({ type: 'png', requestId: req.requestId + 1000, dataUrl: null, error: 'stray' });
+  p.webview.receive({
+    type: 'png',
+    requestId: req.requestId + 1000,
+    dataUrl: null,
+    error: 'stray',
+  });
   const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  p.webview.receive({ type: 'png', requestId: req.requestId, dataUrl: `data:image/png;base64,${png.toString('base64')}`, error: null });
+  p.webview.receive({
+    type: 'png',
+    requestId: req.requestId,
+    dataUrl: `data:image/png;base64,${png.toString('base64')}`,
+    error: null,
+  });
   const files = await pending;
-  assert.deepEqual(files.map((f) => path.basename(f)), ['old-completed.png']);
+  assert.deepEqual(
+    files.map((f) => path.basename(f)),
+    ['old-completed.png'],
+  );
   assert.deepEqual(fs.readFileSync(files[0]), png);
   // The webview's error comes back as the export's error.
-  const failing = exec('fisherLens.exportRun', 'old-completed', { formats: ['png'], dir: path.join(tmp, 'exports-png2') }) as Promise<string[]>;
-  const req2 = (await until(() => p.webview.posted.filter((m) => (m as { type: string }).type === 'exportPng')[1], 'second request', 5000)) as { requestId: number };
+  const failing = exec('fisherLens.exportRun', 'old-completed', {
+    formats: ['png'],
+    dir: path.join(tmp, 'exports-png2'),
+  }) as Promise<string[]>;
+  const req2 = (await until(
+    () => p.webview.posted.filter((m) => (m as { type: string }).type === 'exportPng')[1],
+    'second request',
+    5000,
+  )) as { requestId: number };
   assert.notEqual(req2.requestId, req.requestId);
-  p.webview.receive({ type: 'png', requestId: req2.requestId, dataUrl: null, error: 'canvas is tainted' });
+  p.webview.receive({
+    type: 'png',
+    requestId: req2.requestId,
+    dataUrl: null,
+    error: 'canvas is tainted',
+  });
   assert.deepEqual(await failing, []);
-  assert.ok(fake.messages.some((m) => m.level === 'error' && /Export of old-completed failed: canvas is tainted/.test(m.text)));
+  assert.ok(
+    fake.messages.some(
+      (m) =>
+        m.level === 'error' && /Export of old-completed failed: canvas is tainted/.test(m.text),
+    ),
+  );
   p.dispose();
 });

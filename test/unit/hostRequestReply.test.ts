@@ -15,12 +15,18 @@ test('request/reply: each request gets a fresh id and is settled by the reply na
   assert.equal(r.reply({ requestId: sent[1], data: 'b' }), true);
   assert.equal(r.reply({ requestId: sent[0], data: 'a' }), true);
   assert.equal(r.reply({ requestId: sent[0], data: 'again' }), false, 'a request is settled once');
-  assert.deepEqual([await a, await b].map((x) => x.data), ['a', 'b']);
+  assert.deepEqual(
+    [await a, await b].map((x) => x.data),
+    ['a', 'b'],
+  );
 });
 
 test('request/reply: no answer in time rejects naming the view; disposal fails what is outstanding', async () => {
   const r = new PendingRequests<Png>();
-  await assert.rejects(r.request(() => undefined, 'the monitor', 10), /^Error: no answer from the monitor$/);
+  await assert.rejects(
+    r.request(() => undefined, 'the monitor', 10),
+    /^Error: no answer from the monitor$/,
+  );
   const p = r.request(() => undefined, 'the monitor', 10_000);
   r.dispose();
   await assert.rejects(p, /the panel was closed/);

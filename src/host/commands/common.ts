@@ -27,10 +27,15 @@ export type RunArg = RunEntry | string | undefined | null;
 
 /** The run id of a command argument (a run id or a tree element), if it is one. */
 export const idOf = (a: unknown): string | undefined =>
-  typeof a === 'string' ? a : a && typeof a === 'object' && typeof (a as RunEntry).runId === 'string' ? (a as RunEntry).runId : undefined;
+  typeof a === 'string'
+    ? a
+    : a && typeof a === 'object' && typeof (a as RunEntry).runId === 'string'
+      ? (a as RunEntry).runId
+      : undefined;
 
 /** The run ids of a multi-selection (what VS Code passes as a menu command's second argument). */
-export const idsOf = (selection: unknown): string[] => (Array.isArray(selection) ? selection.map(idOf).filter((x): x is string => !!x) : []);
+export const idsOf = (selection: unknown): string[] =>
+  Array.isArray(selection) ? selection.map(idOf).filter((x): x is string => !!x) : [];
 
 // The run-config schema (TypeBox + Ajv), presets and the synthetic-run writer load on first use, not at
 // activation: they are most of the bundle's start-up cost.
@@ -38,19 +43,24 @@ export const configModule = () => import('../../shared/config');
 export const presetsModule = () => import('../../shared/presets');
 
 /** The workspace's run configs (`*.fisher.json`), at most 500. */
-export const findConfigFiles = () => vscode.workspace.findFiles('**/*.fisher.json', '**/node_modules/**', 500);
+export const findConfigFiles = () =>
+  vscode.workspace.findFiles('**/*.fisher.json', '**/node_modules/**', 500);
 
 /** Is the workspace trusted? If not, say why nothing is launched. */
 export function trusted(): boolean {
   if (vscode.workspace.isTrusted) return true;
   const manage = 'Manage Workspace Trust';
   void vscode.window
-    .showWarningMessage('Fisher Lens does not start training in an untrusted workspace (it runs a trainer process and writes files). Existing runs can still be viewed.', manage)
+    .showWarningMessage(
+      'Fisher Lens does not start training in an untrusted workspace (it runs a trainer process and writes files). Existing runs can still be viewed.',
+      manage,
+    )
     .then((c) => c === manage && vscode.commands.executeCommand('workbench.trust.manage'));
   return false;
 }
 
-const isConfigError = (e: unknown): e is ConfigError => e instanceof Error && e.name === 'ConfigError' && Array.isArray((e as ConfigError).problems);
+const isConfigError = (e: unknown): e is ConfigError =>
+  e instanceof Error && e.name === 'ConfigError' && Array.isArray((e as ConfigError).problems);
 
 /** Show why a config could not be used: every problem of a ConfigError, else the error's message. */
 export function showConfigError(e: unknown, what: string): void {
@@ -64,10 +74,20 @@ export function showConfigError(e: unknown, what: string): void {
 }
 
 /** A quick-pick item for a run (label, state, headline; nothing from its files renders as an icon or link). */
-export const runPickItem = (r: RunEntry) => ({ label: noIcons(r.runId), description: r.stale ? 'stale' : r.state, detail: describeRun(r), runId: r.runId });
+export const runPickItem = (r: RunEntry) => ({
+  label: noIcons(r.runId),
+  description: r.stale ? 'stale' : r.state,
+  detail: describeRun(r),
+  runId: r.runId,
+});
 
 /** Ask for one run among those passing `filter`; says `empty` when there is none. */
-export async function pickRun(h: CommandHost, filter: (r: RunEntry) => boolean, placeHolder: string, empty: string): Promise<string | undefined> {
+export async function pickRun(
+  h: CommandHost,
+  filter: (r: RunEntry) => boolean,
+  placeHolder: string,
+  empty: string,
+): Promise<string | undefined> {
   const runs = h.store.runs().filter(filter);
   if (!runs.length) {
     void vscode.window.showInformationMessage(empty);
@@ -75,7 +95,11 @@ export async function pickRun(h: CommandHost, filter: (r: RunEntry) => boolean, 
   }
   // ignoreFocusOut on every picker: live runs re-render views while the user chooses, and a picker that
   // closed when one of them took focus would lose the choice.
-  const pick = await vscode.window.showQuickPick(runs.map(runPickItem), { placeHolder, matchOnDescription: true, ignoreFocusOut: true });
+  const pick = await vscode.window.showQuickPick(runs.map(runPickItem), {
+    placeHolder,
+    matchOnDescription: true,
+    ignoreFocusOut: true,
+  });
   return pick?.runId;
 }
 

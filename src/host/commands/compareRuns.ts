@@ -3,7 +3,11 @@ import * as vscode from 'vscode';
 import { ComparePanel } from '../panels/comparePanel';
 import { idOf, idsOf, runPickItem, type CommandHost, type RunArg } from './common';
 
-export async function compareRuns(h: CommandHost, arg?: RunArg, selection?: unknown): Promise<void> {
+export async function compareRuns(
+  h: CommandHost,
+  arg?: RunArg,
+  selection?: unknown,
+): Promise<void> {
   let ids = idsOf(selection);
   if (ids.length < 2) ids = idsOf(arg);
   if (ids.length < 2) ids = (await pickRuns(h, idOf(arg))) ?? [];
@@ -19,7 +23,11 @@ async function pickRuns(h: CommandHost, first: string | undefined): Promise<stri
   }
   const picks = await vscode.window.showQuickPick(
     runs.map((r) => ({ ...runPickItem(r), picked: r.runId === first })),
-    { canPickMany: true, placeHolder: 'Pick the runs to compare (two or more)', ignoreFocusOut: true },
+    {
+      canPickMany: true,
+      placeHolder: 'Pick the runs to compare (two or more)',
+      ignoreFocusOut: true,
+    },
   );
   if (!picks) return undefined;
   if (picks.length < 2) {

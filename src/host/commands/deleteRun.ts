@@ -13,7 +13,14 @@ export async function deleteRun(h: CommandHost, arg?: RunArg, selection?: unknow
   const { store } = h;
   let ids = idsOf(selection);
   if (ids.length < 2) {
-    const one = idOf(arg) ?? (await pickRun(h, (r) => isTerminal(r.state), 'Delete which run?', 'No finished run to delete.'));
+    const one =
+      idOf(arg) ??
+      (await pickRun(
+        h,
+        (r) => isTerminal(r.state),
+        'Delete which run?',
+        'No finished run to delete.',
+      ));
     if (!one) return;
     ids = [one];
   }
@@ -22,11 +29,17 @@ export async function deleteRun(h: CommandHost, arg?: RunArg, selection?: unknow
     return r && !isTerminal(r.state);
   });
   if (live.length) {
-    void vscode.window.showWarningMessage(`Cannot delete ${live.join(', ')}: still ${store.get(live[0])?.state}. Stop it first.`);
+    void vscode.window.showWarningMessage(
+      `Cannot delete ${live.join(', ')}: still ${store.get(live[0])?.state}. Stop it first.`,
+    );
     return;
   }
   const what = ids.length === 1 ? `run ${ids[0]}` : `${ids.length} runs (${ids.join(', ')})`;
-  const ok = await vscode.window.showWarningMessage(`Delete ${what}? Its folder and all its data are removed.`, { modal: true }, 'Delete');
+  const ok = await vscode.window.showWarningMessage(
+    `Delete ${what}? Its folder and all its data are removed.`,
+    { modal: true },
+    'Delete',
+  );
   if (ok !== 'Delete') return;
   for (const id of ids) await deleteOne(h, id);
   store.refresh();
@@ -41,7 +54,9 @@ async function deleteOne(h: CommandHost, id: string) {
   const bad = runDirProblem(r.dir, store.root);
   if (bad || !isRunDir(r.dir)) {
     log.warn(`refused to delete ${r.dir}: ${bad ?? 'not a run folder'}`);
-    void vscode.window.showErrorMessage(`Refusing to delete ${noLinks(r.dir, 300)}: not a run folder inside ${noLinks(store.root, 300)}.`);
+    void vscode.window.showErrorMessage(
+      `Refusing to delete ${noLinks(r.dir, 300)}: not a run folder inside ${noLinks(store.root, 300)}.`,
+    );
     return;
   }
   MonitorPanel.get(id)?.dispose();

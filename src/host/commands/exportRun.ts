@@ -4,15 +4,26 @@
  */
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { EXPORT_FORMATS, ensureRealDir, writeDataExports, writeFileNoFollow, type ExportFormat } from '../exporter';
+import {
+  EXPORT_FORMATS,
+  ensureRealDir,
+  writeDataExports,
+  writeFileNoFollow,
+  type ExportFormat,
+} from '../exporter';
 import { log } from '../log';
 import { MonitorPanel } from '../panels/monitorPanel';
 import { noLinks } from '../sanitize';
 import { workspaceRoot } from '../settings';
 import { idOf, pickRun, type CommandHost, type RunArg } from './common';
 
-export async function exportRun(h: CommandHost, arg?: RunArg, opts?: { formats?: ExportFormat[]; dir?: string }): Promise<string[] | undefined> {
-  const runId = idOf(arg) ?? (await pickRun(h, () => true, 'Export which run?', 'No runs to export.'));
+export async function exportRun(
+  h: CommandHost,
+  arg?: RunArg,
+  opts?: { formats?: ExportFormat[]; dir?: string },
+): Promise<string[] | undefined> {
+  const runId =
+    idOf(arg) ?? (await pickRun(h, () => true, 'Export which run?', 'No runs to export.'));
   if (!runId || !h.store.get(runId)) return undefined;
   const given = (opts?.formats ?? []).filter((f) => EXPORT_FORMATS.includes(f));
   const formats = given.length ? given : await pickFormats(runId);
@@ -24,9 +35,15 @@ export async function exportRun(h: CommandHost, arg?: RunArg, opts?: { formats?:
   if (written.length) {
     log.info(`exported ${runId}: ${written.join(', ')}`);
     const reveal = 'Reveal';
-    void vscode.window.showInformationMessage(`Exported ${runId} to ${outDir} (${written.map((f) => path.basename(f)).join(', ')}).`, reveal).then((c) => {
-      if (c === reveal) void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(written[0]));
-    });
+    void vscode.window
+      .showInformationMessage(
+        `Exported ${runId} to ${outDir} (${written.map((f) => path.basename(f)).join(', ')}).`,
+        reveal,
+      )
+      .then((c) => {
+        if (c === reveal)
+          void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(written[0]));
+      });
   }
   return written;
 }
@@ -34,9 +51,24 @@ export async function exportRun(h: CommandHost, arg?: RunArg, opts?: { formats?:
 async function pickFormats(runId: string): Promise<ExportFormat[] | undefined> {
   const picks = await vscode.window.showQuickPick(
     [
-      { label: 'CSV', description: 'every series, one row per step', format: 'csv' as const, picked: true },
-      { label: 'TensorBoard', description: 'events.out.tfevents.* scalars', format: 'tensorboard' as const, picked: true },
-      { label: 'PNG', description: 'the monitor charts as an image', format: 'png' as const, picked: true },
+      {
+        label: 'CSV',
+        description: 'every series, one row per step',
+        format: 'csv' as const,
+        picked: true,
+      },
+      {
+        label: 'TensorBoard',
+        description: 'events.out.tfevents.* scalars',
+        format: 'tensorboard' as const,
+        picked: true,
+      },
+      {
+        label: 'PNG',
+        description: 'the monitor charts as an image',
+        format: 'png' as const,
+        picked: true,
+      },
     ],
     { canPickMany: true, placeHolder: `Export ${runId} as…` },
   );
@@ -57,7 +89,12 @@ async function pickFolder(runId: string): Promise<string | undefined> {
 }
 
 /** Write the exports (the run's history is loaded for it); the files written, also after a failure. */
-async function writeExports(h: CommandHost, runId: string, outDir: string, formats: ExportFormat[]): Promise<string[]> {
+async function writeExports(
+  h: CommandHost,
+  runId: string,
+  outDir: string,
+  formats: ExportFormat[],
+): Promise<string[]> {
   const follow = h.store.follow(runId);
   const written: string[] = [];
   try {
@@ -73,7 +110,9 @@ async function writeExports(h: CommandHost, runId: string, outDir: string, forma
       written.push(f);
     }
   } catch (e) {
-    void vscode.window.showErrorMessage(`Export of ${runId} failed: ${noLinks((e as Error).message, 500)}`);
+    void vscode.window.showErrorMessage(
+      `Export of ${runId} failed: ${noLinks((e as Error).message, 500)}`,
+    );
     log.error(`export ${runId}:`, e);
   } finally {
     follow.dispose();

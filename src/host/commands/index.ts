@@ -47,7 +47,9 @@ export function registerCommands(h: CommandHost): vscode.Disposable[] {
         return await (fn as (h: CommandHost, ...a: unknown[]) => unknown)(h, ...args);
       } catch (e) {
         log.error(`${id} failed:`, e);
-        void vscode.window.showErrorMessage(`Fisher Lens: ${id} failed: ${(e as Error)?.message ?? String(e)}`);
+        void vscode.window.showErrorMessage(
+          `Fisher Lens: ${id} failed: ${(e as Error)?.message ?? String(e)}`,
+        );
         return undefined;
       }
     }),

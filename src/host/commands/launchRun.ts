@@ -6,12 +6,18 @@ import type { RunSource } from '../launcher';
 import { configModule, showConfigError, trusted, type CommandHost } from './common';
 
 /** Launch `source` as a new run named after `nameOrFile`; its id, or undefined when nothing started. */
-export async function launchRun(h: CommandHost, source: RunSource, nameOrFile: string): Promise<string | undefined> {
+export async function launchRun(
+  h: CommandHost,
+  source: RunSource,
+  nameOrFile: string,
+): Promise<string | undefined> {
   if (!trusted()) return undefined;
   const { launcher, store } = h;
   const s = h.settings();
   if (!fs.existsSync(launcher.cliPath)) {
-    void vscode.window.showErrorMessage(`Fisher Lens: the trainer is missing (${launcher.cliPath}). Reinstall the extension or run \`npm run build\`.`);
+    void vscode.window.showErrorMessage(
+      `Fisher Lens: the trainer is missing (${launcher.cliPath}). Reinstall the extension or run \`npm run build\`.`,
+    );
     return undefined;
   }
   const runId = makeRunId(nameOrFile, new Date(), s.runsDirectory);
@@ -26,7 +32,9 @@ export async function launchRun(h: CommandHost, source: RunSource, nameOrFile: s
   h.setActiveRun(runId);
   h.openMonitor(runId);
   if (launcher.get(runId)?.state === 'queued') {
-    void vscode.window.showInformationMessage(`${runId} is queued: ${s.maxConcurrentRuns} run(s) already running (fisherLens.maxConcurrentRuns).`);
+    void vscode.window.showInformationMessage(
+      `${runId} is queued: ${s.maxConcurrentRuns} run(s) already running (fisherLens.maxConcurrentRuns).`,
+    );
   }
   return runId;
 }

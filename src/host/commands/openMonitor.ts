@@ -2,6 +2,13 @@
 import { idOf, pickRun, type CommandHost, type RunArg } from './common';
 
 export async function openMonitor(h: CommandHost, arg?: RunArg): Promise<void> {
-  const runId = idOf(arg) ?? (await pickRun(h, () => true, 'Open the monitor of which run?', 'No runs yet. Start one with "Fisher Lens: New Run…".'));
+  const runId =
+    idOf(arg) ??
+    (await pickRun(
+      h,
+      () => true,
+      'Open the monitor of which run?',
+      'No runs yet. Start one with "Fisher Lens: New Run…".',
+    ));
   if (runId) h.openMonitor(runId);
 }

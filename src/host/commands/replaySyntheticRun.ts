@@ -9,9 +9,16 @@ import { log } from '../log';
 import { noLinks } from '../sanitize';
 import type { CommandHost } from './common';
 
-export async function replaySyntheticRun(h: CommandHost, opts?: { explosion?: boolean; steps?: number; replayMs?: number }): Promise<string | undefined> {
+export async function replaySyntheticRun(
+  h: CommandHost,
+  opts?: { explosion?: boolean; steps?: number; replayMs?: number },
+): Promise<string | undefined> {
   const s = h.settings();
-  const runId = makeRunId(opts?.explosion === false ? 'synthetic-flat' : 'synthetic', new Date(), s.runsDirectory);
+  const runId = makeRunId(
+    opts?.explosion === false ? 'synthetic-flat' : 'synthetic',
+    new Date(),
+    s.runsDirectory,
+  );
   try {
     ensureDir(s.runsDirectory, 'fisherLens.runsDirectory');
   } catch (e) {
@@ -21,7 +28,13 @@ export async function replaySyntheticRun(h: CommandHost, opts?: { explosion?: bo
   const { writeFakeRun } = await import('../../shared/fakeRun');
   const done = writeFakeRun(
     s.runsDirectory,
-    { runId, steps: opts?.steps ?? 800, explosion: opts?.explosion !== false, noise: true, seed: Date.now() % 1000 },
+    {
+      runId,
+      steps: opts?.steps ?? 800,
+      explosion: opts?.explosion !== false,
+      noise: true,
+      seed: Date.now() % 1000,
+    },
     { replayMs: opts?.replayMs ?? 150, chunkSteps: 10 },
   );
   h.store.refresh();

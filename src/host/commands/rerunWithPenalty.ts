@@ -10,14 +10,17 @@ export async function rerunWithPenalty(h: CommandHost, arg?: RunArg): Promise<st
   const runId = idOf(arg);
   const r = runId ? h.store.get(runId) : undefined;
   if (!r?.config) {
-    void vscode.window.showErrorMessage(`Cannot rerun ${runId ?? 'that run'}: its config.json is missing.`);
+    void vscode.window.showErrorMessage(
+      `Cannot rerun ${runId ?? 'that run'}: its config.json is missing.`,
+    );
     return undefined;
   }
   const { withFisherPenalty } = await presetsModule();
   const base = structuredClone(r.config) as RunConfig;
   const ds = base.dataset as { path?: string } | undefined;
   // A relative data folder in config.json was relative to a config file we no longer know: try the workspace.
-  if (ds?.path && !path.isAbsolute(ds.path)) ds.path = path.resolve(workspaceRoot() ?? h.store.root, ds.path);
+  if (ds?.path && !path.isAbsolute(ds.path))
+    ds.path = path.resolve(workspaceRoot() ?? h.store.root, ds.path);
   let config: RunConfig;
   try {
     config = withFisherPenalty(base, r.runId);

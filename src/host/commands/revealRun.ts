@@ -9,7 +9,9 @@ export async function revealRun(h: CommandHost, arg?: RunArg): Promise<void> {
   const runId = idOf(arg) ?? (await pickRun(h, () => true, 'Reveal which run?', 'No runs yet.'));
   const r = runId ? h.store.get(runId) : undefined;
   if (!r) return;
-  const target = vscode.Uri.file(path.join(r.dir, fs.existsSync(path.join(r.dir, RUN_FILES.config)) ? RUN_FILES.config : ''));
+  const target = vscode.Uri.file(
+    path.join(r.dir, fs.existsSync(path.join(r.dir, RUN_FILES.config)) ? RUN_FILES.config : ''),
+  );
   const inWorkspace = !!vscode.workspace.getWorkspaceFolder(target);
   await vscode.commands.executeCommand(inWorkspace ? 'revealInExplorer' : 'revealFileInOS', target);
   h.revealInTree(r.runId);

@@ -5,7 +5,13 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
 import type { RunConfig } from '../../shared/config';
-import { configModule, findConfigFiles, showConfigError, trusted, type CommandHost } from './common';
+import {
+  configModule,
+  findConfigFiles,
+  showConfigError,
+  trusted,
+  type CommandHost,
+} from './common';
 import { launchRun } from './launchRun';
 
 export async function runConfigFile(h: CommandHost, arg?: unknown): Promise<string | undefined> {
@@ -32,11 +38,17 @@ async function activeOrPickedConfig(): Promise<vscode.Uri | undefined> {
   if (active && /\.fisher\.json$/i.test(active.fileName)) return active.uri;
   const files = await findConfigFiles();
   if (!files.length) {
-    void vscode.window.showInformationMessage('No *.fisher.json run config in this workspace. Use "Fisher Lens: New Run…" to start from a preset.');
+    void vscode.window.showInformationMessage(
+      'No *.fisher.json run config in this workspace. Use "Fisher Lens: New Run…" to start from a preset.',
+    );
     return undefined;
   }
   const pick = await vscode.window.showQuickPick(
-    files.map((f) => ({ label: path.basename(f.fsPath), description: vscode.workspace.asRelativePath(f), uri: f })),
+    files.map((f) => ({
+      label: path.basename(f.fsPath),
+      description: vscode.workspace.asRelativePath(f),
+      uri: f,
+    })),
     { placeHolder: 'Run which config?', ignoreFocusOut: true },
   );
   return pick?.uri;

@@ -7,7 +7,14 @@ import { idOf, pickRun, type CommandHost, type RunArg } from './common';
 
 export async function stopRun(h: CommandHost, arg?: RunArg): Promise<void> {
   const { store } = h;
-  const runId = idOf(arg) ?? (await pickRun(h, (r) => r.state === 'running' || r.state === 'queued', 'Stop which run?', 'No run is running.'));
+  const runId =
+    idOf(arg) ??
+    (await pickRun(
+      h,
+      (r) => r.state === 'running' || r.state === 'queued',
+      'Stop which run?',
+      'No run is running.',
+    ));
   if (!runId) return;
   const r = store.get(runId);
   if (r && isTerminal(r.state)) {
@@ -16,6 +23,9 @@ export async function stopRun(h: CommandHost, arg?: RunArg): Promise<void> {
   }
   const how = h.launcher.stop(runId, r?.dir, store.root);
   log.info(`stop ${noLinks(runId)}: ${how}`);
-  if (how === 'nothing') void vscode.window.showWarningMessage(`Could not stop ${noLinks(runId)}: its run directory was not found or is not a real folder inside the runs root (see the log).`);
+  if (how === 'nothing')
+    void vscode.window.showWarningMessage(
+      `Could not stop ${noLinks(runId)}: its run directory was not found or is not a real folder inside the runs root (see the log).`,
+    );
   store.refresh();
 }

@@ -46,7 +46,12 @@ export class ComparePanel extends ReplicaPanel<ToCompareMessage, FromCompareMess
       cur.panel.reveal();
       return cur;
     }
-    const panel = vscode.window.createWebviewPanel(ComparePanel.viewType, 'Compare runs', vscode.ViewColumn.Active, panelOptions(host.extensionUri));
+    const panel = vscode.window.createWebviewPanel(
+      ComparePanel.viewType,
+      'Compare runs',
+      vscode.ViewColumn.Active,
+      panelOptions(host.extensionUri),
+    );
     return new ComparePanel(host, panel, runIds);
   }
 
@@ -65,7 +70,9 @@ export class ComparePanel extends ReplicaPanel<ToCompareMessage, FromCompareMess
   private constructor(host: PanelHost, panel: vscode.WebviewPanel, runIds: string[]) {
     super(host, panel, { label: 'compare', validate: validateFromCompare, flushMs: 300 });
     ComparePanel.current = this;
-    this.register({ dispose: () => ComparePanel.current === this && (ComparePanel.current = undefined) });
+    this.register({
+      dispose: () => ComparePanel.current === this && (ComparePanel.current = undefined),
+    });
     this.setRuns(runIds);
   }
 

@@ -94,9 +94,15 @@ export class MonitorPanel extends ReplicaPanel<ToMonitorMessage, FromMonitorMess
     panel: vscode.WebviewPanel,
     readonly runId: string,
   ) {
-    super(host, panel, { label: `monitor ${runId}`, validate: validateFromMonitor, flushMs: FLUSH_MS });
+    super(host, panel, {
+      label: `monitor ${runId}`,
+      validate: validateFromMonitor,
+      flushMs: FLUSH_MS,
+    });
     MonitorPanel.open.set(runId, this);
-    this.register({ dispose: () => MonitorPanel.open.get(runId) === this && MonitorPanel.open.delete(runId) });
+    this.register({
+      dispose: () => MonitorPanel.open.get(runId) === this && MonitorPanel.open.delete(runId),
+    });
     // Works before the run directory is listed (a run just launched): the tailer waits for its files.
     this.followRuns([runId]);
     this.load('monitor', `Fisher Lens: ${runId}`, monitorBody(runId));
@@ -116,19 +122,36 @@ export class MonitorPanel extends ReplicaPanel<ToMonitorMessage, FromMonitorMess
     if (!r || !series) {
       // Not (or no longer) in the runs root: nothing to stop. A run this window just queued is listed soon.
       const queued = this.host.isQueuedHere?.(this.runId) ?? false;
-      const message = queued ? 'waiting for the run directory' : `no run folder ${this.runId} in ${store.root}`;
-      this.post({ type: 'state', runId: this.runId, state: queued ? 'queued' : 'failed', message, summary: null });
+      const message = queued
+        ? 'waiting for the run directory'
+        : `no run folder ${this.runId} in ${store.root}`;
+      this.post({
+        type: 'state',
+        runId: this.runId,
+        state: queued ? 'queued' : 'failed',
+        message,
+        summary: null,
+      });
       return;
     }
     const message = this.snapshotState(this.runId, r);
-    this.post({ type: 'snapshot', runId: this.runId, series, config: r.config, state: r.state, summary: r.summary });
+    this.post({
+      type: 'snapshot',
+      runId: this.runId,
+      series,
+      config: r.config,
+      state: r.state,
+      summary: r.summary,
+    });
     // The snapshot resets the view's message: why the run is stale or damaged follows it.
-    if (message) this.post({ type: 'state', runId: this.runId, state: r.state, message, summary: r.summary });
+    if (message)
+      this.post({ type: 'state', runId: this.runId, state: r.state, message, summary: r.summary });
   }
 
   protected onMessage(m: Exclude<FromMonitorMessage, { type: 'ready' | 'log' }>): void {
     if (m.type === 'png') {
-      if (!this.requests.reply(m)) log.debug(`monitor ${this.runId}: a png nobody waits for (${m.requestId})`);
+      if (!this.requests.reply(m))
+        log.debug(`monitor ${this.runId}: a png nobody waits for (${m.requestId})`);
     } else if (m.runId !== this.runId) {
       log.warn(`monitor ${this.runId}: ignored a stop for another run (${m.runId})`);
     } else {
@@ -142,7 +165,11 @@ export class MonitorPanel extends ReplicaPanel<ToMonitorMessage, FromMonitorMess
     if (!(await this.whenReady(timeoutMs))) throw new Error('the monitor did not load in time');
     // Give the snapshot a moment to be drawn.
     await new Promise((r) => setTimeout(r, 500));
-    const reply = await this.requests.request((requestId) => this.post({ type: 'exportPng', requestId }), 'the monitor', timeoutMs);
+    const reply = await this.requests.request(
+      (requestId) => this.post({ type: 'exportPng', requestId }),
+      'the monitor',
+      timeoutMs,
+    );
     if (!reply.dataUrl) throw new Error(reply.error ?? 'the monitor sent no image');
     return Buffer.from(reply.dataUrl.slice('data:image/png;base64,'.length), 'base64');
   }

@@ -6,7 +6,12 @@
  */
 import * as vscode from 'vscode';
 import type { RunEvent } from '../../shared/protocol';
-import type { EventsMessage, LogMessage, ReadyMessage, StateMessage } from '../../shared/webviewProtocol';
+import type {
+  EventsMessage,
+  LogMessage,
+  ReadyMessage,
+  StateMessage,
+} from '../../shared/webviewProtocol';
 import { DisposableOwner } from '../dispose';
 import { log } from '../log';
 import type { Follow, RunEntry, RunsModel } from '../runsModel';
@@ -24,7 +29,9 @@ export interface PanelHost {
 }
 
 /** The line a view shows next to a run's state: why it is stale, its error, or what is wrong with its files. */
-export function stateMessage(r: Pick<RunEntry, 'stale' | 'status' | 'summary' | 'problems'>): string | null {
+export function stateMessage(
+  r: Pick<RunEntry, 'stale' | 'status' | 'summary' | 'problems'>,
+): string | null {
   const parts: string[] = [];
   if (r.stale) parts.push(`stale: ${r.stale}`);
   const err = r.status?.error ?? r.summary?.error;
@@ -46,7 +53,10 @@ export interface ReplicaOptions<From> {
 }
 
 /** A panel that is a replica of some runs' histories; subclasses build the snapshot and handle their messages. */
-export abstract class ReplicaPanel<To extends { type: string }, From extends { type: string }> extends DisposableOwner {
+export abstract class ReplicaPanel<
+  To extends { type: string },
+  From extends { type: string },
+> extends DisposableOwner {
   protected ready = false;
   private readonly queue = new Map<string, RunEvent[]>();
   private flushTimer: NodeJS.Timeout | null = null;
@@ -64,7 +74,11 @@ export abstract class ReplicaPanel<To extends { type: string }, From extends { t
     this.register(panel.webview.onDidReceiveMessage((m: unknown) => this.receive(m)));
     this.register(panel.onDidChangeViewState(({ webviewPanel }) => this.onViewState(webviewPanel)));
     this.register(panel.onDidDispose(() => this.dispose()));
-    this.register(host.store.onEvents((c) => this.follows.has(c.runId) && this.onRunEvents(c.runId, c.events, c)));
+    this.register(
+      host.store.onEvents(
+        (c) => this.follows.has(c.runId) && this.onRunEvents(c.runId, c.events, c),
+      ),
+    );
     this.register(host.store.onDidChange((id) => this.onRunChanged(id)));
     this.register({ dispose: () => this.follows.forEach((f) => f.dispose()) });
     this.register({ dispose: () => this.flushTimer && clearTimeout(this.flushTimer) });
@@ -85,7 +99,13 @@ export abstract class ReplicaPanel<To extends { type: string }, From extends { t
   /** Load a new document; the webview posts `ready` when it has loaded and gets the snapshot then. */
   protected load(view: View, title: string, body: string): void {
     this.ready = false;
-    this.panel.webview.html = webviewHtml(this.panel.webview, this.host.extensionUri, view, title, body);
+    this.panel.webview.html = webviewHtml(
+      this.panel.webview,
+      this.host.extensionUri,
+      view,
+      title,
+      body,
+    );
   }
 
   /** Post the snapshot of the runs shown (called once their histories are loaded and the view is ready). */
@@ -100,7 +120,9 @@ export abstract class ReplicaPanel<To extends { type: string }, From extends { t
   }
 
   protected post(msg: To | EventsMessage | StateMessage): void {
-    void this.panel.webview.postMessage(msg).then(undefined, (e) => log.debug(`${this.opts.label}: post failed: ${String(e)}`));
+    void this.panel.webview
+      .postMessage(msg)
+      .then(undefined, (e) => log.debug(`${this.opts.label}: post failed: ${String(e)}`));
   }
 
   /** Record the state a snapshot carried, so only later changes are posted; returns the state line. */
@@ -152,7 +174,8 @@ export abstract class ReplicaPanel<To extends { type: string }, From extends { t
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
     if (!this.ready) return;
-    for (const [runId, events] of this.queue) if (events.length) this.post({ type: 'events', runId, events });
+    for (const [runId, events] of this.queue)
+      if (events.length) this.post({ type: 'events', runId, events });
     this.queue.clear();
   }
 

@@ -22,7 +22,10 @@ export class PendingRequests<R extends Reply> implements Releasable {
   request(send: (requestId: number) => void, what: string, timeoutMs: number): Promise<R> {
     const requestId = this.nextId++;
     return new Promise<R>((resolve, reject) => {
-      const timer = setTimeout(() => this.settle(requestId, new Error(`no answer from ${what}`)), timeoutMs);
+      const timer = setTimeout(
+        () => this.settle(requestId, new Error(`no answer from ${what}`)),
+        timeoutMs,
+      );
       this.waiting.set(requestId, (r) => {
         clearTimeout(timer);
         if (r instanceof Error) reject(r);

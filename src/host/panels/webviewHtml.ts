@@ -6,12 +6,17 @@ import crypto from 'node:crypto';
 import * as vscode from 'vscode';
 
 /** Options for a panel: scripts on, only dist/webview and media readable. */
-export function panelOptions(extensionUri: vscode.Uri): vscode.WebviewPanelOptions & vscode.WebviewOptions {
+export function panelOptions(
+  extensionUri: vscode.Uri,
+): vscode.WebviewPanelOptions & vscode.WebviewOptions {
   return {
     enableScripts: true,
     enableFindWidget: false,
     retainContextWhenHidden: false,
-    localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(extensionUri, 'media')],
+    localResourceRoots: [
+      vscode.Uri.joinPath(extensionUri, 'dist', 'webview'),
+      vscode.Uri.joinPath(extensionUri, 'media'),
+    ],
   };
 }
 
@@ -20,7 +25,10 @@ export type View = 'monitor' | 'compare';
 
 /** Escape text for HTML. */
 export const esc = (s: string): string =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
 
 /** One `<vscode-option>` of a select (`value` and `label` are our own markup, not escaped). */
 export const option = (value: string, label: string, selected = false): string =>
@@ -34,9 +42,19 @@ export const smoothingControl = (weights: readonly string[]): string =>
  * The document of a view: `dist/webview/<view>.css` and `<view>.js` (IIFE), vscode-elements as a nonce'd
  * module script, and `body` (static markup with the stable DOM hooks; must contain no inline script/style).
  */
-export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, view: View, title: string, body: string): string {
-  const nonce = crypto.randomBytes(18).toString('base64').replace(/[^A-Za-z0-9]/g, 'x');
-  const asset = (f: string) => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', f)).toString();
+export function webviewHtml(
+  webview: vscode.Webview,
+  extensionUri: vscode.Uri,
+  view: View,
+  title: string,
+  body: string,
+): string {
+  const nonce = crypto
+    .randomBytes(18)
+    .toString('base64')
+    .replace(/[^A-Za-z0-9]/g, 'x');
+  const asset = (f: string) =>
+    webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', f)).toString();
   const csp = [
     "default-src 'none'",
     `img-src ${webview.cspSource} data:`,

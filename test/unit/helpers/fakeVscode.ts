@@ -127,7 +127,11 @@ export const fake = {
   log: [] as string[],
   panels: [] as FakePanel[],
   statusItems: [] as { text: string; tooltip: unknown; command: unknown; visible: boolean }[],
-  treeViews: [] as { id: string; provider: { getChildren(e?: unknown): unknown; getTreeItem(e: unknown): unknown }; message?: string }[],
+  treeViews: [] as {
+    id: string;
+    provider: { getChildren(e?: unknown): unknown; getTreeItem(e: unknown): unknown };
+    message?: string;
+  }[],
   commands: new Map<string, (...a: unknown[]) => unknown>(),
   serializers: new Map<string, unknown>(),
   configEmitter: new EventEmitter<{ affectsConfiguration(s: string): boolean }>(),
@@ -195,7 +199,17 @@ function createPanel(viewType: string, title: string, _col: unknown, options: un
 
 const logChannel = () => {
   const rec = (lvl: string) => (s: string) => fake.log.push(`[${lvl}] ${s}`);
-  return { info: rec('info'), warn: rec('warn'), error: rec('error'), debug: rec('debug'), trace: rec('trace'), append: rec('append'), appendLine: rec('line'), show: () => undefined, dispose: () => undefined };
+  return {
+    info: rec('info'),
+    warn: rec('warn'),
+    error: rec('error'),
+    debug: rec('debug'),
+    trace: rec('trace'),
+    append: rec('append'),
+    appendLine: rec('line'),
+    show: () => undefined,
+    dispose: () => undefined,
+  };
 };
 
 export const vscodeFake = {
@@ -214,12 +228,35 @@ export const vscodeFake = {
   window: {
     createOutputChannel: () => logChannel(),
     createTreeView: (id: string, opts: { treeDataProvider: FakeTreeProvider }) => {
-      const v = { id, provider: opts.treeDataProvider, visible: true, message: undefined as string | undefined, reveal: async () => undefined, dispose: () => undefined };
+      const v = {
+        id,
+        provider: opts.treeDataProvider,
+        visible: true,
+        message: undefined as string | undefined,
+        reveal: async () => undefined,
+        dispose: () => undefined,
+      };
       fake.treeViews.push(v);
       return v;
     },
     createStatusBarItem: () => {
-      const item = { text: '', tooltip: undefined as unknown, command: undefined as unknown, visible: false, name: '', backgroundColor: undefined as unknown, show() { item.visible = true; }, hide() { item.visible = false; }, dispose() { item.visible = false; } };
+      const item = {
+        text: '',
+        tooltip: undefined as unknown,
+        command: undefined as unknown,
+        visible: false,
+        name: '',
+        backgroundColor: undefined as unknown,
+        show() {
+          item.visible = true;
+        },
+        hide() {
+          item.visible = false;
+        },
+        dispose() {
+          item.visible = false;
+        },
+      };
       fake.statusItems.push(item);
       return item;
     },
@@ -241,7 +278,9 @@ export const vscodeFake = {
   },
   workspace: {
     get workspaceFolders() {
-      return fake.workspaceFolder ? [{ uri: Uri.file(fake.workspaceFolder), name: 'ws', index: 0 }] : undefined;
+      return fake.workspaceFolder
+        ? [{ uri: Uri.file(fake.workspaceFolder), name: 'ws', index: 0 }]
+        : undefined;
     },
     get isTrusted() {
       return fake.trusted;
@@ -256,7 +295,8 @@ export const vscodeFake = {
     onDidChangeWorkspaceFolders: new EventEmitter<unknown>().event,
     findFiles: async () => [],
     textDocuments: [],
-    asRelativePath: (u: Uri | string) => (typeof u === 'string' ? u : path.relative(fake.workspaceFolder || '/', u.fsPath)),
+    asRelativePath: (u: Uri | string) =>
+      typeof u === 'string' ? u : path.relative(fake.workspaceFolder || '/', u.fsPath),
     getWorkspaceFolder: () => undefined,
     fs: { readFile: async () => new Uint8Array() },
   },
