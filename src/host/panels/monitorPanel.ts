@@ -149,13 +149,15 @@ export class MonitorPanel extends ReplicaPanel<ToMonitorMessage, FromMonitorMess
   }
 
   protected onMessage(m: Exclude<FromMonitorMessage, { type: 'ready' | 'log' }>): void {
-    if (m.type === 'png') {
-      if (!this.requests.reply(m))
-        log.debug(`monitor ${this.runId}: a png nobody waits for (${m.requestId})`);
-    } else if (m.runId !== this.runId) {
-      log.warn(`monitor ${this.runId}: ignored a stop for another run (${m.runId})`);
-    } else {
-      this.host.stopRun(this.runId);
+    switch (m.type) {
+      case 'png':
+        if (!this.requests.reply(m))
+          log.debug(`monitor ${this.runId}: a png nobody waits for (${m.requestId})`);
+        break;
+      case 'stop':
+        if (m.runId === this.runId) this.host.stopRun(this.runId);
+        else log.warn(`monitor ${this.runId}: ignored a stop for another run (${m.runId})`);
+        break;
     }
   }
 

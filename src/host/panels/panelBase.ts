@@ -91,8 +91,10 @@ export abstract class ReplicaPanel<
 
   /** Show these runs: follow them (their histories load, also before a run is listed) and drop the others. */
   protected followRuns(runIds: readonly string[]): void {
-    for (const f of this.follows.values()) f.dispose();
+    const before = this.follows;
+    // Follow the new runs before letting go of the old: a run in both keeps its loaded history.
     this.follows = new Map(runIds.map((id) => [id, this.host.store.follow(id)]));
+    for (const f of before.values()) f.dispose();
     this.lastStates.clear();
   }
 
