@@ -213,6 +213,8 @@ export const EVENT_SCHEMAS = {
 } as const;
 
 export type RunEvent = HeaderEvent | StepEvent | FisherEvent | EvalEvent | DetectorEvent | StatusEvent | LogEvent;
+/** Any event of `events.jsonl` (for schemas that contain events; validate a single event with {@link runEventErrors}). */
+export const RunEventSchema = Type.Unsafe<RunEvent>(Type.Union(Object.values(EVENT_SCHEMAS)));
 export type RunEventType = RunEvent['type'];
 export const EVENT_TYPES: readonly RunEventType[] = Object.keys(EVENT_SCHEMAS) as RunEventType[];
 

@@ -1,97 +1,122 @@
 /**
- * Host ↔ webview messages for the monitor and compare panels: one interface per message, unions per
- * direction, and validators for both directions (messages are untrusted input on either side: a malformed one
- * is dropped and logged, never acted on). No vscode, no DOM.
+ * Host ↔ webview messages for the monitor and compare panels: one TypeBox schema per message (its type and its
+ * validator), unions per direction, and validators for both directions (messages are untrusted input on either
+ * side: a malformed one is dropped and logged, never acted on). Events inside a message are checked by the run
+ * format's own validator (src/shared/protocol.ts), the series tables by a schema derived from the metric
+ * catalogue (src/shared/metrics.ts). TypeBox's `Value.Check` interprets schemas (no eval: fine under the
+ * webview's CSP). No vscode, no DOM.
  *
  * Flow (the host owns the history, panels are replicas): the webview posts `ready` when it has loaded (and
  * again after being restored); the host answers with one snapshot, then sends `events` increments while the
  * panel is visible. A panel that was hidden gets a fresh snapshot when it becomes visible again.
  */
-import type { RunEvent, RunState, RunSummary } from './protocol';
+import { Type, type Static, type TProperties, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { tableColumns, type TableName } from './metrics';
+import {
+  DetectorKindSchema,
+  HeaderEventSchema,
+  isRunEvent,
+  RunEventSchema,
+  runEventErrors,
+  RunIdSchema,
+  RunStateSchema,
+  schemaProblems,
+  type RunSummary,
+} from './protocol';
 import type { RunSeries } from './series';
+
+export { isRunEvent };
+
+// ------------------------------------------------------------------------------------------- building blocks
+
+const Nullable = <T extends TSchema>(s: T) => Type.Union([s, Type.Null()]);
+/** A message: its `type` and fields; extra fields are allowed (forward compatible). */
+const Msg = <K extends string, P extends TProperties>(type: K, props: P) => Type.Object({ type: Type.Literal(type), ...props });
+const Level = Type.Union([Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')]);
+const Config = Nullable(Type.Record(Type.String(), Type.Unknown()));
+/**
+ * A summary as the views use it: the host sends the reader's (salvaged) summary.json; a view needs its run id,
+ * state and step count and reads every other field as possibly missing.
+ */
+const ViewSummary = Nullable(Type.Unsafe<RunSummary>(Type.Object({ runId: Type.String({ maxLength: 200 }), state: RunStateSchema, steps: Type.Number() })));
+
+const Values = Type.Array(Nullable(Type.Number()), { maxItems: 10_000_000 });
+const Xs = Type.Array(Type.Number(), { maxItems: 10_000_000 });
+/** A series table: the x columns and the catalogue's metric columns of that table. */
+const TableSchema = (t: TableName) => Type.Object({ step: Xs, epoch: Xs, t: Xs, ...Object.fromEntries(tableColumns(t).map((c) => [c, Values])) });
+
+/** A {@link RunSeries} as sent to a view (its tables derive from the metric catalogue, like the type). */
+export const RunSeriesSchema = Type.Unsafe<RunSeries>(
+  Type.Object({
+    runId: RunIdSchema,
+    header: Nullable(HeaderEventSchema),
+    state: Nullable(RunStateSchema),
+    stateMessage: Nullable(Type.String()),
+    lastStep: Type.Number(),
+    t0: Nullable(Type.Number()),
+    steps: TableSchema('steps'),
+    fisher: TableSchema('fisher'),
+    evals: TableSchema('evals'),
+    markers: Type.Array(
+      Type.Object({ kind: DetectorKindSchema, step: Type.Number(), value: Type.Number(), rise: Nullable(Type.Number()), message: Type.String({ maxLength: 10_000 }) }),
+      { maxItems: 10_000 },
+    ),
+  }),
+);
+
+/** Why a series is not one a view can draw (null when it is): its schema, and equal column lengths per table. */
+export function runSeriesErrors(v: unknown, where = 'series'): string | null {
+  const p = schemaProblems(RunSeriesSchema, v, where);
+  if (p.length) return p.join('; ');
+  for (const t of ['steps', 'fisher', 'evals'] as const) {
+    const tab = (v as Record<string, Record<string, unknown[]>>)[t];
+    const n = tab.step.length;
+    for (const [k, col] of Object.entries(tab)) if (Array.isArray(col) && col.length !== n) return `${where}.${t}.${k}: length ${col.length}, expected ${n}`;
+  }
+  return null;
+}
 
 // ---------------------------------------------------------------------------------------------- messages
 
-/** Host → monitor: the whole history of the run the panel shows. */
-export interface MonitorSnapshotMessage {
-  type: 'snapshot';
-  runId: string;
-  series: RunSeries;
-  /** The resolved run config (`config.json`), null when not readable yet. */
-  config: Record<string, unknown> | null;
-  /** State from `status.json` (or the launcher for queued runs). */
-  state: RunState | null;
-  summary: RunSummary | null;
-}
-
+/** Host → monitor: the whole history of the run the panel shows (config: `config.json`, null when not readable yet; state: from `status.json` or the launcher). */
+export const MonitorSnapshotMessageSchema = Msg('snapshot', { runId: RunIdSchema, series: RunSeriesSchema, config: Config, state: Nullable(RunStateSchema), summary: ViewSummary });
 /** Host → monitor/compare: new events of a run, in order, to apply to its series. */
-export interface EventsMessage {
-  type: 'events';
-  runId: string;
-  events: RunEvent[];
-}
-
+export const EventsMessageSchema = Msg('events', { runId: RunIdSchema, events: Type.Array(RunEventSchema, { maxItems: 1_000_000 }) });
 /** Host → monitor/compare: a run's state (and summary, once written) changed. */
-export interface StateMessage {
-  type: 'state';
-  runId: string;
-  state: RunState;
-  message: string | null;
-  summary: RunSummary | null;
-}
-
-/** Host → monitor: render the charts to one PNG and answer with {@link PngMessage}. */
-export interface ExportPngMessage {
-  type: 'exportPng';
-  requestId: number;
-}
-
+export const StateMessageSchema = Msg('state', { runId: RunIdSchema, state: RunStateSchema, message: Nullable(Type.String({ maxLength: 100_000 })), summary: ViewSummary });
+/** Host → monitor: render the charts to one PNG and answer with a `png` message. */
+export const ExportPngMessageSchema = Msg('exportPng', { requestId: Type.Integer() });
 /** One run in the compare panel. */
-export interface CompareRun {
-  runId: string;
-  series: RunSeries;
-  config: Record<string, unknown> | null;
-  state: RunState | null;
-  summary: RunSummary | null;
-}
-
+export const CompareRunSchema = Type.Object({ runId: RunIdSchema, series: RunSeriesSchema, config: Config, state: Nullable(RunStateSchema), summary: ViewSummary });
 /** Host → compare: the runs to compare, with their histories. */
-export interface CompareSnapshotMessage {
-  type: 'compareSnapshot';
-  runs: CompareRun[];
-}
-
+export const CompareSnapshotMessageSchema = Msg('compareSnapshot', { runs: Type.Array(CompareRunSchema, { maxItems: 1000 }) });
 /** Webview → host: loaded (or restored) and ready for a snapshot. */
-export interface ReadyMessage {
-  type: 'ready';
-}
-
+export const ReadyMessageSchema = Msg('ready', {});
 /** Monitor → host: the user pressed Stop. */
-export interface StopMessage {
-  type: 'stop';
-  runId: string;
-}
-
-/** Monitor → host: the PNG asked for by {@link ExportPngMessage} (a `data:image/png;base64,` URL) or an error. */
-export interface PngMessage {
-  type: 'png';
-  requestId: number;
-  dataUrl: string | null;
-  error: string | null;
-}
-
+export const StopMessageSchema = Msg('stop', { runId: RunIdSchema });
+/** Monitor → host: the PNG asked for (a `data:image/png;base64,` URL of at most 64 MiB) or an error. */
+export const PngMessageSchema = Msg('png', {
+  requestId: Type.Integer(),
+  dataUrl: Nullable(Type.String({ pattern: '^data:image/png;base64,', maxLength: 64 * 1024 * 1024 })),
+  error: Nullable(Type.String({ maxLength: 10_000 })),
+});
 /** Webview → host: something for the "Fisher Lens" output channel. */
-export interface LogMessage {
-  type: 'log';
-  level: 'info' | 'warn' | 'error';
-  message: string;
-}
-
+export const LogMessageSchema = Msg('log', { level: Level, message: Type.String({ maxLength: 100_000 }) });
 /** Compare → host: open the monitor of a run (click in the legend or the table). */
-export interface OpenMonitorMessage {
-  type: 'openMonitor';
-  runId: string;
-}
+export const OpenMonitorMessageSchema = Msg('openMonitor', { runId: RunIdSchema });
+
+export type MonitorSnapshotMessage = Static<typeof MonitorSnapshotMessageSchema>;
+export type EventsMessage = Static<typeof EventsMessageSchema>;
+export type StateMessage = Static<typeof StateMessageSchema>;
+export type ExportPngMessage = Static<typeof ExportPngMessageSchema>;
+export type CompareRun = Static<typeof CompareRunSchema>;
+export type CompareSnapshotMessage = Static<typeof CompareSnapshotMessageSchema>;
+export type ReadyMessage = Static<typeof ReadyMessageSchema>;
+export type StopMessage = Static<typeof StopMessageSchema>;
+export type PngMessage = Static<typeof PngMessageSchema>;
+export type LogMessage = Static<typeof LogMessageSchema>;
+export type OpenMonitorMessage = Static<typeof OpenMonitorMessageSchema>;
 
 export type ToMonitorMessage = MonitorSnapshotMessage | EventsMessage | StateMessage | ExportPngMessage;
 export type FromMonitorMessage = ReadyMessage | StopMessage | PngMessage | LogMessage;
@@ -99,201 +124,61 @@ export type ToCompareMessage = CompareSnapshotMessage | EventsMessage | StateMes
 export type FromCompareMessage = ReadyMessage | LogMessage | OpenMonitorMessage;
 
 /** What a panel keeps with `setState` so a reload can restore it (and the serializer can reopen it). */
-export interface MonitorViewState {
-  runId: string;
-  xAxis?: 'step' | 'epoch' | 'time';
-  logScale?: boolean;
-  smoothing?: number;
-}
-export interface CompareViewState {
-  runIds: string[];
-  xAxis?: 'step' | 'epoch';
-  metric?: string;
-}
+export const MonitorViewStateSchema = Type.Object({
+  runId: RunIdSchema,
+  xAxis: Type.Optional(Type.Union([Type.Literal('step'), Type.Literal('epoch'), Type.Literal('time')])),
+  logScale: Type.Optional(Type.Boolean()),
+  smoothing: Type.Optional(Type.Number()),
+});
+export const CompareViewStateSchema = Type.Object({
+  runIds: Type.Array(RunIdSchema, { maxItems: 1000 }),
+  xAxis: Type.Optional(Type.Union([Type.Literal('step'), Type.Literal('epoch')])),
+  metric: Type.Optional(Type.String({ maxLength: 100 })),
+});
+export type MonitorViewState = Static<typeof MonitorViewStateSchema>;
+export type CompareViewState = Static<typeof CompareViewStateSchema>;
 
 // -------------------------------------------------------------------------------------------- validators
 
-/** A check returns null when `v` is valid, else a message naming the path. */
-export type Check = (v: unknown, path: string) => string | null;
+const MESSAGE_SCHEMAS = {
+  snapshot: MonitorSnapshotMessageSchema,
+  events: EventsMessageSchema,
+  state: StateMessageSchema,
+  exportPng: ExportPngMessageSchema,
+  compareSnapshot: CompareSnapshotMessageSchema,
+  ready: ReadyMessageSchema,
+  stop: StopMessageSchema,
+  png: PngMessageSchema,
+  log: LogMessageSchema,
+  openMonitor: OpenMonitorMessageSchema,
+} as const;
 
-const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-
-export const num: Check = (v, p) => (typeof v === 'number' && Number.isFinite(v) ? null : `${p}: expected a finite number`);
-export const int: Check = (v, p) => (Number.isSafeInteger(v) ? null : `${p}: expected an integer`);
-export const str = (max = 1_000_000): Check => (v, p) =>
-  typeof v === 'string' && v.length <= max ? null : `${p}: expected a string of at most ${max} characters`;
-export const bool: Check = (v, p) => (typeof v === 'boolean' ? null : `${p}: expected a boolean`);
-export const any: Check = () => null;
-export const lit = (...vals: readonly unknown[]): Check => (v, p) =>
-  vals.includes(v) ? null : `${p}: expected one of ${vals.map((x) => JSON.stringify(x)).join(', ')}`;
-export const nullable = (c: Check): Check => (v, p) => (v === null ? null : c(v, p));
-/** A metric value: a finite number or null (non-finite numbers become null in JSON). */
-export const numOrNull: Check = nullable(num);
-export const optional = (c: Check): Check => (v, p) => (v === undefined ? null : c(v, p));
-export const arr = (item: Check, max = 10_000_000): Check => (v, p) => {
-  if (!Array.isArray(v)) return `${p}: expected an array`;
-  if (v.length > max) return `${p}: more than ${max} items`;
-  for (let i = 0; i < v.length; i++) {
-    const e = item(v[i], `${p}[${i}]`);
-    if (e) return e;
-  }
-  return null;
-};
-/** An object with (at least) these fields; extra fields are allowed (forward compatible). */
-export const obj = (shape: Record<string, Check>): Check => (v, p) => {
-  if (!isObj(v)) return `${p}: expected an object`;
-  for (const [k, c] of Object.entries(shape)) {
-    const e = c(v[k], `${p}.${k}`);
-    if (e) return e;
-  }
-  return null;
-};
-export const record: Check = (v, p) => (isObj(v) ? null : `${p}: expected an object`);
-const all = (...cs: Check[]): Check => (v, p) => {
-  for (const c of cs) {
-    const e = c(v, p);
-    if (e) return e;
-  }
-  return null;
-};
-
-/** A run id as used for a run directory name: no path separators, no `..`. */
-export const runId: Check = (v, p) =>
-  typeof v === 'string' && v.length > 0 && v.length <= 200 && !/[\\/\0]/.test(v) && v !== '.' && v !== '..'
-    ? null
-    : `${p}: expected a run id (1–200 characters, no path separators)`;
-
-const RUN_STATES = ['queued', 'running', 'completed', 'stopped', 'failed', 'diverged'] as const;
-export const runState: Check = lit(...RUN_STATES);
-
-const time = { t: num };
-const stepped = { t: num, step: int, epoch: numOrNull };
-
-/** Validators of each run event type (the fields the views use). */
-export const EVENT_CHECKS: Record<RunEvent['type'], Check> = {
-  header: obj({
-    ...time,
-    type: lit('header'),
-    schemaVersion: int,
-    runId: str(200),
-    backend: str(100),
-    dataset: obj({ name: str(200), trainSize: int, testSize: int, numClasses: int, noisyCount: int }),
-    model: obj({ arch: str(100), paramCount: int }),
-    seed: int,
-    stepsPerEpoch: int,
-    totalSteps: int,
-  }),
-  step: obj({
-    ...stepped,
-    type: lit('step'),
-    loss: numOrNull,
-    lr: numOrNull,
-    penalty: optional(numOrNull),
-    gradNorm: optional(numOrNull),
-    examplesPerSec: optional(numOrNull),
-  }),
-  fisher: obj({
-    ...stepped,
-    type: lit('fisher'),
-    trF: numOrNull,
-    trFStderr: optional(numOrNull),
-    probeSize: optional(int),
-    trFB: optional(numOrNull),
-  }),
-  eval: obj({
-    ...stepped,
-    type: lit('eval'),
-    testLoss: numOrNull,
-    testAcc: numOrNull,
-    trainLoss: optional(numOrNull),
-    trainAcc: optional(numOrNull),
-    cleanLoss: optional(numOrNull),
-    cleanAcc: optional(numOrNull),
-    noisyLoss: optional(numOrNull),
-    noisyAcc: optional(numOrNull),
-  }),
-  detector: obj({
-    ...time,
-    type: lit('detector'),
-    step: int,
-    kind: lit('explosion', 'peak', 'trFi'),
-    value: num,
-    rise: optional(numOrNull),
-    message: str(10_000),
-  }),
-  status: obj({ ...time, type: lit('status'), step: optional(int), state: runState, message: optional(nullable(str(10_000))) }),
-  log: obj({ ...time, type: lit('log'), level: lit('info', 'warn', 'error'), message: str(100_000) }),
-};
-
-/** A run event of a known type with the fields the views use. */
-export const runEvent: Check = (v, p) => {
-  if (!isObj(v)) return `${p}: expected an event object`;
-  const c = EVENT_CHECKS[v.type as RunEvent['type']];
-  if (!c || !Object.prototype.hasOwnProperty.call(EVENT_CHECKS, v.type as string)) {
-    return `${p}.type: unknown event type ${JSON.stringify(v.type)}`;
-  }
-  return c(v, p);
-};
-
-/** True when `v` is an event the views can use (the host filters with this before sending). */
-export const isRunEvent = (v: unknown): v is RunEvent => runEvent(v, 'event') === null;
-
-const vals = arr(numOrNull);
-const xs = { step: arr(num), epoch: arr(num), t: arr(num) };
-/** All columns of a table have the same length as its `step` column. */
-const sameLength: Check = (v, p) => {
-  const o = v as Record<string, unknown[]>;
-  const n = o.step.length;
-  for (const [k, col] of Object.entries(o)) if (Array.isArray(col) && col.length !== n) return `${p}.${k}: length ${col.length}, expected ${n}`;
-  return null;
-};
-const table = (cols: string[]): Check =>
-  all(obj({ ...xs, ...Object.fromEntries(cols.map((c) => [c, vals])) }), sameLength);
-
-export const runSeries: Check = obj({
-  runId,
-  header: nullable(record),
-  state: nullable(runState),
-  stateMessage: nullable(str()),
-  lastStep: num,
-  t0: numOrNull,
-  steps: table(['loss', 'lr', 'penalty', 'gradNorm', 'examplesPerSec']),
-  fisher: table(['trF', 'trFStderr', 'trFB']),
-  evals: table(['testLoss', 'testAcc', 'trainLoss', 'trainAcc', 'cleanLoss', 'cleanAcc', 'noisyLoss', 'noisyAcc']),
-  markers: arr(obj({ kind: lit('explosion', 'peak', 'trFi'), step: num, value: num, rise: numOrNull, message: str(10_000) }), 10_000),
-});
-
-const summary = nullable(obj({ runId: str(200), state: runState, steps: num }));
-
-const MESSAGE_CHECKS = {
-  snapshot: obj({ type: lit('snapshot'), runId, series: runSeries, config: nullable(record), state: nullable(runState), summary }),
-  events: obj({ type: lit('events'), runId, events: arr(runEvent, 1_000_000) }),
-  state: obj({ type: lit('state'), runId, state: runState, message: nullable(str(100_000)), summary }),
-  exportPng: obj({ type: lit('exportPng'), requestId: int }),
-  compareSnapshot: obj({
-    type: lit('compareSnapshot'),
-    runs: arr(obj({ runId, series: runSeries, config: nullable(record), state: nullable(runState), summary }), 1000),
-  }),
-  ready: obj({ type: lit('ready') }),
-  stop: obj({ type: lit('stop'), runId }),
-  png: obj({
-    type: lit('png'),
-    requestId: int,
-    dataUrl: nullable((v, p) =>
-      typeof v === 'string' && v.startsWith('data:image/png;base64,') && v.length <= 64 * 1024 * 1024
-        ? null
-        : `${p}: expected a data:image/png;base64 URL of at most 64 MiB`,
-    ),
-    error: nullable(str(10_000)),
-  }),
-  log: obj({ type: lit('log'), level: lit('info', 'warn', 'error'), message: str(100_000) }),
-  openMonitor: obj({ type: lit('openMonitor'), runId }),
-} satisfies Record<string, Check>;
-
-type Kind = keyof typeof MESSAGE_CHECKS;
+type Kind = keyof typeof MESSAGE_SCHEMAS;
 
 /** Outcome of validating a message: the message, or why it was rejected. */
 export type Validated<T> = { ok: true; msg: T } | { ok: false; error: string };
+
+const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** Why a message of a known kind is invalid: events by the run format's validator, series with their lengths. */
+function messageErrors(k: Kind, v: Record<string, unknown>): string | null {
+  if (!Value.Check(MESSAGE_SCHEMAS[k], v)) {
+    if (k === 'events' && Array.isArray(v.events)) {
+      const i = v.events.findIndex((e) => !isRunEvent(e));
+      if (i >= 0) return `message.events[${i}]: ${runEventErrors(v.events[i])}`;
+    }
+    return schemaProblems(MESSAGE_SCHEMAS[k], v, 'message').join('; ');
+  }
+  const o: Record<string, unknown> = v;
+  if (k === 'snapshot') return runSeriesErrors(o.series, 'message.series');
+  if (k === 'compareSnapshot') {
+    for (const [i, r] of (o.runs as { series: unknown }[]).entries()) {
+      const e = runSeriesErrors(r.series, `message.runs[${i}].series`);
+      if (e) return e;
+    }
+  }
+  return null;
+}
 
 function validator<T>(kinds: readonly Kind[]) {
   return (v: unknown): Validated<T> => {
@@ -302,7 +187,7 @@ function validator<T>(kinds: readonly Kind[]) {
     if (typeof k !== 'string' || !kinds.includes(k)) {
       return { ok: false, error: `message.type: got ${JSON.stringify(v.type)}; expected one of ${kinds.join(', ')}` };
     }
-    const e = MESSAGE_CHECKS[k](v, 'message');
+    const e = messageErrors(k, v);
     return e ? { ok: false, error: e } : { ok: true, msg: v as T };
   };
 }
@@ -317,11 +202,5 @@ export const validateToCompare = validator<ToCompareMessage>(['compareSnapshot',
 export const validateFromCompare = validator<FromCompareMessage>(['ready', 'log', 'openMonitor']);
 
 /** Validate state restored by a panel serializer (anything else is ignored). */
-export function validateMonitorViewState(v: unknown): MonitorViewState | null {
-  const e = obj({ runId, xAxis: optional(lit('step', 'epoch', 'time')), logScale: optional(bool), smoothing: optional(num) })(v, 'state');
-  return e ? null : (v as MonitorViewState);
-}
-export function validateCompareViewState(v: unknown): CompareViewState | null {
-  const e = obj({ runIds: arr(runId, 1000), xAxis: optional(lit('step', 'epoch')), metric: optional(str(100)) })(v, 'state');
-  return e ? null : (v as CompareViewState);
-}
+export const validateMonitorViewState = (v: unknown): MonitorViewState | null => (Value.Check(MonitorViewStateSchema, v) ? v : null);
+export const validateCompareViewState = (v: unknown): CompareViewState | null => (Value.Check(CompareViewStateSchema, v) ? v : null);
