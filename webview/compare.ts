@@ -43,13 +43,13 @@ const charts = new Map<string, Chart>();
 
 void bindControls({
   axes: ['step', 'epoch'] as const,
+  zoom,
   xAxis: view.xAxis ?? 'step',
   smoothing,
   logScale,
   onXAxis: (x) => {
     view.xAxis = x;
     api.setState(view);
-    zoom.range = null;
     resetCharts();
   },
   onSmoothing: (alpha) => {

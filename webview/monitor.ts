@@ -43,6 +43,13 @@ let theme: Theme = readTheme();
 const zoom = new ZoomGroup(`fl-monitor-${Math.random().toString(36).slice(2)}`);
 const charts = new MonitorCharts(() => ({ xAxis: (view.xAxis ?? 'step') as XAxis, smoothing: view.smoothing ?? 0, logScale: !!view.logScale, theme, zoom }));
 
+/** Keep a change of the view's settings (for a reload), then redraw. */
+function save(patch: Partial<MonitorViewState>, then: () => void) {
+  Object.assign(view, patch);
+  api.setState(view);
+  then();
+}
+
 /** Drop every chart (axis or theme changed) and draw again. */
 function resetCharts() {
   charts.reset();
@@ -54,26 +61,13 @@ function resetCharts() {
 void bindControls(
   {
     axes: ['step', 'epoch', 'time'] as const,
+    zoom,
     xAxis: view.xAxis ?? 'step',
     smoothing: view.smoothing ?? 0,
     logScale: !!view.logScale,
-    onXAxis: (x) => {
-      view.xAxis = x;
-      api.setState(view);
-      zoom.range = null;
-      resetCharts();
-    },
-    onSmoothing: (alpha) => {
-      view.smoothing = alpha;
-      api.setState(view);
-      renderAll();
-    },
-    onLogScale: (on) => {
-      view.logScale = on;
-      api.setState(view);
-      charts.setLog(on);
-      renderAll();
-    },
+    onXAxis: (xAxis) => save({ xAxis }, resetCharts),
+    onSmoothing: (smoothing) => save({ smoothing }, renderAll),
+    onLogScale: (logScale) => save({ logScale }, () => (charts.setLog(logScale), renderAll())),
   },
   ['vscode-button', 'vscode-single-select', 'vscode-checkbox'],
 ).then(updateHeader);

@@ -58,6 +58,8 @@ export function chartNote(id: string, text: string, empty = false): void {
 /** What the toolbar controls start with, and what a change calls. */
 export interface Controls<X extends string> {
   axes: readonly X[];
+  /** Its zoom is reset when the x axis changes. */
+  zoom: { range: unknown };
   xAxis: X;
   smoothing: number;
   logScale: boolean;
@@ -75,7 +77,10 @@ export function bindControls<X extends string>(c: Controls<X>, tags: string[] = 
     xSel.value = c.xAxis;
     smSel.value = String(c.smoothing);
     logBox.checked = c.logScale;
-    xSel.addEventListener('change', () => c.onXAxis(c.axes.includes(xSel.value as X) ? (xSel.value as X) : c.axes[0]));
+    xSel.addEventListener('change', () => {
+      c.zoom.range = null;
+      c.onXAxis(c.axes.includes(xSel.value as X) ? (xSel.value as X) : c.axes[0]);
+    });
     smSel.addEventListener('change', () => {
       const v = Number(smSel.value);
       c.onSmoothing(Number.isFinite(v) && v >= 0 && v < 1 ? v : 0);

@@ -45,43 +45,39 @@ export function decimateIndices(
   const span = to - from;
   const bucketOf = (x: number) =>
     span > 0 ? Math.min(B - 1, Math.max(0, Math.floor(((x - from) / span) * B))) : 0;
-  for (const ys of columns) {
-    let cur = -1;
-    let first = -1;
-    let last = -1;
-    let iMin = -1;
-    let iMax = -1;
-    let iNull = -1;
-    const flush = () => {
-      if (first < 0) return;
-      keep[first - lo] = 1;
-      keep[last - lo] = 1;
-      if (iMin >= 0) keep[iMin - lo] = 1;
-      if (iMax >= 0) keep[iMax - lo] = 1;
-      if (iNull >= 0) keep[iNull - lo] = 1;
-    };
-    for (let i = lo; i <= hi; i++) {
-      const b = bucketOf(xs[i]);
-      if (b !== cur) {
-        flush();
-        cur = b;
-        first = i;
-        iMin = iMax = iNull = -1;
-      }
-      last = i;
-      const y = ys[i];
-      if (y === null || y === undefined || !Number.isFinite(y)) {
-        if (iNull < 0) iNull = i;
-        continue;
-      }
-      if (iMin < 0 || y < (ys[iMin] as number)) iMin = i;
-      if (iMax < 0 || y > (ys[iMax] as number)) iMax = i;
-    }
-    flush();
+  // Runs of consecutive indices in the same bucket (xs is sorted, so a bucket is one run).
+  const runs: [number, number][] = [];
+  for (let i = lo, cur = -1; i <= hi; i++) {
+    const b = bucketOf(xs[i]);
+    if (b !== cur || !runs.length) runs.push([i, i]);
+    else runs[runs.length - 1][1] = i;
+    cur = b;
+  }
+  for (const [first, last] of runs) {
+    keep[first - lo] = 1;
+    keep[last - lo] = 1;
+    for (const ys of columns) for (const i of extremes(ys, first, last)) if (i >= 0) keep[i - lo] = 1;
   }
   const out: number[] = [];
   for (let j = 0; j < keep.length; j++) if (keep[j]) out.push(lo + j);
   return out;
+}
+
+/** Indices of the minimum, the maximum and the first null (non-finite) value of `ys[lo..hi]`; -1 where none. */
+export function extremes(ys: readonly Val[], lo: number, hi: number): [iMin: number, iMax: number, iNull: number] {
+  let iMin = -1;
+  let iMax = -1;
+  let iNull = -1;
+  for (let i = lo; i <= hi; i++) {
+    const y = ys[i];
+    if (y === null || y === undefined || !Number.isFinite(y)) {
+      if (iNull < 0) iNull = i;
+    } else {
+      if (iMin < 0 || y < (ys[iMin] as number)) iMin = i;
+      if (iMax < 0 || y > (ys[iMax] as number)) iMax = i;
+    }
+  }
+  return [iMin, iMax, iNull];
 }
 
 /** `arr` at `idx`. */
@@ -92,24 +88,18 @@ export function pick<T>(arr: readonly T[], idx: readonly number[]): T[] {
 }
 
 /** First index with xs[i] >= x. */
-export function lowerBound(xs: readonly number[], x: number): number {
-  let a = 0;
-  let b = xs.length;
-  while (a < b) {
-    const m = (a + b) >>> 1;
-    if (xs[m] < x) a = m + 1;
-    else b = m;
-  }
-  return a;
-}
+export const lowerBound = (xs: readonly number[], x: number): number => partition(xs, (v) => v < x);
 
 /** First index with xs[i] > x. */
-export function upperBound(xs: readonly number[], x: number): number {
+export const upperBound = (xs: readonly number[], x: number): number => partition(xs, (v) => v <= x);
+
+/** First index of sorted `xs` where `before` stops holding (binary search). */
+function partition(xs: readonly number[], before: (v: number) => boolean): number {
   let a = 0;
   let b = xs.length;
   while (a < b) {
     const m = (a + b) >>> 1;
-    if (xs[m] <= x) a = m + 1;
+    if (before(xs[m])) a = m + 1;
     else b = m;
   }
   return a;

@@ -13,6 +13,7 @@ import type {
   RunSummary,
   StepEvent,
 } from './protocol';
+import { extremes } from './decimate';
 import { headlineTrF, type PeakKind } from './format';
 import { METRIC_TABLES, METRICS, metricById, tableColumns, tableOf, type MetricEvent, type MetricId, type MetricIdOf, type TableName } from './metrics';
 
@@ -309,23 +310,7 @@ export function compactIndices(columns: readonly (readonly Val[])[], n: number, 
       if (hi < lo) continue;
       keep[lo] = 1;
       keep[hi] = 1;
-      for (const ys of columns) {
-        let iMin = -1;
-        let iMax = -1;
-        let iNull = -1;
-        for (let i = lo; i <= hi; i++) {
-          const y = ys[i];
-          if (y === null || y === undefined || !Number.isFinite(y)) {
-            if (iNull < 0) iNull = i;
-            continue;
-          }
-          if (iMin < 0 || y < (ys[iMin] as number)) iMin = i;
-          if (iMax < 0 || y > (ys[iMax] as number)) iMax = i;
-        }
-        if (iMin >= 0) keep[iMin] = 1;
-        if (iMax >= 0) keep[iMax] = 1;
-        if (iNull >= 0) keep[iNull] = 1;
-      }
+      for (const ys of columns) for (const i of extremes(ys, lo, hi)) if (i >= 0) keep[i] = 1;
     }
     let count = 0;
     for (let i = 0; i < n; i++) count += keep[i];

@@ -81,41 +81,40 @@ export function runSeriesErrors(v: unknown, where = 'series'): string | null {
 
 /** Host → monitor: the whole history of the run the panel shows (config: `config.json`, null when not readable yet; state: from `status.json` or the launcher). */
 export const MonitorSnapshotMessageSchema = Msg('snapshot', { runId: RunIdSchema, series: RunSeriesSchema, config: Config, state: Nullable(RunStateSchema), summary: ViewSummary });
+export type MonitorSnapshotMessage = Static<typeof MonitorSnapshotMessageSchema>;
 /** Host → monitor/compare: new events of a run, in order, to apply to its series. */
 export const EventsMessageSchema = Msg('events', { runId: RunIdSchema, events: Type.Array(RunEventSchema, { maxItems: 1_000_000 }) });
+export type EventsMessage = Static<typeof EventsMessageSchema>;
 /** Host → monitor/compare: a run's state (and summary, once written) changed. */
 export const StateMessageSchema = Msg('state', { runId: RunIdSchema, state: RunStateSchema, message: Nullable(Type.String({ maxLength: 100_000 })), summary: ViewSummary });
+export type StateMessage = Static<typeof StateMessageSchema>;
 /** Host → monitor: render the charts to one PNG and answer with a `png` message. */
 export const ExportPngMessageSchema = Msg('exportPng', { requestId: Type.Integer() });
+export type ExportPngMessage = Static<typeof ExportPngMessageSchema>;
 /** One run in the compare panel. */
 export const CompareRunSchema = Type.Object({ runId: RunIdSchema, series: RunSeriesSchema, config: Config, state: Nullable(RunStateSchema), summary: ViewSummary });
+export type CompareRun = Static<typeof CompareRunSchema>;
 /** Host → compare: the runs to compare, with their histories. */
 export const CompareSnapshotMessageSchema = Msg('compareSnapshot', { runs: Type.Array(CompareRunSchema, { maxItems: 1000 }) });
+export type CompareSnapshotMessage = Static<typeof CompareSnapshotMessageSchema>;
 /** Webview → host: loaded (or restored) and ready for a snapshot. */
 export const ReadyMessageSchema = Msg('ready', {});
+export type ReadyMessage = Static<typeof ReadyMessageSchema>;
 /** Monitor → host: the user pressed Stop. */
 export const StopMessageSchema = Msg('stop', { runId: RunIdSchema });
+export type StopMessage = Static<typeof StopMessageSchema>;
 /** Monitor → host: the PNG asked for (a `data:image/png;base64,` URL of at most 64 MiB) or an error. */
 export const PngMessageSchema = Msg('png', {
   requestId: Type.Integer(),
   dataUrl: Nullable(Type.String({ pattern: '^data:image/png;base64,', maxLength: 64 * 1024 * 1024 })),
   error: Nullable(Type.String({ maxLength: 10_000 })),
 });
+export type PngMessage = Static<typeof PngMessageSchema>;
 /** Webview → host: something for the "Fisher Lens" output channel. */
 export const LogMessageSchema = Msg('log', { level: Level, message: Type.String({ maxLength: 100_000 }) });
+export type LogMessage = Static<typeof LogMessageSchema>;
 /** Compare → host: open the monitor of a run (click in the legend or the table). */
 export const OpenMonitorMessageSchema = Msg('openMonitor', { runId: RunIdSchema });
-
-export type MonitorSnapshotMessage = Static<typeof MonitorSnapshotMessageSchema>;
-export type EventsMessage = Static<typeof EventsMessageSchema>;
-export type StateMessage = Static<typeof StateMessageSchema>;
-export type ExportPngMessage = Static<typeof ExportPngMessageSchema>;
-export type CompareRun = Static<typeof CompareRunSchema>;
-export type CompareSnapshotMessage = Static<typeof CompareSnapshotMessageSchema>;
-export type ReadyMessage = Static<typeof ReadyMessageSchema>;
-export type StopMessage = Static<typeof StopMessageSchema>;
-export type PngMessage = Static<typeof PngMessageSchema>;
-export type LogMessage = Static<typeof LogMessageSchema>;
 export type OpenMonitorMessage = Static<typeof OpenMonitorMessageSchema>;
 
 export type ToMonitorMessage = MonitorSnapshotMessage | EventsMessage | StateMessage | ExportPngMessage;
