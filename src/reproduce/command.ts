@@ -1,28 +1,14 @@
 /**
  * `fisher-lens reproduce`: the paper's claims (a), (b), (c), (e) as seeded groups of ordinary runs, then a
- * report. The lead's CLI calls {@link registerReproduceCommand}; the trainer is imported only when a run starts.
+ * report. The CLI calls {@link registerReproduceCommand} with the runner that trains one config (this folder never
+ * imports the trainer).
  */
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { BACKENDS, type BackendName } from '../shared/config';
+import { BACKENDS, resolveDatasetPath, type BackendName } from '../shared/config';
 import { buildPlan, parseDatasetArg, searchRuns, setupFor, type DatasetChoice, type ReproOptions } from './plan';
 import { InterruptedError, defaultOut, reproduce, type Runner } from './orchestrate';
 import { createReproProgress } from './progress';
-
-/** The real runner: one in-process `train()` per run, stoppable through the abort signal. */
-export const trainRunner: Runner = async (spec, ctx) => {
-  const { train } = await import('../trainer/train');
-  const s = await train({
-    config: spec.config,
-    runsRoot: ctx.runsRoot,
-    runId: spec.id,
-    signal: ctx.signal,
-    onEvent: (e) => {
-      if (e.type === 'step') ctx.onStep(e.step);
-    },
-  });
-  return { state: s.state, error: s.error ?? null };
-};
 
 const datasetArg = (v: string): DatasetChoice => {
   try {
@@ -50,13 +36,13 @@ interface Flags {
 /** Options from the flags; a relative dataset folder is resolved against the working directory. */
 export function optionsFromFlags(flags: Flags, cwd = process.cwd()): ReproOptions & { out: string } {
   let dataset = flags.dataset;
-  if (dataset.path) dataset = { ...dataset, path: path.resolve(cwd, dataset.path) };
+  if (dataset.path) dataset = { ...dataset, path: resolveDatasetPath(dataset.path, cwd) };
   const o: ReproOptions = { dataset, quick: !!flags.quick, seeds: flags.seeds, backend: flags.backend };
   return { ...o, out: path.resolve(cwd, flags.out ?? defaultOut(o, cwd)) };
 }
 
 /** Register `reproduce` on the `fisher-lens` program. */
-export function registerReproduceCommand(program: Command): Command {
+export function registerReproduceCommand(program: Command, runner: Runner): Command {
   return program
     .command('reproduce')
     .description("reproduce the paper's claims at CPU scale (LR search, Fisher explosion, Tr(F_i) vs accuracy, penalties, label noise) and write <out>/report.md")
@@ -85,7 +71,7 @@ export function registerReproduceCommand(program: Command): Command {
         .filter(Boolean)
         .join(' ');
       try {
-        const r = await reproduce({ ...opts, command: `npx ${argv}` }, { runner: trainRunner, progress: createReproProgress(), signal: ac.signal });
+        const r = await reproduce({ ...opts, command: `npx ${argv}` }, { runner, progress: createReproProgress(), signal: ac.signal });
         const v = r.analysis;
         process.stderr.write(
           `\nη* = ${r.plan.etaStar}; verdicts: (a) ${v.a.verdict.verdict}, (b) ${v.b.verdict.verdict}, (c) ${v.c.verdict.verdict}, (e) ${v.e.verdict.verdict}\n` +

@@ -1,5 +1,5 @@
 /** `fisher-lens reproduce`: plan, verdicts, report, resumable orchestration (see docs/reproduction/). */
-export { registerReproduceCommand, trainRunner, optionsFromFlags } from './command';
+export { registerReproduceCommand, optionsFromFlags } from './command';
 export { reproduce, defaultOut, type Runner, type ReproduceResult } from './orchestrate';
 export { buildPlan, searchRuns, setupFor, pickEtaStar, parseDatasetArg, type Plan, type RunSpec, type Setup, type ReproOptions } from './plan';
 export { analyze } from './verdicts';

@@ -6,7 +6,7 @@
  * Two phases, because claim (a) needs η*: the LR search ({@link searchRuns}) runs first, {@link pickEtaStar}
  * reads its results, then {@link buildPlan} lays out the claims around the chosen η*.
  */
-import { resolveConfig, type BackendName, type RunConfig } from '../shared/config';
+import { FOLDER_DATASETS, parseDatasetSpec, resolveConfig, type BackendName, type RunConfig } from '../shared/config';
 import { logspace, round3 } from './stats';
 
 export type ClaimId = 'a' | 'b' | 'c' | 'e';
@@ -25,13 +25,12 @@ export interface DatasetChoice {
  * (a folder of the dataset's files). Throws with the accepted forms on anything else.
  */
 export function parseDatasetArg(arg: string): DatasetChoice {
-  const m = /^(idx|cifar10|cifar100):(.+)$/.exec(arg);
-  if (m) {
-    const name = m[1] as DatasetChoice['name'];
-    const base = m[2].replace(/[\\/]+$/, '').split(/[\\/]/).pop() || name;
-    return { name, path: m[2], label: `${name}-${base.replace(/[^A-Za-z0-9._-]+/g, '-')}` };
+  const d = parseDatasetSpec(arg);
+  if (d && d.split === undefined && (d.path !== undefined) === FOLDER_DATASETS.includes(d.name)) {
+    if (d.path === undefined) return { name: d.name, label: d.name };
+    const base = d.path.replace(/[\\/]+$/, '').split(/[\\/]/).pop() || d.name;
+    return { name: d.name, path: d.path, label: `${d.name}-${base.replace(/[^A-Za-z0-9._-]+/g, '-')}` };
   }
-  if (arg === 'mnist' || arg === 'fashion-mnist' || arg === 'synthetic') return { name: arg, label: arg };
   throw new Error(`--dataset: got "${arg}"; expected mnist, fashion-mnist, synthetic, idx:DIR, cifar10:DIR or cifar100:DIR`);
 }
 

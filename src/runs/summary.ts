@@ -1,7 +1,8 @@
 /**
- * Builds a {@link RunSummary} from the events of a run. The writer feeds it every event it is given
- * (before throttling, so the detector sees every step's loss); the reader can rebuild a summary for a run
- * that died without writing one (from the throttled file: the Tr(F_i) crossing may then be a little later).
+ * The one summary builder: a {@link RunSummary} from the events of a run, with the run's one explosion detector.
+ * The recorder (`./recorder`) feeds it every event of a live run (before the writer's throttling, so the detector
+ * sees every step's loss); the reader rebuilds a summary for a run that died without writing one (from the
+ * throttled file: the Tr(F_i) crossing may then be a little later).
  */
 import type { RunEvent, RunState, RunSummary } from '../shared/protocol';
 import { ExplosionDetector, type DetectorChange, type DetectorOptions, type DetectorState } from '../shared/detector';
@@ -41,8 +42,14 @@ export class SummaryAccumulator {
     this.detector = new ExplosionDetector(detectorOptions);
   }
 
-  /** Take one event; returns what the detector reported (from `step` and `fisher` events). */
+  /** Take one event: its fields, then the detector (from `step` and `fisher` events); returns what the detector reported. */
   add(e: RunEvent): DetectorChange[] {
+    this.note(e);
+    return this.detect(e);
+  }
+
+  /** The event's fields for the summary (final values, steps), without the detector. */
+  note(e: RunEvent): void {
     if (this.firstT === null) this.firstT = e.t;
     this.lastT = e.t;
     switch (e.type) {
@@ -53,11 +60,11 @@ export class SummaryAccumulator {
       case 'step':
         this.advance(e.step, e.epoch);
         this.finalTrainLoss = e.loss;
-        return this.detector.addLoss(e.step, e.loss ?? NaN);
+        break;
       case 'fisher':
         this.advance(e.step, e.epoch);
         this.finalTrF = e.trF;
-        return this.detector.addFisher(e.step, e.trF);
+        break;
       case 'eval':
         this.advance(e.step, e.epoch);
         this.finalTestLoss = e.testLoss;
@@ -73,6 +80,12 @@ export class SummaryAccumulator {
       default:
         break;
     }
+  }
+
+  /** The detector's view of the event (training loss of a `step`, Tr(F) of a `fisher`); what it reported. */
+  detect(e: RunEvent): DetectorChange[] {
+    if (e.type === 'step') return this.detector.addLoss(e.step, e.loss ?? NaN);
+    if (e.type === 'fisher') return this.detector.addFisher(e.step, e.trF);
     return [];
   }
 

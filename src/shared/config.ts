@@ -4,6 +4,7 @@
  * No `vscode`, no tfjs.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import Ajv, { type ErrorObject } from 'ajv';
 
@@ -539,6 +540,46 @@ function withLineColumn(message: string, text: string): string {
 export const stepsPerEpoch = (cfg: RunConfig): number => Math.max(1, Math.floor(cfg.dataset.trainSize / cfg.optimizer.batchSize));
 
 /** Total optimisation steps for a resolved config. */
+// ------------------------------------------------------------------------------------- dataset paths and specs
+
+/**
+ * The one rule for a relative `dataset.path`: it names a folder relative to the folder of the config file that
+ * holds it (for a command-line flag, relative to the working directory). Absolute paths are kept.
+ */
+export function resolveDatasetPath(datasetPath: string, configDir: string): string {
+  return path.resolve(configDir, datasetPath);
+}
+
+/** `cfg` with `dataset.path` made absolute by {@link resolveDatasetPath} (a copy; `cfg` itself when nothing changes). */
+export function withResolvedDatasetPath(cfg: RunConfig, configDir: string): RunConfig {
+  const p = cfg.dataset.path;
+  if (p === undefined || path.isAbsolute(p)) return cfg;
+  return { ...cfg, dataset: { ...cfg.dataset, path: resolveDatasetPath(p, configDir) } };
+}
+
+/** Datasets read from a folder of files (`dataset.path` required). */
+export const FOLDER_DATASETS: readonly DatasetName[] = ['idx', 'cifar10', 'cifar100'];
+
+export type DatasetName = (typeof DATASETS)[number];
+
+/** A dataset named on the command line: `NAME[:PATH][@train|@test]`. */
+export interface DatasetSpec {
+  name: DatasetName;
+  path?: string;
+  split?: 'train' | 'test';
+}
+
+/**
+ * The one parser of dataset specs on the command line (`trace --data`, `reproduce --dataset`):
+ * `NAME[:PATH][@train|@test]`, e.g. `mnist`, `idx:/data/fashion@test`, `cifar10:./cifar-10-batches-bin`.
+ * Null when `spec` is not of that form or NAME is not a dataset; callers add their own rules and messages.
+ */
+export function parseDatasetSpec(spec: string): DatasetSpec | null {
+  const m = /^([a-z0-9-]+)(?::(.+?))?(?:@(train|test))?$/.exec(spec);
+  if (!m || !(DATASETS as readonly string[]).includes(m[1])) return null;
+  return { name: m[1] as DatasetName, ...(m[2] ? { path: m[2] } : {}), ...(m[3] ? { split: m[3] as 'train' | 'test' } : {}) };
+}
+
 export function totalSteps(cfg: RunConfig): number {
   if (cfg.schedule.steps !== undefined) return cfg.schedule.steps;
   return Math.max(1, Math.round((cfg.schedule.epochs ?? 1) * stepsPerEpoch(cfg)));

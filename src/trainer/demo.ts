@@ -4,6 +4,7 @@
  */
 import { resolveConfig, type BackendName } from '../shared/config';
 import type { RunSummary } from '../shared/protocol';
+import { percent, prec } from '../shared/format';
 import { createReporter } from './progress';
 import { train } from './train';
 
@@ -33,16 +34,15 @@ export async function runDemo(opts: { runsRoot: string; backend?: BackendName; s
       schedule: { steps: opts.steps ?? DEMO_BASE.schedule.steps },
       backend: opts.backend ?? 'auto',
     });
-    const reporter = createReporter({ json: false, label: `[${r.name}]` });
-    const s = await train({ config: cfg, runsRoot: opts.runsRoot, runId: `${stamp}-${r.name}`, onEvent: reporter.onEvent, handleSignals: true });
+    const reporter = createReporter({ mode: 'progress', label: `[${r.name}]` });
+    const s = await train({ config: cfg, runsRoot: opts.runsRoot, runId: `${stamp}-${r.name}`, sinks: [reporter], handleSignals: true });
     reporter.done(s);
     out.push(s);
     if (s.state !== 'completed') break;
   }
-  const fmt = (v: number | null, d = 3) => (v === null ? '–' : v.toPrecision(d));
   console.log('\nrun             lr     peak Tr(F)  at step  Tr(F_i)  test acc');
   out.forEach((s, i) => {
-    console.log(`${DEMO_RUNS[i].name.padEnd(15)} ${String(DEMO_RUNS[i].lr).padEnd(6)} ${fmt(s.peakTrF).padStart(10)}  ${String(s.peakStep ?? '–').padStart(7)}  ${fmt(s.trFi).padStart(7)}  ${s.finalTestAcc === null ? '–' : (100 * s.finalTestAcc).toFixed(2) + '%'}`);
+    console.log(`${DEMO_RUNS[i].name.padEnd(15)} ${String(DEMO_RUNS[i].lr).padEnd(6)} ${prec(s.peakTrF, 3).padStart(10)}  ${String(s.peakStep ?? '–').padStart(7)}  ${prec(s.trFi, 3).padStart(7)}  ${percent(s.finalTestAcc)}`);
   });
   if (out.length === 2 && out[0].peakTrF && out[1].peakTrF) {
     console.log(`\nsmall-LR peak / large-LR peak = ${(out[1].peakTrF / out[0].peakTrF).toFixed(2)} (paper, SimpleCNN on CIFAR-10: 52.05 / 24.21 = 2.15)`);

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { BackendName, RunConfig } from '../shared/config';
+import { DATASETS, parseDatasetSpec, resolveDatasetPath, type BackendName, type RunConfig } from '../shared/config';
 import { Rng } from '../shared/rng';
 import { loadDataset, DataError } from './data';
 import { selectBackend, tfjs } from './backend';
@@ -41,16 +41,13 @@ export interface TraceResult {
   stderr: number;
 }
 
-/** Parse `name[:path][@split]`, e.g. `mnist`, `idx:/data/fashion@test`, `cifar10:./cifar-10-batches-bin`. */
+/** Parse `--data`: `name[:path][@split]` ({@link parseDatasetSpec}), e.g. `mnist`, `idx:/data/fashion@test`. */
 export function parseDataSpec(spec: string): { dataset: RunConfig['dataset']; split: 'train' | 'test' } {
-  const m = /^([a-z0-9-]+)(?::(.+?))?(?:@(train|test))?$/.exec(spec);
-  const names = ['mnist', 'fashion-mnist', 'idx', 'cifar10', 'cifar100', 'synthetic'];
-  if (!m || !names.includes(m[1])) {
-    throw new DataError(`--data: got "${spec}"; expected NAME[:PATH][@train|@test] with NAME one of ${names.join(', ')}`);
-  }
+  const d = parseDatasetSpec(spec);
+  if (!d) throw new DataError(`--data: got "${spec}"; expected NAME[:PATH][@train|@test] with NAME one of ${DATASETS.join(', ')}`);
   // No sizes: the whole split is loaded, and `--count` examples are drawn from it.
-  const dataset = { name: m[1], ...(m[2] ? { path: m[2] } : {}) } as RunConfig['dataset'];
-  return { dataset, split: (m[3] as 'train' | 'test') ?? 'train' };
+  const dataset = { name: d.name, ...(d.path ? { path: d.path } : {}) } as RunConfig['dataset'];
+  return { dataset, split: d.split ?? 'train' };
 }
 
 const cut = (v: string) => (v.length > 60 ? `${JSON.stringify(v.slice(0, 59))}…` : JSON.stringify(v));
@@ -95,7 +92,7 @@ export function checkTraceOptions(opts: TraceOptions): { dataset: RunConfig['dat
   if (spec.dataset.path !== undefined) {
     let dst: fs.Stats | undefined;
     try {
-      dst = fs.statSync(path.resolve(spec.dataset.path));
+      dst = fs.statSync(resolveDatasetPath(spec.dataset.path, process.cwd()));
     } catch {
       /* reported below */
     }

@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runCli } from '../../src/trainer/cli';
+import { runCli } from '../../src/cli';
 import { parseConfig, resolveConfig, LIMITS, ConfigError } from '../../src/shared/config';
 import { PRESETS } from '../../src/shared/presets';
 

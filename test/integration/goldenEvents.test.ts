@@ -18,7 +18,7 @@ import path from 'node:path';
 
 const root = path.resolve(__dirname, '..', '..');
 // The CLI from source (tsx), not dist/: the comparison is about the trainer, not the bundle.
-const cliSource = ['src/cli.ts', 'src/trainer/cli.ts'].map((f) => path.join(root, f)).find((f) => fs.existsSync(f))!;
+const cliSource = path.join(root, 'src', 'cli.ts');
 const golden = path.join(__dirname, 'golden');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-golden-'));
 

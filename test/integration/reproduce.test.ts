@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { reproduce } from '../../src/reproduce/orchestrate';
-import { trainRunner } from '../../src/reproduce/command';
+import { trainRunner } from '../../src/cli';
 import { parseDatasetArg, type ReproOptions, type Setup } from '../../src/reproduce/plan';
 
 const root = path.resolve(__dirname, '..', '..');

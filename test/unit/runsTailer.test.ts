@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { EventsFileReader, RunTailer, RunsWatcher } from '../../src/runs/tailer';
-import { RunWriter } from '../../src/runs/writer';
+import { RunRecorder } from '../../src/runs/recorder';
 import type { RunEvent, RunStatus, RunSummary } from '../../src/shared/protocol';
 import type { RunInfo } from '../../src/runs/reader';
 import { tmpDir, testConfig, testHeader, waitFor } from './runsHelpers';
@@ -35,7 +35,7 @@ test('EventsFileReader: only complete lines, partial tail kept, corrupt lines nu
 
 test('RunTailer delivers appended events, status and summary incrementally; dispose stops it', async (tc) => {
   const root = tmpDir('fl-tail-');
-  const w = RunWriter.create(root, 'live', testConfig(), testHeader(), { flushIntervalMs: 0, stepIntervalMs: 0 });
+  const w = RunRecorder.create(root, 'live', testConfig(), testHeader(), { flushIntervalMs: 0, stepIntervalMs: 0 });
   const events: RunEvent[] = [];
   const statuses: RunStatus[] = [];
   const summaries: RunSummary[] = [];
@@ -80,14 +80,14 @@ test('RunsWatcher sees runs appear, change state and disappear (watcher only, th
   const changed: RunInfo[] = [];
   const removed: string[] = [];
   const listener = { onAdded: (r: RunInfo) => added.push(r), onChanged: (r: RunInfo) => changed.push(r), onRemoved: (id: string) => removed.push(id), onError: (e: Error) => assert.fail(e) };
-  const existing = RunWriter.create(root, 'existing', testConfig(), testHeader(), { timer: false });
+  const existing = RunRecorder.create(root, 'existing', testConfig(), testHeader(), { timer: false });
   existing.finish('completed');
   const rw = new RunsWatcher(root, listener, { pollMs: 0, debounceMs: 30 });
   tc.after(() => rw.dispose());
   await rw.ready;
   assert.deepEqual(added.map((r) => r.id), ['existing']);
 
-  const w = RunWriter.create(root, 'from-cli', testConfig(), testHeader(), { timer: false });
+  const w = RunRecorder.create(root, 'from-cli', testConfig(), testHeader(), { timer: false });
   await waitFor(() => added.some((r) => r.id === 'from-cli'), 3000, 'the new run');
   assert.equal(added.at(-1)!.state, 'running');
   w.finish('completed');
@@ -104,7 +104,7 @@ test('RunsWatcher sees runs appear, change state and disappear (watcher only, th
   tc.after(() => rw2.dispose());
   await rw2.ready;
   assert.equal(seen.length, 0);
-  RunWriter.create(later, 'first', testConfig(), testHeader(), { timer: false }).finish('completed');
+  RunRecorder.create(later, 'first', testConfig(), testHeader(), { timer: false }).finish('completed');
   await waitFor(() => seen.includes('first'), 3000, 'a run in a root created later');
   rw2.dispose();
 });
@@ -113,7 +113,7 @@ test('RunsWatcher reports a running run whose process died', async (tc) => {
   const root = tmpDir('fl-watch-');
   let alive = true;
   const changed: RunInfo[] = [];
-  const w = RunWriter.create(root, 'dies', testConfig(), testHeader(), { timer: false });
+  const w = RunRecorder.create(root, 'dies', testConfig(), testHeader(), { timer: false });
   w.close();
   const rw = new RunsWatcher(root, { onChanged: (r) => changed.push(r) }, { pollMs: 50, isAlive: () => alive });
   tc.after(() => rw.dispose());

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { RunWriter, RunExistsError, RunWriteError, UnsafeRunDirError, writeFaults, writeJsonAtomic, writeQueuedRun } from '../../src/runs/writer';
+import { RunRecorder } from '../../src/runs/recorder';
+import { RunExistsError, RunWriteError, UnsafeRunDirError, writeFaults, writeJsonAtomic, writeQueuedRun } from '../../src/runs/writer';
 import { readRun, listRuns, RunReadError, effectiveState } from '../../src/runs/reader';
 import { makeRunId, slugify } from '../../src/runs/runId';
 import type { RunStatus } from '../../src/shared/protocol';
@@ -16,7 +17,7 @@ test('writer → reader round trip', () => {
   const root = tmpDir();
   const clock = fakeClock();
   const cfg = testConfig();
-  const w = RunWriter.create(root, '20261127-214826-small-lr', cfg, testHeader(), { now: clock.now, timer: false, jobId: '42' });
+  const w = RunRecorder.create(root, '20261127-214826-small-lr', cfg, testHeader(), { now: clock.now, timer: false, jobId: '42' });
   for (let s = 1; s <= 100; s++) {
     clock.advance(100); // 10 steps/s: nothing throttled
     w.append({ type: 'step', step: s, epoch: s / 8, loss: 2.3 - s / 50, lr: 0.001, penalty: null, gradNorm: 1, examplesPerSec: 320 });
@@ -24,7 +25,7 @@ test('writer → reader round trip', () => {
     if (s % 50 === 0) w.append({ type: 'eval', step: s, epoch: s / 8, testLoss: 1, testAcc: s === 50 ? 0.8 : 0.7, trainLoss: 1, trainAcc: 0.9, cleanLoss: null, cleanAcc: null, noisyLoss: null, noisyAcc: null });
   }
   w.append({ type: 'log', level: 'info', message: 'hello' });
-  const summary = w.finish('completed', { finalTestAcc: 0.7 });
+  const summary = w.finish('completed', null, { finalTestAcc: 0.7 });
 
   const r = readRun(w.dir);
   assert.deepEqual(r.config, cfg);
@@ -60,7 +61,7 @@ test('writer → reader round trip', () => {
 test('throttling keeps every fisher event and the last step; the summary sees every step', () => {
   const root = tmpDir();
   const clock = fakeClock();
-  const w = RunWriter.create(root, 'throttle', testConfig(), testHeader(), { now: clock.now, timer: false });
+  const w = RunRecorder.create(root, 'throttle', testConfig(), testHeader(), { now: clock.now, timer: false });
   for (let s = 0; s < 1000; s++) {
     clock.advance(1); // 1000 steps/s
     w.append({ type: 'step', step: s, epoch: s / 8, loss: 3 - s / 1000, lr: 0.1, penalty: null, gradNorm: 1, examplesPerSec: 1 });
@@ -85,7 +86,7 @@ test('throttling keeps every fisher event and the last step; the summary sees ev
 
 test('a held-back step is written by the timer while the trainer is idle', async () => {
   const root = tmpDir();
-  const w = RunWriter.create(root, 'idle', testConfig(), testHeader(), { stepIntervalMs: 50, flushIntervalMs: 20 });
+  const w = RunRecorder.create(root, 'idle', testConfig(), testHeader(), { stepIntervalMs: 50, flushIntervalMs: 20 });
   w.append({ type: 'step', step: 1, epoch: 0, loss: 1, lr: 1, penalty: null, gradNorm: 1, examplesPerSec: 1 });
   w.append({ type: 'step', step: 2, epoch: 0, loss: 1, lr: 1, penalty: null, gradNorm: 1, examplesPerSec: 1 });
   await new Promise((r) => setTimeout(r, 200));
@@ -95,23 +96,23 @@ test('a held-back step is written by the timer while the trainer is idle', async
 
 test('never overwrites a run; adopts a queued placeholder; run ids', () => {
   const root = tmpDir();
-  const w = RunWriter.create(root, 'r1', testConfig(), testHeader(), { timer: false });
+  const w = RunRecorder.create(root, 'r1', testConfig(), testHeader(), { timer: false });
   w.finish('completed');
   const before = fs.readFileSync(path.join(w.dir, 'events.jsonl'), 'utf8');
-  assert.throws(() => RunWriter.create(root, 'r1', testConfig(), testHeader()), (e: Error) => e instanceof RunExistsError && e.message.includes(path.join(root, 'r1')) && /refusing to overwrite/.test(e.message));
+  assert.throws(() => RunRecorder.create(root, 'r1', testConfig(), testHeader()), (e: Error) => e instanceof RunExistsError && e.message.includes(path.join(root, 'r1')) && /refusing to overwrite/.test(e.message));
   assert.equal(fs.readFileSync(path.join(w.dir, 'events.jsonl'), 'utf8'), before, 'untouched');
   fs.mkdirSync(path.join(root, 'other'));
   fs.writeFileSync(path.join(root, 'other', 'notes.txt'), 'x');
-  assert.throws(() => RunWriter.create(root, 'other', testConfig(), testHeader()), RunExistsError);
+  assert.throws(() => RunRecorder.create(root, 'other', testConfig(), testHeader()), RunExistsError);
   fs.mkdirSync(path.join(root, 'empty'));
-  RunWriter.create(root, 'empty', testConfig(), testHeader(), { timer: false }).finish('completed');
-  assert.throws(() => RunWriter.create(root, '../escape', testConfig(), testHeader()), /invalid run id/);
+  RunRecorder.create(root, 'empty', testConfig(), testHeader(), { timer: false }).finish('completed');
+  assert.throws(() => RunRecorder.create(root, '../escape', testConfig(), testHeader()), /invalid run id/);
 
   // A launcher's queued placeholder is adopted, keeping its job id; a second queue of the same id is refused.
   writeQueuedRun(root, 'queued', testConfig(), { jobId: '777' });
   assert.equal(listRuns(root).find((r) => r.id === 'queued')!.state, 'queued');
   assert.throws(() => writeQueuedRun(root, 'queued', testConfig()), RunExistsError);
-  const q = RunWriter.create(root, 'queued', testConfig(), testHeader(), { timer: false });
+  const q = RunRecorder.create(root, 'queued', testConfig(), testHeader(), { timer: false });
   assert.equal(readRun(q.dir).status!.jobId, '777');
   assert.equal(readRun(q.dir).status!.state, 'running');
   q.finish('completed');
@@ -124,14 +125,14 @@ test('never overwrites a run; adopts a queued placeholder; run ids', () => {
   fs.mkdirSync(path.join(root, '20261127-214826-small-lr'));
   fs.mkdirSync(path.join(root, '20261127-214826-small-lr-2'));
   assert.equal(makeRunId('small-lr.fisher.json', d, root), '20261127-214826-small-lr-3');
-  const u = RunWriter.createUnique(root, 'small lr', testConfig(), testHeader(), { date: d, timer: false });
+  const u = RunRecorder.createUnique(root, 'small lr', testConfig(), testHeader(), { date: d, timer: false });
   assert.equal(u.runId, '20261127-214826-small-lr-3');
   u.finish('completed');
 });
 
 test('reader: torn last line skipped, corrupt middle line counted, errors name the file', () => {
   const root = tmpDir();
-  const w = RunWriter.create(root, 'torn', testConfig(), testHeader(), { timer: false });
+  const w = RunRecorder.create(root, 'torn', testConfig(), testHeader(), { timer: false });
   w.append({ type: 'fisher', step: 1, epoch: 0, trF: 1, trFStderr: 0, probeSize: 16, trFB: null, ms: 1 });
   w.close();
   const ev = path.join(w.dir, 'events.jsonl');
@@ -175,7 +176,7 @@ test('listRuns: newest first, non-run folders skipped, stale state derived witho
   for (const id of ids) {
     clock.advance(60_000);
     // The running one on the real clock: its heartbeat (status.json updatedAt) is fresh.
-    const w = RunWriter.create(root, id, testConfig(), testHeader(), { now: id === 'c-new' ? Date.now : clock.now, timer: false });
+    const w = RunRecorder.create(root, id, testConfig(), testHeader(), { now: id === 'c-new' ? Date.now : clock.now, timer: false });
     if (id !== 'c-new') w.finish('completed');
     else w.close();
   }
@@ -251,8 +252,8 @@ test('a killed trainer leaves complete lines; the run reads as failed; the exit 
   const cfg = JSON.stringify(testConfig());
   const header = JSON.stringify(testHeader());
   const c = child(
-    `import { RunWriter } from '$SRC/runs/writer';
-     const w = RunWriter.create(${JSON.stringify(root)}, 'killed', ${cfg}, ${header}, { flushIntervalMs: 0, stepIntervalMs: 0 });
+    `import { RunRecorder } from '$SRC/runs/recorder';
+     const w = RunRecorder.create(${JSON.stringify(root)}, 'killed', ${cfg}, ${header}, { flushIntervalMs: 0, stepIntervalMs: 0 });
      console.log('ready');
      for (let s = 0; ; s++) {
        w.append({ type: 'step', step: s, epoch: 0, loss: 1, lr: 0.1, penalty: null, gradNorm: 1, examplesPerSec: 1, pad: 'y'.repeat(s % 3000) } as any);
@@ -271,8 +272,8 @@ test('a killed trainer leaves complete lines; the run reads as failed; the exit 
 
   // A held-back step is written by the 'exit' hook when the process ends without finish().
   const c2 = child(
-    `import { RunWriter } from '$SRC/runs/writer';
-     const w = RunWriter.create(${JSON.stringify(root)}, 'exits', ${cfg}, ${header}, { timer: false, stepIntervalMs: 60000 });
+    `import { RunRecorder } from '$SRC/runs/recorder';
+     const w = RunRecorder.create(${JSON.stringify(root)}, 'exits', ${cfg}, ${header}, { timer: false, stepIntervalMs: 60000 });
      for (let s = 1; s <= 5; s++) w.append({ type: 'step', step: s, epoch: 0, loss: 1, lr: 0.1, penalty: null, gradNorm: 1, examplesPerSec: 1 });
      process.exit(0);`,
     root,
@@ -283,19 +284,19 @@ test('a killed trainer leaves complete lines; the run reads as failed; the exit 
 
 test('stopRequested sees the STOP file; finish records errors only for failed runs', () => {
   const root = tmpDir();
-  const w = RunWriter.create(root, 'stop', testConfig(), testHeader(), { timer: false });
+  const w = RunRecorder.create(root, 'stop', testConfig(), testHeader(), { timer: false });
   assert.equal(w.stopRequested(), false);
   fs.writeFileSync(path.join(w.dir, 'STOP'), '');
   assert.equal(w.stopRequested(), true);
-  w.finish('stopped', {}, 'stopped: STOP file');
+  w.finish('stopped', 'stopped: STOP file');
   const r = readRun(w.dir);
   assert.equal(r.state, 'stopped');
   assert.equal(r.byType.status.at(-1)!.message, 'stopped: STOP file');
   assert.equal(r.status!.error, null, 'a stop reason is not an error');
   assert.equal(r.summary!.error, null);
-  const f = RunWriter.create(root, 'fails', testConfig(), testHeader(), { timer: false });
+  const f = RunRecorder.create(root, 'fails', testConfig(), testHeader(), { timer: false });
   assert.throws(() => f.finish('running'), /expected a terminal state/);
-  f.finish('diverged', {}, 'loss is NaN at step 7');
+  f.finish('diverged', 'loss is NaN at step 7');
   const rf = readRun(f.dir);
   assert.equal(rf.status!.error, 'loss is NaN at step 7');
   assert.equal(rf.summary!.error, 'loss is NaN at step 7');
@@ -305,7 +306,7 @@ test('stopRequested sees the STOP file; finish records errors only for failed ru
 test('detectorEvents: the writer appends detector events from the steps and measurements it is given', () => {
   const root = tmpDir();
   const clock = fakeClock();
-  const w = RunWriter.create(root, 'det', testConfig(), testHeader(), { now: clock.now, timer: false, detectorEvents: true });
+  const w = RunRecorder.create(root, 'det', testConfig(), testHeader(), { now: clock.now, timer: false });
   for (let s = 0; s <= 1500; s++) {
     clock.advance(1);
     w.append({ type: 'step', step: s, epoch: 0, loss: 2.3 * Math.exp(-s / 300) + 0.1, lr: 0.001, penalty: null, gradNorm: 1, examplesPerSec: 1 });
@@ -331,7 +332,7 @@ function assertStepOrder(ev: { type: string; step?: number }[]): void {
 test('events.jsonl: fisher/eval/detector/log lines are on disk at once, and in step order after held-back steps', () => {
   const root = tmpDir();
   const clock = fakeClock();
-  const w = RunWriter.create(root, 'order', testConfig(), testHeader(), { now: clock.now, timer: false, detectorEvents: true });
+  const w = RunRecorder.create(root, 'order', testConfig(), testHeader(), { now: clock.now, timer: false });
   const last = () => lines(w.dir).at(-1);
   for (let s = 0; s < 600; s++) {
     // The trainer's order: Tr(F) and evaluation at the start of step s, then the step event s + 1.
@@ -359,7 +360,7 @@ test('events.jsonl: fisher/eval/detector/log lines are on disk at once, and in s
 test('heartbeat: status.json is rewritten every heartbeatSeconds while idle, and records the interval', async () => {
   const root = tmpDir();
   const clock = fakeClock();
-  const w = RunWriter.create(root, 'hb', testConfig(), testHeader(), { now: clock.now, timer: false });
+  const w = RunRecorder.create(root, 'hb', testConfig(), testHeader(), { now: clock.now, timer: false });
   const status = () => JSON.parse(fs.readFileSync(path.join(w.dir, 'status.json'), 'utf8')) as RunStatus;
   assert.equal(status().heartbeatSeconds, 10);
   const t0 = status().updatedAt;
@@ -371,7 +372,7 @@ test('heartbeat: status.json is rewritten every heartbeatSeconds while idle, and
   assert.equal(Date.parse(status().updatedAt), Date.parse(t0) + 10_000, 'heartbeat at 10 s without a step');
   w.finish('completed');
   // The timer does it while the trainer appends nothing.
-  const live = RunWriter.create(root, 'hb-timer', testConfig(), testHeader(), { heartbeatSeconds: 0.05 });
+  const live = RunRecorder.create(root, 'hb-timer', testConfig(), testHeader(), { heartbeatSeconds: 0.05 });
   const first = JSON.parse(fs.readFileSync(path.join(live.dir, 'status.json'), 'utf8')).updatedAt;
   await waitFor(() => JSON.parse(fs.readFileSync(path.join(live.dir, 'status.json'), 'utf8')).updatedAt !== first, 2000, 'a heartbeat');
   live.finish('completed');
@@ -382,7 +383,7 @@ const noTmp = (dir: string) => assert.deepEqual(fs.readdirSync(dir).filter((f) =
 
 test('write errors: named file and cause, run ends failed, previous JSON intact, folder readable', () => {
   const root = tmpDir();
-  const w = RunWriter.create(root, 'full', testConfig(), testHeader(), { timer: false, stepIntervalMs: 0 });
+  const w = RunRecorder.create(root, 'full', testConfig(), testHeader(), { timer: false, stepIntervalMs: 0 });
   w.append({ type: 'step', step: 1, epoch: 0, loss: 1, lr: 1, penalty: null, gradNorm: 1, examplesPerSec: 1 });
   writeFaults.beforeWrite = (file) => {
     if (file === 'events.jsonl') throw enospc();
@@ -404,7 +405,7 @@ test('write errors: named file and cause, run ends failed, previous JSON intact,
   noTmp(w.dir);
 
   // Even status.json and summary.json cannot be written: the previous status.json stays, complete.
-  const w2 = RunWriter.create(root, 'full2', testConfig(), testHeader(), { timer: false });
+  const w2 = RunRecorder.create(root, 'full2', testConfig(), testHeader(), { timer: false });
   const before = fs.readFileSync(path.join(w2.dir, 'status.json'), 'utf8');
   writeFaults.beforeWrite = () => {
     throw enospc();
@@ -423,7 +424,7 @@ test('write errors: named file and cause, run ends failed, previous JSON intact,
   assert.equal(readRun(w2.dir, { isAlive: () => false }).header!.runId, 'full2', 'still readable');
 
   // A heartbeat that cannot be written surfaces on the next append.
-  const w3 = RunWriter.create(root, 'full3', testConfig(), testHeader(), { timer: false, statusIntervalMs: 0 });
+  const w3 = RunRecorder.create(root, 'full3', testConfig(), testHeader(), { timer: false, statusIntervalMs: 0 });
   writeFaults.beforeWrite = (file) => {
     if (file === 'status.json') throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
   };
@@ -439,7 +440,7 @@ test('write errors: named file and cause, run ends failed, previous JSON intact,
 
 test('checkpoint: written in a private temporary folder and renamed into place; failures leave nothing', async () => {
   const root = tmpDir();
-  const w = RunWriter.create(root, 'ckpt', testConfig(), testHeader(), { timer: false });
+  const w = RunRecorder.create(root, 'ckpt', testConfig(), testHeader(), { timer: false });
   await assert.rejects(
     w.writeCheckpoint((d) => {
       assert.equal(fs.statSync(d).mode & 0o777, 0o700, 'private while written');
@@ -460,7 +461,7 @@ test('checkpoint: written in a private temporary folder and renamed into place; 
 
   // A planted checkpoint symlink is refused; nothing is written where it points.
   const outside = tmpDir('fl-outside-');
-  const w2 = RunWriter.create(root, 'ckpt2', testConfig(), testHeader(), { timer: false });
+  const w2 = RunRecorder.create(root, 'ckpt2', testConfig(), testHeader(), { timer: false });
   fs.symlinkSync(outside, path.join(w2.dir, 'checkpoint'));
   await assert.rejects(w2.writeCheckpoint((d) => fs.writeFileSync(path.join(d, 'params.bin'), 'b')), RunExistsError);
   assert.deepEqual(fs.readdirSync(outside), []);
@@ -474,7 +475,7 @@ test('symlinks: a symlinked run folder, or symlinked files in a queued placehold
   fs.symlinkSync(outside, path.join(root, 'linked'));
   fs.symlinkSync(path.join(outside, 'nowhere'), path.join(root, 'dangling'));
   for (const id of ['linked', 'dangling']) {
-    assert.throws(() => RunWriter.create(root, id, testConfig(), testHeader(), { timer: false }), (e: Error) => e instanceof UnsafeRunDirError && e instanceof RunExistsError && /symbolic link/.test(e.message));
+    assert.throws(() => RunRecorder.create(root, id, testConfig(), testHeader(), { timer: false }), (e: Error) => e instanceof UnsafeRunDirError && e instanceof RunExistsError && /symbolic link/.test(e.message));
     assert.throws(() => writeQueuedRun(root, id, testConfig()), UnsafeRunDirError);
   }
   assert.deepEqual(fs.readdirSync(outside), [], 'nothing written through the links');
@@ -490,7 +491,7 @@ test('symlinks: a symlinked run folder, or symlinked files in a queued placehold
     }
     const content = fs.existsSync(target) ? fs.readFileSync(target, 'utf8') : null;
     fs.symlinkSync(target, path.join(dir, name));
-    assert.throws(() => RunWriter.create(root, id, testConfig(), testHeader(), { timer: false }), (e: Error) => e instanceof UnsafeRunDirError && e.message.includes(`${name} in the queued run folder is a symbolic link`), name);
+    assert.throws(() => RunRecorder.create(root, id, testConfig(), testHeader(), { timer: false }), (e: Error) => e instanceof UnsafeRunDirError && e.message.includes(`${name} in the queued run folder is a symbolic link`), name);
     assert.equal(fs.existsSync(target) ? fs.readFileSync(target, 'utf8') : null, content, `${name}: target untouched`);
   }
   assert.deepEqual(fs.readdirSync(outside).sort(), ['config.json.target', 'status.json.target']);
@@ -499,8 +500,8 @@ test('symlinks: a symlinked run folder, or symlinked files in a queued placehold
 test('creation is atomic: a trainer killed while creating leaves no run, the same id can be retried, the stage is cleaned later', async () => {
   const root = tmpDir();
   const c = child(
-    `import { RunWriter } from '$SRC/runs/writer';
-     RunWriter.create(${JSON.stringify(root)}, 'retry', ${JSON.stringify(testConfig())}, ${JSON.stringify(testHeader())}, {
+    `import { RunRecorder } from '$SRC/runs/recorder';
+     RunRecorder.create(${JSON.stringify(root)}, 'retry', ${JSON.stringify(testConfig())}, ${JSON.stringify(testHeader())}, {
        onStaged: () => { console.log('staged'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20000); },
      });`,
     root,
@@ -512,13 +513,13 @@ test('creation is atomic: a trainer killed while creating leaves no run, the sam
   assert.ok(stage, 'a hidden staging folder is what is left');
   assert.ok(!fs.existsSync(path.join(root, 'retry')));
   assert.deepEqual(listRuns(root).map((r) => r.id), [], 'readers do not list it');
-  const w = RunWriter.create(root, 'retry', testConfig(), testHeader(), { timer: false });
+  const w = RunRecorder.create(root, 'retry', testConfig(), testHeader(), { timer: false });
   w.finish('completed');
   assert.equal(readRun(w.dir).state, 'completed');
   assert.ok(fs.existsSync(path.join(root, stage)), 'a young stage is kept (its creator might be on another host)');
   const old = new Date(Date.now() - 120_000);
   fs.utimesSync(path.join(root, stage), old, old);
-  RunWriter.create(root, 'another', testConfig(), testHeader(), { timer: false }).finish('completed');
+  RunRecorder.create(root, 'another', testConfig(), testHeader(), { timer: false }).finish('completed');
   assert.ok(!fs.existsSync(path.join(root, stage)), 'a stale stage of a dead process is removed');
 });
 
@@ -530,7 +531,7 @@ test('adoption: stale temporary files and a half-adopted events.jsonl of a dead 
   fs.writeFileSync(path.join(dir, `status.json.tmp-${dead}-3`), '{"trunc');
   const header = { type: 'header', t: 1, schemaVersion: 1, runId: 'half', ...testHeader(), host: os.hostname(), pid: dead };
   fs.writeFileSync(path.join(dir, 'events.jsonl'), JSON.stringify(header) + '\n');
-  const w = RunWriter.create(root, 'half', testConfig(), testHeader(), { timer: false });
+  const w = RunRecorder.create(root, 'half', testConfig(), testHeader(), { timer: false });
   w.finish('completed');
   const r = readRun(dir);
   assert.equal(r.state, 'completed');
@@ -540,13 +541,13 @@ test('adoption: stale temporary files and a half-adopted events.jsonl of a dead 
 
   writeQueuedRun(root, 'busy', testConfig());
   fs.writeFileSync(path.join(root, 'busy', 'events.jsonl'), JSON.stringify({ ...header, runId: 'busy', pid: process.pid }) + '\n');
-  assert.throws(() => RunWriter.create(root, 'busy', testConfig(), testHeader(), { timer: false }), /found events\.jsonl/);
+  assert.throws(() => RunRecorder.create(root, 'busy', testConfig(), testHeader(), { timer: false }), /found events\.jsonl/);
 });
 
 test('a run folder swapped for a symlink while running is noticed: nothing is written through it', () => {
   const root = tmpDir();
   const outside = tmpDir('fl-outside-');
-  const w = RunWriter.create(root, 'swap', testConfig(), testHeader(), { timer: false, statusIntervalMs: 0 });
+  const w = RunRecorder.create(root, 'swap', testConfig(), testHeader(), { timer: false, statusIntervalMs: 0 });
   fs.renameSync(w.dir, path.join(root, 'moved-away'));
   fs.symlinkSync(outside, w.dir);
   assert.throws(() => w.append({ type: 'step', step: 1, epoch: 0, loss: 1, lr: 1, penalty: null, gradNorm: 1, examplesPerSec: 1 }), /the run folder was replaced by a symbolic link/);

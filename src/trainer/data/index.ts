@@ -16,7 +16,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Rng } from '../../shared/rng';
-import type { RunConfig } from '../../shared/config';
+import { resolveDatasetPath, type RunConfig } from '../../shared/config';
 import { channelStats, DataError, gather, pickSubset, standardizeInPlace, type Dataset, type RawSplit, type Split } from './common';
 import { readIdxSplit } from './idx';
 import { cifarClassNames, readCifarSplit, resolveCifarDir } from './cifar';
@@ -63,7 +63,7 @@ export function mnistDir(override?: string): string {
 
 export function loadDataset(cfg: DatasetConfig, opts: LoadOptions = {}): Dataset {
   const seed = opts.seed ?? 0;
-  const dir = cfg.path ? path.resolve(opts.baseDir ?? process.cwd(), cfg.path) : undefined;
+  const dir = cfg.path ? resolveDatasetPath(cfg.path, opts.baseDir ?? process.cwd()) : undefined;
   const name = cfg.name;
 
   if (name === 'synthetic') {

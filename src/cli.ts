@@ -1,5 +1,6 @@
 /**
- * `fisher-lens` command line: train, trace, doctor, demo, reproduce. A thin entry over the trainer modules.
+ * `fisher-lens` command line: train, trace, doctor, demo, reproduce. The top layer: a thin entry over the trainer,
+ * the runs folder and the reproduction (which gets the trainer as a runner, never imports it).
  * Exit codes: 0 completed/stopped, 1 failed (or an unexpected error), 2 invalid input (config, data, arguments;
  * nothing is written), 3 diverged. Every argument is checked before any work (loading data, probing backends).
  * Errors print as `fisher-lens: <message>`; stack traces only with `--debug` (or FISHER_LENS_DEBUG=1).
@@ -8,15 +9,30 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { BACKENDS, ConfigError, ConfigFileError, LIMITS, parseConfig, readConfigFile, type BackendName, type RunConfig } from '../shared/config';
-import { AUTO_ORDER, BackendUnavailableError, probeAllBackends, probeOne, selectBackend, type ConcreteBackend } from './backend';
-import { createReporter } from './progress';
-import { VERSION } from './version';
-import { registerReproduceCommand, optionsFromFlags } from '../reproduce/command';
-import { checkRunIdFree, checkWritableDir, PreflightError } from '../runs/preflight';
-import { runIdProblem } from '../runs/runId';
+import { BACKENDS, ConfigError, ConfigFileError, LIMITS, parseConfig, readConfigFile, resolveDatasetPath, withResolvedDatasetPath, type BackendName, type RunConfig } from './shared/config';
+import { AUTO_ORDER, BackendUnavailableError, probeAllBackends, probeOne, selectBackend, type ConcreteBackend } from './trainer/backend';
+import { createReporter } from './trainer/progress';
+import { VERSION } from './trainer/version';
+import { registerReproduceCommand, optionsFromFlags } from './reproduce/command';
+import type { Runner } from './reproduce/orchestrate';
+import { checkRunIdFree, checkWritableDir, PreflightError } from './runs/preflight';
+import { runIdProblem } from './runs/runId';
+import { EXIT_CODES as EXIT, exitCodeForState } from './runs/exitCodes';
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, diverged: 3 } as const;
+/** The reproduction's runner: one in-process `train()` per run, stoppable through the abort signal. */
+export const trainRunner: Runner = async (spec, ctx) => {
+  const { train } = await import('./trainer/train');
+  const s = await train({
+    config: spec.config,
+    runsRoot: ctx.runsRoot,
+    runId: spec.id,
+    signal: ctx.signal,
+    onEvent: (e) => {
+      if (e.type === 'step') ctx.onStep(e.step);
+    },
+  });
+  return { state: s.state, error: s.error ?? null };
+};
 
 /** Where the CLI writes its own messages (commander's help and errors included); tests capture them. */
 export interface CliIO {
@@ -66,7 +82,7 @@ function loadConfigFile(file: string): RunConfig {
 function checkDatasetPath(cfg: RunConfig, configDir: string, configFile: string): void {
   const p = cfg.dataset.path;
   if (p === undefined || cfg.dataset.name === 'synthetic') return;
-  const abs = path.resolve(configDir, p);
+  const abs = resolveDatasetPath(p, configDir);
   const where = `dataset.path: ${cut(p)}${abs !== p ? ` (resolved to ${abs.length > 200 ? abs.slice(0, 199) + '…' : abs})` : ''}`;
   let st: fs.Stats;
   try {
@@ -109,34 +125,36 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
     .option('--runs-dir <dir>', 'runs root directory', path.join('.fisherlens', 'runs'))
     .option('--run-id <id>', 'run id (directory name); default: <timestamp>-<name>')
     .addOption(backendOption())
-    .option('--json', 'stream the run events as NDJSON on stdout instead of a progress bar')
-    .action(async (configFile: string, opts: { runsDir: string; runId?: string; backend?: BackendName; json?: boolean }) => {
+    .addOption(new Option('--json', 'stream the run events as NDJSON on stdout instead of a progress bar').conflicts('quiet'))
+    .option('--quiet', 'print nothing but errors (the run folder is the only output)')
+    .action(async (configFile: string, opts: { runsDir: string; runId?: string; backend?: BackendName; json?: boolean; quiet?: boolean }) => {
       // Every input is checked before any work (data, backends) and before anything is written.
       if (opts.runId !== undefined) {
         const bad = runIdProblem(opts.runId);
         if (bad) throw new UsageError(`--run-id: ${bad}`);
       }
-      const config = loadConfigFile(configFile);
-      if (opts.backend) config.backend = opts.backend;
       const configDir = path.dirname(path.resolve(configFile));
-      checkDatasetPath(config, configDir, configFile);
+      const written = loadConfigFile(configFile);
+      checkDatasetPath(written, configDir, configFile);
+      // The run trains on (and records) the resolved config: a relative dataset folder made absolute, one rule.
+      const config = withResolvedDatasetPath(written, configDir);
+      if (opts.backend) config.backend = opts.backend;
       const runsRoot = path.resolve(opts.runsDir);
       checkWritableDir(runsRoot, '--runs-dir');
       if (opts.runId !== undefined) checkRunIdFree(runsRoot, opts.runId);
       // An explicitly requested backend that does not load is an input error (exit 2), found before the data is
       // loaded; the choice is cached, so train() reuses it.
       await selectBackend(config.backend);
-      const { train } = await import('./train');
-      const reporter = createReporter({ json: !!opts.json });
+      const { train } = await import('./trainer/train');
+      const reporter = createReporter({ mode: opts.quiet ? 'quiet' : opts.json ? 'json' : 'progress' });
       let summary;
       try {
         summary = await train({
           config,
           runsRoot,
           runId: opts.runId,
-          configDir,
           configName: path.basename(configFile).replace(/(\.fisher)?\.json$/i, ''),
-          onEvent: reporter.onEvent,
+          sinks: [reporter],
           handleSignals: true,
         });
       } catch (e) {
@@ -145,7 +163,7 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
         throw e;
       }
       reporter.done(summary);
-      ctx.code = summary.state === 'failed' ? EXIT.failed : summary.state === 'diverged' ? EXIT.diverged : EXIT.ok;
+      ctx.code = exitCodeForState(summary.state);
     });
 
   program
@@ -159,7 +177,7 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
     .addOption(backendOption())
     .option('--json', 'print JSON')
     .action(async (opts: { checkpoint: string; data: string; count: number; labels: 'given' | 'sampled'; seed: number; backend?: BackendName; json?: boolean }) => {
-      const { traceCheckpoint } = await import('./trace');
+      const { traceCheckpoint } = await import('./trainer/trace');
       const r = await traceCheckpoint(opts);
       if (opts.json) io.stdout(JSON.stringify(r) + '\n');
       else {
@@ -208,11 +226,11 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
       const runsRoot = path.resolve(opts.runsDir);
       checkWritableDir(runsRoot, '--runs-dir');
       await selectBackend(opts.backend ?? 'auto');
-      const { runDemo } = await import('./demo');
+      const { runDemo } = await import('./trainer/demo');
       await runDemo({ runsRoot, backend: opts.backend, steps: opts.steps });
     });
 
-  registerReproduceCommand(program).hook('preAction', (cmd) => {
+  registerReproduceCommand(program, trainRunner).hook('preAction', (cmd) => {
     // The reproduce command's own folder arguments, checked before the first run starts.
     const flags = cmd.opts() as Parameters<typeof optionsFromFlags>[0];
     const o = optionsFromFlags(flags);
