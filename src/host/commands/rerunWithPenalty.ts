@@ -1,9 +1,15 @@
 /** `fisherLens.rerunWithFisherPenalty` (Rerun with Fisher Penalty): the run's config.json plus the Fisher penalty. */
-import path from 'node:path';
 import * as vscode from 'vscode';
 import type { RunConfig } from '../../shared/config';
 import { workspaceRoot } from '../settings';
-import { idOf, presetsModule, showConfigError, type CommandHost, type RunArg } from './common';
+import {
+  configModule,
+  idOf,
+  presetsModule,
+  showConfigError,
+  type CommandHost,
+  type RunArg,
+} from './common';
 import { launchRun } from './launchRun';
 
 export async function rerunWithPenalty(h: CommandHost, arg?: RunArg): Promise<string | undefined> {
@@ -16,11 +22,12 @@ export async function rerunWithPenalty(h: CommandHost, arg?: RunArg): Promise<st
     return undefined;
   }
   const { withFisherPenalty } = await presetsModule();
-  const base = structuredClone(r.config) as RunConfig;
-  const ds = base.dataset as { path?: string } | undefined;
   // A relative data folder in config.json was relative to a config file we no longer know: try the workspace.
-  if (ds?.path && !path.isAbsolute(ds.path))
-    ds.path = path.resolve(workspaceRoot() ?? h.store.root, ds.path);
+  const { withResolvedDatasetPath } = await configModule();
+  const base = withResolvedDatasetPath(
+    structuredClone(r.config) as RunConfig,
+    workspaceRoot() ?? h.store.root,
+  );
   let config: RunConfig;
   try {
     config = withFisherPenalty(base, r.runId);

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
 import type { RunConfig } from '../../shared/config';
+import type { RunSource } from '../launcher';
 import {
   configModule,
   findConfigFiles,
@@ -23,14 +24,14 @@ export async function runConfigFile(h: CommandHost, arg?: unknown): Promise<stri
   if (uri.scheme !== 'file') {
     return launchRun(h, { kind: 'config', config }, config.name ?? path.basename(uri.path));
   }
-  const dsPath = config.dataset.path;
-  if (dsPath && !path.isAbsolute(dsPath)) {
-    // Resolve the data folder against the config file now, so the run's config.json names it absolutely
-    // and "Rerun with Fisher Penalty" (which starts from config.json) finds the data too.
-    config.dataset.path = path.resolve(path.dirname(uri.fsPath), dsPath);
-    return launchRun(h, { kind: 'config', config }, config.name ?? uri.fsPath);
-  }
-  return launchRun(h, { kind: 'file', file: uri.fsPath, config }, config.name ?? uri.fsPath);
+  // A relative data folder is resolved against the config file now (the one rule, in shared/config.ts), so
+  // the run's config.json names it absolutely and "Rerun with Fisher Penalty" finds the data too.
+  const resolved = (await configModule()).withResolvedDatasetPath(config, path.dirname(uri.fsPath));
+  const source: RunSource =
+    resolved === config
+      ? { kind: 'file', file: uri.fsPath, config }
+      : { kind: 'config', config: resolved };
+  return launchRun(h, source, config.name ?? uri.fsPath);
 }
 
 async function activeOrPickedConfig(): Promise<vscode.Uri | undefined> {
