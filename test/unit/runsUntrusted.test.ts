@@ -15,7 +15,7 @@ import { appendEvents, createSeries, boundSeries, viewSeries, headline, HOST_MAX
 import { validateToMonitor } from '../../src/shared/webviewProtocol';
 import type { RunStatus, RunSummary } from '../../src/shared/protocol';
 import { tmpDir } from './runsHelpers';
-import { fakeConfig, fakeRunEvents, fakeSummary } from '../../src/shared/fakeRun';
+import { fakeConfig, fakeRunEvents, fakeSummary } from '../../src/runs/fakeRun';
 
 const HOST = os.hostname();
 const now = Date.UTC(2026, 10, 28, 14, 30);
