@@ -35,8 +35,11 @@ function isStepFast(e: Record<string, unknown>): boolean {
   );
 }
 
-/** A valid run event of a known type (the run format's schema). */
-export function isRunEvent(x: unknown): x is RunEvent {
+/**
+ * A valid run event of a known type (the run format's schema), with a fast exact path for `step` lines: the
+ * reader's check. The schema's own check is `isRunEvent` in `src/shared/protocol.ts`.
+ */
+export function isRunEventLine(x: unknown): x is RunEvent {
   if (!x || typeof x !== 'object' || Array.isArray(x)) return false;
   if ((x as { type?: unknown }).type === 'step' && isStepFast(x as Record<string, unknown>)) return true;
   return isValidRunEvent(x);
@@ -76,7 +79,7 @@ export function parseEventLines(text: string, firstLine = 1, acceptUnterminated 
     } catch {
       return 'bad';
     }
-    if (isRunEvent(v)) {
+    if (isRunEventLine(v)) {
       events.push(v);
       return 'ok';
     }

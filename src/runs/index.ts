@@ -5,3 +5,6 @@ export * from './summary';
 export * from './writer';
 export * from './reader';
 export * from './tailer';
+export * from './recorder';
+export * from './exitCodes';
+export * from './statusFixups';

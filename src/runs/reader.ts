@@ -77,7 +77,7 @@ export interface RunData {
   problems: string[];
 }
 
-export interface RunInfo {
+export interface RunFolderInfo {
   id: string;
   dir: string;
   state: RunState;
@@ -95,6 +95,9 @@ export interface RunInfo {
   /** Each problem with the run's files, naming the file and the field. */
   problems: string[];
 }
+
+/** @deprecated The name `RunInfo` also names the host's model of a run: use {@link RunFolderInfo}. */
+export type RunInfo = RunFolderInfo;
 
 export interface StateOptions {
   /** This machine's host name (default os.hostname()). */
@@ -363,7 +366,7 @@ export function isRunDir(dir: string): boolean {
 }
 
 /** Summary information of one run folder, never throwing for bad files (they go to `problems`). */
-export function runInfo(dir: string, opts: StateOptions = {}): RunInfo {
+export function runInfo(dir: string, opts: StateOptions = {}): RunFolderInfo {
   const problems: string[] = [];
   const tryRead = (f: string, what: string): unknown => {
     try {
@@ -384,7 +387,7 @@ export function runInfo(dir: string, opts: StateOptions = {}): RunInfo {
   const eff = effectiveState(status, summary, { ...opts, statusMtimeMs: statusMtimeMs || undefined, eventsMtimeMs: eventsMtimeMs || undefined });
   const mtime = Math.max(statusMtimeMs, eventsMtimeMs, mtimeOf(path.join(dir, RUN_FILES.summary)));
   const started = status ? Date.parse(status.startedAt) : NaN;
-  const info: RunInfo = {
+  const info: RunFolderInfo = {
     id: path.basename(dir),
     dir,
     state: eff.state,
@@ -433,8 +436,8 @@ export function runDirNames(runsRoot: string, onSkip?: (name: string, reason: st
 }
 
 /** All runs under `runsRoot`, newest first; folders that are not runs are skipped; a missing root is empty. */
-export function listRuns(runsRoot: string, opts: ListOptions = {}): RunInfo[] {
-  const out: RunInfo[] = [];
+export function listRuns(runsRoot: string, opts: ListOptions = {}): RunFolderInfo[] {
+  const out: RunFolderInfo[] = [];
   for (const name of runDirNames(runsRoot, opts.onSkip)) {
     const dir = path.join(runsRoot, name);
     if (!isRunDir(dir)) continue;

@@ -23,7 +23,7 @@ import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { RUN_FILES, type RunEvent, type RunStatus, type RunSummary } from '../shared/protocol';
 import { EventsFileReader } from './eventsReader';
-import { checkStatus, checkSummary, isRunDir, readRunText, runDirNames, runInfo, type RunInfo, type StateOptions } from './reader';
+import { checkStatus, checkSummary, isRunDir, readRunText, runDirNames, runInfo, type RunFolderInfo, type StateOptions } from './reader';
 
 export { EventsFileReader } from './eventsReader';
 
@@ -263,9 +263,9 @@ export class RunTailer implements Disposable {
 }
 
 export interface RunsWatcherListener {
-  onAdded?(run: RunInfo): void;
+  onAdded?(run: RunFolderInfo): void;
   /** Status, summary or config changed, or a `running` run's process died. */
-  onChanged?(run: RunInfo): void;
+  onChanged?(run: RunFolderInfo): void;
   onRemoved?(id: string, dir: string): void;
   onError?(error: Error): void;
   /** An entry of the root that is not listed (a symlinked folder, a name that is no run id); once per name. */
@@ -276,7 +276,7 @@ export interface RunsWatcherListener {
 export class RunsWatcher implements Disposable {
   /** Resolves once the first scan was delivered and the watcher (if the root exists) is active. */
   readonly ready: Promise<void>;
-  private readonly known = new Map<string, { info: RunInfo; sig: string }>();
+  private readonly known = new Map<string, { info: RunFolderInfo; sig: string }>();
   private watcher: FSWatcher | null = null;
   private readonly coalescer: Coalescer;
   private poller: NodeJS.Timeout | null = null;
@@ -306,7 +306,7 @@ export class RunsWatcher implements Disposable {
   }
 
   /** The runs known now, newest first. */
-  list(): RunInfo[] {
+  list(): RunFolderInfo[] {
     return [...this.known.values()].map((k) => k.info).sort((a, b) => b.startedAt - a.startedAt || (a.id < b.id ? 1 : -1));
   }
 

@@ -179,7 +179,7 @@ test('an existing run id exits 2 before any work; a queued placeholder is adopte
   fs.mkdirSync(path.join(dir, 'done'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'done', 'events.jsonl'), '');
   fs.writeFileSync(path.join(dir, 'done', 'status.json'), JSON.stringify({ state: 'completed' }));
-  expectExit(['train', cfg, '--runs-dir', dir, '--run-id', 'done'], 2, /--run-id: run "done" already exists in .* \(found events\.jsonl\)/);
+  expectExit(['train', cfg, '--runs-dir', dir, '--run-id', 'done'], 2, /--run-id: run "done" already exists in .* \(status\.json says "completed", not "queued"\)/);
   fs.symlinkSync(tmp, path.join(dir, 'link'));
   expectExit(['train', cfg, '--runs-dir', dir, '--run-id', 'link'], 2, /--run-id: run "link" already exists .*symbolic link/);
   fs.writeFileSync(path.join(dir, 'afile'), '');

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { EventsFileReader, RunTailer, RunsWatcher } from '../../src/runs/tailer';
 import { RunRecorder } from '../../src/runs/recorder';
 import type { RunEvent, RunStatus, RunSummary } from '../../src/shared/protocol';
-import type { RunInfo } from '../../src/runs/reader';
+import type { RunFolderInfo } from '../../src/runs/reader';
 import { tmpDir, testConfig, testHeader, waitFor } from './runsHelpers';
 
 const fisher = (step: number) => JSON.stringify({ type: 'fisher', t: step, step, epoch: 0, trF: step, trFStderr: 0, probeSize: 2, trFB: null, ms: 1 });
@@ -76,10 +76,10 @@ test('RunTailer delivers appended events, status and summary incrementally; disp
 
 test('RunsWatcher sees runs appear, change state and disappear (watcher only, then poll only)', async (tc) => {
   const root = tmpDir('fl-watch-');
-  const added: RunInfo[] = [];
-  const changed: RunInfo[] = [];
+  const added: RunFolderInfo[] = [];
+  const changed: RunFolderInfo[] = [];
   const removed: string[] = [];
-  const listener = { onAdded: (r: RunInfo) => added.push(r), onChanged: (r: RunInfo) => changed.push(r), onRemoved: (id: string) => removed.push(id), onError: (e: Error) => assert.fail(e) };
+  const listener = { onAdded: (r: RunFolderInfo) => added.push(r), onChanged: (r: RunFolderInfo) => changed.push(r), onRemoved: (id: string) => removed.push(id), onError: (e: Error) => assert.fail(e) };
   const existing = RunRecorder.create(root, 'existing', testConfig(), testHeader(), { timer: false });
   existing.finish('completed');
   const rw = new RunsWatcher(root, listener, { pollMs: 0, debounceMs: 30 });
@@ -112,7 +112,7 @@ test('RunsWatcher sees runs appear, change state and disappear (watcher only, th
 test('RunsWatcher reports a running run whose process died', async (tc) => {
   const root = tmpDir('fl-watch-');
   let alive = true;
-  const changed: RunInfo[] = [];
+  const changed: RunFolderInfo[] = [];
   const w = RunRecorder.create(root, 'dies', testConfig(), testHeader(), { timer: false });
   w.close();
   const rw = new RunsWatcher(root, { onChanged: (r) => changed.push(r) }, { pollMs: 50, isAlive: () => alive });
