@@ -170,7 +170,7 @@ test('host: New Run launches the trainer with overrides, queues beyond the limit
   assert.deepEqual(call.args.slice(0, 1), ['train']);
   assert.equal(call.args[call.args.indexOf('--runs-dir') + 1], runs);
   assert.equal(call.args[call.args.indexOf('--run-id') + 1], first);
-  assert.ok(call.args.includes('--json'));
+  assert.ok(call.args.includes('--quiet'));
   assert.ok(!call.args.includes('--backend'), 'backend auto: the config decides');
   assert.equal(call.config.dataset.name, 'synthetic');
   assert.equal(call.config.schedule.steps, 30);
