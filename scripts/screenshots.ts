@@ -23,8 +23,21 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Frame, Page } from 'playwright-core';
 import {
-  BASE_SETTINGS, Browse, CodeServer, CODE_SERVER, freePort, installExtension, lap, newSession, REPO, sleep, TERMINAL, waitFor, waitForWebviewFrame,
-  Workbench, type Session,
+  BASE_SETTINGS,
+  Browse,
+  CodeServer,
+  CODE_SERVER,
+  freePort,
+  installExtension,
+  lap,
+  newSession,
+  REPO,
+  sleep,
+  TERMINAL,
+  waitFor,
+  waitForWebviewFrame,
+  Workbench,
+  type Session,
 } from '../test/e2e/harness';
 
 const CMD_OPEN_MONITOR = 'Fisher Lens: Open Monitor';
@@ -39,14 +52,22 @@ const SEL = {
   summary: '#summary-table',
 };
 
-
 // ------------------------------------------------------------------------------------------------ arguments
 
-interface Args { runs: string; monitor?: string; compare: string[]; out: string; vsix?: string; keep: boolean; viewport: { width: number; height: number } }
+interface Args {
+  runs: string;
+  monitor?: string;
+  compare: string[];
+  out: string;
+  vsix?: string;
+  keep: boolean;
+  viewport: { width: number; height: number };
+}
 
 class UsageError extends Error {}
 
-const USAGE = 'usage: node --import tsx scripts/screenshots.ts --runs DIR [--monitor RUN_ID] [--compare ID1,ID2,...] [--out docs/images] [--viewport 1400x900] [--vsix FILE] [--keep]';
+const USAGE =
+  'usage: node --import tsx scripts/screenshots.ts --runs DIR [--monitor RUN_ID] [--compare ID1,ID2,...] [--out docs/images] [--viewport 1400x900] [--vsix FILE] [--keep]';
 
 function parseArgs(argv: string[]): Args {
   const a: Partial<Args> & { compare: string[]; keep: boolean } = { compare: [], keep: false };
@@ -59,29 +80,65 @@ function parseArgs(argv: string[]): Args {
       return v;
     };
     switch (flag) {
-      case '--runs': a.runs = value(); break;
-      case '--monitor': a.monitor = value(); break;
-      case '--compare': a.compare = value().split(',').map((s) => s.trim()).filter(Boolean); break;
-      case '--out': a.out = value(); break;
-      case '--vsix': a.vsix = value(); break;
-      case '--keep': a.keep = true; break;
-      case '--viewport': viewport = value(); break;
-      case '-h': case '--help': console.log(USAGE); process.exit(0); break;
-      default: throw new UsageError(`unknown argument ${JSON.stringify(argv[i])}`);
+      case '--runs':
+        a.runs = value();
+        break;
+      case '--monitor':
+        a.monitor = value();
+        break;
+      case '--compare':
+        a.compare = value()
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
+        break;
+      case '--out':
+        a.out = value();
+        break;
+      case '--vsix':
+        a.vsix = value();
+        break;
+      case '--keep':
+        a.keep = true;
+        break;
+      case '--viewport':
+        viewport = value();
+        break;
+      case '-h':
+      case '--help':
+        console.log(USAGE);
+        process.exit(0);
+        break;
+      default:
+        throw new UsageError(`unknown argument ${JSON.stringify(argv[i])}`);
     }
   }
   if (!a.runs) throw new UsageError('--runs DIR is required');
-  if (!a.monitor && !a.compare.length) throw new UsageError('nothing to do: give --monitor RUN_ID and/or --compare ID1,ID2,...');
+  if (!a.monitor && !a.compare.length)
+    throw new UsageError('nothing to do: give --monitor RUN_ID and/or --compare ID1,ID2,...');
   if (a.compare.length === 1) throw new UsageError('--compare needs at least two run ids');
-  if (new Set(a.compare).size !== a.compare.length) throw new UsageError('--compare lists a run twice');
+  if (new Set(a.compare).size !== a.compare.length)
+    throw new UsageError('--compare lists a run twice');
   const vp = /^(\d{3,4})x(\d{3,4})$/.exec(viewport);
-  if (!vp) throw new UsageError(`--viewport: expected WIDTHxHEIGHT (e.g. 1400x900), got ${JSON.stringify(viewport)}`);
+  if (!vp)
+    throw new UsageError(
+      `--viewport: expected WIDTHxHEIGHT (e.g. 1400x900), got ${JSON.stringify(viewport)}`,
+    );
   const runs = path.resolve(a.runs);
-  if (!fs.statSync(runs, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--runs: ${runs} is not a directory`);
-  const known = fs.readdirSync(runs, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  if (!fs.statSync(runs, { throwIfNoEntry: false })?.isDirectory())
+    throw new UsageError(`--runs: ${runs} is not a directory`);
+  const known = fs
+    .readdirSync(runs, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
   for (const id of [a.monitor, ...a.compare].filter((x): x is string => !!x)) {
-    if (!known.includes(id)) throw new UsageError(`run "${id}" is not a folder of ${runs}; runs there: ${known.join(', ') || '(none)'}`);
-    if (!fs.existsSync(path.join(runs, id, 'events.jsonl'))) throw new UsageError(`run "${id}" has no events.jsonl in ${path.join(runs, id)}`);
+    if (!known.includes(id))
+      throw new UsageError(
+        `run "${id}" is not a folder of ${runs}; runs there: ${known.join(', ') || '(none)'}`,
+      );
+    if (!fs.existsSync(path.join(runs, id, 'events.jsonl')))
+      throw new UsageError(`run "${id}" has no events.jsonl in ${path.join(runs, id)}`);
   }
   return {
     runs,
@@ -105,7 +162,19 @@ function newestSource(): number {
     if (st.isDirectory()) for (const e of fs.readdirSync(p)) walk(path.join(p, e));
     else newest = Math.max(newest, st.mtimeMs);
   };
-  for (const p of ['src', 'webview', 'media', 'schemas', 'bin', 'scripts/build.mjs', 'package.json', 'package-lock.json', '.vscodeignore', 'README.md', 'LICENSE'])
+  for (const p of [
+    'src',
+    'webview',
+    'media',
+    'schemas',
+    'bin',
+    'scripts/build.mjs',
+    'package.json',
+    'package-lock.json',
+    '.vscodeignore',
+    'README.md',
+    'LICENSE',
+  ])
     walk(path.join(REPO, p));
   return newest;
 }
@@ -119,18 +188,29 @@ function ensureVsix(explicit?: string): string {
   const st = fs.statSync(vsix, { throwIfNoEntry: false });
   let lastCommit = 0;
   try {
-    lastCommit = Number(execFileSync('git', ['-C', REPO, 'log', '-1', '--format=%ct'], { encoding: 'utf8' }).trim()) * 1000;
-  } catch { /* not a git checkout: sources' mtimes decide */ }
+    lastCommit =
+      Number(
+        execFileSync('git', ['-C', REPO, 'log', '-1', '--format=%ct'], { encoding: 'utf8' }).trim(),
+      ) * 1000;
+  } catch {
+    /* not a git checkout: sources' mtimes decide */
+  }
   const need = Math.max(lastCommit, newestSource());
   if (st && st.mtimeMs > need) {
-    lap(`reusing ${path.relative(REPO, vsix)} (built ${st.mtime.toISOString()}, newer than the last commit and the sources)`);
+    lap(
+      `reusing ${path.relative(REPO, vsix)} (built ${st.mtime.toISOString()}, newer than the last commit and the sources)`,
+    );
     return vsix;
   }
-  lap(`${st ? 'fisher-lens.vsix is older than the sources or the last commit' : 'no fisher-lens.vsix'}: npm run package`);
+  lap(
+    `${st ? 'fisher-lens.vsix is older than the sources or the last commit' : 'no fisher-lens.vsix'}: npm run package`,
+  );
   const r = spawnSync('npm', ['run', 'package'], { cwd: REPO, encoding: 'utf8', timeout: 600_000 });
   if (r.status !== 0 || !fs.existsSync(vsix)) {
     const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n').slice(-30).join('\n');
-    throw new Error(`npm run package failed (status ${r.status}${r.error ? ', ' + r.error.message : ''}):\n${out}`);
+    throw new Error(
+      `npm run package failed (status ${r.status}${r.error ? ', ' + r.error.message : ''}):\n${out}`,
+    );
   }
   lap(`built ${path.relative(REPO, vsix)}`);
   return vsix;
@@ -144,11 +224,15 @@ const exactLabel = (id: string) => new RegExp(`^\\s*${reEsc(id)}\\s*$`);
 /** The quick-pick row whose label is exactly `id`, after typing `id` into the filter box. */
 async function filterToRow(wb: Workbench, id: string, timeoutMs: number) {
   await wb.quickInputBox.fill(id);
-  const row = wb.quickRows.filter({ has: wb.page.locator('.label-name', { hasText: exactLabel(id) }) }).first();
+  const row = wb.quickRows
+    .filter({ has: wb.page.locator('.label-name', { hasText: exactLabel(id) }) })
+    .first();
   try {
     await row.waitFor({ state: 'visible', timeout: timeoutMs });
   } catch {
-    throw new Error(`no quick-pick item labelled "${id}"; visible items: ${JSON.stringify(await wb.quickPickItems())}`);
+    throw new Error(
+      `no quick-pick item labelled "${id}"; visible items: ${JSON.stringify(await wb.quickPickItems())}`,
+    );
   }
   return row;
 }
@@ -162,40 +246,60 @@ async function runPickingCommand(wb: Workbench, command: string, timeoutMs: numb
   const end = Date.now() + timeoutMs;
   for (let attempt = 1; ; attempt++) {
     await wb.runCommand(command, Math.max(5000, end - Date.now()));
-    const shown = await waitFor(`the quick pick of "${command}"`, async () => (await wb.quickInput.isVisible()) && (await wb.quickRows.count()) > 0, 5000, 100)
-      .catch(() => false);
+    const shown = await waitFor(
+      `the quick pick of "${command}"`,
+      async () => (await wb.quickInput.isVisible()) && (await wb.quickRows.count()) > 0,
+      5000,
+      100,
+    ).catch(() => false);
     if (shown) return;
-    const toasts = await wb.page.locator('.notifications-toasts .notification-toast').allInnerTexts().catch(() => []);
-    if (Date.now() > end) throw new Error(`"${command}" showed no run quick pick within ${timeoutMs / 1000}s; notifications: ${JSON.stringify(toasts)}`);
-    lap(`"${command}" showed no quick pick yet (attempt ${attempt}; notifications: ${JSON.stringify(toasts).slice(0, 200)}), retrying`);
+    const toasts = await wb.page
+      .locator('.notifications-toasts .notification-toast')
+      .allInnerTexts()
+      .catch(() => []);
+    if (Date.now() > end)
+      throw new Error(
+        `"${command}" showed no run quick pick within ${timeoutMs / 1000}s; notifications: ${JSON.stringify(toasts)}`,
+      );
+    lap(
+      `"${command}" showed no quick pick yet (attempt ${attempt}; notifications: ${JSON.stringify(toasts).slice(0, 200)}), retrying`,
+    );
     await sleep(1500);
   }
 }
 
 /** Puts the mouse where it hovers nothing that reacts (empty tab-bar space; no chart cursor, no tooltip). */
 async function parkMouse(page: Page): Promise<void> {
-  const spot = await page.evaluate(() => {
-    const bar = document.querySelector('.editor-group-container.active .tabs-and-actions-container') as HTMLElement | null;
-    if (!bar) return null;
-    const r = bar.getBoundingClientRect();
-    const tabs = [...bar.querySelectorAll('.tab')].map((t) => t.getBoundingClientRect().right);
-    const actions = bar.querySelector('.editor-actions')?.getBoundingClientRect().left ?? r.right;
-    const x = Math.max(...tabs, r.left) + 40;
-    return x < actions - 10 ? { x, y: r.top + r.height / 2 } : null;
-  }).catch(() => null);
+  const spot = await page
+    .evaluate(() => {
+      const bar = document.querySelector(
+        '.editor-group-container.active .tabs-and-actions-container',
+      ) as HTMLElement | null;
+      if (!bar) return null;
+      const r = bar.getBoundingClientRect();
+      const tabs = [...bar.querySelectorAll('.tab')].map((t) => t.getBoundingClientRect().right);
+      const actions = bar.querySelector('.editor-actions')?.getBoundingClientRect().left ?? r.right;
+      const x = Math.max(...tabs, r.left) + 40;
+      return x < actions - 10 ? { x, y: r.top + r.height / 2 } : null;
+    })
+    .catch(() => null);
   await page.mouse.move(spot?.x ?? 700, spot?.y ?? 5);
   await sleep(300);
 }
 
 async function visibleToasts(page: Page): Promise<string[]> {
-  return page.locator('.notifications-toasts .notification-toast').allInnerTexts()
-    .then((ts) => ts.map((t) => t.replace(/\s+/g, ' ').trim()).filter(Boolean)).catch(() => []);
+  return page
+    .locator('.notifications-toasts .notification-toast')
+    .allInnerTexts()
+    .then((ts) => ts.map((t) => t.replace(/\s+/g, ' ').trim()).filter(Boolean))
+    .catch(() => []);
 }
 
 async function shoot(page: Page, file: string): Promise<void> {
   await parkMouse(page);
   const toasts = await visibleToasts(page);
-  if (toasts.length) lap(`note: notification(s) visible in the screenshot: ${JSON.stringify(toasts)}`);
+  if (toasts.length)
+    lap(`note: notification(s) visible in the screenshot: ${JSON.stringify(toasts)}`);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   await page.screenshot({ path: file, timeout: 15_000 });
   lap(`wrote ${file}`);
@@ -218,32 +322,49 @@ async function monitorShot(wb: Workbench, args: Args, id: string, file: string):
 
   const expected = fisherPointsIn(args.runs, id);
   let frame = await waitForWebviewFrame(page, `${SEL.chartTrf}`, 60_000);
-  const runIdOf = (f: Frame) => f.evaluate(() => (document.getElementById('run-id')?.textContent ?? '').trim());
+  const runIdOf = (f: Frame) =>
+    f.evaluate(() => (document.getElementById('run-id')?.textContent ?? '').trim());
   // the monitor of *this* run (another monitor may exist in a later version of the flow)
-  frame = await waitFor(`the monitor webview of ${id}`, async () => {
-    const f = await waitForWebviewFrame(page, SEL.chartTrf, 10_000);
-    return (await runIdOf(f)) === id ? f : undefined;
-  }, 30_000, 300);
+  frame = await waitFor(
+    `the monitor webview of ${id}`,
+    async () => {
+      const f = await waitForWebviewFrame(page, SEL.chartTrf, 10_000);
+      return (await runIdOf(f)) === id ? f : undefined;
+    },
+    30_000,
+    300,
+  );
   lap(`monitor webview of ${id} found; waiting for its ${expected} Tr(F) point(s)`);
 
-  const sample = (f: Frame) => f.evaluate(([trf, st]) => ({
-    points: Number(document.querySelector(trf)?.getAttribute('data-points') ?? NaN),
-    state: (document.querySelector(st)?.textContent ?? '').trim().toLowerCase(),
-    canvases: document.querySelectorAll(`${trf} canvas`).length,
-    evals: document.querySelectorAll('.chart canvas').length,
-  }), [SEL.chartTrf, SEL.runState] as const);
-  const s = await waitFor(`the Tr(F) chart of ${id} filled (data-points ≥ ${Math.max(1, expected)}, a state, a canvas)`, async () => {
-    let smp;
-    try {
-      smp = await sample(frame);
-    } catch {
-      frame = await waitForWebviewFrame(page, SEL.chartTrf, 10_000); // re-created webview: find it again
-      smp = await sample(frame);
-    }
-    const live = !TERMINAL.some((t) => smp.state.includes(t));
-    const enough = live ? smp.points > 0 : smp.points >= expected;
-    return enough && smp.canvases > 0 && !/^(loading|waiting)?$/.test(smp.state) ? smp : undefined;
-  }, 60_000, 300);
+  const sample = (f: Frame) =>
+    f.evaluate(
+      ([trf, st]) => ({
+        points: Number(document.querySelector(trf)?.getAttribute('data-points') ?? NaN),
+        state: (document.querySelector(st)?.textContent ?? '').trim().toLowerCase(),
+        canvases: document.querySelectorAll(`${trf} canvas`).length,
+        evals: document.querySelectorAll('.chart canvas').length,
+      }),
+      [SEL.chartTrf, SEL.runState] as const,
+    );
+  const s = await waitFor(
+    `the Tr(F) chart of ${id} filled (data-points ≥ ${Math.max(1, expected)}, a state, a canvas)`,
+    async () => {
+      let smp;
+      try {
+        smp = await sample(frame);
+      } catch {
+        frame = await waitForWebviewFrame(page, SEL.chartTrf, 10_000); // re-created webview: find it again
+        smp = await sample(frame);
+      }
+      const live = !TERMINAL.some((t) => smp.state.includes(t));
+      const enough = live ? smp.points > 0 : smp.points >= expected;
+      return enough && smp.canvases > 0 && !/^(loading|waiting)?$/.test(smp.state)
+        ? smp
+        : undefined;
+    },
+    60_000,
+    300,
+  );
   lap(`monitor: ${s.points} Tr(F) points, state "${s.state}"`);
   if (s.points === 0) throw new Error(`the Tr(F) chart of ${id} has no points`);
 
@@ -252,13 +373,22 @@ async function monitorShot(wb: Workbench, args: Args, id: string, file: string):
   await sleep(800);
 
   // scroll: Tr(F) and clean-vs-noisy both in view if they fit below the sticky toolbar, else stay at the top
-  const geo = await frame.evaluate(([trf, noise, bar]) => {
-    const r = (sel: string) => {
-      const b = document.querySelector(sel)?.getBoundingClientRect();
-      return b ? { top: b.top + window.scrollY, bottom: b.bottom + window.scrollY } : null;
-    };
-    return { trf: r(trf), noise: r(noise), bar: r(bar), viewport: window.innerHeight, scrollMax: document.documentElement.scrollHeight - window.innerHeight };
-  }, [SEL.chartTrf, SEL.chartNoise, SEL.toolbar] as const);
+  const geo = await frame.evaluate(
+    ([trf, noise, bar]) => {
+      const r = (sel: string) => {
+        const b = document.querySelector(sel)?.getBoundingClientRect();
+        return b ? { top: b.top + window.scrollY, bottom: b.bottom + window.scrollY } : null;
+      };
+      return {
+        trf: r(trf),
+        noise: r(noise),
+        bar: r(bar),
+        viewport: window.innerHeight,
+        scrollMax: document.documentElement.scrollHeight - window.innerHeight,
+      };
+    },
+    [SEL.chartTrf, SEL.chartNoise, SEL.toolbar] as const,
+  );
   lap(`monitor geometry: ${JSON.stringify(geo)}`);
   let scrollTo = 0;
   if (geo.trf && geo.noise && geo.bar) {
@@ -266,9 +396,21 @@ async function monitorShot(wb: Workbench, args: Args, id: string, file: string):
     const room = geo.viewport - barH;
     const span = Math.max(geo.trf.bottom, geo.noise.bottom) - Math.min(geo.trf.top, geo.noise.top);
     const above = geo.trf.top - barH - 8; // scroll that puts the Tr(F) chart right under the toolbar
-    if (geo.noise.bottom <= geo.viewport) scrollTo = 0; // both visible at the top already
-    else if (span + 8 <= room) scrollTo = Math.max(0, Math.min(above, geo.scrollMax, Math.max(geo.trf.bottom, geo.noise.bottom) - geo.viewport + 8));
-    else lap(`the Tr(F) chart and the clean/noisy chart do not fit together (${Math.round(span)} px, ${Math.round(room)} px free): screenshot at the top`);
+    if (geo.noise.bottom <= geo.viewport)
+      scrollTo = 0; // both visible at the top already
+    else if (span + 8 <= room)
+      scrollTo = Math.max(
+        0,
+        Math.min(
+          above,
+          geo.scrollMax,
+          Math.max(geo.trf.bottom, geo.noise.bottom) - geo.viewport + 8,
+        ),
+      );
+    else
+      lap(
+        `the Tr(F) chart and the clean/noisy chart do not fit together (${Math.round(span)} px, ${Math.round(room)} px free): screenshot at the top`,
+      );
   }
   if (scrollTo > 0) {
     await frame.evaluate((y) => window.scrollTo(0, y), scrollTo);
@@ -288,40 +430,72 @@ async function compareShot(wb: Workbench, ids: string[], file: string): Promise<
     const checked = () => row.getAttribute('aria-checked').then((a) => a === 'true');
     if (!(await checked())) {
       const box = row.locator('input[type=checkbox], .quick-input-list-checkbox').first();
-      if (await box.count()) await box.click(); else await row.click();
+      if (await box.count()) await box.click();
+      else await row.click();
     }
     await waitFor(`quick-pick item ${id} ticked`, checked, 5000, 100);
     lap(`quick pick: ticked ${id}`);
   }
   await wb.quickInputBox.fill('');
   // the rows ticked now (first .label-name of a row is its label; the detail line has one too)
-  const ticked = await wb.quickRows.evaluateAll((rows) => rows
-    .filter((r) => r.getAttribute('aria-checked') === 'true')
-    .map((r) => (r.querySelector('.label-name')?.textContent ?? '').trim()));
+  const ticked = await wb.quickRows.evaluateAll((rows) =>
+    rows
+      .filter((r) => r.getAttribute('aria-checked') === 'true')
+      .map((r) => (r.querySelector('.label-name')?.textContent ?? '').trim()),
+  );
   const extra = ticked.filter((t) => !ids.includes(t));
-  if (extra.length) throw new Error(`Compare Runs… has other runs ticked too: ${JSON.stringify(extra)}`);
-  const ok = page.locator('.quick-input-widget .quick-input-action .monaco-button, .quick-input-widget .quick-input-ok .monaco-button').first();
-  if (await ok.isVisible().catch(() => false)) await ok.click(); else await page.keyboard.press('Enter');
+  if (extra.length)
+    throw new Error(`Compare Runs… has other runs ticked too: ${JSON.stringify(extra)}`);
+  const ok = page
+    .locator(
+      '.quick-input-widget .quick-input-action .monaco-button, .quick-input-widget .quick-input-ok .monaco-button',
+    )
+    .first();
+  if (await ok.isVisible().catch(() => false)) await ok.click();
+  else await page.keyboard.press('Enter');
   await wb.quickInput.waitFor({ state: 'hidden', timeout: 10_000 });
 
   let frame = await waitForWebviewFrame(page, SEL.legend, 60_000);
-  const legend = await waitFor(`every run in ${SEL.legendItem}`, async () => {
-    const texts = await frame.$$eval(SEL.legendItem, (els) => els.map((e) => (e.textContent ?? '').trim())).catch(async (e) => {
-      frame = await waitForWebviewFrame(page, SEL.legend, 10_000);
-      throw e;
-    });
-    return ids.every((id) => texts.some((t) => t.includes(id))) ? texts : undefined;
-  }, 30_000);
+  const legend = await waitFor(
+    `every run in ${SEL.legendItem}`,
+    async () => {
+      const texts = await frame
+        .$$eval(SEL.legendItem, (els) => els.map((e) => (e.textContent ?? '').trim()))
+        .catch(async (e) => {
+          frame = await waitForWebviewFrame(page, SEL.legend, 10_000);
+          throw e;
+        });
+      return ids.every((id) => texts.some((t) => t.includes(id))) ? texts : undefined;
+    },
+    30_000,
+  );
   lap(`compare legend: ${JSON.stringify(legend)}`);
-  if (legend.length !== ids.length) throw new Error(`the compare legend lists ${legend.length} runs, expected ${ids.length}: ${JSON.stringify(legend)}`);
-  const rows = await waitFor(`a row per run in ${SEL.summary}`, async () => {
-    const rs = await frame.$$eval(`${SEL.summary} tbody tr`, (trs) => trs.map((tr) => Array.from((tr as HTMLTableRowElement).cells).map((td) => (td.textContent ?? '').trim())));
-    return ids.every((id) => rs.some((r) => r[0] === id)) ? rs : undefined;
-  }, 60_000);
-  const head = await frame.$$eval(`${SEL.summary} thead th`, (ths) => ths.map((th) => (th.textContent ?? '').trim()));
+  if (legend.length !== ids.length)
+    throw new Error(
+      `the compare legend lists ${legend.length} runs, expected ${ids.length}: ${JSON.stringify(legend)}`,
+    );
+  const rows = await waitFor(
+    `a row per run in ${SEL.summary}`,
+    async () => {
+      const rs = await frame.$$eval(`${SEL.summary} tbody tr`, (trs) =>
+        trs.map((tr) =>
+          Array.from((tr as HTMLTableRowElement).cells).map((td) => (td.textContent ?? '').trim()),
+        ),
+      );
+      return ids.every((id) => rs.some((r) => r[0] === id)) ? rs : undefined;
+    },
+    60_000,
+  );
+  const head = await frame.$$eval(`${SEL.summary} thead th`, (ths) =>
+    ths.map((th) => (th.textContent ?? '').trim()),
+  );
   lap(`summary table: ${JSON.stringify(head)}`);
   for (const r of rows) lap(`  ${JSON.stringify(r)}`);
-  const canvases = await waitFor('the compare charts drawn', () => frame.$$eval('#compare-charts canvas', (cs) => cs.length), 30_000);
+  const canvases = await waitFor(
+    'the compare charts drawn',
+    () => frame.$$eval('#compare-charts canvas', (cs) => cs.length),
+    30_000,
+  );
   lap(`compare: ${canvases} canvas elements`);
   await frame.evaluate(() => document.fonts?.ready.then(() => undefined));
   await sleep(800);
@@ -341,7 +515,10 @@ async function main(): Promise<number> {
     }
     throw e;
   }
-  if (!fs.existsSync(CODE_SERVER)) throw new Error(`code-server not found at ${CODE_SERVER}: run bash test/e2e/install.sh (or set E2E_CODE_SERVER)`);
+  if (!fs.existsSync(CODE_SERVER))
+    throw new Error(
+      `code-server not found at ${CODE_SERVER}: run bash test/e2e/install.sh (or set E2E_CODE_SERVER)`,
+    );
   const vsix = ensureVsix(args.vsix);
 
   const session: Session = newSession({ ...BASE_SETTINGS, 'fisherLens.runsDirectory': args.runs });
@@ -358,13 +535,21 @@ async function main(): Promise<number> {
     await b.page.setViewportSize(args.viewport);
     const wb = new Workbench(b.page);
     await wb.open(cs.url);
-    await b.page.locator('.part.activitybar [aria-label^="Fisher Lens"]').first().waitFor({ state: 'visible', timeout: 60_000 })
-      .catch(() => { throw new Error('the Fisher Lens activity-bar container did not appear: is the extension installed and activating? (see server.log)'); });
+    await b.page
+      .locator('.part.activitybar [aria-label^="Fisher Lens"]')
+      .first()
+      .waitFor({ state: 'visible', timeout: 60_000 })
+      .catch(() => {
+        throw new Error(
+          'the Fisher Lens activity-bar container did not appear: is the extension installed and activating? (see server.log)',
+        );
+      });
     // the Runs tree of the runs folder in the side bar (what the user sees next to the monitor)
     await wb.showActivityContainer('Fisher Lens');
 
     if (args.monitor) await monitorShot(wb, args, args.monitor, path.join(args.out, 'monitor.png'));
-    if (args.compare.length) await compareShot(wb, args.compare, path.join(args.out, 'compare.png'));
+    if (args.compare.length)
+      await compareShot(wb, args.compare, path.join(args.out, 'compare.png'));
 
     const errs = b.reports('error').ours;
     if (errs.length) lap(`WARNING: uncaught error(s) in Fisher Lens webviews: ${errs.join(' | ')}`);
@@ -394,7 +579,10 @@ async function shootQuiet(page: Page, file: string): Promise<void> {
   }
 }
 
-main().then((code) => process.exit(code), (e) => {
-  console.error(`screenshots: ${(e as Error)?.stack ?? e}`);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(`screenshots: ${(e as Error)?.stack ?? e}`);
+    process.exit(1);
+  },
+);

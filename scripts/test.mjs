@@ -14,9 +14,17 @@ for (const suite of suites.length ? suites : ['unit', 'integration']) {
   const dir = path.join(root, 'test', suite);
   if (!fs.existsSync(dir)) continue;
   for (const f of fs.readdirSync(dir).sort()) {
-    if (f.endsWith('.test.ts') && (!filters.length || filters.some((x) => f.includes(x)))) files.push(path.join(dir, f));
+    if (f.endsWith('.test.ts') && (!filters.length || filters.some((x) => f.includes(x))))
+      files.push(path.join(dir, f));
   }
 }
-if (!files.length) { console.error('no test files matched'); process.exit(1); }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-force-exit', ...files], { stdio: 'inherit', cwd: root });
+if (!files.length) {
+  console.error('no test files matched');
+  process.exit(1);
+}
+const r = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-force-exit', ...files],
+  { stdio: 'inherit', cwd: root },
+);
 process.exit(r.status ?? 1);

@@ -9,12 +9,31 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { BACKENDS, ConfigError, ConfigFileError, LIMITS, parseConfig, readConfigFile, resolveDatasetPath, withResolvedDatasetPath, type BackendName, type RunConfig } from './shared/config';
-import { AUTO_ORDER, BackendUnavailableError, probeAllBackends, probeOne, selectBackend, type ConcreteBackend } from './trainer/backend';
+import {
+  BACKENDS,
+  ConfigError,
+  ConfigFileError,
+  LIMITS,
+  parseConfig,
+  readConfigFile,
+  resolveDatasetPath,
+  withResolvedDatasetPath,
+  type BackendName,
+  type RunConfig,
+} from './shared/config';
+import {
+  AUTO_ORDER,
+  BackendUnavailableError,
+  probeAllBackends,
+  probeOne,
+  selectBackend,
+  type ConcreteBackend,
+} from './trainer/backend';
 import { createReporter } from './trainer/progress';
 import { VERSION } from './trainer/version';
 import { registerReproduceCommand, optionsFromFlags } from './reproduce/command';
 import type { Runner } from './reproduce/orchestrate';
+import type { TraceOptions } from './trainer/trace';
 import { checkRunIdFree, checkWritableDir, PreflightError } from './runs/preflight';
 import { runIdProblem } from './runs/runId';
 import { EXIT_CODES as EXIT, exitCodeForState } from './runs/exitCodes';
@@ -39,7 +58,10 @@ export interface CliIO {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
 }
-const processIO: CliIO = { stdout: (t) => void process.stdout.write(t), stderr: (t) => void process.stderr.write(t) };
+const processIO: CliIO = {
+  stdout: (t) => void process.stdout.write(t),
+  stderr: (t) => void process.stderr.write(t),
+};
 
 /** One invocation: its output and the exit code an action decided. */
 interface Ctx {
@@ -50,13 +72,16 @@ interface Ctx {
 const backendOption = () =>
   new Option('--backend <name>', 'compute backend (overrides the config)').choices([...BACKENDS]);
 
-const cut = (v: string) => (v.length > 60 ? `${JSON.stringify(v.slice(0, 59))}…` : JSON.stringify(v));
+const cut = (v: string) =>
+  v.length > 60 ? `${JSON.stringify(v.slice(0, 59))}…` : JSON.stringify(v);
 
 /** A decimal integer in [min, max] (no signs, exponents, hex or fractions). */
 const intArg = (name: string, min: number, max: number) => (v: string) => {
   const n = Number(v);
   if (!/^[0-9]+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max} (got ${cut(v)})`);
+    throw new InvalidArgumentError(
+      `${name} must be an integer from ${min} to ${max} (got ${cut(v)})`,
+    );
   }
   return n;
 };
@@ -89,27 +114,40 @@ function checkDatasetPath(cfg: RunConfig, configDir: string, configFile: string)
     st = fs.statSync(abs);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`${configFile}: ${where} ${code === 'ENOENT' ? 'does not exist' : code === 'ENOTDIR' ? 'does not exist (a part of it is a file)' : `cannot be read (${code ?? (e as Error).message})`}; expected a folder with the dataset files`);
+    throw new UsageError(
+      `${configFile}: ${where} ${code === 'ENOENT' ? 'does not exist' : code === 'ENOTDIR' ? 'does not exist (a part of it is a file)' : `cannot be read (${code ?? (e as Error).message})`}; expected a folder with the dataset files`,
+    );
   }
-  if (!st.isDirectory()) throw new UsageError(`${configFile}: ${where} is not a folder; expected a folder with the dataset files`);
+  if (!st.isDirectory())
+    throw new UsageError(
+      `${configFile}: ${where} is not a folder; expected a folder with the dataset files`,
+    );
   try {
     fs.readdirSync(abs);
   } catch (e) {
-    throw new UsageError(`${configFile}: ${where} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new UsageError(
+      `${configFile}: ${where} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
 }
 
 /** A data error from the loader, named after the config field it comes from. */
 function dataFieldError(e: Error, cfg: RunConfig, configFile: string): UsageError {
   const msg = e.message;
-  const field = /^dataset\.[A-Za-z]+/.test(msg) ? '' : cfg.dataset.path !== undefined ? 'dataset.path: ' : `dataset.name ${JSON.stringify(cfg.dataset.name)}: `;
+  const field = /^dataset\.[A-Za-z]+/.test(msg)
+    ? ''
+    : cfg.dataset.path !== undefined
+      ? 'dataset.path: '
+      : `dataset.name ${JSON.stringify(cfg.dataset.name)}: `;
   return new UsageError(`${configFile}: ${field}${msg}`);
 }
 
 export function buildProgram(ctx: Ctx = { io: processIO }): Command {
   const { io } = ctx;
   const program = new Command('fisher-lens')
-    .description('Train networks while measuring the trace of the Fisher Information Matrix (Fisher Lens).')
+    .description(
+      'Train networks while measuring the trace of the Fisher Information Matrix (Fisher Lens).',
+    )
     .version(VERSION)
     .option('--debug', 'print the stack trace of an error (also FISHER_LENS_DEBUG=1)')
     .showHelpAfterError()
@@ -120,69 +158,112 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
 
   program
     .command('train')
-    .description('train one run described by a run config (*.fisher.json) and write its run directory')
+    .description(
+      'train one run described by a run config (*.fisher.json) and write its run directory',
+    )
     .argument('<config>', 'run config file (JSON, at most 1 MiB)')
     .option('--runs-dir <dir>', 'runs root directory', path.join('.fisherlens', 'runs'))
     .option('--run-id <id>', 'run id (directory name); default: <timestamp>-<name>')
     .addOption(backendOption())
-    .addOption(new Option('--json', 'stream the run events as NDJSON on stdout instead of a progress bar').conflicts('quiet'))
+    .addOption(
+      new Option(
+        '--json',
+        'stream the run events as NDJSON on stdout instead of a progress bar',
+      ).conflicts('quiet'),
+    )
     .option('--quiet', 'print nothing but errors (the run folder is the only output)')
-    .action(async (configFile: string, opts: { runsDir: string; runId?: string; backend?: BackendName; json?: boolean; quiet?: boolean }) => {
-      // Every input is checked before any work (data, backends) and before anything is written.
-      if (opts.runId !== undefined) {
-        const bad = runIdProblem(opts.runId);
-        if (bad) throw new UsageError(`--run-id: ${bad}`);
-      }
-      const configDir = path.dirname(path.resolve(configFile));
-      const written = loadConfigFile(configFile);
-      checkDatasetPath(written, configDir, configFile);
-      // The run trains on (and records) the resolved config: a relative dataset folder made absolute, one rule.
-      const config = withResolvedDatasetPath(written, configDir);
-      if (opts.backend) config.backend = opts.backend;
-      const runsRoot = path.resolve(opts.runsDir);
-      checkWritableDir(runsRoot, '--runs-dir');
-      if (opts.runId !== undefined) checkRunIdFree(runsRoot, opts.runId);
-      // An explicitly requested backend that does not load is an input error (exit 2), found before the data is
-      // loaded; the choice is cached, so train() reuses it.
-      await selectBackend(config.backend);
-      const { train } = await import('./trainer/train');
-      const reporter = createReporter({ mode: opts.quiet ? 'quiet' : opts.json ? 'json' : 'progress' });
-      let summary;
-      try {
-        summary = await train({
-          config,
-          runsRoot,
-          runId: opts.runId,
-          configName: path.basename(configFile).replace(/(\.fisher)?\.json$/i, ''),
-          sinks: [reporter],
-          handleSignals: true,
+    .action(
+      async (
+        configFile: string,
+        opts: {
+          runsDir: string;
+          runId?: string;
+          backend?: BackendName;
+          json?: boolean;
+          quiet?: boolean;
+        },
+      ) => {
+        // Every input is checked before any work (data, backends) and before anything is written.
+        if (opts.runId !== undefined) {
+          const bad = runIdProblem(opts.runId);
+          if (bad) throw new UsageError(`--run-id: ${bad}`);
+        }
+        const configDir = path.dirname(path.resolve(configFile));
+        const written = loadConfigFile(configFile);
+        checkDatasetPath(written, configDir, configFile);
+        // The run trains on (and records) the resolved config: a relative dataset folder made absolute, one rule.
+        const config = withResolvedDatasetPath(written, configDir);
+        if (opts.backend) config.backend = opts.backend;
+        const runsRoot = path.resolve(opts.runsDir);
+        checkWritableDir(runsRoot, '--runs-dir');
+        if (opts.runId !== undefined) checkRunIdFree(runsRoot, opts.runId);
+        // An explicitly requested backend that does not load is an input error (exit 2), found before the data is
+        // loaded; the choice is cached, so train() reuses it.
+        await selectBackend(config.backend);
+        const { train } = await import('./trainer/train');
+        const reporter = createReporter({
+          mode: opts.quiet ? 'quiet' : opts.json ? 'json' : 'progress',
         });
-      } catch (e) {
-        if ((e as Error)?.name === 'DataError') throw dataFieldError(e as Error, config, configFile);
-        if (e instanceof ConfigError && !e.source) throw new ConfigError(e.problems, configFile);
-        throw e;
-      }
-      reporter.done(summary);
-      ctx.code = exitCodeForState(summary.state);
-    });
+        let summary;
+        try {
+          summary = await train({
+            config,
+            runsRoot,
+            runId: opts.runId,
+            configName: path.basename(configFile).replace(/(\.fisher)?\.json$/i, ''),
+            sinks: [reporter],
+            handleSignals: true,
+          });
+        } catch (e) {
+          if ((e as Error)?.name === 'DataError')
+            throw dataFieldError(e as Error, config, configFile);
+          if (e instanceof ConfigError && !e.source) throw new ConfigError(e.problems, configFile);
+          throw e;
+        }
+        reporter.done(summary);
+        ctx.code = exitCodeForState(summary.state);
+      },
+    );
 
   program
     .command('trace')
-    .description('per-example squared gradient norms (and their mean, Tr(F) or the empirical version) for a saved checkpoint')
-    .requiredOption('--checkpoint <dir>', 'checkpoint directory (params.json + params.bin), e.g. <run>/checkpoint')
-    .requiredOption('--data <spec>', 'data: mnist | fashion-mnist | idx:DIR | cifar10:DIR | cifar100:DIR | synthetic, optionally @test or @train (default @train)')
+    .description(
+      'per-example squared gradient norms (and their mean, Tr(F) or the empirical version) for a saved checkpoint',
+    )
+    .requiredOption(
+      '--checkpoint <dir>',
+      'checkpoint directory (params.json + params.bin), e.g. <run>/checkpoint',
+    )
+    .requiredOption(
+      '--data <spec>',
+      'data: mnist | fashion-mnist | idx:DIR | cifar10:DIR | cifar100:DIR | synthetic, optionally @test or @train (default @train)',
+    )
     .option('--count <n>', 'number of examples', positiveInt('--count', LIMITS.examples), 128)
-    .addOption(new Option('--labels <kind>', 'given: the data labels (empirical Fisher); sampled: labels drawn from the model (true Fisher)').choices(['given', 'sampled']).default('sampled'))
-    .option('--seed <n>', 'seed for the example subset and the label sampling (an integer 0 … 2^53 − 1)', intArg('--seed', 0, Number.MAX_SAFE_INTEGER), 0)
+    .addOption(
+      new Option(
+        '--labels <kind>',
+        'given: the data labels (empirical Fisher); sampled: labels drawn from the model (true Fisher)',
+      )
+        .choices(['given', 'sampled'])
+        .default('sampled'),
+    )
+    .option(
+      '--seed <n>',
+      'seed for the example subset and the label sampling (an integer 0 … 2^53 − 1)',
+      intArg('--seed', 0, Number.MAX_SAFE_INTEGER),
+      0,
+    )
     .addOption(backendOption())
     .option('--json', 'print JSON')
-    .action(async (opts: { checkpoint: string; data: string; count: number; labels: 'given' | 'sampled'; seed: number; backend?: BackendName; json?: boolean }) => {
+    .action(async (opts: TraceOptions & { json?: boolean }) => {
       const { traceCheckpoint } = await import('./trainer/trace');
       const r = await traceCheckpoint(opts);
       if (opts.json) io.stdout(JSON.stringify(r) + '\n');
       else {
         io.stdout(`backend ${r.backend}; ${r.count} examples from ${r.data}; labels ${r.labels}\n`);
-        io.stdout(`mean ||∇θ ℓ||² = ${r.mean.toPrecision(6)} ± ${r.stderr.toPrecision(3)} (standard error)\n`);
+        io.stdout(
+          `mean ||∇θ ℓ||² = ${r.mean.toPrecision(6)} ± ${r.stderr.toPrecision(3)} (standard error)\n`,
+        );
       }
     });
 
@@ -198,27 +279,43 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
         return;
       }
       const results = await probeAllBackends(async (b) => {
-        const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1], 'doctor', '--probe', b], { encoding: 'utf8', timeout: 120_000 });
+        const r = spawnSync(
+          process.execPath,
+          [...process.execArgv, process.argv[1], 'doctor', '--probe', b],
+          { encoding: 'utf8', timeout: 120_000 },
+        );
         const line = (r.stdout ?? '').trim().split('\n').pop() ?? '';
         try {
           return JSON.parse(line) as { ok: boolean; detail: string };
         } catch {
-          return { ok: false, detail: `probe process exited (${r.status ?? r.signal}): ${(r.stderr ?? '').trim().split('\n').pop() ?? ''}` };
+          return {
+            ok: false,
+            detail: `probe process exited (${r.status ?? r.signal}): ${(r.stderr ?? '').trim().split('\n').pop() ?? ''}`,
+          };
         }
       });
       if (opts.json) {
         io.stdout(JSON.stringify({ node: process.version, backends: results }) + '\n');
         return;
       }
-      io.stdout(`fisher-lens ${VERSION} on Node ${process.version} (${process.platform}-${process.arch})\n`);
+      io.stdout(
+        `fisher-lens ${VERSION} on Node ${process.version} (${process.platform}-${process.arch})\n`,
+      );
       const chosen = results.find((r) => r.ok);
-      for (const r of results) io.stdout(`  ${r.ok ? '✔' : '✘'} ${r.backend.padEnd(15)} ${r.detail}\n`);
-      io.stdout(chosen ? `auto → ${chosen.backend}\n` : 'no backend loads: reinstall @tensorflow/tfjs-backend-wasm\n');
+      for (const r of results)
+        io.stdout(`  ${r.ok ? '✔' : '✘'} ${r.backend.padEnd(15)} ${r.detail}\n`);
+      io.stdout(
+        chosen
+          ? `auto → ${chosen.backend}\n`
+          : 'no backend loads: reinstall @tensorflow/tfjs-backend-wasm\n',
+      );
     });
 
   program
     .command('demo')
-    .description('a short small-LR / large-LR pair on the bundled MNIST: prints each run\'s peak Tr(F), its step and test accuracy')
+    .description(
+      "a short small-LR / large-LR pair on the bundled MNIST: prints each run's peak Tr(F), its step and test accuracy",
+    )
     .option('--runs-dir <dir>', 'runs root directory', path.join('.fisherlens', 'runs'))
     .addOption(backendOption())
     .option('--steps <n>', 'steps per run', positiveInt('--steps'))
@@ -241,7 +338,10 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
       } catch {
         /* reported below */
       }
-      if (!st?.isDirectory()) throw new UsageError(`--dataset: ${cut(o.dataset.path)} ${st ? 'is not a folder' : 'does not exist'}; expected a folder with the dataset files`);
+      if (!st?.isDirectory())
+        throw new UsageError(
+          `--dataset: ${cut(o.dataset.path)} ${st ? 'is not a folder' : 'does not exist'}; expected a folder with the dataset files`,
+        );
     }
     if (!flags.dryRun) checkWritableDir(o.out, '--out');
   });
@@ -251,18 +351,31 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
 
 /** Errors that are the user's input, not a fault of the program: exit 2 with the message alone. */
 function isInputError(e: unknown): boolean {
-  if (e instanceof ConfigError || e instanceof ConfigFileError || e instanceof UsageError || e instanceof PreflightError || e instanceof InvalidArgumentError) return true;
+  if (
+    e instanceof ConfigError ||
+    e instanceof ConfigFileError ||
+    e instanceof UsageError ||
+    e instanceof PreflightError ||
+    e instanceof InvalidArgumentError
+  )
+    return true;
   if (e instanceof BackendUnavailableError) return e.requested !== 'auto';
   const name = (e as Error)?.name;
   return name === 'DataError' || name === 'RunExistsError';
 }
 
-const debugWanted = (argv: string[]) => argv.slice(2).includes('--debug') || /^(1|true|yes)$/i.test(process.env.FISHER_LENS_DEBUG ?? '');
+const debugWanted = (argv: string[]) =>
+  argv.slice(2).includes('--debug') || /^(1|true|yes)$/i.test(process.env.FISHER_LENS_DEBUG ?? '');
 
 /** The message for an error: `fisher-lens: …`, with the stack only in debug mode. Returns the exit code. */
 function reportError(e: unknown, io: CliIO, debug: boolean): number {
   const code = (e as { code?: string })?.code;
-  if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return EXIT.ok;
+  if (
+    code === 'commander.helpDisplayed' ||
+    code === 'commander.version' ||
+    code === 'commander.help'
+  )
+    return EXIT.ok;
   if (typeof code === 'string' && code.startsWith('commander.')) return EXIT.usage; // commander has printed it
   const message = (e instanceof Error ? e.message : String(e)) || String(e);
   const stack = debug && e instanceof Error && e.stack ? `\n${e.stack}` : '';
@@ -272,7 +385,9 @@ function reportError(e: unknown, io: CliIO, debug: boolean): number {
   }
   // A write error (disk full, permissions) names its file and cause: a plain failure, not a program fault.
   const known = (e as Error)?.name === 'RunWriteError';
-  io.stderr(`fisher-lens: ${message}${stack || (known ? '' : '\n(an unexpected error: rerun with --debug to see where it happened)')}\n`);
+  io.stderr(
+    `fisher-lens: ${message}${stack || (known ? '' : '\n(an unexpected error: rerun with --debug to see where it happened)')}\n`,
+  );
   return EXIT.failed;
 }
 

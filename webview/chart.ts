@@ -99,7 +99,9 @@ export class Chart {
 
   /** Lines shown in the legend: label and colour (for PNG export). */
   legend(): { label: string; color: string }[] {
-    return this.opts.lines.filter((l) => !l.noLegend && !l.passive).map((l) => ({ label: l.label, color: l.color }));
+    return this.opts.lines
+      .filter((l) => !l.noLegend && !l.passive)
+      .map((l) => ({ label: l.label, color: l.color }));
   }
 
   /** The drawn canvas (for PNG export). */
@@ -121,8 +123,16 @@ export class Chart {
     const range = this.opts.zoom.range;
     const w = this.width();
     const active = this.ys.filter((_, i) => !this.opts.lines[i]?.passive);
-    const idx = decimateIndices(this.x, active, w, range ? { from: range.min, to: range.max, keep: this.keep } : { keep: this.keep });
-    const data: uPlot.AlignedData = [pick(this.x, idx), ...this.ys.map((y) => pick(y, idx))] as uPlot.AlignedData;
+    const idx = decimateIndices(
+      this.x,
+      active,
+      w,
+      range ? { from: range.min, to: range.max, keep: this.keep } : { keep: this.keep },
+    );
+    const data: uPlot.AlignedData = [
+      pick(this.x, idx),
+      ...this.ys.map((y) => pick(y, idx)),
+    ] as uPlot.AlignedData;
     this.updating = true;
     try {
       if (!this.u) {
@@ -159,7 +169,10 @@ export class Chart {
       grid: { stroke: withAlpha(t.grid, 0.5), width: 1, show: side === 0 },
       ticks: { stroke: withAlpha(t.grid, 0.5), width: 1 },
       size: 52,
-      values: o.yFormat?.[scale] ? (_u: uPlot, splits: number[]) => splits.map((v) => (v === null ? '' : o.yFormat![scale](v))) : undefined,
+      values: o.yFormat?.[scale]
+        ? (_u: uPlot, splits: number[]) =>
+            splits.map((v) => (v === null ? '' : o.yFormat![scale](v)))
+        : undefined,
     });
     const yScale: uPlot.Scale = o.yLog ? { distr: 3, log: 10 } : {};
     return {
@@ -178,34 +191,44 @@ export class Chart {
           },
         },
       },
-      scales: { x: { time: false }, ...Object.fromEntries(scales.map((s) => [s, s === 'y' ? yScale : {}])) },
+      scales: {
+        x: { time: false },
+        ...Object.fromEntries(scales.map((s) => [s, s === 'y' ? yScale : {}])),
+      },
       axes: [
         {
           stroke: t.muted,
           font: t.font,
           grid: { stroke: withAlpha(t.grid, 0.5), width: 1 },
           ticks: { stroke: withAlpha(t.grid, 0.5), width: 1 },
-          values: o.xFormat ? (_u: uPlot, splits: number[]) => splits.map((v) => (v === null ? '' : o.xFormat!(v))) : undefined,
+          values: o.xFormat
+            ? (_u: uPlot, splits: number[]) => splits.map((v) => (v === null ? '' : o.xFormat!(v)))
+            : undefined,
         },
         ...scales.map((s, i) => axis(s, i === 0 ? 0 : 1)),
       ],
       series: [
-        { label: o.xLabel ?? 'x', value: (_u: uPlot, v: number | null) => (v === null || v === undefined ? '–' : o.xFormat ? o.xFormat(v) : fmtAxis(v)) },
-        ...o.lines.map(
-          (l): uPlot.Series => ({
-            label: l.label,
-            scale: l.scale ?? 'y',
-            stroke: l.color,
-            width: l.width ?? 1.5,
-            dash: l.dash,
-            spanGaps: true,
-            points: { show: l.points ?? false, size: 4, fill: l.color },
-            value: (_u: uPlot, v: number | null) => (v === null || v === undefined ? '–' : fmtAxis(v)),
-            class: l.noLegend ? 'no-legend' : undefined,
-          }),
-        ),
+        {
+          label: o.xLabel ?? 'x',
+          value: (_u: uPlot, v: number | null) =>
+            v === null || v === undefined ? '–' : o.xFormat ? o.xFormat(v) : fmtAxis(v),
+        },
+        ...o.lines.map((l): uPlot.Series => ({
+          label: l.label,
+          scale: l.scale ?? 'y',
+          stroke: l.color,
+          width: l.width ?? 1.5,
+          dash: l.dash,
+          spanGaps: true,
+          points: { show: l.points ?? false, size: 4, fill: l.color },
+          value: (_u: uPlot, v: number | null) =>
+            v === null || v === undefined ? '–' : fmtAxis(v),
+          class: l.noLegend ? 'no-legend' : undefined,
+        })),
       ],
-      bands: o.band ? [{ series: [o.band.upper + 1, o.band.lower + 1], fill: o.band.fill }] : undefined,
+      bands: o.band
+        ? [{ series: [o.band.upper + 1, o.band.lower + 1], fill: o.band.fill }]
+        : undefined,
       hooks: {
         setScale: [
           (u: uPlot, key: string) => {

@@ -4,7 +4,14 @@
  */
 import 'uplot/dist/uPlot.min.css';
 import './common.css';
-import { COMPARE_METRICS, metricLine, summaryRow, summaryTable, align, type MetricDef } from '../src/shared/compare';
+import {
+  COMPARE_METRICS,
+  metricLine,
+  summaryRow,
+  summaryTable,
+  align,
+  type MetricDef,
+} from '../src/shared/compare';
 import { configDiff, showValue } from '../src/shared/configDiff';
 import { percentAxis } from '../src/shared/format';
 import { tableOf } from '../src/shared/metrics';
@@ -24,7 +31,9 @@ import { onHostMessage, reportErrors, webviewApi } from './vscodeApi';
 const api = webviewApi<FromCompareMessage, CompareViewState>();
 reportErrors(api);
 
-const initialIds = [...document.querySelectorAll<HTMLElement>('#compare-legend .legend-item')].map((e) => e.dataset.run ?? '');
+const initialIds = [...document.querySelectorAll<HTMLElement>('#compare-legend .legend-item')].map(
+  (e) => e.dataset.run ?? '',
+);
 const saved = api.getState();
 const view: CompareViewState = {
   runIds: initialIds,
@@ -58,7 +67,8 @@ void bindControls({
   },
   onLogScale: (on) => {
     logScale = on;
-    for (const m of COMPARE_METRICS) if (m.compare?.wide) charts.get(m.id)?.reconfigure({ yLog: logScale });
+    for (const m of COMPARE_METRICS)
+      if (m.compare?.wide) charts.get(m.id)?.reconfigure({ yLog: logScale });
     renderCharts();
   },
 });
@@ -148,8 +158,18 @@ function renderTables() {
   const summary = summaryTable(runs.map((r) => summaryRow(r.series, r.summary, r.state)));
   table('summary-table', summary.head, summary.rows);
   const diff = configDiff(runs.map((r) => r.config ?? {}));
-  if (!diff.length) table('config-diff', ['Field', ...runs.map((r) => r.runId)], [[runs.length > 1 ? 'the configs are identical' : '–', ...runs.map(() => '')]]);
-  else table('config-diff', ['Field', ...runs.map((r) => r.runId)], diff.map((d) => [d.path, ...d.values.map(showValue)]));
+  if (!diff.length)
+    table(
+      'config-diff',
+      ['Field', ...runs.map((r) => r.runId)],
+      [[runs.length > 1 ? 'the configs are identical' : '–', ...runs.map(() => '')]],
+    );
+  else
+    table(
+      'config-diff',
+      ['Field', ...runs.map((r) => r.runId)],
+      diff.map((d) => [d.path, ...d.values.map(showValue)]),
+    );
 }
 
 function hasData(m: MetricDef): boolean {
@@ -183,7 +203,11 @@ function renderCharts() {
         yLog: wide && logScale,
         yFormat: m.format === 'percent' ? { y: percentAxis } : undefined,
         xLabel: axis,
-        lines: runs.map((r, i) => ({ label: r.runId, color: colorOf(i), points: m.event === 'eval' })),
+        lines: runs.map((r, i) => ({
+          label: r.runId,
+          color: colorOf(i),
+          points: m.event === 'eval',
+        })),
       });
       charts.set(m.id, c);
     }

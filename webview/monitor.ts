@@ -7,7 +7,13 @@ import './common.css';
 import { flatten, showValue } from '../src/shared/configDiff';
 import { fmt } from '../src/shared/format';
 import type { RunState, RunSummary } from '../src/shared/protocol';
-import { appendEvents, boundSeries, VIEW_MAX_POINTS, type RunSeries, type XAxis } from '../src/shared/series';
+import {
+  appendEvents,
+  boundSeries,
+  VIEW_MAX_POINTS,
+  type RunSeries,
+  type XAxis,
+} from '../src/shared/series';
 import {
   validateToMonitor,
   type FromMonitorMessage,
@@ -41,7 +47,13 @@ let stateMessage: string | null = null;
 let fisherPoints = 0;
 let theme: Theme = readTheme();
 const zoom = new ZoomGroup(`fl-monitor-${Math.random().toString(36).slice(2)}`);
-const charts = new MonitorCharts(() => ({ xAxis: (view.xAxis ?? 'step') as XAxis, smoothing: view.smoothing ?? 0, logScale: !!view.logScale, theme, zoom }));
+const charts = new MonitorCharts(() => ({
+  xAxis: (view.xAxis ?? 'step') as XAxis,
+  smoothing: view.smoothing ?? 0,
+  logScale: !!view.logScale,
+  theme,
+  zoom,
+}));
 
 /** Keep a change of the view's settings (for a reload), then redraw. */
 function save(patch: Partial<MonitorViewState>, then: () => void) {
@@ -181,8 +193,22 @@ function renderAll() {
 function exportPng(requestId: number) {
   try {
     const items = charts.order
-      .map((id) => ({ id, title: ($(id).querySelector('h3')?.textContent ?? id).trim(), canvas: charts.get(id)?.canvas() ?? null, legend: charts.get(id)?.legend() ?? [] }))
-      .filter((i): i is { id: string; title: string; canvas: HTMLCanvasElement; legend: { label: string; color: string }[] } => !!i.canvas && i.canvas.width > 0);
+      .map((id) => ({
+        id,
+        title: ($(id).querySelector('h3')?.textContent ?? id).trim(),
+        canvas: charts.get(id)?.canvas() ?? null,
+        legend: charts.get(id)?.legend() ?? [],
+      }))
+      .filter(
+        (
+          i,
+        ): i is {
+          id: string;
+          title: string;
+          canvas: HTMLCanvasElement;
+          legend: { label: string; color: string }[];
+        } => !!i.canvas && i.canvas.width > 0,
+      );
     if (!items.length) throw new Error('no chart drawn yet');
     const dpr = devicePixelRatio || 1;
     const pad = 12 * dpr;

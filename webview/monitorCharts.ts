@@ -6,8 +6,24 @@
 import type uPlot from 'uplot';
 import { align } from '../src/shared/compare';
 import { duration, fmt, fmtAxis, pct, percentAxis } from '../src/shared/format';
-import { chartLines, MONITOR_CHARTS, tableOf, type MetricSpec, type MonitorChart, type MonitorLine } from '../src/shared/metrics';
-import { argMax, ema, headline, xValues, type RunSeries, type Val, type XAxis, type XColumns } from '../src/shared/series';
+import {
+  chartLines,
+  MONITOR_CHARTS,
+  tableOf,
+  type MetricSpec,
+  type MonitorChart,
+  type MonitorLine,
+} from '../src/shared/metrics';
+import {
+  argMax,
+  ema,
+  headline,
+  xValues,
+  type RunSeries,
+  type Val,
+  type XAxis,
+  type XColumns,
+} from '../src/shared/series';
 import { Chart, type LineSpec, type ZoomGroup } from './chart';
 import { withAlpha, type Theme } from './theme';
 import { $, chartBox, chartNote } from './view';
@@ -23,11 +39,15 @@ export interface ChartView {
 
 type Line = MetricSpec & { monitor: MonitorLine };
 
-const column = (s: RunSeries, m: MetricSpec): Val[] => (s[tableOf(m)] as unknown as Record<string, Val[]>)[m.id] ?? [];
+const column = (s: RunSeries, m: MetricSpec): Val[] =>
+  (s[tableOf(m)] as unknown as Record<string, Val[]>)[m.id] ?? [];
 const rows = (s: RunSeries, m: MetricSpec): number => (s[tableOf(m)] as XColumns).step.length;
 const lineSpec = (m: Line, t: Theme): LineSpec => ({
   label: m.monitor.legend,
-  color: m.monitor.alpha !== undefined ? withAlpha(t[m.monitor.color], m.monitor.alpha) : t[m.monitor.color],
+  color:
+    m.monitor.alpha !== undefined
+      ? withAlpha(t[m.monitor.color], m.monitor.alpha)
+      : t[m.monitor.color],
   width: m.monitor.width,
   scale: m.monitor.scale,
   points: m.event === 'eval' || undefined,
@@ -63,11 +83,20 @@ export class MonitorCharts {
     }
   }
 
-  private chart(spec: MonitorChart, lines: LineSpec[], extra: Partial<ConstructorParameters<typeof Chart>[0]> = {}): Chart {
+  private chart(
+    spec: MonitorChart,
+    lines: LineSpec[],
+    extra: Partial<ConstructorParameters<typeof Chart>[0]> = {},
+  ): Chart {
     let c = this.charts.get(spec.dom);
     if (!c) {
       const v = this.view();
-      const { plot } = chartBox($('charts') ?? document.querySelector('section.charts') ?? document.body, spec.dom, { html: spec.title }, spec.wide);
+      const { plot } = chartBox(
+        $('charts') ?? document.querySelector('section.charts') ?? document.body,
+        spec.dom,
+        { html: spec.title },
+        spec.wide,
+      );
       c = new Chart({
         container: plot,
         height: spec.height,
@@ -88,9 +117,14 @@ export class MonitorCharts {
   private renderChart(spec: MonitorChart, s: RunSeries): void {
     const v = this.view();
     const lines = chartLines(spec.id) as Line[];
-    const ys = lines.map((m) => (m.smooth && m.event !== 'eval' ? ema(column(s, m), v.smoothing) : column(s, m)));
+    const ys = lines.map((m) =>
+      m.smooth && m.event !== 'eval' ? ema(column(s, m), v.smoothing) : column(s, m),
+    );
     const tables = new Set(lines.map(tableOf));
-    const c = this.chart(spec, lines.map((m) => lineSpec(m, v.theme)));
+    const c = this.chart(
+      spec,
+      lines.map((m) => lineSpec(m, v.theme)),
+    );
     if (tables.size === 1) c.setData(xValues(s, s[tableOf(lines[0])], v.xAxis), ys);
     else {
       const a = align(lines.map((m, i) => ({ x: xValues(s, s[tableOf(m)], v.xAxis), y: ys[i] })));
@@ -105,7 +139,10 @@ export class MonitorCharts {
       const m = lines.find((x) => x.id === spec.latest!.id);
       const ys0 = m ? column(s, m) : [];
       const last = ys0[ys0.length - 1];
-      chartNote(spec.dom, last !== undefined && last !== null ? `${spec.latest.prefix} ${pct(last)}` : '');
+      chartNote(
+        spec.dom,
+        last !== undefined && last !== null ? `${spec.latest.prefix} ${pct(last)}` : '',
+      );
     }
   }
 
@@ -116,7 +153,9 @@ export class MonitorCharts {
     const fx = xValues(s, s.fisher, v.xAxis);
     const raw = s.fisher.trF;
     const se = s.fisher.trFStderr;
-    const hi: Val[] = raw.map((y, i) => (y === null || se[i] === null ? null : y + (se[i] as number)));
+    const hi: Val[] = raw.map((y, i) =>
+      y === null || se[i] === null ? null : y + (se[i] as number),
+    );
     const lo: Val[] = raw.map((y, i) => {
       if (y === null || se[i] === null) return null;
       const l = y - (se[i] as number);
@@ -132,13 +171,29 @@ export class MonitorCharts {
         { label: '+s.e.', color: 'transparent', passive: true, noLegend: true },
         { label: '−s.e.', color: 'transparent', passive: true, noLegend: true },
       ],
-      { yLog: v.logScale, band: { upper: 2, lower: 3, fill: withAlpha(t[main.monitor.color], 0.12) }, overlay: (u) => this.series && this.drawMarkers(u, this.series) },
+      {
+        yLog: v.logScale,
+        band: { upper: 2, lower: 3, fill: withAlpha(t[main.monitor.color], 0.12) },
+        overlay: (u) => this.series && this.drawMarkers(u, this.series),
+      },
     );
     this.trfX = fx;
-    c.setData(fx, [ema(raw, v.smoothing), v.smoothing > 0 ? raw : raw.map(() => null), hi, lo], peakIdx >= 0 ? [peakIdx] : []);
+    c.setData(
+      fx,
+      [ema(raw, v.smoothing), v.smoothing > 0 ? raw : raw.map(() => null), hi, lo],
+      peakIdx >= 0 ? [peakIdx] : [],
+    );
     const h = headline(s);
-    const top = h.peakTrF === null ? '' : `${h.peakKind === 'peak' ? 'early peak' : 'max'} ${fmt(h.peakTrF)} @ step ${h.peakStep}`;
-    chartNote(spec.dom, raw.length ? `latest ${fmt(raw[raw.length - 1])} · ${top}` : 'waiting for the first measurement');
+    const top =
+      h.peakTrF === null
+        ? ''
+        : `${h.peakKind === 'peak' ? 'early peak' : 'max'} ${fmt(h.peakTrF)} @ step ${h.peakStep}`;
+    chartNote(
+      spec.dom,
+      raw.length
+        ? `latest ${fmt(raw[raw.length - 1])} · ${top}`
+        : 'waiting for the first measurement',
+    );
   }
 
   /** Log-scale toggle: only the Tr(F) chart has it. */
@@ -154,11 +209,21 @@ export class MonitorCharts {
     const h = headline(s);
     const marks: { step: number; label: string; color: string }[] = [];
     if (h.peakTrF !== null && h.peakStep !== null) {
-      marks.push({ step: h.peakStep, label: `${h.peakKind} ${fmt(h.peakTrF)}`, color: h.peakKind === 'peak' ? theme.red : withAlpha(theme.red, 0.6) });
+      marks.push({
+        step: h.peakStep,
+        label: `${h.peakKind} ${fmt(h.peakTrF)}`,
+        color: h.peakKind === 'peak' ? theme.red : withAlpha(theme.red, 0.6),
+      });
     }
-    if (h.trFi !== null && h.trFiStep !== null) marks.push({ step: h.trFiStep, label: `Tr(F_i) ${fmt(h.trFi)}`, color: theme.green });
+    if (h.trFi !== null && h.trFiStep !== null)
+      marks.push({ step: h.trFiStep, label: `Tr(F_i) ${fmt(h.trFi)}`, color: theme.green });
     const ex = s.markers.find((m) => m.kind === 'explosion');
-    if (ex) marks.push({ step: ex.step, label: `explosion${ex.rise ? ` ${fmt(ex.rise, 2)}×` : ''}`, color: theme.orange });
+    if (ex)
+      marks.push({
+        step: ex.step,
+        label: `explosion${ex.rise ? ` ${fmt(ex.rise, 2)}×` : ''}`,
+        color: theme.orange,
+      });
     ctx.save();
     ctx.font = `${11 * dpr}px ${getComputedStyle(document.body).fontFamily}`;
     let row = 0;
@@ -188,6 +253,7 @@ export class MonitorCharts {
 function xOfStep(steps: number[], xs: number[], step: number): number | null {
   if (!steps.length) return null;
   let best = 0;
-  for (let i = 0; i < steps.length; i++) if (Math.abs(steps[i] - step) < Math.abs(steps[best] - step)) best = i;
+  for (let i = 0; i < steps.length; i++)
+    if (Math.abs(steps[i] - step) < Math.abs(steps[best] - step)) best = i;
   return xs[best] ?? null;
 }

@@ -1,6 +1,7 @@
 /** Theme colours from VS Code's CSS variables (they change with the theme: re-read on change). */
 
-const css = (name: string, fallback: string): string => getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
+const css = (name: string, fallback: string): string =>
+  getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
 
 export interface Theme {
   fg: string;
@@ -32,7 +33,20 @@ export function readTheme(): Theme {
     grid: css('--vscode-editorWidget-border', css('--vscode-panel-border', '#80808040')),
     bg: css('--vscode-editor-background', '#1e1e1e'),
     font: `11px ${family}`,
-    palette: [blue, orange, green, red, purple, yellow, '#4ec9b0', '#ce9178', '#9cdcfe', '#c586c0', '#dcdcaa', '#6a9955'],
+    palette: [
+      blue,
+      orange,
+      green,
+      red,
+      purple,
+      yellow,
+      '#4ec9b0',
+      '#ce9178',
+      '#9cdcfe',
+      '#c586c0',
+      '#dcdcaa',
+      '#6a9955',
+    ],
     blue,
     red,
     green,
@@ -47,12 +61,21 @@ export function withAlpha(color: string, alpha: number): string {
   const m = /^#([0-9a-f]{3}|[0-9a-f]{6})([0-9a-f]{2})?$/i.exec(color.trim());
   if (!m) return color;
   let hex = m[1];
-  if (hex.length === 3) hex = hex.split('').map((c) => c + c).join('');
-  const a = Math.round(Math.max(0, Math.min(1, alpha)) * 255).toString(16).padStart(2, '0');
+  if (hex.length === 3)
+    hex = hex
+      .split('')
+      .map((c) => c + c)
+      .join('');
+  const a = Math.round(Math.max(0, Math.min(1, alpha)) * 255)
+    .toString(16)
+    .padStart(2, '0');
   return `#${hex}${a}`;
 }
 
 /** Call `fn` when VS Code switches theme (the body's class changes). */
 export function onThemeChange(fn: () => void): void {
-  new MutationObserver(() => fn()).observe(document.body, { attributes: true, attributeFilter: ['class', 'data-vscode-theme-kind'] });
+  new MutationObserver(() => fn()).observe(document.body, {
+    attributes: true,
+    attributeFilter: ['class', 'data-vscode-theme-kind'],
+  });
 }

@@ -5,7 +5,8 @@
 import { whenElementsDefined } from './vscodeApi';
 
 /** The element with this id. */
-export const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
+export const $ = <T extends HTMLElement = HTMLElement>(id: string): T =>
+  document.getElementById(id) as T;
 
 /** `run` at most once per animation frame, however often the returned function is called. */
 export function frameScheduler(run: () => void): () => void {
@@ -24,7 +25,12 @@ export function frameScheduler(run: () => void): () => void {
  * `<div class="chart" id><div class="chart-head"><h3>title</h3><span class="chart-note"></span></div><div class="plot"></div></div>`.
  * An HTML title comes from the constant chart table (src/shared/metrics.ts), never from a run.
  */
-export function chartBox(parent: HTMLElement, id: string, title: { html: string } | { text: string }, wide = false): { box: HTMLElement; plot: HTMLElement } {
+export function chartBox(
+  parent: HTMLElement,
+  id: string,
+  title: { html: string } | { text: string },
+  wide = false,
+): { box: HTMLElement; plot: HTMLElement } {
   let box = document.getElementById(id);
   if (!box) {
     box = document.createElement('div');
@@ -69,7 +75,10 @@ export interface Controls<X extends string> {
 }
 
 /** Wire the `x-axis`, `smoothing` and `log-scale` controls once the vscode-elements are defined. */
-export function bindControls<X extends string>(c: Controls<X>, tags: string[] = ['vscode-single-select', 'vscode-checkbox']): Promise<void> {
+export function bindControls<X extends string>(
+  c: Controls<X>,
+  tags: string[] = ['vscode-single-select', 'vscode-checkbox'],
+): Promise<void> {
   return whenElementsDefined(tags).then(() => {
     const xSel = $('x-axis') as HTMLElement & { value: string };
     const smSel = $('smoothing') as HTMLElement & { value: string };

@@ -22,7 +22,8 @@ export function webviewApi<Out, State>(): WebviewApi<Out, State> {
     post: (m) => api.postMessage(m),
     getState: () => (api.getState() as State | undefined) ?? undefined,
     setState: (s) => api.setState(s),
-    log: (level, message) => api.postMessage({ type: 'log', level, message: String(message).slice(0, 100_000) }),
+    log: (level, message) =>
+      api.postMessage({ type: 'log', level, message: String(message).slice(0, 100_000) }),
   };
 }
 
@@ -45,15 +46,22 @@ export function onHostMessage<T extends { type: string }>(
     try {
       handle(v.msg);
     } catch (err) {
-      api.log('error', `${view} webview failed on ${v.msg.type}: ${(err as Error).stack ?? String(err)}`);
+      api.log(
+        'error',
+        `${view} webview failed on ${v.msg.type}: ${(err as Error).stack ?? String(err)}`,
+      );
     }
   });
 }
 
 /** Forward uncaught errors to the host so they end up in the output channel. */
 export function reportErrors(api: { log(level: 'error', m: string): void }): void {
-  window.addEventListener('error', (e) => api.log('error', `${e.message} (${e.filename}:${e.lineno})`));
-  window.addEventListener('unhandledrejection', (e) => api.log('error', `unhandled rejection: ${String(e.reason)}`));
+  window.addEventListener('error', (e) =>
+    api.log('error', `${e.message} (${e.filename}:${e.lineno})`),
+  );
+  window.addEventListener('unhandledrejection', (e) =>
+    api.log('error', `unhandled rejection: ${String(e.reason)}`),
+  );
 }
 
 /** Resolve when the vscode-elements custom elements are defined (or after a timeout). */

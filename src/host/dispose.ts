@@ -34,11 +34,5 @@ export class DisposableOwner implements vscode.Disposable {
   }
 }
 
-/**
- * @deprecated The old name of {@link DisposableOwner}, kept only until src/host/launcher.ts (owned elsewhere)
- * imports the new one; remove it then.
- */
-export const Disposable = DisposableOwner;
-
 /** A disposable from a function. */
 export const toDisposable = (fn: () => void): Releasable & vscode.Disposable => ({ dispose: fn });

@@ -49,10 +49,18 @@ export function writeFileNoFollow(file: string, data: string | Uint8Array): void
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
-  if (existing?.isSymbolicLink()) throw new Error(`${file} is a symbolic link; not written through`);
+  if (existing?.isSymbolicLink())
+    throw new Error(`${file} is a symbolic link; not written through`);
   if (existing && !existing.isFile()) throw new Error(`${file} exists and is not a regular file`);
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}-${crypto.randomBytes(6).toString('hex')}.tmp`);
-  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | O_NOFOLLOW, 0o644);
+  const tmp = path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.${process.pid}-${crypto.randomBytes(6).toString('hex')}.tmp`,
+  );
+  const fd = fs.openSync(
+    tmp,
+    fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | O_NOFOLLOW,
+    0o644,
+  );
   try {
     try {
       const buf = typeof data === 'string' ? Buffer.from(data) : data;
@@ -69,7 +77,11 @@ export function writeFileNoFollow(file: string, data: string | Uint8Array): void
 }
 
 /** Write the CSV and/or TensorBoard files of a run; returns the files written. */
-export function writeDataExports(series: RunSeries, outDir: string, formats: readonly ExportFormat[]): string[] {
+export function writeDataExports(
+  series: RunSeries,
+  outDir: string,
+  formats: readonly ExportFormat[],
+): string[] {
   ensureRealDir(outDir);
   const written: string[] = [];
   if (formats.includes('csv')) {

@@ -13,11 +13,10 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import { ensureDir } from '../runs/preflight';
 import { writeQueuedRun } from '../runs/writer';
-import { EXIT_CODES } from '../runs/exitCodes';
 import { beatQueuedStatus, failQueuedRun, settleExitedRun } from '../runs/statusFixups';
 import type { RunConfig } from '../shared/config';
 import { RUN_FILES, type RunState } from '../shared/protocol';
-import { Disposable } from './dispose';
+import { DisposableOwner } from './dispose';
 import { log } from './log';
 import type { Settings } from './settings';
 
@@ -28,7 +27,8 @@ const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
 
 /** lstat: a real folder (not a symlink), directly inside `root`. Null when fine, else why not. */
 export function runDirProblem(dir: string, root: string): string | null {
-  if (path.dirname(path.resolve(dir)) !== path.resolve(root)) return `${dir} is not directly inside the runs root ${root}`;
+  if (path.dirname(path.resolve(dir)) !== path.resolve(root))
+    return `${dir} is not directly inside the runs root ${root}`;
   let st: fs.Stats;
   try {
     st = fs.lstatSync(dir);
@@ -51,7 +51,11 @@ export function createStopFile(dir: string, root: string): 'created' | 'exists' 
   const file = path.join(dir, RUN_FILES.stop);
   let fd: number;
   try {
-    fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | O_NOFOLLOW, 0o644);
+    fd = fs.openSync(
+      file,
+      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | O_NOFOLLOW,
+      0o644,
+    );
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     const st = fs.lstatSync(file);
@@ -67,11 +71,9 @@ export function createStopFile(dir: string, root: string): 'created' | 'exists' 
   return 'created';
 }
 
-/** @deprecated Exit codes of `fisher-lens train`: use `EXIT_CODES` from `src/runs/exitCodes` (this alias goes next). */
-export const EXIT = EXIT_CODES;
-
 /** What to run: a resolved config, or one read from a config file (either way written once, to the placeholder). */
-export type RunSource = { kind: 'config'; config: RunConfig } | { kind: 'file'; file: string; config: RunConfig };
+export type RunSource =
+  { kind: 'config'; config: RunConfig } | { kind: 'file'; file: string; config: RunConfig };
 
 export interface LaunchRequest {
   runId: string;
@@ -105,7 +107,7 @@ export interface LaunchOutcome {
   stopRequested: boolean;
 }
 
-export class Launcher extends Disposable {
+export class Launcher extends DisposableOwner {
   private readonly runs = new Map<string, LocalRun>();
   private readonly changed = this.register(new vscode.EventEmitter<string>());
   private readonly exited = this.register(new vscode.EventEmitter<LaunchOutcome>());
@@ -197,7 +199,9 @@ export class Launcher extends Disposable {
     if (this.disposed) return;
     const limit = this.settings().maxConcurrentRuns;
     let running = [...this.runs.values()].filter((r) => r.state === 'running').length;
-    const queued = [...this.runs.values()].filter((r) => r.state === 'queued').sort((a, b) => a.queuedAt - b.queuedAt);
+    const queued = [...this.runs.values()]
+      .filter((r) => r.state === 'queued')
+      .sort((a, b) => a.queuedAt - b.queuedAt);
     for (const r of queued) {
       if (running >= limit) break;
       this.start(r);
@@ -207,20 +211,40 @@ export class Launcher extends Disposable {
 
   private start(run: LocalRun, nodeOverride?: string) {
     const s = this.settings();
-    const args = [this.cliPath, 'train', run.file, '--runs-dir', run.runsDir, '--run-id', run.runId, '--quiet'];
+    const args = [
+      this.cliPath,
+      'train',
+      run.file,
+      '--runs-dir',
+      run.runsDir,
+      '--run-id',
+      run.runId,
+      '--quiet',
+    ];
     if (s.backend !== 'auto') args.push('--backend', s.backend);
     const node = nodeOverride ?? (s.nodePath || 'node');
     const env: NodeJS.ProcessEnv = { ...process.env };
     // Electron's own binary is plain Node only with this variable; `node` on PATH ignores it.
     if (node === process.execPath && process.versions.electron) env.ELECTRON_RUN_AS_NODE = '1';
-    log.info(`starting ${run.runId}: ${node} ${args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}`);
+    log.info(
+      `starting ${run.runId}: ${node} ${args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}`,
+    );
     // stderr goes to a file, not a pipe: a trainer that outlives this window (reload) must not die of EPIPE.
-    const errFile = path.join(os.tmpdir(), 'fisher-lens', `${run.runId}${nodeOverride ? '.2' : ''}.stderr.log`);
+    const errFile = path.join(
+      os.tmpdir(),
+      'fisher-lens',
+      `${run.runId}${nodeOverride ? '.2' : ''}.stderr.log`,
+    );
     fs.mkdirSync(path.dirname(errFile), { recursive: true });
     const fd = fs.openSync(errFile, 'w');
     let child: ChildProcess;
     try {
-      child = spawn(node, args, { cwd: this.cwd(), env, stdio: ['ignore', 'ignore', fd], windowsHide: true });
+      child = spawn(node, args, {
+        cwd: this.cwd(),
+        env,
+        stdio: ['ignore', 'ignore', fd],
+        windowsHide: true,
+      });
     } catch (e) {
       fs.closeSync(fd);
       this.finish(run, null, null, String(e));
@@ -230,7 +254,9 @@ export class Launcher extends Disposable {
     run.child = child;
     run.state = 'running';
     this.changed.fire(run.runId);
-    const stderr = new FileFollower(errFile, (text) => log.append(text.replace(/^(?=.)/gm, `[${run.runId}] `)));
+    const stderr = new FileFollower(errFile, (text) =>
+      log.append(text.replace(/^(?=.)/gm, `[${run.runId}] `)),
+    );
     child.once('spawn', () => {
       run.pid = child.pid;
       log.info(`${run.runId}: pid ${child.pid}`);
@@ -245,7 +271,12 @@ export class Launcher extends Disposable {
         return;
       }
       log.error(`${run.runId}: could not start ${node}: ${err.message}`);
-      this.finish(run, null, null, `could not start ${node}: ${err.message}${err.code === 'ENOENT' ? ' (set fisherLens.nodePath)' : ''}`);
+      this.finish(
+        run,
+        null,
+        null,
+        `could not start ${node}: ${err.message}${err.code === 'ENOENT' ? ' (set fisherLens.nodePath)' : ''}`,
+      );
     });
     child.once('close', (code, signal) => {
       const tail = stderr.close();
@@ -256,14 +287,25 @@ export class Launcher extends Disposable {
     });
   }
 
-  private finish(run: LocalRun, code: number | null, signal: NodeJS.Signals | null, stderrTail: string) {
+  private finish(
+    run: LocalRun,
+    code: number | null,
+    signal: NodeJS.Signals | null,
+    stderrTail: string,
+  ) {
     if (run.state === 'exited') return;
     run.state = 'exited';
     run.exitCode = code;
     run.child = undefined;
     this.settle(run, code, signal, stderrTail);
     this.changed.fire(run.runId);
-    this.exited.fire({ runId: run.runId, code, signal, stderrTail, stopRequested: !!run.stopRequested });
+    this.exited.fire({
+      runId: run.runId,
+      code,
+      signal,
+      stderrTail,
+      stopRequested: !!run.stopRequested,
+    });
     this.pump();
   }
 
@@ -271,7 +313,12 @@ export class Launcher extends Disposable {
    * A trainer that exited without writing a final state (it never started — bad config, no Node — or it was
    * killed hard) leaves `queued`/`running` in status.json: record `failed` with the reason.
    */
-  private settle(run: LocalRun, code: number | null, signal: NodeJS.Signals | null, stderrTail: string) {
+  private settle(
+    run: LocalRun,
+    code: number | null,
+    signal: NodeJS.Signals | null,
+    stderrTail: string,
+  ) {
     const dir = path.join(run.runsDir, run.runId);
     try {
       const bad = runDirProblem(dir, run.runsDir);
@@ -286,7 +333,11 @@ export class Launcher extends Disposable {
    * Stop a run: a queued one is dropped; our child gets SIGTERM; and the `STOP` file is created in its run
    * directory (which also stops runs this window did not start). Returns what was done.
    */
-  stop(runId: string, runDir: string | undefined, runsRoot?: string): 'dequeued' | 'signalled' | 'stop-file' | 'nothing' {
+  stop(
+    runId: string,
+    runDir: string | undefined,
+    runsRoot?: string,
+  ): 'dequeued' | 'signalled' | 'stop-file' | 'nothing' {
     const r = this.runs.get(runId);
     if (r?.state === 'queued') {
       this.runs.delete(runId);
@@ -309,7 +360,8 @@ export class Launcher extends Disposable {
         createStopFile(dir, root);
         if (done === 'nothing') done = 'stop-file';
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') log.warn(`${runId}: refused to write ${RUN_FILES.stop}: ${(e as Error).message}`);
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+          log.warn(`${runId}: refused to write ${RUN_FILES.stop}: ${(e as Error).message}`);
       }
     }
     return done;
@@ -334,7 +386,10 @@ export class Launcher extends Disposable {
       const dir = path.join(r.runsDir, r.runId);
       try {
         if (runDirProblem(dir, r.runsDir)) continue;
-        failQueuedRun(dir, 'never started: the VS Code window that queued it was closed or reloaded (start it again)');
+        failQueuedRun(
+          dir,
+          'never started: the VS Code window that queued it was closed or reloaded (start it again)',
+        );
       } catch (e) {
         log.debug(`${r.runId}: queued placeholder not marked: ${(e as Error).message}`);
       }

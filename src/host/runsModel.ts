@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { effectiveState, RunsWatcher, RunTailer, type RunInfo as DirInfo } from '../runs';
+import { effectiveState, RunsWatcher, RunTailer, type RunFolderInfo as DirInfo } from '../runs';
 import type { RunEvent, RunState, RunStatus, RunSummary } from '../shared/protocol';
 import { isTerminal, RUN_FILES } from '../shared/protocol';
 import {

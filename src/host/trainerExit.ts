@@ -1,6 +1,7 @@
 /** How a trainer this window started ended, told to the user (the run directory has the details). */
 import * as vscode from 'vscode';
-import { EXIT, type LaunchOutcome } from './launcher';
+import { EXIT_CODES as EXIT } from '../runs/exitCodes';
+import type { LaunchOutcome } from './launcher';
 import { log } from './log';
 
 /** An error for a config the trainer refused or a failed run, a warning for a divergence; nothing otherwise. */

@@ -6,7 +6,14 @@
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKENDS, resolveDatasetPath, type BackendName } from '../shared/config';
-import { buildPlan, parseDatasetArg, searchRuns, setupFor, type DatasetChoice, type ReproOptions } from './plan';
+import {
+  buildPlan,
+  parseDatasetArg,
+  searchRuns,
+  setupFor,
+  type DatasetChoice,
+  type ReproOptions,
+} from './plan';
 import { InterruptedError, defaultOut, reproduce, type Runner } from './orchestrate';
 import { createReproProgress } from './progress';
 
@@ -20,7 +27,8 @@ const datasetArg = (v: string): DatasetChoice => {
 
 const positiveInt = (name: string) => (v: string) => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer (got "${v}")`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new InvalidArgumentError(`${name} must be a positive integer (got "${v}")`);
   return n;
 };
 
@@ -34,10 +42,18 @@ interface Flags {
 }
 
 /** Options from the flags; a relative dataset folder is resolved against the working directory. */
-export function optionsFromFlags(flags: Flags, cwd = process.cwd()): ReproOptions & { out: string } {
+export function optionsFromFlags(
+  flags: Flags,
+  cwd = process.cwd(),
+): ReproOptions & { out: string } {
   let dataset = flags.dataset;
   if (dataset.path) dataset = { ...dataset, path: resolveDatasetPath(dataset.path, cwd) };
-  const o: ReproOptions = { dataset, quick: !!flags.quick, seeds: flags.seeds, backend: flags.backend };
+  const o: ReproOptions = {
+    dataset,
+    quick: !!flags.quick,
+    seeds: flags.seeds,
+    backend: flags.backend,
+  };
   return { ...o, out: path.resolve(cwd, flags.out ?? defaultOut(o, cwd)) };
 }
 
@@ -45,12 +61,26 @@ export function optionsFromFlags(flags: Flags, cwd = process.cwd()): ReproOption
 export function registerReproduceCommand(program: Command, runner: Runner): Command {
   return program
     .command('reproduce')
-    .description("reproduce the paper's claims at CPU scale (LR search, Fisher explosion, Tr(F_i) vs accuracy, penalties, label noise) and write <out>/report.md")
-    .addOption(new Option('--dataset <spec>', 'mnist | fashion-mnist | synthetic | idx:DIR | cifar10:DIR | cifar100:DIR').argParser(datasetArg).default(parseDatasetArg('mnist'), 'mnist'))
+    .description(
+      "reproduce the paper's claims at CPU scale (LR search, Fisher explosion, Tr(F_i) vs accuracy, penalties, label noise) and write <out>/report.md",
+    )
+    .addOption(
+      new Option(
+        '--dataset <spec>',
+        'mnist | fashion-mnist | synthetic | idx:DIR | cifar10:DIR | cifar100:DIR',
+      )
+        .argParser(datasetArg)
+        .default(parseDatasetArg('mnist'), 'mnist'),
+    )
     .option('--seeds <n>', 'seeds per arm (default 3; 2 with --quick)', positiveInt('--seeds'))
     .option('--quick', 'fewer steps, seeds and arms; the same code path (CI, ~10 min on MNIST)')
-    .option('--out <dir>', 'output folder (runs in <out>/runs); default .fisherlens/reproduce/<dataset>[-quick]')
-    .addOption(new Option('--backend <name>', 'compute backend for every run').choices([...BACKENDS]))
+    .option(
+      '--out <dir>',
+      'output folder (runs in <out>/runs); default .fisherlens/reproduce/<dataset>[-quick]',
+    )
+    .addOption(
+      new Option('--backend <name>', 'compute backend for every run').choices([...BACKENDS]),
+    )
     .option('--dry-run', 'print the plan (runs per claim, steps) and exit without training')
     .action(async (flags: Flags) => {
       const opts = optionsFromFlags(flags);
@@ -62,16 +92,29 @@ export function registerReproduceCommand(program: Command, runner: Runner): Comm
       let signals = 0;
       const onSignal = () => {
         if (++signals > 1) process.exit(130);
-        process.stderr.write('\nstopping after the current step (press Ctrl-C again to quit at once)…\n');
+        process.stderr.write(
+          '\nstopping after the current step (press Ctrl-C again to quit at once)…\n',
+        );
         ac.abort();
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      const argv = ['fisher-lens', 'reproduce', `--dataset ${flags.dataset.path ? `${flags.dataset.name}:${flags.dataset.path}` : flags.dataset.name}`, flags.quick ? '--quick' : '', flags.seeds ? `--seeds ${flags.seeds}` : '', flags.out ? `--out ${flags.out}` : '', flags.backend ? `--backend ${flags.backend}` : '']
+      const argv = [
+        'fisher-lens',
+        'reproduce',
+        `--dataset ${flags.dataset.path ? `${flags.dataset.name}:${flags.dataset.path}` : flags.dataset.name}`,
+        flags.quick ? '--quick' : '',
+        flags.seeds ? `--seeds ${flags.seeds}` : '',
+        flags.out ? `--out ${flags.out}` : '',
+        flags.backend ? `--backend ${flags.backend}` : '',
+      ]
         .filter(Boolean)
         .join(' ');
       try {
-        const r = await reproduce({ ...opts, command: `npx ${argv}` }, { runner, progress: createReproProgress(), signal: ac.signal });
+        const r = await reproduce(
+          { ...opts, command: `npx ${argv}` },
+          { runner, progress: createReproProgress(), signal: ac.signal },
+        );
         const v = r.analysis;
         process.stderr.write(
           `\nη* = ${r.plan.etaStar}; verdicts: (a) ${v.a.verdict.verdict}, (b) ${v.b.verdict.verdict}, (c) ${v.c.verdict.verdict}, (e) ${v.e.verdict.verdict}\n` +
@@ -98,8 +141,13 @@ function printPlan(opts: ReproOptions & { out: string }) {
   const search = searchRuns(s);
   const steps = [...search, ...plan.runs].reduce((a, r) => a + r.steps, 0);
   console.log(`out: ${opts.out}`);
-  console.log(`LR search: ${search.length} runs × ${s.steps} steps over η ∈ {${s.search.grid.join(', ')}}`);
-  for (const c of plan.claims) console.log(`(${c.claim}) ${c.title}: ${c.arms.length} arms × ${s.seeds.length} seeds`);
-  console.log(`${search.length + plan.runs.length} runs (shared configurations trained once), ${steps} steps in all; run ids depend on η* (shown here for η* = ${s.search.grid[0]})`);
+  console.log(
+    `LR search: ${search.length} runs × ${s.steps} steps over η ∈ {${s.search.grid.join(', ')}}`,
+  );
+  for (const c of plan.claims)
+    console.log(`(${c.claim}) ${c.title}: ${c.arms.length} arms × ${s.seeds.length} seeds`);
+  console.log(
+    `${search.length + plan.runs.length} runs (shared configurations trained once), ${steps} steps in all; run ids depend on η* (shown here for η* = ${s.search.grid[0]})`,
+  );
   for (const r of plan.runs) console.log(`  ${r.id} (${r.steps} steps)`);
 }

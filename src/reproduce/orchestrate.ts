@@ -5,7 +5,15 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { buildPlan, pickEtaStar, searchRuns, setupFor, type Plan, type ReproOptions, type RunSpec } from './plan';
+import {
+  buildPlan,
+  pickEtaStar,
+  searchRuns,
+  setupFor,
+  type Plan,
+  type ReproOptions,
+  type RunSpec,
+} from './plan';
 import { renderReport, type ReportMeta } from './report';
 import { createReproProgress, type ReproProgress } from './progress';
 import { finalTestAcc, type Results } from './results';
@@ -13,7 +21,10 @@ import { decide, fsStore, type RunStore } from './store';
 import { analyze, type Analysis } from './verdicts';
 
 /** Trains one run into `runsRoot/<spec.id>/`; reports progress; resolves with the run's final state. */
-export type Runner = (spec: RunSpec, ctx: { runsRoot: string; onStep: (step: number) => void; signal: AbortSignal }) => Promise<{ state: string; error?: string | null }>;
+export type Runner = (
+  spec: RunSpec,
+  ctx: { runsRoot: string; onStep: (step: number) => void; signal: AbortSignal },
+) => Promise<{ state: string; error?: string | null }>;
 
 export interface ReproduceDeps {
   runner: Runner;
@@ -36,11 +47,15 @@ export interface ReproduceResult {
 }
 
 /** Default output folder: `.fisherlens/reproduce/<dataset>` (`<dataset>-quick` for --quick, so the two never collide). */
-export const defaultOut = (opts: ReproOptions, cwd = process.cwd()) => path.join(cwd, '.fisherlens', 'reproduce', `${opts.dataset.label}${opts.quick ? '-quick' : ''}`);
+export const defaultOut = (opts: ReproOptions, cwd = process.cwd()) =>
+  path.join(cwd, '.fisherlens', 'reproduce', `${opts.dataset.label}${opts.quick ? '-quick' : ''}`);
 
 export class InterruptedError extends Error {}
 
-export async function reproduce(opts: ReproOptions & { out: string; command?: string; notes?: string[] }, deps: ReproduceDeps): Promise<ReproduceResult> {
+export async function reproduce(
+  opts: ReproOptions & { out: string; command?: string; notes?: string[] },
+  deps: ReproduceDeps,
+): Promise<ReproduceResult> {
   const t0 = (deps.now ?? Date.now)();
   const setup = setupFor(opts);
   const store = deps.store ?? fsStore(opts.out);
@@ -54,7 +69,10 @@ export async function reproduce(opts: ReproOptions & { out: string; command?: st
   // The number of claim runs does not depend on η*: lay out a provisional plan for the progress totals.
   const provisional = buildPlan(setup, setup.search.grid[0]);
   const all = [...search, ...provisional.runs];
-  progress.start(all.length, all.reduce((a, r) => a + r.steps, 0));
+  progress.start(
+    all.length,
+    all.reduce((a, r) => a + r.steps, 0),
+  );
 
   const trained: string[] = [];
   const skipped: string[] = [];
@@ -76,7 +94,10 @@ export async function reproduce(opts: ReproOptions & { out: string; command?: st
       }
       if (d.action === 'rerun') {
         const owner = store.liveOwner(spec.id);
-        if (owner !== null) throw new Error(`run ${spec.id} is being trained by process ${owner}; is another reproduction running in ${opts.out}?`);
+        if (owner !== null)
+          throw new Error(
+            `run ${spec.id} is being trained by process ${owner}; is another reproduction running in ${opts.out}?`,
+          );
         const where = store.moveAside(spec.id, d.why);
         movedAside.push(spec.id);
         progress.log(`${spec.id}: ${d.why}; moved aside to ${where}`);
@@ -86,7 +107,11 @@ export async function reproduce(opts: ReproOptions & { out: string; command?: st
       let state: string;
       let error: string | null | undefined;
       try {
-        ({ state, error } = await deps.runner(spec, { runsRoot: store.runsRoot, onStep: (s) => progress.step(s), signal: ac.signal }));
+        ({ state, error } = await deps.runner(spec, {
+          runsRoot: store.runsRoot,
+          onStep: (s) => progress.step(s),
+          signal: ac.signal,
+        }));
       } catch (e) {
         // An input error (missing dataset folder, bad IDX file) would fail every run: stop here.
         if ((e as Error).name === 'DataError' || (e as Error).name === 'ConfigError') throw e;
@@ -96,7 +121,11 @@ export async function reproduce(opts: ReproOptions & { out: string; command?: st
       trained.push(spec.id);
       const r = store.load(spec.id);
       const acc = finalTestAcc(r);
-      const line = [acc !== null ? `test acc ${(100 * acc).toFixed(2)}%` : '', r.summary?.trFi != null ? `Tr(F_i) ${Number(r.summary.trFi.toPrecision(3))}` : '', error ? `error: ${error}` : '']
+      const line = [
+        acc !== null ? `test acc ${(100 * acc).toFixed(2)}%` : '',
+        r.summary?.trFi != null ? `Tr(F_i) ${Number(r.summary.trFi.toPrecision(3))}` : '',
+        error ? `error: ${error}` : '',
+      ]
         .filter(Boolean)
         .join(', ');
       progress.runDone(spec.id, state, (Date.now() - started) / 1000, line);
@@ -117,17 +146,40 @@ export async function reproduce(opts: ReproOptions & { out: string; command?: st
       });
       const eta = pickEtaStar(searchResults);
       plan = buildPlan(setup, eta);
-      fs.writeFileSync(path.join(opts.out, 'plan.json'), JSON.stringify({ setup, etaStar: plan.etaStar, searchResults, claims: plan.claims, runs: plan.runs.map((r) => r.id) }, null, 2) + '\n');
-      progress.log(`η* = ${plan.etaStar} (LR search: ${searchResults.map((s) => `${s.lr} → ${s.finalTestAcc === null ? s.state : (100 * s.finalTestAcc).toFixed(2) + '%'}`).join(', ')})`);
+      fs.writeFileSync(
+        path.join(opts.out, 'plan.json'),
+        JSON.stringify(
+          {
+            setup,
+            etaStar: plan.etaStar,
+            searchResults,
+            claims: plan.claims,
+            runs: plan.runs.map((r) => r.id),
+          },
+          null,
+          2,
+        ) + '\n',
+      );
+      progress.log(
+        `η* = ${plan.etaStar} (LR search: ${searchResults.map((s) => `${s.lr} → ${s.finalTestAcc === null ? s.state : (100 * s.finalTestAcc).toFixed(2) + '%'}`).join(', ')})`,
+      );
       await ensure(plan.runs);
     }
     progress.stop();
     if (interrupted || !plan) {
-      throw new InterruptedError(`interrupted: ${trained.length} run(s) trained, ${skipped.length} skipped; rerun the same command to resume (finished runs are kept)`);
+      throw new InterruptedError(
+        `interrupted: ${trained.length} run(s) trained, ${skipped.length} skipped; rerun the same command to resume (finished runs are kept)`,
+      );
     }
     const results: Results = {};
-    for (const id of new Set([...search.map((r) => r.id), ...plan.runs.map((r) => r.id)])) results[id] = store.load(id);
-    const meta: ReportMeta = { command: opts.command, generatedAt: new Date().toISOString(), wallSeconds: ((deps.now ?? Date.now)() - t0) / 1000, notes: opts.notes };
+    for (const id of new Set([...search.map((r) => r.id), ...plan.runs.map((r) => r.id)]))
+      results[id] = store.load(id);
+    const meta: ReportMeta = {
+      command: opts.command,
+      generatedAt: new Date().toISOString(),
+      wallSeconds: ((deps.now ?? Date.now)() - t0) / 1000,
+      notes: opts.notes,
+    };
     const report = renderReport(plan, results, meta);
     const reportPath = path.join(opts.out, 'report.md');
     for (const [rel, text] of Object.entries(report.files)) {
@@ -135,7 +187,16 @@ export async function reproduce(opts: ReproOptions & { out: string; command?: st
       fs.writeFileSync(path.join(opts.out, rel), text);
     }
     fs.writeFileSync(reportPath, report.markdown);
-    return { plan, results, analysis: analyze(plan, results), reportPath, trained, skipped, movedAside, interrupted };
+    return {
+      plan,
+      results,
+      analysis: analyze(plan, results),
+      reportPath,
+      trained,
+      skipped,
+      movedAside,
+      interrupted,
+    };
   } finally {
     progress.stop();
     deps.signal?.removeEventListener('abort', onAbort);

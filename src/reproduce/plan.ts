@@ -6,8 +6,14 @@
  * Two phases, because claim (a) needs η*: the LR search ({@link searchRuns}) runs first, {@link pickEtaStar}
  * reads its results, then {@link buildPlan} lays out the claims around the chosen η*.
  */
-import { FOLDER_DATASETS, parseDatasetSpec, resolveConfig, type BackendName, type RunConfig } from '../shared/config';
-import { logspace, round3 } from './stats';
+import {
+  FOLDER_DATASETS,
+  parseDatasetSpec,
+  resolveConfig,
+  type BackendName,
+  type RunConfig,
+} from '../shared/config';
+import { round3 } from './stats';
 
 export type ClaimId = 'a' | 'b' | 'c' | 'e';
 export type PenaltyKind = 'none' | 'fisher' | 'gp' | 'gpr' | 'gpx';
@@ -28,10 +34,20 @@ export function parseDatasetArg(arg: string): DatasetChoice {
   const d = parseDatasetSpec(arg);
   if (d && d.split === undefined && (d.path !== undefined) === FOLDER_DATASETS.includes(d.name)) {
     if (d.path === undefined) return { name: d.name, label: d.name };
-    const base = d.path.replace(/[\\/]+$/, '').split(/[\\/]/).pop() || d.name;
-    return { name: d.name, path: d.path, label: `${d.name}-${base.replace(/[^A-Za-z0-9._-]+/g, '-')}` };
+    const base =
+      d.path
+        .replace(/[\\/]+$/, '')
+        .split(/[\\/]/)
+        .pop() || d.name;
+    return {
+      name: d.name,
+      path: d.path,
+      label: `${d.name}-${base.replace(/[^A-Za-z0-9._-]+/g, '-')}`,
+    };
   }
-  throw new Error(`--dataset: got "${arg}"; expected mnist, fashion-mnist, synthetic, idx:DIR, cifar10:DIR or cifar100:DIR`);
+  throw new Error(
+    `--dataset: got "${arg}"; expected mnist, fashion-mnist, synthetic, idx:DIR, cifar10:DIR or cifar100:DIR`,
+  );
 }
 
 export interface ReproOptions {
@@ -48,9 +64,16 @@ export interface ReproOptions {
 /** The scaled-down set-up: everything the runs and the verdicts depend on, recorded in the report. */
 export interface Setup {
   quick: boolean;
-  dataset: { name: DatasetChoice['name']; path?: string; label: string; trainSize: number; testSize: number };
+  dataset: {
+    name: DatasetChoice['name'];
+    path?: string;
+    label: string;
+    trainSize: number;
+    testSize: number;
+  };
   numClasses: number;
-  model: RunConfig['model'] | { arch: RunConfig['model']['arch']; width?: number; hidden?: number[] };
+  model:
+    RunConfig['model'] | { arch: RunConfig['model']['arch']; width?: number; hidden?: number[] };
   /** One-line description of the model for the report. */
   modelLabel: string;
   batchSize: number;
@@ -100,7 +123,13 @@ export function setupFor(opts: ReproOptions): Setup {
   const alpha = 0.1;
   const base: Setup = {
     quick,
-    dataset: { name: opts.dataset.name, path: opts.dataset.path, label: opts.dataset.label, trainSize: 5000, testSize: 2000 },
+    dataset: {
+      name: opts.dataset.name,
+      path: opts.dataset.path,
+      label: opts.dataset.label,
+      trainSize: 5000,
+      testSize: 2000,
+    },
     numClasses: K,
     model: { arch: 'mlp', hidden: [256, 256] },
     modelLabel: 'MLP, two hidden layers of 256 ReLU units',
@@ -117,14 +146,20 @@ export function setupFor(opts: ReproOptions): Setup {
     penaltyEvery: 10,
     noiseFractions: quick ? [0.25] : [0.25, 0.5],
     noiseTrackSize: 500,
-    fisher: { every: 10, probeSize: 128, lossThreshold: round3(0.25 * Math.log(K)), warmupSteps: 20 },
+    fisher: {
+      every: 10,
+      probeSize: 128,
+      lossThreshold: round3(0.25 * Math.log(K)),
+      warmupSteps: 20,
+    },
     // The early phase: after the detector's warm-up, up to step 1000 (the paper's early phase) but before the first LR drop.
     peak: { from: 20, to: Math.min(1000, Math.floor(0.5 * (quick ? 300 : 1200))), width: 5 },
     evalEvery: 100,
     backend: opts.backend ?? 'auto',
   };
   const s = { ...base, ...opts.setup };
-  if (!opts.setup?.peak) s.peak = { ...s.peak, to: Math.min(1000, Math.floor(s.milestones[0] * s.steps)) };
+  if (!opts.setup?.peak)
+    s.peak = { ...s.peak, to: Math.min(1000, Math.floor(s.milestones[0] * s.steps)) };
   if (opts.seeds !== undefined) s.seeds = Array.from({ length: opts.seeds }, (_, i) => i);
   return s;
 }
@@ -168,32 +203,79 @@ export interface Plan {
 }
 
 const lrTag = (lr: number) => `lr${String(round3(lr))}`;
-const PEN_TAG: Record<PenaltyKind, string> = { none: '', fisher: '-fp', gp: '-gp', gpr: '-gpr', gpx: '-gpx' };
-export const PENALTY_LABEL: Record<PenaltyKind, string> = { none: 'none', fisher: 'FP', gp: 'GP', gpr: 'GPr', gpx: 'GPx' };
+const PEN_TAG: Record<PenaltyKind, string> = {
+  none: '',
+  fisher: '-fp',
+  gp: '-gp',
+  gpr: '-gpr',
+  gpx: '-gpx',
+};
+export const PENALTY_LABEL: Record<PenaltyKind, string> = {
+  none: 'none',
+  fisher: 'FP',
+  gp: 'GP',
+  gpr: 'GPr',
+  gpx: 'GPx',
+};
 
-function runSpec(s: Setup, p: { prefix?: string; lr: number; penalty: PenaltyKind; noise: number; seed: number; steps: number }): RunSpec {
+function runSpec(
+  s: Setup,
+  p: {
+    prefix?: string;
+    lr: number;
+    penalty: PenaltyKind;
+    noise: number;
+    seed: number;
+    steps: number;
+  },
+): RunSpec {
   const noiseTag = p.noise > 0 ? `-n${Math.round(p.noise * 100)}` : '';
   const id = `${p.prefix ?? ''}${lrTag(p.lr)}${noiseTag}${PEN_TAG[p.penalty]}-s${p.seed}`;
   const partial = {
     name: id,
     seed: p.seed,
-    dataset: { name: s.dataset.name, ...(s.dataset.path ? { path: s.dataset.path } : {}), trainSize: s.dataset.trainSize, testSize: s.dataset.testSize },
+    dataset: {
+      name: s.dataset.name,
+      ...(s.dataset.path ? { path: s.dataset.path } : {}),
+      trainSize: s.dataset.trainSize,
+      testSize: s.dataset.testSize,
+    },
     model: s.model,
     optimizer: { lr: round3(p.lr), momentum: s.momentum, weightDecay: 0, batchSize: s.batchSize },
     schedule: { steps: p.steps, lrSchedule: 'step', milestones: s.milestones, gamma: 0.1 },
     labelNoise: { fraction: p.noise, seed: p.seed, forceChange: true, trackSize: s.noiseTrackSize },
     fisher: s.fisher,
-    penalty: p.penalty === 'none' ? { kind: 'none' } : { kind: p.penalty, alpha: s.alpha[p.penalty], every: s.penaltyEvery, startEpoch: 0 },
+    penalty:
+      p.penalty === 'none'
+        ? { kind: 'none' }
+        : { kind: p.penalty, alpha: s.alpha[p.penalty], every: s.penaltyEvery, startEpoch: 0 },
     evalEvery: s.evalEvery,
     checkpoint: false,
     backend: s.backend,
   };
-  return { id, config: resolveConfig(partial, `reproduction run ${id}`), seed: p.seed, lr: round3(p.lr), penalty: p.penalty, noise: p.noise, steps: p.steps };
+  return {
+    id,
+    config: resolveConfig(partial, `reproduction run ${id}`),
+    seed: p.seed,
+    lr: round3(p.lr),
+    penalty: p.penalty,
+    noise: p.noise,
+    steps: p.steps,
+  };
 }
 
 /** Phase 1: the LR search, one seed (not used by the claims), the same set-up as the claim runs. */
 export function searchRuns(s: Setup): RunSpec[] {
-  return s.search.grid.map((lr) => runSpec(s, { prefix: 'search-', lr, penalty: 'none', noise: 0, seed: s.search.seed, steps: s.steps }));
+  return s.search.grid.map((lr) =>
+    runSpec(s, {
+      prefix: 'search-',
+      lr,
+      penalty: 'none',
+      noise: 0,
+      seed: s.search.seed,
+      steps: s.steps,
+    }),
+  );
 }
 
 /** What the LR search needs from each of its runs. */
@@ -210,8 +292,11 @@ export const ETA_RULE =
 
 /** Pure: η* from the search results by {@link ETA_RULE}. Throws when no search run completed. */
 export function pickEtaStar(results: readonly SearchResult[]): number {
-  const ok = results.filter((r) => r.state === 'completed' && r.finalTestAcc !== null && Number.isFinite(r.finalTestAcc));
-  if (!ok.length) throw new Error('LR search: no search run completed with a test accuracy; cannot choose η*');
+  const ok = results.filter(
+    (r) => r.state === 'completed' && r.finalTestAcc !== null && Number.isFinite(r.finalTestAcc),
+  );
+  if (!ok.length)
+    throw new Error('LR search: no search run completed with a test accuracy; cannot choose η*');
   const best = Math.max(...ok.map((r) => r.finalTestAcc as number));
   return Math.max(...ok.filter((r) => (r.finalTestAcc as number) >= best - 0.005).map((r) => r.lr));
 }
@@ -219,7 +304,11 @@ export function pickEtaStar(results: readonly SearchResult[]): number {
 /** Phase 2: the claims' runs around η*, grouped by claim; shared configurations appear once in `runs`. */
 export function buildPlan(s: Setup, etaStar: number): Plan {
   const runs = new Map<string, RunSpec>();
-  const arm = (key: string, label: string, p: { lr: number; penalty: PenaltyKind; noise: number; steps: number }): Arm => {
+  const arm = (
+    key: string,
+    label: string,
+    p: { lr: number; penalty: PenaltyKind; noise: number; steps: number },
+  ): Arm => {
     const ids = s.seeds.map((seed) => {
       const r = runSpec(s, { ...p, seed });
       if (!runs.has(r.id)) runs.set(r.id, r);
@@ -229,31 +318,84 @@ export function buildPlan(s: Setup, etaStar: number): Plan {
   };
   const small = etaStar / 10;
   const plain = (lr: number) => ({ lr, penalty: 'none' as const, noise: 0, steps: s.steps });
-  const searchArms: Arm[] = searchRuns(s).map((r) => ({ key: `search-${r.lr}`, label: `η = ${r.lr}`, lr: r.lr, penalty: 'none', noise: 0, runIds: [r.id] }));
+  const searchArms: Arm[] = searchRuns(s).map((r) => ({
+    key: `search-${r.lr}`,
+    label: `η = ${r.lr}`,
+    lr: r.lr,
+    penalty: 'none',
+    noise: 0,
+    runIds: [r.id],
+  }));
 
   const claims: ClaimPlan[] = [];
   claims.push({
     claim: 'a',
     title: 'Catastrophic Fisher explosion: η*/10 reaches a higher early Tr(F) peak than η*',
-    arms: [arm('eta', `η* = ${round3(etaStar)}`, plain(etaStar)), arm('small', `η*/10 = ${round3(small)}`, plain(small))],
+    arms: [
+      arm('eta', `η* = ${round3(etaStar)}`, plain(etaStar)),
+      arm('small', `η*/10 = ${round3(small)}`, plain(small)),
+    ],
   });
-  const bArms = [...s.bFactors].sort((x, y) => x - y).map((f) => arm(`lr-${round3(f)}`, `η = ${round3(etaStar * f)} (${f === 1 ? 'η*' : f === 0.1 ? 'η*/10' : `${round3(f)}·η*`})`, plain(etaStar * f)));
-  claims.push({ claim: 'b', title: 'Early Tr(F_i) predicts final test accuracy (negative rank correlation)', arms: bArms });
+  const bArms = [...s.bFactors]
+    .sort((x, y) => x - y)
+    .map((f) =>
+      arm(
+        `lr-${round3(f)}`,
+        `η = ${round3(etaStar * f)} (${f === 1 ? 'η*' : f === 0.1 ? 'η*/10' : `${round3(f)}·η*`})`,
+        plain(etaStar * f),
+      ),
+    );
+  claims.push({
+    claim: 'b',
+    title: 'Early Tr(F_i) predicts final test accuracy (negative rank correlation)',
+    arms: bArms,
+  });
   claims.push({
     claim: 'c',
     title: 'Gradient-norm penalties at η*/10 close the gap to η* (test accuracy and peak Tr(F))',
     arms: [
       arm('eta', `η* = ${round3(etaStar)}`, plain(etaStar)),
       arm('small', `η*/10 = ${round3(small)} (baseline)`, plain(small)),
-      ...s.penalties.map((k) => arm(k, `η*/10 + ${PENALTY_LABEL[k]} (α ${s.alpha[k]})`, { lr: small, penalty: k, noise: 0, steps: s.steps })),
+      ...s.penalties.map((k) =>
+        arm(k, `η*/10 + ${PENALTY_LABEL[k]} (α ${s.alpha[k]})`, {
+          lr: small,
+          penalty: k,
+          noise: 0,
+          steps: s.steps,
+        }),
+      ),
     ],
   });
   const eArms: Arm[] = [];
   for (const f of s.noiseFractions) {
     const pct = Math.round(f * 100);
-    eArms.push(arm(`n${pct}`, `${pct}% noise, η*/10`, { lr: small, penalty: 'none', noise: f, steps: s.noiseSteps }));
-    eArms.push(arm(`n${pct}-fp`, `${pct}% noise, η*/10 + FP (α ${s.alpha.fisher})`, { lr: small, penalty: 'fisher', noise: f, steps: s.noiseSteps }));
+    eArms.push(
+      arm(`n${pct}`, `${pct}% noise, η*/10`, {
+        lr: small,
+        penalty: 'none',
+        noise: f,
+        steps: s.noiseSteps,
+      }),
+    );
+    eArms.push(
+      arm(`n${pct}-fp`, `${pct}% noise, η*/10 + FP (α ${s.alpha.fisher})`, {
+        lr: small,
+        penalty: 'fisher',
+        noise: f,
+        steps: s.noiseSteps,
+      }),
+    );
   }
-  claims.push({ claim: 'e', title: 'Fisher penalty limits memorisation of noisy labels', arms: eArms });
-  return { setup: s, etaStar: round3(etaStar), search: searchArms, claims, runs: [...runs.values()] };
+  claims.push({
+    claim: 'e',
+    title: 'Fisher penalty limits memorisation of noisy labels',
+    arms: eArms,
+  });
+  return {
+    setup: s,
+    etaStar: round3(etaStar),
+    search: searchArms,
+    claims,
+    runs: [...runs.values()],
+  };
 }

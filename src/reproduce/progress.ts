@@ -20,7 +20,8 @@ export interface ReproProgress {
 export function fmtDuration(s: number): string {
   if (!Number.isFinite(s) || s < 0) return '?';
   const r = Math.round(s);
-  if (r >= 3600) return `${Math.floor(r / 3600)}h ${String(Math.floor((r % 3600) / 60)).padStart(2, '0')}m`;
+  if (r >= 3600)
+    return `${Math.floor(r / 3600)}h ${String(Math.floor((r % 3600) / 60)).padStart(2, '0')}m`;
   if (r >= 60) return `${Math.floor(r / 60)}m ${String(r % 60).padStart(2, '0')}s`;
   return `${r}s`;
 }
@@ -62,9 +63,19 @@ export class Eta {
   }
 }
 
-export function createReproProgress(opts: { stream?: NodeJS.WriteStream; silent?: boolean } = {}): ReproProgress {
+export function createReproProgress(
+  opts: { stream?: NodeJS.WriteStream; silent?: boolean } = {},
+): ReproProgress {
   if (opts.silent) {
-    return { start() {}, skipped() {}, runStarted() {}, step() {}, runDone() {}, log() {}, stop() {} };
+    return {
+      start() {},
+      skipped() {},
+      runStarted() {},
+      step() {},
+      runDone() {},
+      log() {},
+      stop() {},
+    };
   }
   const stream = opts.stream ?? process.stderr;
   let bar: cliProgress.SingleBar | null = null;
@@ -78,7 +89,12 @@ export function createReproProgress(opts: { stream?: NodeJS.WriteStream; silent?
     const r = eta.remaining();
     return r === null ? 'estimating' : fmtDuration(r);
   };
-  const payload = () => ({ runs: `${done}/${totalRuns}`, run: runId, rs: `${runStep}/${runSteps}`, etaText: etaText() });
+  const payload = () => ({
+    runs: `${done}/${totalRuns}`,
+    run: runId,
+    rs: `${runStep}/${runSteps}`,
+    etaText: etaText(),
+  });
   const say = (line: string) => {
     if (bar) {
       bar.stop();
@@ -93,7 +109,13 @@ export function createReproProgress(opts: { stream?: NodeJS.WriteStream; silent?
       eta = new Eta(steps);
       if (stream.isTTY) {
         bar = new cliProgress.SingleBar(
-          { format: 'reproduce {bar} runs {runs} | {run} step {rs} | ETA {etaText}', stream, hideCursor: true, fps: 2, barsize: 20 },
+          {
+            format: 'reproduce {bar} runs {runs} | {run} step {rs} | ETA {etaText}',
+            stream,
+            hideCursor: true,
+            fps: 2,
+            barsize: 20,
+          },
           cliProgress.Presets.shades_classic,
         );
         bar.start(n, 0, payload());
@@ -124,7 +146,9 @@ export function createReproProgress(opts: { stream?: NodeJS.WriteStream; silent?
     runDone(id, state, seconds, line) {
       eta.end(runSteps);
       done++;
-      say(`[${done}/${totalRuns}] ${id}: ${state} in ${fmtDuration(seconds)}${line ? ` — ${line}` : ''}; ETA ${etaText()}`);
+      say(
+        `[${done}/${totalRuns}] ${id}: ${state} in ${fmtDuration(seconds)}${line ? ` — ${line}` : ''}; ETA ${etaText()}`,
+      );
     },
     log: say,
     stop() {

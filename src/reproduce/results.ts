@@ -30,7 +30,12 @@ export type Results = Record<string, RunResult>;
 export const isFinal = (state: string): boolean => state === 'completed' || state === 'diverged';
 
 /** A run's result from its events and summary. */
-export function resultFromEvents(id: string, state: string, events: readonly RunEvent[], summary: Partial<RunSummary> | null): RunResult {
+export function resultFromEvents(
+  id: string,
+  state: string,
+  events: readonly RunEvent[],
+  summary: Partial<RunSummary> | null,
+): RunResult {
   const s = buildSeries(id, events);
   return {
     id,
@@ -49,11 +54,18 @@ export function resultFromEvents(id: string, state: string, events: readonly Run
 
 /** A placeholder for a run that has no result (not run, failed, or missing). */
 export function missingResult(id: string, state = 'missing'): RunResult {
-  return { id, state, summary: null, trF: { step: [], y: [] }, evals: { step: [], testAcc: [], trainAcc: [], cleanAcc: [], noisyAcc: [] } };
+  return {
+    id,
+    state,
+    summary: null,
+    trF: { step: [], y: [] },
+    evals: { step: [], testAcc: [], trainAcc: [], cleanAcc: [], noisyAcc: [] },
+  };
 }
 
 const last = (ys: readonly (number | null)[]): number | null => {
-  for (let i = ys.length - 1; i >= 0; i--) if (ys[i] !== null && Number.isFinite(ys[i])) return ys[i];
+  for (let i = ys.length - 1; i >= 0; i--)
+    if (ys[i] !== null && Number.isFinite(ys[i])) return ys[i];
   return null;
 };
 
@@ -64,6 +76,8 @@ export const finalCleanAcc = (r: RunResult | undefined): number | null =>
   r && r.state === 'completed' ? (r.summary?.finalCleanAcc ?? last(r.evals.cleanAcc)) : null;
 export const finalNoisyAcc = (r: RunResult | undefined): number | null =>
   r && r.state === 'completed' ? (r.summary?.finalNoisyAcc ?? last(r.evals.noisyAcc)) : null;
-export const finalTrainLoss = (r: RunResult | undefined): number | null => (r && r.state === 'completed' ? (r.summary?.finalTrainLoss ?? null) : null);
+export const finalTrainLoss = (r: RunResult | undefined): number | null =>
+  r && r.state === 'completed' ? (r.summary?.finalTrainLoss ?? null) : null;
 /** Tr(F_i): the trainer's smoothed Tr(F) when the training loss first crossed ε. */
-export const trFi = (r: RunResult | undefined): number | null => (r && r.state === 'completed' ? (r.summary?.trFi ?? null) : null);
+export const trFi = (r: RunResult | undefined): number | null =>
+  r && r.state === 'completed' ? (r.summary?.trFi ?? null) : null;

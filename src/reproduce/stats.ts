@@ -48,7 +48,7 @@ export function summarize(xs: readonly (number | null)[]): Summary {
 export function ranks(xs: readonly number[]): number[] {
   const idx = xs.map((_, i) => i).sort((a, b) => xs[a] - xs[b]);
   const r = new Array<number>(xs.length);
-  for (let i = 0; i < idx.length; ) {
+  for (let i = 0; i < idx.length;) {
     let j = i;
     while (j + 1 < idx.length && xs[idx[j + 1]] === xs[idx[i]]) j++;
     const avg = (i + j) / 2 + 1;
@@ -78,7 +78,8 @@ export function pearson(x: readonly number[], y: readonly number[]): number | nu
 
 /** Spearman's ρ: Pearson's correlation of the (tie-averaged) ranks. */
 export function spearman(x: readonly number[], y: readonly number[]): number | null {
-  if (x.length !== y.length) throw new Error(`spearman: ${x.length} x values but ${y.length} y values`);
+  if (x.length !== y.length)
+    throw new Error(`spearman: ${x.length} x values but ${y.length} y values`);
   return pearson(ranks(x), ranks(y));
 }
 
@@ -98,7 +99,11 @@ function rng(seed: number): () => number {
  * pairings of x with a permutation of y whose ρ is at most the observed one. Exact (all n! permutations) for
  * n ≤ 8, otherwise `samples` seeded random permutations (with the +1 correction). Null when ρ is undefined.
  */
-export function spearmanPermutationP(x: readonly number[], y: readonly number[], opts: { samples?: number; seed?: number } = {}): number | null {
+export function spearmanPermutationP(
+  x: readonly number[],
+  y: readonly number[],
+  opts: { samples?: number; seed?: number } = {},
+): number | null {
   const rho = spearman(x, y);
   if (rho === null) return null;
   const rx = ranks(x);
@@ -168,9 +173,17 @@ export function movingAverage(ys: readonly (number | null)[], width: number): (n
  * moving average of the points with `from ≤ step ≤ to` (points before `from`, the start-up transient, are
  * dropped before smoothing so they leave no residue). Null if no point.
  */
-export function earlyPeak(c: Curve, opts: { from: number; to: number; width: number }): { value: number; step: number } | null {
-  const keep = c.step.map((s, i) => i).filter((i) => c.step[i] >= opts.from && c.step[i] <= opts.to);
-  const sm = movingAverage(keep.map((i) => c.y[i]), opts.width);
+export function earlyPeak(
+  c: Curve,
+  opts: { from: number; to: number; width: number },
+): { value: number; step: number } | null {
+  const keep = c.step
+    .map((s, i) => i)
+    .filter((i) => c.step[i] >= opts.from && c.step[i] <= opts.to);
+  const sm = movingAverage(
+    keep.map((i) => c.y[i]),
+    opts.width,
+  );
   let best: { value: number; step: number } | null = null;
   keep.forEach((i, k) => {
     const v = sm[k];
@@ -180,7 +193,11 @@ export function earlyPeak(c: Curve, opts: { from: number; to: number; width: num
 }
 
 /** Mean and sd across several curves at each step of the union of their steps (missing points skipped). */
-export function meanCurve(curves: readonly Curve[]): { step: number[]; mean: (number | null)[]; sd: (number | null)[] } {
+export function meanCurve(curves: readonly Curve[]): {
+  step: number[];
+  mean: (number | null)[];
+  sd: (number | null)[];
+} {
   const steps = [...new Set(curves.flatMap((c) => c.step))].sort((a, b) => a - b);
   const maps = curves.map((c) => new Map(c.step.map((s, i) => [s, c.y[i]] as const)));
   const m: (number | null)[] = [];
@@ -196,7 +213,9 @@ export function meanCurve(curves: readonly Curve[]): { step: number[]; mean: (nu
 /** Log-spaced values from a to b inclusive (a, b > 0), rounded to 3 significant digits. */
 export function logspace(a: number, b: number, k: number): number[] {
   if (k === 1) return [a];
-  return Array.from({ length: k }, (_, i) => round3(Math.exp(Math.log(a) + ((Math.log(b) - Math.log(a)) * i) / (k - 1))));
+  return Array.from({ length: k }, (_, i) =>
+    round3(Math.exp(Math.log(a) + ((Math.log(b) - Math.log(a)) * i) / (k - 1))),
+  );
 }
 
 /** Round to 3 significant digits (learning rates in run ids and tables). */

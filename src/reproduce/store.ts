@@ -38,14 +38,19 @@ export function fsStore(out: string): RunStore {
   const runsRoot = path.join(out, 'runs');
   const asideRoot = path.join(out, 'aside');
   const dir = (id: string) => path.join(runsRoot, id);
-  const summaryOf = (id: string) => readJson(path.join(dir(id), RUN_FILES.summary)) as Partial<RunSummary> | null;
+  const summaryOf = (id: string) =>
+    readJson(path.join(dir(id), RUN_FILES.summary)) as Partial<RunSummary> | null;
   const state = (id: string): string => {
     if (!fs.existsSync(dir(id))) return 'absent';
     // summary.json is written last and only when the run ends: it is the authority for a finished run.
     const sum = summaryOf(id);
     if (sum && typeof sum.state === 'string') return sum.state;
     const st = readJson(path.join(dir(id), RUN_FILES.status)) as { state?: unknown } | null;
-    return st && typeof st.state === 'string' ? (st.state === 'completed' ? 'unknown' : st.state) : 'unknown';
+    return st && typeof st.state === 'string'
+      ? st.state === 'completed'
+        ? 'unknown'
+        : st.state
+      : 'unknown';
   };
   return {
     runsRoot,
@@ -55,14 +60,25 @@ export function fsStore(out: string): RunStore {
       fs.mkdirSync(asideRoot, { recursive: true });
       const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
       let target = path.join(asideRoot, `${id}-${stamp}`);
-      for (let k = 2; fs.existsSync(target); k++) target = path.join(asideRoot, `${id}-${stamp}-${k}`);
+      for (let k = 2; fs.existsSync(target); k++)
+        target = path.join(asideRoot, `${id}-${stamp}-${k}`);
       fs.renameSync(dir(id), target);
       fs.writeFileSync(path.join(target, 'MOVED_ASIDE.txt'), `${why}\n`);
       return target;
     },
     liveOwner(id) {
-      const st = readJson(path.join(dir(id), RUN_FILES.status)) as { state?: string; pid?: number | null; host?: string } | null;
-      if (!st || (st.state !== 'running' && st.state !== 'queued') || typeof st.pid !== 'number' || st.host !== os.hostname()) return null;
+      const st = readJson(path.join(dir(id), RUN_FILES.status)) as {
+        state?: string;
+        pid?: number | null;
+        host?: string;
+      } | null;
+      if (
+        !st ||
+        (st.state !== 'running' && st.state !== 'queued') ||
+        typeof st.pid !== 'number' ||
+        st.host !== os.hostname()
+      )
+        return null;
       if (st.pid === process.pid) return null;
       try {
         process.kill(st.pid, 0);
@@ -95,7 +111,9 @@ export const FINAL_STATES = ['completed', 'diverged'];
 /** Pure decision for one planned run: skip a finished run with the same config; rerun (after moving aside) the rest. */
 export function decide(state: string, storedConfig: unknown, plannedConfig: unknown): Decision {
   if (state === 'absent') return { action: 'run' };
-  if (!FINAL_STATES.includes(state)) return { action: 'rerun', why: `found unfinished run (state ${state})` };
-  if (!jsonEqual(storedConfig, plannedConfig)) return { action: 'rerun', why: 'found a finished run made with a different config' };
+  if (!FINAL_STATES.includes(state))
+    return { action: 'rerun', why: `found unfinished run (state ${state})` };
+  if (!jsonEqual(storedConfig, plannedConfig))
+    return { action: 'rerun', why: 'found a finished run made with a different config' };
   return { action: 'skip' };
 }

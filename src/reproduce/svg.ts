@@ -29,9 +29,19 @@ export interface ChartOptions {
 }
 
 /** Colour-blind-friendly palette (Okabe–Ito). */
-export const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#F0E442'];
+export const PALETTE = [
+  '#0072B2',
+  '#D55E00',
+  '#009E73',
+  '#CC79A7',
+  '#E69F00',
+  '#56B4E9',
+  '#000000',
+  '#F0E442',
+];
 
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const esc = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const num = (v: number) => (Math.abs(v) < 1e-9 ? '0' : Number(v.toFixed(2)).toString());
 
 /** "Nice" tick values covering [lo, hi] (about `count` of them). */
@@ -41,7 +51,8 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   const mag = Math.pow(10, Math.floor(Math.log10(raw)));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
   const out: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9 && out.length < 50; v += step) out.push(Number(v.toPrecision(12)));
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9 && out.length < 50; v += step)
+    out.push(Number(v.toPrecision(12)));
   return out;
 }
 
@@ -97,26 +108,40 @@ function frame(o: ChartOptions, xs: number[], ys: number[], legend: string[], pa
   const Y = (v: number) => m.t + ph - ((ty(v) - ty(y0)) / (ty(y1) - ty(y0))) * ph;
   const parts: string[] = [];
   parts.push(`<rect x="0" y="0" width="${w}" height="${h}" fill="#ffffff"/>`);
-  parts.push(`<text x="${w / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${esc(o.title)}</text>`);
+  parts.push(
+    `<text x="${w / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${esc(o.title)}</text>`,
+  );
   const xt = o.logX ? logTicks(x0, x1) : niceTicks(x0, x1, 6);
   const yt = o.logY ? logTicks(y0, y1) : niceTicks(y0, y1, 5);
   for (const v of yt) {
     const yy = num(Y(v));
     parts.push(`<line x1="${m.l}" y1="${yy}" x2="${w - m.r}" y2="${yy}" stroke="#e5e5e5"/>`);
-    parts.push(`<text x="${m.l - 6}" y="${yy}" text-anchor="end" dominant-baseline="middle" font-size="11">${esc(tickLabel(v))}</text>`);
+    parts.push(
+      `<text x="${m.l - 6}" y="${yy}" text-anchor="end" dominant-baseline="middle" font-size="11">${esc(tickLabel(v))}</text>`,
+    );
   }
   for (const v of xt) {
     const xx = num(X(v));
     parts.push(`<line x1="${xx}" y1="${m.t}" x2="${xx}" y2="${m.t + ph}" stroke="#f0f0f0"/>`);
-    parts.push(`<text x="${xx}" y="${m.t + ph + 16}" text-anchor="middle" font-size="11">${esc(tickLabel(v))}</text>`);
+    parts.push(
+      `<text x="${xx}" y="${m.t + ph + 16}" text-anchor="middle" font-size="11">${esc(tickLabel(v))}</text>`,
+    );
   }
-  parts.push(`<rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
-  parts.push(`<text x="${m.l + pw / 2}" y="${m.t + ph + 34}" text-anchor="middle" font-size="12">${esc(o.xLabel)}</text>`);
-  parts.push(`<text transform="translate(16 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle" font-size="12">${esc(o.yLabel)}${o.logY ? ' (log scale)' : ''}</text>`);
+  parts.push(
+    `<rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`,
+  );
+  parts.push(
+    `<text x="${m.l + pw / 2}" y="${m.t + ph + 34}" text-anchor="middle" font-size="12">${esc(o.xLabel)}</text>`,
+  );
+  parts.push(
+    `<text transform="translate(16 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle" font-size="12">${esc(o.yLabel)}${o.logY ? ' (log scale)' : ''}</text>`,
+  );
   legend.forEach((label, i) => {
     const lx = m.l + (i % 3) * (pw / 3);
     const ly = m.t + ph + 52 + 18 * Math.floor(i / 3);
-    parts.push(`<rect x="${num(lx)}" y="${ly - 8}" width="14" height="8" fill="${PALETTE[i % PALETTE.length]}"/>`);
+    parts.push(
+      `<rect x="${num(lx)}" y="${ly - 8}" width="14" height="8" fill="${PALETTE[i % PALETTE.length]}"/>`,
+    );
     parts.push(`<text x="${num(lx + 20)}" y="${ly}" font-size="11">${esc(label)}</text>`);
   });
   return { x: X, y: Y, parts, w, h };
@@ -127,7 +152,8 @@ const wrap = (f: Frame) =>
 
 /** A line chart; null y values break the line. */
 export function lineChart(o: ChartOptions, series: LineSeries[]): string {
-  const ok = (v: number | null): v is number => v !== null && Number.isFinite(v) && (!o.logY || v > 0);
+  const ok = (v: number | null): v is number =>
+    v !== null && Number.isFinite(v) && (!o.logY || v > 0);
   const ys: number[] = [];
   for (const s of series) {
     s.y.forEach((v, i) => {
@@ -137,7 +163,12 @@ export function lineChart(o: ChartOptions, series: LineSeries[]): string {
       ys.push(o.logY ? (v - b > 0 ? v - b : v) : v - b);
     });
   }
-  const f = frame(o, series.flatMap((s) => s.x), ys, series.map((s) => s.label));
+  const f = frame(
+    o,
+    series.flatMap((s) => s.x),
+    ys,
+    series.map((s) => s.label),
+  );
   series.forEach((s, k) => {
     const color = PALETTE[k % PALETTE.length];
     if (s.band) {
@@ -150,7 +181,10 @@ export function lineChart(o: ChartOptions, series: LineSeries[]): string {
         up.push(`${num(f.x(s.x[i]))},${num(f.y(v + b))}`);
         down.push(`${num(f.x(s.x[i]))},${num(f.y(lo))}`);
       });
-      if (up.length > 1) f.parts.push(`<polygon points="${[...up, ...down.reverse()].join(' ')}" fill="${color}" fill-opacity="0.15" stroke="none"/>`);
+      if (up.length > 1)
+        f.parts.push(
+          `<polygon points="${[...up, ...down.reverse()].join(' ')}" fill="${color}" fill-opacity="0.15" stroke="none"/>`,
+        );
     }
     let d = '';
     let pen = false;
@@ -162,7 +196,10 @@ export function lineChart(o: ChartOptions, series: LineSeries[]): string {
       d += `${pen ? 'L' : 'M'}${num(f.x(s.x[i]))},${num(f.y(v))}`;
       pen = true;
     });
-    if (d) f.parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="1.6"${s.dashed ? ' stroke-dasharray="5 3"' : ''}/>`);
+    if (d)
+      f.parts.push(
+        `<path d="${d}" fill="none" stroke="${color}" stroke-width="1.6"${s.dashed ? ' stroke-dasharray="5 3"' : ''}/>`,
+      );
   });
   return wrap(f);
 }
@@ -170,11 +207,19 @@ export function lineChart(o: ChartOptions, series: LineSeries[]): string {
 /** A scatter plot, one colour per series. */
 export function scatterChart(o: ChartOptions, series: ScatterSeries[]): string {
   const pts = series.flatMap((s) => s.points);
-  const f = frame(o, pts.map((p) => p.x), pts.map((p) => p.y), series.map((s) => s.label), true);
+  const f = frame(
+    o,
+    pts.map((p) => p.x),
+    pts.map((p) => p.y),
+    series.map((s) => s.label),
+    true,
+  );
   series.forEach((s, k) => {
     for (const p of s.points) {
       if (!Number.isFinite(p.x) || !Number.isFinite(p.y)) continue;
-      f.parts.push(`<circle cx="${num(f.x(p.x))}" cy="${num(f.y(p.y))}" r="4" fill="${PALETTE[k % PALETTE.length]}" fill-opacity="0.85" stroke="#222" stroke-width="0.5"/>`);
+      f.parts.push(
+        `<circle cx="${num(f.x(p.x))}" cy="${num(f.y(p.y))}" r="4" fill="${PALETTE[k % PALETTE.length]}" fill-opacity="0.85" stroke="#222" stroke-width="0.5"/>`,
+      );
     }
   });
   return wrap(f);

@@ -4,7 +4,14 @@
  * tables test them. A claim that does not hold at this scale is reported as such.
  */
 import type { Plan, Setup } from './plan';
-import { finalCleanAcc, finalNoisyAcc, finalTestAcc, finalTrainLoss, trFi, type Results } from './results';
+import {
+  finalCleanAcc,
+  finalNoisyAcc,
+  finalTestAcc,
+  finalTrainLoss,
+  trFi,
+  type Results,
+} from './results';
 import { earlyPeak, finite, geomean, mean, se, spearman, spearmanPermutationP } from './stats';
 
 export type VerdictKind = 'holds' | 'does not hold' | 'inconclusive';
@@ -18,7 +25,13 @@ export interface Verdict {
 // ---------------------------------------------------------------------------------------------------- (a)
 
 export interface TableA {
-  rows: { seed: number; etaPeak: number | null; smallPeak: number | null; etaRun: string; smallRun: string }[];
+  rows: {
+    seed: number;
+    etaPeak: number | null;
+    smallPeak: number | null;
+    etaRun: string;
+    smallRun: string;
+  }[];
 }
 
 export const A_MIN_RATIO = 1.5;
@@ -30,11 +43,14 @@ export const RULE_A =
   `has both runs completed.`;
 
 export const ratiosA = (t: TableA): number[] =>
-  t.rows.filter((r) => r.etaPeak !== null && r.smallPeak !== null && r.etaPeak > 0).map((r) => (r.smallPeak as number) / (r.etaPeak as number));
+  t.rows
+    .filter((r) => r.etaPeak !== null && r.smallPeak !== null && r.etaPeak > 0)
+    .map((r) => (r.smallPeak as number) / (r.etaPeak as number));
 
 export function verdictA(t: TableA): Verdict {
   const rs = ratiosA(t);
-  if (!rs.length) return { verdict: 'inconclusive', reason: 'no seed has both runs completed with a Tr(F) peak' };
+  if (!rs.length)
+    return { verdict: 'inconclusive', reason: 'no seed has both runs completed with a Tr(F) peak' };
   const g = geomean(rs) as number;
   const desc = `geometric-mean ratio ${g.toFixed(2)} over ${rs.length} seed(s), per seed ${rs.map((r) => r.toFixed(2)).join(', ')}`;
   if (g >= A_MIN_RATIO && rs.every((r) => r > 1)) return { verdict: 'holds', reason: desc };
@@ -72,17 +88,32 @@ export function correlationB(t: TableB): { rho: number | null; p: number | null;
   const x = pts.map((p) => p.trFi as number);
   const y = pts.map((p) => p.testAcc as number);
   if (pts.length < 2) return { rho: null, p: null, n: pts.length };
-  return { rho: spearman(x, y), p: spearmanPermutationP(x, y, { seed: 2012_14193 }), n: pts.length };
+  return {
+    rho: spearman(x, y),
+    p: spearmanPermutationP(x, y, { seed: 2012_14193 }),
+    n: pts.length,
+  };
 }
 
 export function verdictB(t: TableB): Verdict {
   const { rho, p, n } = correlationB(t);
-  if (n < B_MIN_POINTS) return { verdict: 'inconclusive', reason: `only ${n} run(s) with both Tr(F_i) and test accuracy (need ${B_MIN_POINTS})` };
-  if (rho === null) return { verdict: 'inconclusive', reason: `ρ undefined over ${n} runs (one of the two is constant)` };
+  if (n < B_MIN_POINTS)
+    return {
+      verdict: 'inconclusive',
+      reason: `only ${n} run(s) with both Tr(F_i) and test accuracy (need ${B_MIN_POINTS})`,
+    };
+  if (rho === null)
+    return {
+      verdict: 'inconclusive',
+      reason: `ρ undefined over ${n} runs (one of the two is constant)`,
+    };
   const desc = `ρ = ${rho.toFixed(2)}, p = ${(p as number).toFixed(3)} over ${n} runs`;
   if (rho <= B_MAX_RHO && (p as number) <= B_MAX_P) return { verdict: 'holds', reason: desc };
   if (rho >= 0) return { verdict: 'does not hold', reason: desc };
-  return { verdict: 'inconclusive', reason: `${desc} (negative, but needs ρ ≤ ${B_MAX_RHO} and p ≤ ${B_MAX_P})` };
+  return {
+    verdict: 'inconclusive',
+    reason: `${desc} (negative, but needs ρ ≤ ${B_MAX_RHO} and p ≤ ${B_MAX_P})`,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------- (c)
@@ -135,19 +166,24 @@ export function compareC(t: TableC, key: string): CompareC {
   const pb = base ? mean(base.peak) : null;
   const pp = pen ? mean(pen.peak) : null;
   const pe = eta ? mean(eta.peak) : null;
-  const closure = pb !== null && pp !== null && pe !== null && pb > pe ? (pb - pp) / (pb - pe) : null;
+  const closure =
+    pb !== null && pp !== null && pe !== null && pb > pe ? (pb - pp) / (pb - pe) : null;
   const me = eta ? mean(eta.testAcc) : null;
-  const accClosure = dAcc !== null && me !== null && mb !== null && me - mb > 0 ? dAcc / (me - mb) : null;
+  const accClosure =
+    dAcc !== null && me !== null && mb !== null && me - mb > 0 ? dAcc / (me - mb) : null;
   return { dAcc, tau, closure, accClosure };
 }
 
 export function verdictC(t: TableC, key = 'fisher'): Verdict {
   const { dAcc, tau, closure } = compareC(t, key);
-  if (dAcc === null) return { verdict: 'inconclusive', reason: `no completed runs to compare for ${key}` };
+  if (dAcc === null)
+    return { verdict: 'inconclusive', reason: `no completed runs to compare for ${key}` };
   const pp = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(2)} pp`;
   const desc = `Δacc ${pp(dAcc)} (τ ${(100 * tau).toFixed(2)} pp), peak closure g ${closure === null ? 'n/a' : closure.toFixed(2)}`;
-  if (dAcc < -tau || (closure !== null && closure <= 0)) return { verdict: 'does not hold', reason: desc };
-  if (dAcc > tau && closure !== null && closure >= C_MIN_CLOSURE) return { verdict: 'holds', reason: desc };
+  if (dAcc < -tau || (closure !== null && closure <= 0))
+    return { verdict: 'does not hold', reason: desc };
+  if (dAcc > tau && closure !== null && closure >= C_MIN_CLOSURE)
+    return { verdict: 'holds', reason: desc };
   return { verdict: 'inconclusive', reason: desc };
 }
 
@@ -182,7 +218,12 @@ export const RULE_E =
   `of the noisy labels (nothing to prevent at this training length), it is **inconclusive**. The claim holds if ` +
   `every level holds, does not hold if any level does not hold, else is inconclusive.`;
 
-export function compareE(l: LevelE): { nBase: number | null; dN: number | null; dC: number | null; tau: number } {
+export function compareE(l: LevelE): {
+  nBase: number | null;
+  dN: number | null;
+  dC: number | null;
+  tau: number;
+} {
   const nb = mean(l.base.noisy);
   const nf = mean(l.fp.noisy);
   const cb = mean(l.base.clean);
@@ -198,10 +239,12 @@ export function compareE(l: LevelE): { nBase: number | null; dN: number | null; 
 export function verdictELevel(l: LevelE): Verdict {
   const { nBase, dN, dC, tau } = compareE(l);
   const pct = Math.round(l.noise * 100);
-  if (nBase === null || dN === null || dC === null) return { verdict: 'inconclusive', reason: `${pct}% noise: runs missing` };
+  if (nBase === null || dN === null || dC === null)
+    return { verdict: 'inconclusive', reason: `${pct}% noise: runs missing` };
   const p = (v: number) => `${(100 * v).toFixed(1)}`;
   const desc = `${pct}% noise: noisy-subset accuracy ${p(nBase)}% → ${p(nBase - dN)}% (dN ${p(dN)} pp, τ ${p(tau)}), clean drop dC ${p(dC)} pp`;
-  if (nBase < E_MIN_MEMORISED) return { verdict: 'inconclusive', reason: `${desc}; the baseline memorised little` };
+  if (nBase < E_MIN_MEMORISED)
+    return { verdict: 'inconclusive', reason: `${desc}; the baseline memorised little` };
   if (dN <= Math.max(dC, 0)) return { verdict: 'does not hold', reason: desc };
   if (dN > tau && dN >= E_SELECTIVITY * Math.max(dC, 0)) return { verdict: 'holds', reason: desc };
   return { verdict: 'inconclusive', reason: desc };
@@ -225,7 +268,12 @@ const claim = (plan: Plan, id: string) => {
 };
 
 /** Early peak of a run's Tr(F) curve within the set-up's window (to = Infinity: the whole run). */
-export function runPeak(setup: Setup, results: Results, id: string, to = setup.peak.to): number | null {
+export function runPeak(
+  setup: Setup,
+  results: Results,
+  id: string,
+  to = setup.peak.to,
+): number | null {
   const r = results[id];
   if (!r || r.state !== 'completed') return null;
   return earlyPeak(r.trF, { from: setup.peak.from, to, width: setup.peak.width })?.value ?? null;
@@ -250,7 +298,14 @@ export function buildTableB(plan: Plan, results: Results): TableB {
   const c = claim(plan, 'b');
   return {
     points: c.arms.flatMap((a) =>
-      a.runIds.map((id, i) => ({ runId: id, lr: a.lr, seed: plan.setup.seeds[i], trFi: trFi(results[id]), testAcc: finalTestAcc(results[id]), finalTrainLoss: finalTrainLoss(results[id]) })),
+      a.runIds.map((id, i) => ({
+        runId: id,
+        lr: a.lr,
+        seed: plan.setup.seeds[i],
+        trFi: trFi(results[id]),
+        testAcc: finalTestAcc(results[id]),
+        finalTrainLoss: finalTrainLoss(results[id]),
+      })),
     ),
   };
 }
@@ -292,7 +347,13 @@ export function analyze(plan: Plan, results: Results) {
   return {
     a: { table: a, verdict: verdictA(a) },
     b: { table: b, verdict: verdictB(b), ...correlationB(b) },
-    c: { table: c, verdict: verdictC(c, 'fisher'), secondary: c.arms.filter((x) => !['eta', 'small', 'fisher'].includes(x.key)).map((x) => ({ key: x.key, verdict: verdictC(c, x.key) })) },
+    c: {
+      table: c,
+      verdict: verdictC(c, 'fisher'),
+      secondary: c.arms
+        .filter((x) => !['eta', 'small', 'fisher'].includes(x.key))
+        .map((x) => ({ key: x.key, verdict: verdictC(c, x.key) })),
+    },
     e: { table: e, verdict: verdictE(e), levels: e.levels.map(verdictELevel) },
   };
 }

@@ -19,15 +19,21 @@ function isLink(p: string): boolean {
   }
 }
 
-export async function writeCheckpointDir(dir: string, save: (tmpDir: string) => Promise<void> | void): Promise<void> {
+export async function writeCheckpointDir(
+  dir: string,
+  save: (tmpDir: string) => Promise<void> | void,
+): Promise<void> {
   const final = path.join(dir, RUN_FILES.checkpoint);
   const tmp = path.join(dir, `.${RUN_FILES.checkpoint}.tmp-${process.pid}`);
   const label = (e: unknown) => {
     const p = (e as NodeJS.ErrnoException)?.path;
-    return p && p.startsWith(tmp + path.sep) ? `${RUN_FILES.checkpoint}/${path.basename(p).replace(/\.tmp$/, '')}` : RUN_FILES.checkpoint;
+    return p && p.startsWith(tmp + path.sep)
+      ? `${RUN_FILES.checkpoint}/${path.basename(p).replace(/\.tmp$/, '')}`
+      : RUN_FILES.checkpoint;
   };
   try {
-    if (fs.existsSync(final) || isLink(final)) throw new RunExistsError(final, 'a checkpoint already exists');
+    if (fs.existsSync(final) || isLink(final))
+      throw new RunExistsError(final, 'a checkpoint already exists');
     fs.rmSync(tmp, { recursive: true, force: true });
     fs.mkdirSync(tmp, { mode: 0o700 }); // private while being written: nothing can be planted inside
     writeFaults.beforeWrite?.(RUN_FILES.checkpoint, 0);
@@ -44,6 +50,8 @@ export async function writeCheckpointDir(dir: string, save: (tmpDir: string) => 
     fs.renameSync(tmp, final);
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
-    throw e instanceof RunExistsError || e instanceof RunWriteError ? e : new RunWriteError(label(e), e);
+    throw e instanceof RunExistsError || e instanceof RunWriteError
+      ? e
+      : new RunWriteError(label(e), e);
   }
 }

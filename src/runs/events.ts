@@ -41,7 +41,8 @@ function isStepFast(e: Record<string, unknown>): boolean {
  */
 export function isRunEventLine(x: unknown): x is RunEvent {
   if (!x || typeof x !== 'object' || Array.isArray(x)) return false;
-  if ((x as { type?: unknown }).type === 'step' && isStepFast(x as Record<string, unknown>)) return true;
+  if ((x as { type?: unknown }).type === 'step' && isStepFast(x as Record<string, unknown>))
+    return true;
   return isValidRunEvent(x);
 }
 
@@ -65,7 +66,11 @@ const MAX_CORRUPT_LISTED = 1000;
  * `acceptUnterminated` it is parsed too when it is a valid event (a reader of a finished file), and
  * otherwise reported as the torn tail.
  */
-export function parseEventLines(text: string, firstLine = 1, acceptUnterminated = false): ParsedLines & { tornTail: boolean } {
+export function parseEventLines(
+  text: string,
+  firstLine = 1,
+  acceptUnterminated = false,
+): ParsedLines & { tornTail: boolean } {
   const events: RunEvent[] = [];
   const corruptLines: number[] = [];
   let unknown = 0;
@@ -83,7 +88,14 @@ export function parseEventLines(text: string, firstLine = 1, acceptUnterminated 
       events.push(v);
       return 'ok';
     }
-    if (v && typeof v === 'object' && !Array.isArray(v) && typeof (v as { type?: unknown }).type === 'string' && !KNOWN_TYPES.has((v as { type: string }).type)) return 'unknown';
+    if (
+      v &&
+      typeof v === 'object' &&
+      !Array.isArray(v) &&
+      typeof (v as { type?: unknown }).type === 'string' &&
+      !KNOWN_TYPES.has((v as { type: string }).type)
+    )
+      return 'unknown';
     return 'bad';
   };
   for (;;) {

@@ -29,7 +29,10 @@ export function openRunFile(file: string): { fd: number; stat: fs.Stats } | null
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return null;
-    if (code === 'ELOOP' || code === 'EMLINK') throw Object.assign(new Error(`${file}: is a symbolic link; not followed`), { code: 'ELOOP' });
+    if (code === 'ELOOP' || code === 'EMLINK')
+      throw Object.assign(new Error(`${file}: is a symbolic link; not followed`), {
+        code: 'ELOOP',
+      });
     throw e;
   }
   const stat = fs.fstatSync(fd);
@@ -100,9 +103,11 @@ export class EventsFileReader {
       }
       this.ino = st.ino;
       const want = Math.min(st.size - this.pos, Math.max(1, maxBytes));
-      if (want <= 0) return { events: [], corruptLines: [], reset, more: false, done: this.pos, size: st.size };
+      if (want <= 0)
+        return { events: [], corruptLines: [], reset, more: false, done: this.pos, size: st.size };
       const size = Math.min(want, this.chunkBytes);
-      if (!this.buf || this.buf.length < size) this.buf = Buffer.allocUnsafe(Math.max(size, Math.min(this.chunkBytes, 64 * 1024)));
+      if (!this.buf || this.buf.length < size)
+        this.buf = Buffer.allocUnsafe(Math.max(size, Math.min(this.chunkBytes, 64 * 1024)));
       const events: RunEvent[] = [];
       const corruptLines: number[] = [];
       let left = want;
@@ -116,7 +121,14 @@ export class EventsFileReader {
         if (lastNl >= 0) this.offset = this.pos - n + lastNl + 1;
         this.consume(this.decoder.write(chunk), events, corruptLines);
       }
-      return { events, corruptLines, reset, more: this.pos < st.size, done: this.pos, size: st.size };
+      return {
+        events,
+        corruptLines,
+        reset,
+        more: this.pos < st.size,
+        done: this.pos,
+        size: st.size,
+      };
     } finally {
       fs.closeSync(fd);
     }
@@ -165,7 +177,10 @@ export class EventsFileReader {
  * Read a whole events file once, chunk by chunk (any size, bounded memory besides what `onEvents` keeps);
  * a complete last line without its newline is accepted, a torn one reported.
  */
-export function readEventsFile(file: string, onEvents: (events: RunEvent[]) => void): { corruptLines: number[]; tornTail: boolean; found: boolean; unknown: number } {
+export function readEventsFile(
+  file: string,
+  onEvents: (events: RunEvent[]) => void,
+): { corruptLines: number[]; tornTail: boolean; found: boolean; unknown: number } {
   const r = new EventsFileReader(file);
   const corrupt: number[] = [];
   let found = false;

@@ -6,5 +6,9 @@ export const EXIT_CODES = { ok: 0, failed: 1, usage: 2, diverged: 3 } as const;
 
 /** The exit code of `fisher-lens train` for a run that ended in `state`. */
 export function exitCodeForState(state: RunState): number {
-  return state === 'failed' ? EXIT_CODES.failed : state === 'diverged' ? EXIT_CODES.diverged : EXIT_CODES.ok;
+  return state === 'failed'
+    ? EXIT_CODES.failed
+    : state === 'diverged'
+      ? EXIT_CODES.diverged
+      : EXIT_CODES.ok;
 }

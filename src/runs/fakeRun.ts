@@ -8,9 +8,19 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RUN_FILES, type RunEvent, type RunState, type RunStatus } from '../shared/protocol';
-import { fakeConfig, fakeRunEvents, fakeSummary, type FakeRunOptions } from '../shared/fakeRunEvents';
+import {
+  fakeConfig,
+  fakeRunEvents,
+  fakeSummary,
+  type FakeRunOptions,
+} from '../shared/fakeRunEvents';
 
-export { fakeConfig, fakeRunEvents, fakeSummary, type FakeRunOptions } from '../shared/fakeRunEvents';
+export {
+  fakeConfig,
+  fakeRunEvents,
+  fakeSummary,
+  type FakeRunOptions,
+} from '../shared/fakeRunEvents';
 
 function writeStatus(dir: string, st: RunStatus) {
   const tmp = path.join(dir, `.${RUN_FILES.status}.${process.pid}.tmp`);
@@ -51,7 +61,10 @@ export async function writeFakeRun(
   if (!replay.replayMs) {
     fs.writeFileSync(evPath, events.map(line).join(''));
     writeStatus(dir, status(o.finalState ?? 'completed', steps));
-    fs.writeFileSync(path.join(dir, RUN_FILES.summary), JSON.stringify(fakeSummary(o, events), null, 2));
+    fs.writeFileSync(
+      path.join(dir, RUN_FILES.summary),
+      JSON.stringify(fakeSummary(o, events), null, 2),
+    );
     return dir;
   }
   fs.writeFileSync(evPath, '');
@@ -64,7 +77,8 @@ export async function writeFakeRun(
   while (i < body.length) {
     upTo += chunk;
     let text = '';
-    while (i < body.length && !('step' in body[i] && (body[i] as { step: number }).step > upTo)) text += line(body[i++]);
+    while (i < body.length && !('step' in body[i] && (body[i] as { step: number }).step > upTo))
+      text += line(body[i++]);
     fs.appendFileSync(evPath, text);
     writeStatus(dir, status('running', Math.min(upTo, steps)));
     if (fs.existsSync(path.join(dir, RUN_FILES.stop)) || replay.signal?.aborted) {
@@ -77,6 +91,9 @@ export async function writeFakeRun(
   fs.appendFileSync(evPath, line({ type: 'status', t: Date.now(), step: lastStep, state: final }));
   writeStatus(dir, status(final, lastStep));
   const done = events.slice(0, i);
-  fs.writeFileSync(path.join(dir, RUN_FILES.summary), JSON.stringify({ ...fakeSummary({ ...o, finalState: final }, done), steps: lastStep }, null, 2));
+  fs.writeFileSync(
+    path.join(dir, RUN_FILES.summary),
+    JSON.stringify({ ...fakeSummary({ ...o, finalState: final }, done), steps: lastStep }, null, 2),
+  );
   return dir;
 }

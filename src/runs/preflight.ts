@@ -38,7 +38,10 @@ const PSEUDO_FS: Record<number, string> = {
 const errCode = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
 
 /** The nearest existing ancestor of `dir` (itself included), and the path parts below it that do not exist yet. */
-function nearestExisting(dir: string, label: string): { existing: string; stat: fs.Stats; missing: string[] } {
+function nearestExisting(
+  dir: string,
+  label: string,
+): { existing: string; stat: fs.Stats; missing: string[] } {
   const missing: string[] = [];
   let cur = path.resolve(dir);
   for (;;) {
@@ -46,8 +49,10 @@ function nearestExisting(dir: string, label: string): { existing: string; stat: 
       return { existing: cur, stat: fs.statSync(cur), missing };
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOTDIR') throw new PreflightError(`${label}: ${dir}: a part of the path is a file, not a folder`);
-      if (code !== 'ENOENT') throw new PreflightError(`${label}: ${dir}: cannot inspect ${cur} (${errCode(e)})`);
+      if (code === 'ENOTDIR')
+        throw new PreflightError(`${label}: ${dir}: a part of the path is a file, not a folder`);
+      if (code !== 'ENOENT')
+        throw new PreflightError(`${label}: ${dir}: cannot inspect ${cur} (${errCode(e)})`);
     }
     const parent = path.dirname(cur);
     if (parent === cur) throw new PreflightError(`${label}: ${dir}: no part of the path exists`);
@@ -65,7 +70,9 @@ export function checkWritableDir(dir: string, label = '--runs-dir'): void {
   const { existing, stat, missing } = nearestExisting(dir, label);
   const where = existing === path.resolve(dir) ? dir : `${dir}: ${existing}`;
   if (!stat.isDirectory()) {
-    throw new PreflightError(`${label}: ${where} is ${missing.length ? 'a file, not a folder, so nothing can be created under it' : 'a file, not a folder'}`);
+    throw new PreflightError(
+      `${label}: ${where} is ${missing.length ? 'a file, not a folder, so nothing can be created under it' : 'a file, not a folder'}`,
+    );
   }
   let fsType: string | undefined;
   try {
@@ -73,7 +80,10 @@ export function checkWritableDir(dir: string, label = '--runs-dir'): void {
   } catch {
     /* statfs unsupported here: rely on the access check */
   }
-  if (fsType) throw new PreflightError(`${label}: ${where} is on the ${fsType} pseudo file system; runs cannot be written there`);
+  if (fsType)
+    throw new PreflightError(
+      `${label}: ${where} is on the ${fsType} pseudo file system; runs cannot be written there`,
+    );
   try {
     fs.accessSync(existing, fs.constants.W_OK | fs.constants.X_OK);
   } catch (e) {
@@ -82,7 +92,12 @@ export function checkWritableDir(dir: string, label = '--runs-dir'): void {
 }
 
 /** Files a launcher may leave in a queued run's folder before the trainer adopts it (as the run writer accepts). */
-const ADOPTABLE = (name: string) => name === RUN_FILES.config || name === RUN_FILES.status || name === RUN_FILES.stop || /\.(log|out|err)$/.test(name) || /\.tmp-\d+-\d+$/.test(name);
+const ADOPTABLE = (name: string) =>
+  name === RUN_FILES.config ||
+  name === RUN_FILES.status ||
+  name === RUN_FILES.stop ||
+  /\.(log|out|err)$/.test(name) ||
+  /\.tmp-\d+-\d+$/.test(name);
 
 /**
  * Check a requested run id before any work: its syntax, and that `<runsRoot>/<runId>` does not hold a run (absent,
@@ -101,7 +116,10 @@ export function checkRunIdFree(runsRoot: string, runId: string, label = '--run-i
     if (code === 'ENOENT' || code === 'ENOTDIR') return; // ENOTDIR: the runs root itself is refused by checkWritableDir
     throw new PreflightError(`${label}: cannot inspect ${dir} (${errCode(e)})`);
   }
-  const taken = (why: string) => new PreflightError(`${label}: run ${JSON.stringify(runId)} already exists in ${runsRoot} (${why}); choose another id or delete that run`);
+  const taken = (why: string) =>
+    new PreflightError(
+      `${label}: run ${JSON.stringify(runId)} already exists in ${runsRoot} (${why}); choose another id or delete that run`,
+    );
   if (st.isSymbolicLink()) throw taken('a symbolic link of that name; refusing to follow it');
   if (!st.isDirectory()) throw taken('a file of that name');
   let names: string[];
@@ -117,12 +135,15 @@ export function checkRunIdFree(runsRoot: string, runId: string, label = '--run-i
   if (names.includes(RUN_FILES.status)) {
     let state: unknown;
     try {
-      state = (JSON.parse(fs.readFileSync(path.join(dir, RUN_FILES.status), 'utf8')) as { state?: unknown }).state;
+      state = (
+        JSON.parse(fs.readFileSync(path.join(dir, RUN_FILES.status), 'utf8')) as { state?: unknown }
+      ).state;
     } catch {
       state = 'unreadable';
     }
     if (state !== 'queued') throw taken(`status.json says ${JSON.stringify(state)}, not "queued"`);
-  } else if (names.includes(RUN_FILES.events)) throw taken(`found ${RUN_FILES.events} without a status`);
+  } else if (names.includes(RUN_FILES.events))
+    throw taken(`found ${RUN_FILES.events} without a status`);
 }
 
 /**
@@ -138,7 +159,8 @@ export function ensureDir(dir: string, label = '--runs-dir'): string {
     try {
       fs.mkdirSync(cur);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST' && fs.statSync(cur).isDirectory()) continue;
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST' && fs.statSync(cur).isDirectory())
+        continue;
       throw new PreflightError(`${label}: cannot create ${cur} (${errCode(e)})`);
     }
   }

@@ -96,9 +96,6 @@ export interface RunFolderInfo {
   problems: string[];
 }
 
-/** @deprecated The name `RunInfo` also names the host's model of a run: use {@link RunFolderInfo}. */
-export type RunInfo = RunFolderInfo;
-
 export interface StateOptions {
   /** This machine's host name (default os.hostname()). */
   hostname?: string;
@@ -139,7 +136,9 @@ const pad2 = (n: number) => String(n).padStart(2, '0');
 export function clockTime(ms: number, now = Date.now()): string {
   const d = new Date(ms);
   const hm = `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
-  return new Date(now).toDateString() === d.toDateString() ? hm : `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${hm}`;
+  return new Date(now).toDateString() === d.toDateString()
+    ? hm
+    : `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${hm}`;
 }
 
 /**
@@ -154,18 +153,28 @@ export function clockTime(ms: number, now = Date.now()): string {
  * - it has no heartbeat (older writers) and cannot be checked by pid, and neither status.json nor
  *   events.jsonl changed for {@link STALE_LEGACY_MS}.
  */
-export function effectiveState(status: RunStatus | null, summary: RunSummary | null, opts: StateOptions & Liveness = {}): { state: RunState; stale?: string } {
+export function effectiveState(
+  status: RunStatus | null,
+  summary: RunSummary | null,
+  opts: StateOptions & Liveness = {},
+): { state: RunState; stale?: string } {
   if (!status) {
     if (summary) return { state: summary.state };
     return { state: 'failed', stale: 'no usable status.json' };
   }
-  if (!isTerminal(status.state) && summary && isTerminal(summary.state)) return { state: summary.state };
+  if (!isTerminal(status.state) && summary && isTerminal(summary.state))
+    return { state: summary.state };
   if (status.state !== 'running' && status.state !== 'queued') return { state: status.state };
   const here = status.host === (opts.hostname ?? os.hostname());
   const queued = status.state === 'queued';
   if (here && status.pid !== null) {
     if (!(opts.isAlive ?? pidAlive)(status.pid)) {
-      return { state: 'failed', stale: queued ? `the window that queued it (process ${status.pid}) is gone` : `process ${status.pid} exited without finishing` };
+      return {
+        state: 'failed',
+        stale: queued
+          ? `the window that queued it (process ${status.pid}) is gone`
+          : `process ${status.pid} exited without finishing`,
+      };
     }
   }
   const now = opts.now?.() ?? Date.now();
@@ -174,18 +183,29 @@ export function effectiveState(status: RunStatus | null, summary: RunSummary | n
   const where = status.host ? ` (host ${status.host})` : '';
   const hb = status.heartbeatSeconds;
   if (typeof hb === 'number' && hb > 0) {
-    const seen = [updatedMs, opts.statusMtimeMs].filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+    const seen = [updatedMs, opts.statusMtimeMs].filter(
+      (x): x is number => typeof x === 'number' && Number.isFinite(x),
+    );
     const last = seen.length ? Math.min(...seen) : undefined;
     const limit = Math.max(STALE_HEARTBEATS * hb * 1000, STALE_MIN_MS);
     if (last === undefined || now - last > limit) {
-      return { state: 'failed', stale: last === undefined ? `no heartbeat time in status.json${where}` : `no heartbeat since ${clockTime(last, now)}${where}` };
+      return {
+        state: 'failed',
+        stale:
+          last === undefined
+            ? `no heartbeat time in status.json${where}`
+            : `no heartbeat since ${clockTime(last, now)}${where}`,
+      };
     }
     return { state: status.state };
   }
   if (here && status.pid !== null) return { state: status.state }; // pid checked above
-  const seen = [updatedMs, opts.statusMtimeMs, opts.eventsMtimeMs].filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+  const seen = [updatedMs, opts.statusMtimeMs, opts.eventsMtimeMs].filter(
+    (x): x is number => typeof x === 'number' && Number.isFinite(x),
+  );
   const last = seen.length ? Math.min(Math.max(...seen), now) : undefined;
-  if (last !== undefined && now - last > STALE_LEGACY_MS) return { state: 'failed', stale: `no sign of life since ${clockTime(last, now)}${where}` };
+  if (last !== undefined && now - last > STALE_LEGACY_MS)
+    return { state: 'failed', stale: `no sign of life since ${clockTime(last, now)}${where}` };
   return { state: status.state };
 }
 
@@ -203,7 +223,8 @@ export function readRunText(file: string, maxBytes = MAX_JSON_BYTES): string | n
   if (!opened) return null;
   const { fd, stat } = opened;
   try {
-    if (stat.size > maxBytes) throw new RunReadError(file, `too large (${stat.size} bytes; at most ${maxBytes} read)`);
+    if (stat.size > maxBytes)
+      throw new RunReadError(file, `too large (${stat.size} bytes; at most ${maxBytes} read)`);
     const buf = Buffer.alloc(stat.size);
     let got = 0;
     while (got < buf.length) {
@@ -232,7 +253,8 @@ function readJson(file: string, what: string): unknown {
   } catch (e) {
     throw new RunReadError(file, `${what} is not valid JSON (${(e as Error).message})`);
   }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new RunReadError(file, `${what} is not a JSON object`);
+  if (!v || typeof v !== 'object' || Array.isArray(v))
+    throw new RunReadError(file, `${what} is not a JSON object`);
   return v;
 }
 
@@ -259,8 +281,13 @@ export function checkConfig(raw: unknown): { config: RunConfig | null; problems:
   try {
     return { config: resolveConfig(raw), problems: [] };
   } catch (e) {
-    const problems = Array.isArray((e as { problems?: unknown }).problems) ? ((e as { problems: string[] }).problems) : [(e as Error).message];
-    return { config: null, problems: problems.slice(0, 5).map((p) => `${RUN_FILES.config}: ${String(p).slice(0, 300)}`) };
+    const problems = Array.isArray((e as { problems?: unknown }).problems)
+      ? (e as { problems: string[] }).problems
+      : [(e as Error).message];
+    return {
+      config: null,
+      problems: problems.slice(0, 5).map((p) => `${RUN_FILES.config}: ${String(p).slice(0, 300)}`),
+    };
   }
 }
 
@@ -274,7 +301,10 @@ export function groupEvents(events: readonly RunEvent[]): EventsByType {
 /** Check a header's schema version; throws naming the file if it is from a newer major version. */
 export function checkHeader(h: HeaderEvent, file: string): void {
   if (typeof h.schemaVersion !== 'number' || Math.floor(h.schemaVersion) > EVENTS_SCHEMA_VERSION) {
-    throw new RunReadError(file, `events schema version ${h.schemaVersion} is newer than this Fisher Lens understands (${EVENTS_SCHEMA_VERSION}); update the extension`);
+    throw new RunReadError(
+      file,
+      `events schema version ${h.schemaVersion} is newer than this Fisher Lens understands (${EVENTS_SCHEMA_VERSION}); update the extension`,
+    );
   }
 }
 
@@ -296,9 +326,14 @@ export function readRun(dir: string, opts: StateOptions = {}): RunData {
   if (!isRealDir(dir)) throw new RunReadError(dir, 'no such run folder');
   const cfgFile = path.join(dir, RUN_FILES.config);
   const rawConfig = readJson(cfgFile, 'the run config');
-  if (!rawConfig) throw new RunReadError(cfgFile, 'missing: not a run folder, or the run was never created');
+  if (!rawConfig)
+    throw new RunReadError(cfgFile, 'missing: not a run folder, or the run was never created');
   const cfg = checkConfig(rawConfig);
-  if (!cfg.config) throw new RunReadError(cfgFile, `not a valid run config: ${cfg.problems.map((p) => p.replace(`${RUN_FILES.config}: `, '')).join('; ')}`);
+  if (!cfg.config)
+    throw new RunReadError(
+      cfgFile,
+      `not a valid run config: ${cfg.problems.map((p) => p.replace(`${RUN_FILES.config}: `, '')).join('; ')}`,
+    );
   const st = checkStatus(readJson(path.join(dir, RUN_FILES.status), 'the run status'));
   const sm = checkSummary(readJson(path.join(dir, RUN_FILES.summary), 'the run summary'));
   const status = st.status;
@@ -321,13 +356,22 @@ export function readRun(dir: string, opts: StateOptions = {}): RunData {
       }
     });
   } catch (e) {
-    throw new RunReadError(evFile, `cannot read: ${(e as Error).message.replace(`${evFile}: `, '')}`);
+    throw new RunReadError(
+      evFile,
+      `cannot read: ${(e as Error).message.replace(`${evFile}: `, '')}`,
+    );
   }
-  if (!got.found && status && status.state !== 'queued') throw new RunReadError(evFile, `missing, but status.json says ${JSON.stringify(status.state)}`);
-  if (!header && (sawOther || got.corruptLines.length)) throw new RunReadError(evFile, 'no header line (the first line must be a "header" event)');
+  if (!got.found && status && status.state !== 'queued')
+    throw new RunReadError(evFile, `missing, but status.json says ${JSON.stringify(status.state)}`);
+  if (!header && (sawOther || got.corruptLines.length))
+    throw new RunReadError(evFile, 'no header line (the first line must be a "header" event)');
   if (header) checkHeader(header, evFile);
 
-  const eff = effectiveState(status, summary, { ...opts, statusMtimeMs: mtimeOf(path.join(dir, RUN_FILES.status)), eventsMtimeMs: mtimeOf(evFile) });
+  const eff = effectiveState(status, summary, {
+    ...opts,
+    statusMtimeMs: mtimeOf(path.join(dir, RUN_FILES.status)),
+    eventsMtimeMs: mtimeOf(evFile),
+  });
   return {
     id: path.basename(dir),
     dir,
@@ -384,7 +428,11 @@ export function runInfo(dir: string, opts: StateOptions = {}): RunFolderInfo {
   const summary = sm.summary;
   const statusMtimeMs = mtimeOf(path.join(dir, RUN_FILES.status));
   const eventsMtimeMs = mtimeOf(path.join(dir, RUN_FILES.events));
-  const eff = effectiveState(status, summary, { ...opts, statusMtimeMs: statusMtimeMs || undefined, eventsMtimeMs: eventsMtimeMs || undefined });
+  const eff = effectiveState(status, summary, {
+    ...opts,
+    statusMtimeMs: statusMtimeMs || undefined,
+    eventsMtimeMs: eventsMtimeMs || undefined,
+  });
   const mtime = Math.max(statusMtimeMs, eventsMtimeMs, mtimeOf(path.join(dir, RUN_FILES.summary)));
   const started = status ? Date.parse(status.startedAt) : NaN;
   const info: RunFolderInfo = {
@@ -406,7 +454,8 @@ export function runInfo(dir: string, opts: StateOptions = {}): RunFolderInfo {
 /** Why an entry of a runs root is not listed as a run (null when it may be one). */
 export function skipReason(d: fs.Dirent): string | null {
   if (d.name.startsWith('.')) return 'hidden';
-  if (d.isSymbolicLink()) return 'a symbolic link (run folders are never followed out of the runs root)';
+  if (d.isSymbolicLink())
+    return 'a symbolic link (run folders are never followed out of the runs root)';
   if (!d.isDirectory()) return 'not a folder';
   if (!RUN_ID_PATTERN.test(d.name)) return 'not a run id (letters, digits and . _ + - only)';
   return null;
@@ -418,7 +467,10 @@ export interface ListOptions extends StateOptions {
 }
 
 /** Run folder names in a runs root (real folders named like run ids); a missing root is empty. */
-export function runDirNames(runsRoot: string, onSkip?: (name: string, reason: string) => void): string[] {
+export function runDirNames(
+  runsRoot: string,
+  onSkip?: (name: string, reason: string) => void,
+): string[] {
   let entries: fs.Dirent[];
   try {
     entries = fs.readdirSync(runsRoot, { withFileTypes: true });

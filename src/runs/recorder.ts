@@ -53,7 +53,13 @@ export class RunRecorder {
   }
 
   /** Create `<runsRoot>/<runId>/` (or adopt its queued placeholder) and hand the header to the sinks. */
-  static create(runsRoot: string, runId: string, config: RunConfig, header: HeaderFields, opts: RunRecorderOptions = {}): RunRecorder {
+  static create(
+    runsRoot: string,
+    runId: string,
+    config: RunConfig,
+    header: HeaderFields,
+    opts: RunRecorderOptions = {},
+  ): RunRecorder {
     return new RunRecorder(RunWriter.create(runsRoot, runId, config, header, opts), opts);
   }
 
@@ -61,13 +67,20 @@ export class RunRecorder {
    * Create a run under a fresh id from {@link makeRunId} (`name`: the run name or config file name), retrying
    * with the next suffix if another process takes the same folder first.
    */
-  static createUnique(runsRoot: string, name: string, config: RunConfig, header: HeaderFields, opts: RunRecorderOptions & { date?: Date } = {}): RunRecorder {
+  static createUnique(
+    runsRoot: string,
+    name: string,
+    config: RunConfig,
+    header: HeaderFields,
+    opts: RunRecorderOptions & { date?: Date } = {},
+  ): RunRecorder {
     for (let attempt = 0; ; attempt++) {
       const id = makeRunId(name, opts.date ?? new Date(), runsRoot);
       try {
         return RunRecorder.create(runsRoot, id, config, header, opts);
       } catch (e) {
-        if (!(e instanceof RunExistsError) || e instanceof UnsafeRunDirError || attempt >= 20) throw e;
+        if (!(e instanceof RunExistsError) || e instanceof UnsafeRunDirError || attempt >= 20)
+          throw e;
       }
     }
   }

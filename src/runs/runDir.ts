@@ -20,17 +20,37 @@ import { RUN_FILES, type RunState, type RunStatus } from '../shared/protocol';
 import type { RunConfig } from '../shared/config';
 import { RUN_ID_PATTERN } from './runId';
 import { ensureDir } from './preflight';
-import { NEW_FILE_FLAGS, RunExistsError, RunWriteError, UnsafeRunDirError, asWriteError, pidAlive, readNoFollow, tmpNameFor, writeAll, writeJsonAtomic, writeNewFile } from './safeFs';
+import {
+  NEW_FILE_FLAGS,
+  RunExistsError,
+  RunWriteError,
+  UnsafeRunDirError,
+  asWriteError,
+  pidAlive,
+  readNoFollow,
+  tmpNameFor,
+  writeAll,
+  writeJsonAtomic,
+  writeNewFile,
+} from './safeFs';
 
 /** Files a launcher may leave in a queued run's folder before the trainer adopts it. */
 const TMP_RE = /\.tmp-(\d+)-\d+$/;
-const ADOPTABLE = (name: string) => name === RUN_FILES.config || name === RUN_FILES.status || name === RUN_FILES.stop || /\.(log|out|err)$/.test(name) || TMP_RE.test(name);
+const ADOPTABLE = (name: string) =>
+  name === RUN_FILES.config ||
+  name === RUN_FILES.status ||
+  name === RUN_FILES.stop ||
+  /\.(log|out|err)$/.test(name) ||
+  TMP_RE.test(name);
 const STAGE_RE = /^\.(.+)\.creating-(\d+)$/;
 /** A staging folder older than this whose process is gone is removed by the next creation. */
 const STALE_STAGE_MS = 60_000;
 
 function validateId(runId: string): void {
-  if (!RUN_ID_PATTERN.test(runId)) throw new Error(`invalid run id ${JSON.stringify(runId)}: expected one path segment of letters, digits and . _ + -`);
+  if (!RUN_ID_PATTERN.test(runId))
+    throw new Error(
+      `invalid run id ${JSON.stringify(runId)}: expected one path segment of letters, digits and . _ + -`,
+    );
 }
 
 function ensureRoot(runsRoot: string): void {
@@ -56,7 +76,8 @@ function cleanStaleStages(runsRoot: string): void {
     if (!m || pidAlive(Number(m[2]))) continue;
     const p = path.join(runsRoot, n);
     try {
-      if (Date.now() - fs.lstatSync(p).mtimeMs > STALE_STAGE_MS) fs.rmSync(p, { recursive: true, force: true });
+      if (Date.now() - fs.lstatSync(p).mtimeMs > STALE_STAGE_MS)
+        fs.rmSync(p, { recursive: true, force: true });
     } catch {
       /* another process cleaned it */
     }
@@ -108,7 +129,12 @@ export interface Initial {
  * A fresh run: assemble it in `.<runId>.creating-<pid>` and rename that to `<runId>` (which may be missing or an
  * empty folder). Exclusive: a rename onto a non-empty folder fails.
  */
-function createStaged(runsRoot: string, runId: string, init: Initial, onStaged?: (d: string) => void): Created {
+function createStaged(
+  runsRoot: string,
+  runId: string,
+  init: Initial,
+  onStaged?: (d: string) => void,
+): Created {
   const dir = path.join(runsRoot, runId);
   const stage = path.join(runsRoot, `.${runId}.creating-${process.pid}`);
   fs.rmSync(stage, { recursive: true, force: true }); // our own leftover from an earlier failed attempt
@@ -119,7 +145,11 @@ function createStaged(runsRoot: string, runId: string, init: Initial, onStaged?:
   }
   let fd: number | null = null;
   try {
-    writeNewFile(path.join(stage, RUN_FILES.config), Buffer.from(JSON.stringify(init.config, null, 2) + '\n'), RUN_FILES.config);
+    writeNewFile(
+      path.join(stage, RUN_FILES.config),
+      Buffer.from(JSON.stringify(init.config, null, 2) + '\n'),
+      RUN_FILES.config,
+    );
     if (init.events) {
       try {
         fd = fs.openSync(path.join(stage, RUN_FILES.events), NEW_FILE_FLAGS, 0o644);
@@ -129,13 +159,18 @@ function createStaged(runsRoot: string, runId: string, init: Initial, onStaged?:
         throw asWriteError(RUN_FILES.events, e);
       }
     }
-    writeNewFile(path.join(stage, RUN_FILES.status), Buffer.from(JSON.stringify(init.status, null, 2) + '\n'), RUN_FILES.status);
+    writeNewFile(
+      path.join(stage, RUN_FILES.status),
+      Buffer.from(JSON.stringify(init.status, null, 2) + '\n'),
+      RUN_FILES.status,
+    );
     onStaged?.(stage);
     try {
       fs.renameSync(stage, dir);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOTEMPTY' || code === 'EEXIST') throw new RunExistsError(dir, 'another process created it first');
+      if (code === 'ENOTEMPTY' || code === 'EEXIST')
+        throw new RunExistsError(dir, 'another process created it first');
       if (code === 'ENOTDIR') inspectTarget(dir); // throws the precise reason (symlink, file)
       throw new RunWriteError(dir, e);
     }
@@ -155,7 +190,8 @@ function createStaged(runsRoot: string, runId: string, init: Initial, onStaged?:
 function adoptPlaceholder(dir: string, names: string[], init: Initial): Created {
   for (const n of names) {
     const st = fs.lstatSync(path.join(dir, n));
-    if (st.isSymbolicLink()) throw new UnsafeRunDirError(dir, `${n} in the queued run folder is a symbolic link`);
+    if (st.isSymbolicLink())
+      throw new UnsafeRunDirError(dir, `${n} in the queued run folder is a symbolic link`);
     if (!st.isFile()) throw new RunExistsError(dir, `found ${n}`);
   }
   const foreign = names.filter((n) => !ADOPTABLE(n) && n !== RUN_FILES.events);
@@ -167,7 +203,11 @@ function adoptPlaceholder(dir: string, names: string[], init: Initial): Created 
     } catch {
       prev = { state: 'unreadable' as RunState };
     }
-    if (prev?.state !== 'queued') throw new RunExistsError(dir, `status.json says ${JSON.stringify(prev?.state)}, not "queued"`);
+    if (prev?.state !== 'queued')
+      throw new RunExistsError(
+        dir,
+        `status.json says ${JSON.stringify(prev?.state)}, not "queued"`,
+      );
   }
   if (names.includes(RUN_FILES.events)) {
     // Half-adopted: the events file is linked before status.json says `running`.
@@ -180,7 +220,8 @@ function adoptPlaceholder(dir: string, names: string[], init: Initial): Created 
     } catch {
       /* unreadable: not ours to discard */
     }
-    if (!(host === os.hostname() && !pidAlive(pid))) throw new RunExistsError(dir, 'found events.jsonl');
+    if (!(host === os.hostname() && !pidAlive(pid)))
+      throw new RunExistsError(dir, 'found events.jsonl');
     fs.rmSync(path.join(dir, RUN_FILES.events), { force: true });
   }
   for (const n of names) {
@@ -191,11 +232,14 @@ function adoptPlaceholder(dir: string, names: string[], init: Initial): Created 
   const configText = JSON.stringify(init.config, null, 2) + '\n';
   let current: string | null = null;
   try {
-    current = names.includes(RUN_FILES.config) ? readNoFollow(path.join(dir, RUN_FILES.config)) : null;
+    current = names.includes(RUN_FILES.config)
+      ? readNoFollow(path.join(dir, RUN_FILES.config))
+      : null;
   } catch {
     /* unreadable: replaced below */
   }
-  if (current !== configText) writeJsonAtomic(path.join(dir, RUN_FILES.config), init.config, RUN_FILES.config);
+  if (current !== configText)
+    writeJsonAtomic(path.join(dir, RUN_FILES.config), init.config, RUN_FILES.config);
   const tmp = tmpNameFor(path.join(dir, RUN_FILES.events));
   let fd: number | null = null;
   try {
@@ -205,7 +249,8 @@ function adoptPlaceholder(dir: string, names: string[], init: Initial): Created 
     try {
       fs.linkSync(tmp, path.join(dir, RUN_FILES.events)); // exclusive: one adopter wins
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new RunExistsError(dir, 'another trainer adopted it first');
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST')
+        throw new RunExistsError(dir, 'another trainer adopted it first');
       throw e;
     }
   } catch (e) {
@@ -226,7 +271,13 @@ function adoptPlaceholder(dir: string, names: string[], init: Initial): Created 
 }
 
 /** Create or adopt `<runsRoot>/<runId>` with its initial files. */
-export function createRunDir(runsRoot: string, runId: string, init: Initial, adopt: boolean, onStaged?: (d: string) => void): Created {
+export function createRunDir(
+  runsRoot: string,
+  runId: string,
+  init: Initial,
+  adopt: boolean,
+  onStaged?: (d: string) => void,
+): Created {
   validateId(runId);
   ensureRoot(runsRoot);
   cleanStaleStages(runsRoot);
@@ -243,8 +294,24 @@ export function createRunDir(runsRoot: string, runId: string, init: Initial, ado
  * For launchers (e.g. Slurm): create a run folder in state `queued` (config.json + status.json) that the
  * trainer's {@link RunWriter.create} later adopts. Refuses an existing non-empty folder or a symlink.
  */
-export function writeQueuedRun(runsRoot: string, runId: string, config: RunConfig, opts: { jobId?: string | null; host?: string; totalSteps?: number } = {}): string {
+export function writeQueuedRun(
+  runsRoot: string,
+  runId: string,
+  config: RunConfig,
+  opts: { jobId?: string | null; host?: string; totalSteps?: number } = {},
+): string {
   const now = new Date().toISOString();
-  const status: RunStatus = { runId, state: 'queued', step: 0, totalSteps: opts.totalSteps ?? 0, pid: null, host: opts.host ?? os.hostname(), jobId: opts.jobId ?? null, startedAt: now, updatedAt: now, error: null };
+  const status: RunStatus = {
+    runId,
+    state: 'queued',
+    step: 0,
+    totalSteps: opts.totalSteps ?? 0,
+    pid: null,
+    host: opts.host ?? os.hostname(),
+    jobId: opts.jobId ?? null,
+    startedAt: now,
+    updatedAt: now,
+    error: null,
+  };
   return createRunDir(runsRoot, runId, { config, status }, false).dir;
 }

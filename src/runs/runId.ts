@@ -9,13 +9,19 @@ export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 export function runIdProblem(id: string): string | null {
   if (RUN_ID_PATTERN.test(id)) return null;
   const shown = id.length > 60 ? `${JSON.stringify(id.slice(0, 59))}…` : JSON.stringify(id);
-  const why = id.length > 128 ? `${id.length} characters, at most 128 are allowed` : 'expected one path segment: a letter or digit, then letters, digits and . _ + -, at most 128 characters';
+  const why =
+    id.length > 128
+      ? `${id.length} characters, at most 128 are allowed`
+      : 'expected one path segment: a letter or digit, then letters, digits and . _ + -, at most 128 characters';
   return `got ${shown}; ${why}`;
 }
 
 /** Lower-case, filesystem-safe slug of a run name or config file name (`small-lr.fisher.json` → `small-lr`). */
 export function slugify(nameOrFile: string): string {
-  let base = path.basename(nameOrFile.trim()).replace(/\.fisher\.json$/i, '').replace(/\.json$/i, '');
+  let base = path
+    .basename(nameOrFile.trim())
+    .replace(/\.fisher\.json$/i, '')
+    .replace(/\.json$/i, '');
   base = base
     .toLowerCase()
     .normalize('NFKD')

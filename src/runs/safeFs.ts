@@ -12,7 +12,9 @@ export class RunExistsError extends Error {
     detail: string,
     message?: string,
   ) {
-    super(message ?? `${dir}: a run already exists here (${detail}); refusing to overwrite a saved run`);
+    super(
+      message ?? `${dir}: a run already exists here (${detail}); refusing to overwrite a saved run`,
+    );
     this.name = 'RunExistsError';
   }
 }
@@ -68,23 +70,37 @@ export class RunWriteError extends Error {
   }
 }
 
-export const asWriteError = (file: string, e: unknown) => (e instanceof RunWriteError || e instanceof RunExistsError ? e : new RunWriteError(file, e));
+export const asWriteError = (file: string, e: unknown) =>
+  e instanceof RunWriteError || e instanceof RunExistsError ? e : new RunWriteError(file, e);
 
 /**
  * Test hook: called before every write into a run folder with the file's label (e.g. `events.jsonl`,
  * `status.json`, `checkpoint`) and the byte count; throwing an errno-style error simulates a failing disk.
  */
-export const writeFaults: { beforeWrite: ((file: string, bytes: number) => void) | null } = { beforeWrite: null };
+export const writeFaults: { beforeWrite: ((file: string, bytes: number) => void) | null } = {
+  beforeWrite: null,
+};
 
 const { O_WRONLY, O_RDONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
 /** Flags of every new file: exclusive, never through a symlink. */
 export const NEW_FILE_FLAGS = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
 
-export function writeAll(fd: number, buf: Buffer, label: string, position: number | null = null): void {
+export function writeAll(
+  fd: number,
+  buf: Buffer,
+  label: string,
+  position: number | null = null,
+): void {
   writeFaults.beforeWrite?.(label, buf.length);
   let off = 0;
   while (off < buf.length) {
-    const n = fs.writeSync(fd, buf, off, buf.length - off, position === null ? null : position + off);
+    const n = fs.writeSync(
+      fd,
+      buf,
+      off,
+      buf.length - off,
+      position === null ? null : position + off,
+    );
     off += n;
   }
 }

@@ -26,8 +26,15 @@ function liveStatus(dir: string): { file: string; status: RunStatus } | null {
  */
 export function beatQueuedStatus(dir: string, claim: boolean, heartbeatSeconds: number): void {
   const live = liveStatus(dir);
-  if (!live || live.status.state !== 'queued' || (!claim && live.status.pid !== process.pid)) return;
-  writeJsonAtomic(live.file, { ...live.status, pid: process.pid, host: os.hostname(), heartbeatSeconds, updatedAt: new Date().toISOString() });
+  if (!live || live.status.state !== 'queued' || (!claim && live.status.pid !== process.pid))
+    return;
+  writeJsonAtomic(live.file, {
+    ...live.status,
+    pid: process.pid,
+    host: os.hostname(),
+    heartbeatSeconds,
+    updatedAt: new Date().toISOString(),
+  });
 }
 
 /**
@@ -35,24 +42,53 @@ export function beatQueuedStatus(dir: string, claim: boolean, heartbeatSeconds: 
  * for (and the trainer did not fail), otherwise `failed` with the reason (exit code or signal, and the last
  * lines of its stderr).
  */
-export function settleExitedRun(dir: string, exit: { code: number | null; signal: NodeJS.Signals | null; stderrTail: string; stopRequested: boolean }): void {
+export function settleExitedRun(
+  dir: string,
+  exit: {
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    stderrTail: string;
+    stopRequested: boolean;
+  },
+): void {
   const live = liveStatus(dir);
   if (!live) return;
   const now = new Date().toISOString();
   const { code, signal } = exit;
   // Stopped before it could handle the signal (e.g. still starting up): stopped is what the user asked for.
   if (exit.stopRequested && code !== EXIT_CODES.usage && code !== EXIT_CODES.failed) {
-    writeJsonAtomic(live.file, { ...live.status, state: 'stopped', pid: null, updatedAt: now, error: null });
+    writeJsonAtomic(live.file, {
+      ...live.status,
+      state: 'stopped',
+      pid: null,
+      updatedAt: now,
+      error: null,
+    });
     return;
   }
   const last = exit.stderrTail.trim().split('\n').slice(-3).join(' ').trim();
-  const why = code === EXIT_CODES.usage ? 'invalid config' : `trainer exited with ${signal ?? `code ${code}`}`;
-  writeJsonAtomic(live.file, { ...live.status, state: 'failed', pid: null, updatedAt: now, error: last ? `${why}: ${last}` : why });
+  const why =
+    code === EXIT_CODES.usage
+      ? 'invalid config'
+      : `trainer exited with ${signal ?? `code ${code}`}`;
+  writeJsonAtomic(live.file, {
+    ...live.status,
+    state: 'failed',
+    pid: null,
+    updatedAt: now,
+    error: last ? `${why}: ${last}` : why,
+  });
 }
 
 /** A queued placeholder whose trainer will never start now: `failed` with `reason` (kept, so viewers show why). */
 export function failQueuedRun(dir: string, reason: string): void {
   const live = liveStatus(dir);
   if (!live || live.status.state !== 'queued') return;
-  writeJsonAtomic(live.file, { ...live.status, state: 'failed', pid: null, updatedAt: new Date().toISOString(), error: reason });
+  writeJsonAtomic(live.file, {
+    ...live.status,
+    state: 'failed',
+    pid: null,
+    updatedAt: new Date().toISOString(),
+    error: reason,
+  });
 }

@@ -5,10 +5,27 @@
  * throttled file: the Tr(F_i) crossing may then be a little later).
  */
 import type { RunEvent, RunState, RunSummary } from '../shared/protocol';
-import { ExplosionDetector, type DetectorChange, type DetectorOptions, type DetectorState } from '../shared/detector';
+import {
+  ExplosionDetector,
+  type DetectorChange,
+  type DetectorOptions,
+  type DetectorState,
+} from '../shared/detector';
 
 /** Summary fields that come from the detector's state. */
-export function detectorSummary(s: DetectorState): Pick<RunSummary, 'peakTrF' | 'peakTrFRaw' | 'peakStep' | 'peakConfirmed' | 'maxTrF' | 'maxTrFStep' | 'trFi' | 'trFiStep'> {
+export function detectorSummary(
+  s: DetectorState,
+): Pick<
+  RunSummary,
+  | 'peakTrF'
+  | 'peakTrFRaw'
+  | 'peakStep'
+  | 'peakConfirmed'
+  | 'maxTrF'
+  | 'maxTrFStep'
+  | 'trFi'
+  | 'trFiStep'
+> {
   return {
     peakTrF: s.earlyPeak?.value ?? null,
     peakTrFRaw: s.earlyPeak?.raw ?? null,
@@ -69,7 +86,11 @@ export class SummaryAccumulator {
         this.advance(e.step, e.epoch);
         this.finalTestLoss = e.testLoss;
         this.finalTestAcc = e.testAcc;
-        if (Number.isFinite(e.testAcc) && (this.bestTestAcc === null || e.testAcc > this.bestTestAcc)) this.bestTestAcc = e.testAcc;
+        if (
+          Number.isFinite(e.testAcc) &&
+          (this.bestTestAcc === null || e.testAcc > this.bestTestAcc)
+        )
+          this.bestTestAcc = e.testAcc;
         this.finalTrainAcc = e.trainAcc;
         this.finalCleanAcc = e.cleanAcc;
         this.finalNoisyAcc = e.noisyAcc;
@@ -97,13 +118,24 @@ export class SummaryAccumulator {
   }
 
   /** The summary so far, for a run ending in `state`. */
-  result(state: RunState, opts: { lossThreshold: number; wallSeconds?: number; error?: string | null; runId?: string; backend?: string }): RunSummary {
+  result(
+    state: RunState,
+    opts: {
+      lossThreshold: number;
+      wallSeconds?: number;
+      error?: string | null;
+      runId?: string;
+      backend?: string;
+    },
+  ): RunSummary {
     const s: RunSummary = {
       runId: opts.runId ?? this.runId,
       state,
       steps: this.steps,
       epochs: this.epochs,
-      wallSeconds: opts.wallSeconds ?? (this.firstT !== null && this.lastT !== null ? (this.lastT - this.firstT) / 1000 : 0),
+      wallSeconds:
+        opts.wallSeconds ??
+        (this.firstT !== null && this.lastT !== null ? (this.lastT - this.firstT) / 1000 : 0),
       backend: opts.backend ?? this.backend,
       ...detectorSummary(this.detector.state),
       lossThreshold: opts.lossThreshold,

@@ -23,7 +23,16 @@ import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { RUN_FILES, type RunEvent, type RunStatus, type RunSummary } from '../shared/protocol';
 import { EventsFileReader } from './eventsReader';
-import { checkStatus, checkSummary, isRunDir, readRunText, runDirNames, runInfo, type RunFolderInfo, type StateOptions } from './reader';
+import {
+  checkStatus,
+  checkSummary,
+  isRunDir,
+  readRunText,
+  runDirNames,
+  runInfo,
+  type RunFolderInfo,
+  type StateOptions,
+} from './reader';
 
 export { EventsFileReader } from './eventsReader';
 
@@ -88,10 +97,13 @@ class Coalescer {
       }, this.debounceMs);
     }
     if (this.trailing) clearTimeout(this.trailing);
-    this.trailing = setTimeout(() => {
-      this.trailing = null;
-      this.run();
-    }, Math.max(TRAILING_MS, this.debounceMs));
+    this.trailing = setTimeout(
+      () => {
+        this.trailing = null;
+        this.run();
+      },
+      Math.max(TRAILING_MS, this.debounceMs),
+    );
   }
   dispose(): void {
     if (this.first) clearTimeout(this.first);
@@ -100,15 +112,40 @@ class Coalescer {
   }
 }
 
+/** What a run tailer and a runs watcher share: a coalesced wake-up, a chokidar watcher, a safety poll. */
+abstract class WatchedFolder<L extends { onError?(error: Error): void }> implements Disposable {
+  protected watcher: FSWatcher | null = null;
+  protected poller: NodeJS.Timeout | null = null;
+  protected disposed = false;
+  protected abstract readonly coalescer: Coalescer;
+
+  constructor(protected readonly listener: L) {}
+
+  protected error(e: unknown): void {
+    if (!this.disposed) this.listener.onError?.(e instanceof Error ? e : new Error(String(e)));
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.coalescer.dispose();
+    if (this.poller) clearInterval(this.poller);
+    this.poller = null;
+    void this.watcher?.close().catch(() => undefined);
+    this.watcher = null;
+    this.disposed_();
+  }
+
+  /** Called once by {@link dispose}, after the watcher and the poll are gone. */
+  protected disposed_(): void {}
+}
+
 /** Follows one run folder: events as they are appended, status and summary as they change. */
-export class RunTailer implements Disposable {
+export class RunTailer extends WatchedFolder<RunTailerListener> {
   readonly reader: EventsFileReader;
   /** Resolves once the initial contents were delivered and the watcher is active. */
   readonly ready: Promise<void>;
-  private watcher: FSWatcher | null = null;
-  private readonly coalescer: Coalescer;
-  private poller: NodeJS.Timeout | null = null;
-  private disposed = false;
+  protected readonly coalescer: Coalescer;
   private statusSig = '';
   private statusText = '';
   private summarySig = '';
@@ -120,9 +157,10 @@ export class RunTailer implements Disposable {
 
   constructor(
     readonly dir: string,
-    private readonly listener: RunTailerListener,
+    listener: RunTailerListener,
     opts: WatchOptions = {},
   ) {
+    super(listener);
     this.reader = new EventsFileReader(path.join(dir, RUN_FILES.events));
     this.coalescer = new Coalescer(opts.debounceMs ?? 30, () => this.poll());
     const pollMs = opts.pollMs ?? 1000;
@@ -130,7 +168,13 @@ export class RunTailer implements Disposable {
       setImmediate(() => {
         this.poll();
         if (this.disposed) return resolve();
-        this.watcher = watch(dir, { depth: 0, ignoreInitial: true, usePolling: opts.usePolling ?? false, interval: pollMs || 1000, ignored: ignoredTmp });
+        this.watcher = watch(dir, {
+          depth: 0,
+          ignoreInitial: true,
+          usePolling: opts.usePolling ?? false,
+          interval: pollMs || 1000,
+          ignored: ignoredTmp,
+        });
         this.watcher.on('all', () => this.coalescer.notify());
         this.watcher.on('error', (e) => this.error(e));
         this.watcher.on('ready', () => {
@@ -174,7 +218,8 @@ export class RunTailer implements Disposable {
       if (r.corruptLines.length) this.listener.onCorrupt?.(r.corruptLines);
       if (r.events.length) this.listener.onEvents?.(r.events);
       more = !!r.more;
-      if (more && r.done !== undefined && r.size !== undefined) this.listener.onProgress?.(r.done, r.size);
+      if (more && r.done !== undefined && r.size !== undefined)
+        this.listener.onProgress?.(r.done, r.size);
     } catch (e) {
       this.error(e);
     }
@@ -224,7 +269,9 @@ export class RunTailer implements Disposable {
     } catch (e) {
       if (which === 'status') this.statusSig = s;
       else this.summarySig = s;
-      this.listener.onProblems?.(which, [`${name}: ${(e as Error).message.replace(`${file}: `, '')}`]);
+      this.listener.onProblems?.(which, [
+        `${name}: ${(e as Error).message.replace(`${file}: `, '')}`,
+      ]);
       return undefined;
     }
     if (text === null) return undefined;
@@ -246,18 +293,7 @@ export class RunTailer implements Disposable {
     return v;
   }
 
-  private error(e: unknown): void {
-    if (!this.disposed) this.listener.onError?.(e instanceof Error ? e : new Error(String(e)));
-  }
-
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    this.coalescer.dispose();
-    if (this.poller) clearInterval(this.poller);
-    this.poller = null;
-    void this.watcher?.close().catch(() => undefined);
-    this.watcher = null;
+  protected override disposed_(): void {
     for (const w of this.caughtUpWaiters.splice(0)) w();
   }
 }
@@ -273,22 +309,20 @@ export interface RunsWatcherListener {
 }
 
 /** Watches a runs root for runs appearing, changing and disappearing. */
-export class RunsWatcher implements Disposable {
+export class RunsWatcher extends WatchedFolder<RunsWatcherListener> {
   /** Resolves once the first scan was delivered and the watcher (if the root exists) is active. */
   readonly ready: Promise<void>;
   private readonly known = new Map<string, { info: RunFolderInfo; sig: string }>();
-  private watcher: FSWatcher | null = null;
-  private readonly coalescer: Coalescer;
-  private poller: NodeJS.Timeout | null = null;
-  private disposed = false;
+  protected readonly coalescer: Coalescer;
   private readonly pollMs: number;
   private readonly skipped = new Set<string>();
 
   constructor(
     readonly runsRoot: string,
-    private readonly listener: RunsWatcherListener,
+    listener: RunsWatcherListener,
     private readonly opts: WatchOptions & StateOptions = {},
   ) {
+    super(listener);
     this.coalescer = new Coalescer(opts.debounceMs ?? 100, () => this.rescan());
     this.pollMs = opts.pollMs ?? 2000;
     this.ready = new Promise<void>((resolve) => {
@@ -307,7 +341,9 @@ export class RunsWatcher implements Disposable {
 
   /** The runs known now, newest first. */
   list(): RunFolderInfo[] {
-    return [...this.known.values()].map((k) => k.info).sort((a, b) => b.startedAt - a.startedAt || (a.id < b.id ? 1 : -1));
+    return [...this.known.values()]
+      .map((k) => k.info)
+      .sort((a, b) => b.startedAt - a.startedAt || (a.id < b.id ? 1 : -1));
   }
 
   private ensureWatcher(onReady?: () => void): void {
@@ -321,7 +357,11 @@ export class RunsWatcher implements Disposable {
       usePolling: this.opts.usePolling ?? false,
       interval: this.pollMs || 2000,
       // Only folder and small-file changes matter; appends to events.jsonl would cause needless rescans.
-      ignored: (p: string) => ignoredTmp(p) || path.basename(p) === RUN_FILES.events || path.basename(p) === RUN_FILES.checkpoint || path.basename(path.dirname(p)) === RUN_FILES.checkpoint,
+      ignored: (p: string) =>
+        ignoredTmp(p) ||
+        path.basename(p) === RUN_FILES.events ||
+        path.basename(p) === RUN_FILES.checkpoint ||
+        path.basename(path.dirname(p)) === RUN_FILES.checkpoint,
     });
     this.watcher = w;
     w.on('all', (ev, p) => {
@@ -352,7 +392,9 @@ export class RunsWatcher implements Disposable {
         const dir = path.join(this.runsRoot, id);
         if (!isRunDir(dir)) continue;
         seen.add(id);
-        const s = [RUN_FILES.status, RUN_FILES.summary, RUN_FILES.config].map((f) => sig(path.join(dir, f))).join('|');
+        const s = [RUN_FILES.status, RUN_FILES.summary, RUN_FILES.config]
+          .map((f) => sig(path.join(dir, f)))
+          .join('|');
         const prev = this.known.get(id);
         if (prev && prev.sig === s) {
           // Files unchanged, but a live run's process may have died or its heartbeat expired since.
@@ -381,19 +423,5 @@ export class RunsWatcher implements Disposable {
     } catch (e) {
       this.error(e);
     }
-  }
-
-  private error(e: unknown): void {
-    if (!this.disposed) this.listener.onError?.(e instanceof Error ? e : new Error(String(e)));
-  }
-
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    this.coalescer.dispose();
-    if (this.poller) clearInterval(this.poller);
-    this.poller = null;
-    void this.watcher?.close().catch(() => undefined);
-    this.watcher = null;
   }
 }

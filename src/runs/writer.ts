@@ -31,18 +31,46 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { EVENTS_SCHEMA_VERSION, RUN_FILES, isTerminal, type HeaderEvent, type RunEvent, type RunState, type RunStatus, type RunSummary } from '../shared/protocol';
+import {
+  EVENTS_SCHEMA_VERSION,
+  RUN_FILES,
+  isTerminal,
+  type HeaderEvent,
+  type RunEvent,
+  type RunState,
+  type RunStatus,
+  type RunSummary,
+} from '../shared/protocol';
 import type { RunConfig } from '../shared/config';
 import { makeRunId } from './runId';
 import { writeCheckpointDir } from './checkpointDir';
 import { createRunDir } from './runDir';
-import { NEW_FILE_FLAGS, RunExistsError, RunWriteError, UnsafeRunDirError, writeAll, writeFaults, writeJsonAtomic, writeNewFile } from './safeFs';
+import {
+  RunExistsError,
+  RunWriteError,
+  UnsafeRunDirError,
+  writeAll,
+  writeJsonAtomic,
+  writeNewFile,
+} from './safeFs';
 
-export { RunExistsError, RunWriteError, UnsafeRunDirError, describeFsError, writeFaults, writeJsonAtomic, NEW_FILE_FLAGS } from './safeFs';
+export {
+  RunExistsError,
+  RunWriteError,
+  UnsafeRunDirError,
+  describeFsError,
+  writeFaults,
+  writeJsonAtomic,
+  NEW_FILE_FLAGS,
+} from './safeFs';
 export { writeQueuedRun } from './runDir';
 
 /** Header fields the caller provides; type, time, schema version, run id, host and pid are filled in. */
-export type HeaderFields = Omit<HeaderEvent, 'type' | 't' | 'schemaVersion' | 'runId' | 'host' | 'pid'> & Partial<Pick<HeaderEvent, 'host' | 'pid'>>;
+export type HeaderFields = Omit<
+  HeaderEvent,
+  'type' | 't' | 'schemaVersion' | 'runId' | 'host' | 'pid'
+> &
+  Partial<Pick<HeaderEvent, 'host' | 'pid'>>;
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 /** An event to append; `t` defaults to now. Headers are written by {@link RunWriter.create}. */
@@ -117,12 +145,38 @@ export class RunWriter {
     this.lastStatusWrite = this.startMs;
     const host = header.host ?? os.hostname();
     const pid = header.pid ?? process.pid;
-    const h: HeaderEvent = { type: 'header', t: this.startMs, schemaVersion: EVENTS_SCHEMA_VERSION, runId, ...header, host, pid };
+    const h: HeaderEvent = {
+      type: 'header',
+      t: this.startMs,
+      schemaVersion: EVENTS_SCHEMA_VERSION,
+      runId,
+      ...header,
+      host,
+      pid,
+    };
     const st: RunEvent = { type: 'status', t: this.startMs, step: 0, state: 'running' };
     const iso = new Date(this.startMs).toISOString();
-    this.status = { runId, state: 'running', step: 0, totalSteps: header.totalSteps, pid, host, jobId: opts.jobId ?? null, startedAt: iso, updatedAt: iso, heartbeatSeconds: this.o.heartbeatSeconds, error: null };
+    this.status = {
+      runId,
+      state: 'running',
+      step: 0,
+      totalSteps: header.totalSteps,
+      pid,
+      host,
+      jobId: opts.jobId ?? null,
+      startedAt: iso,
+      updatedAt: iso,
+      heartbeatSeconds: this.o.heartbeatSeconds,
+      error: null,
+    };
     const events = Buffer.from(JSON.stringify(h) + '\n' + JSON.stringify(st) + '\n');
-    const c = createRunDir(runsRoot, runId, { config, status: this.status, events }, true, opts.onStaged);
+    const c = createRunDir(
+      runsRoot,
+      runId,
+      { config, status: this.status, events },
+      true,
+      opts.onStaged,
+    );
     this.dir = c.dir;
     this.fd = c.fd;
     this.size = c.size;
@@ -132,13 +186,25 @@ export class RunWriter {
     this.reserveSpace();
     process.on('exit', this.onExit);
     if (this.o.timer) {
-      this.timer = setInterval(() => this.tick(), Math.max(10, Math.min(this.o.flushIntervalMs, this.o.stepIntervalMs, this.o.heartbeatSeconds * 1000)));
+      this.timer = setInterval(
+        () => this.tick(),
+        Math.max(
+          10,
+          Math.min(this.o.flushIntervalMs, this.o.stepIntervalMs, this.o.heartbeatSeconds * 1000),
+        ),
+      );
       this.timer.unref();
     }
   }
 
   /** Create `<runsRoot>/<runId>/` and write config.json, the header and status.json (state `running`). */
-  static create(runsRoot: string, runId: string, config: RunConfig, header: HeaderFields, opts: RunWriterOptions = {}): RunWriter {
+  static create(
+    runsRoot: string,
+    runId: string,
+    config: RunConfig,
+    header: HeaderFields,
+    opts: RunWriterOptions = {},
+  ): RunWriter {
     return new RunWriter(runsRoot, runId, config, header, opts);
   }
 
@@ -146,13 +212,20 @@ export class RunWriter {
    * Create a run under a fresh id from {@link makeRunId} (`name`: the run name or config file name),
    * retrying with the next suffix if another process takes the same folder first.
    */
-  static createUnique(runsRoot: string, name: string, config: RunConfig, header: HeaderFields, opts: RunWriterOptions & { date?: Date } = {}): RunWriter {
+  static createUnique(
+    runsRoot: string,
+    name: string,
+    config: RunConfig,
+    header: HeaderFields,
+    opts: RunWriterOptions & { date?: Date } = {},
+  ): RunWriter {
     for (let attempt = 0; ; attempt++) {
       const id = makeRunId(name, opts.date ?? new Date(), runsRoot);
       try {
         return RunWriter.create(runsRoot, id, config, header, opts);
       } catch (e) {
-        if (!(e instanceof RunExistsError) || e instanceof UnsafeRunDirError || attempt >= 20) throw e;
+        if (!(e instanceof RunExistsError) || e instanceof UnsafeRunDirError || attempt >= 20)
+          throw e;
       }
     }
   }
@@ -172,7 +245,8 @@ export class RunWriter {
    * Throws a {@link RunWriteError} if a write fails, and from then on.
    */
   append(input: EventInput): void {
-    if (this.finished) throw new Error(`${this.dir}: run already finished; cannot append a ${input.type} event`);
+    if (this.finished)
+      throw new Error(`${this.dir}: run already finished; cannot append a ${input.type} event`);
     if (this.failure) throw this.failure;
     const now = this.now();
     const e = { ...input, t: input.t ?? now } as RunEvent;
@@ -215,16 +289,22 @@ export class RunWriter {
     await writeCheckpointDir(this.dir, save);
   }
 
-
   /**
    * End the run: write the held-back step, a final `status` event (with `error` as its message), summary.json
    * (`summary`, built by the caller from the events: `./summary`) and the final status.json. Never throws for a
    * write error: a run whose writes failed ends `failed` with the first error, recorded wherever it can still be
    * written. Returns what was recorded: the final status event and the summary (state and error as written).
    */
-  finish(state: RunState, summary: RunSummary, error?: string | null): { status: RunEvent & { type: 'status' }; summary: RunSummary } {
+  finish(
+    state: RunState,
+    summary: RunSummary,
+    error?: string | null,
+  ): { status: RunEvent & { type: 'status' }; summary: RunSummary } {
     if (this.finished) throw new Error(`${this.dir}: run already finished`);
-    if (!isTerminal(state)) throw new Error(`finish(${JSON.stringify(state)}): expected a terminal state (completed, stopped, failed, diverged)`);
+    if (!isTerminal(state))
+      throw new Error(
+        `finish(${JSON.stringify(state)}): expected a terminal state (completed, stopped, failed, diverged)`,
+      );
     const now = this.now();
     this.releaseSpace();
     if (this.failure && state !== 'failed') {
@@ -256,7 +336,11 @@ export class RunWriter {
     }
     // A checkpoint cut short (a second signal exits from inside it) leaves no temporary folder.
     try {
-      if (!this.dirReplaced) fs.rmSync(path.join(this.dir, `.${RUN_FILES.checkpoint}.tmp-${process.pid}`), { recursive: true, force: true });
+      if (!this.dirReplaced)
+        fs.rmSync(path.join(this.dir, `.${RUN_FILES.checkpoint}.tmp-${process.pid}`), {
+          recursive: true,
+          force: true,
+        });
     } catch {
       /* best effort */
     }
@@ -282,14 +366,22 @@ export class RunWriter {
       out = result();
     }
     const isError = state === 'failed' || state === 'diverged';
-    Object.assign(this.status, { state, step: this.step, updatedAt: new Date(now).toISOString(), error: isError ? (error ?? out.error ?? null) : null });
+    Object.assign(this.status, {
+      state,
+      step: this.step,
+      updatedAt: new Date(now).toISOString(),
+      error: isError ? (error ?? out.error ?? null) : null,
+    });
     try {
       this.checkDir();
       writeJsonAtomic(path.join(this.dir, RUN_FILES.status), this.status, RUN_FILES.status);
     } catch (e) {
       this.fail(RUN_FILES.status, e); // the previous status.json stays, complete
     }
-    return { status: { type: 'status', t: now, step: this.step, state, ...message() }, summary: out };
+    return {
+      status: { type: 'status', t: now, step: this.step, state, ...message() },
+      summary: out,
+    };
   }
 
   /**
@@ -325,10 +417,21 @@ export class RunWriter {
     } catch {
       /* reported below */
     }
-    if (!st || st.isSymbolicLink() || !st.isDirectory() || st.ino !== this.dirId.ino || st.dev !== this.dirId.dev) {
+    if (
+      !st ||
+      st.isSymbolicLink() ||
+      !st.isDirectory() ||
+      st.ino !== this.dirId.ino ||
+      st.dev !== this.dirId.dev
+    ) {
       this.dirReplaced = true;
       this.reserve = null; // not removed by path through whatever is there now
-      throw this.fail(this.dir, new Error(`the run folder was replaced${st?.isSymbolicLink() ? ' by a symbolic link' : st ? '' : ' (it is gone)'}; nothing more is written there`));
+      throw this.fail(
+        this.dir,
+        new Error(
+          `the run folder was replaced${st?.isSymbolicLink() ? ' by a symbolic link' : st ? '' : ' (it is gone)'}; nothing more is written there`,
+        ),
+      );
     }
   }
 
@@ -357,7 +460,8 @@ export class RunWriter {
     if (this.finished || this.failure) return;
     try {
       const now = this.now();
-      if (this.pendingStep && now - this.lastStepWrite >= this.o.stepIntervalMs) this.writeEvents([], now, true);
+      if (this.pendingStep && now - this.lastStepWrite >= this.o.stepIntervalMs)
+        this.writeEvents([], now, true);
       this.maybeWriteStatus(now);
     } catch {
       /* recorded in this.failure: the next append throws it */
@@ -387,7 +491,10 @@ export class RunWriter {
     let text = '';
     for (const e of events) {
       const s = 'step' in e && typeof e.step === 'number' ? e.step : -Infinity;
-      if (this.pendingStep && (s === -Infinity || (this.pendingStep as { step: number }).step <= s)) {
+      if (
+        this.pendingStep &&
+        (s === -Infinity || (this.pendingStep as { step: number }).step <= s)
+      ) {
         text += JSON.stringify(this.pendingStep) + '\n';
         this.pendingStep = null;
         this.lastStepWrite = now;
@@ -419,7 +526,11 @@ export class RunWriter {
   private maybeWriteStatus(now: number): void {
     if (this.finished || this.failure) return;
     const since = now - this.lastStatusWrite;
-    if (!((this.step !== this.statusStep && since >= this.o.statusIntervalMs) || since >= this.o.heartbeatSeconds * 1000)) return;
+    if (!(
+      (this.step !== this.statusStep && since >= this.o.statusIntervalMs) ||
+      since >= this.o.heartbeatSeconds * 1000
+    ))
+      return;
     this.statusStep = this.step;
     this.lastStatusWrite = now;
     this.status.step = this.step;

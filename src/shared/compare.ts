@@ -5,7 +5,15 @@
 import { DASH, fmt, pct, type PeakKind } from './format';
 import { compareMetrics, summaryColumns, tableOf, type MetricId, type MetricSpec } from './metrics';
 import type { RunState, RunSummary } from './protocol';
-import { headline, latestValue, xValues, type RunSeries, type Val, type XAxis, type XColumns } from './series';
+import {
+  headline,
+  latestValue,
+  xValues,
+  type RunSeries,
+  type Val,
+  type XAxis,
+  type XColumns,
+} from './series';
 
 /** A metric that can be overlaid across runs (a catalogue entry with `compare`, see src/shared/metrics.ts). */
 export type MetricDef = MetricSpec;
@@ -25,7 +33,8 @@ export interface Aligned {
   ys: Val[][];
 }
 
-const same = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b));
+const same = (a: number, b: number) =>
+  Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b));
 
 /**
  * Align lines onto the sorted union of their x values. A point of a line lands at the union entry equal to
@@ -80,7 +89,11 @@ export interface SummaryRow {
 }
 
 /** Summary row from the run's summary when it has one, else from its series so far. */
-export function summaryRow(s: RunSeries, summary: RunSummary | null, state: RunState | null): SummaryRow {
+export function summaryRow(
+  s: RunSeries,
+  summary: RunSummary | null,
+  state: RunState | null,
+): SummaryRow {
   const h = headline(s, summary);
   return {
     runId: s.runId,
@@ -90,7 +103,9 @@ export function summaryRow(s: RunSeries, summary: RunSummary | null, state: RunS
     peakKind: h.peakKind,
     trFi: h.trFi,
     trFiStep: h.trFiStep,
-    finals: Object.fromEntries(summaryColumns().map((m) => [m.id, latestValue(s, m.id as MetricId, summary)])),
+    finals: Object.fromEntries(
+      summaryColumns().map((m) => [m.id, latestValue(s, m.id as MetricId, summary)]),
+    ),
     steps: h.step,
   };
 }
@@ -98,14 +113,26 @@ export function summaryRow(s: RunSeries, summary: RunSummary | null, state: RunS
 /** The compare summary table: header and one row of cells per run. */
 export function summaryTable(rows: readonly SummaryRow[]): { head: string[]; rows: string[][] } {
   const cols = summaryColumns();
-  const at = (v: number | null, step: number | null) => (v === null ? DASH : `${fmt(v)}${step !== null ? ` @ ${step}` : ''}`);
+  const at = (v: number | null, step: number | null) =>
+    v === null ? DASH : `${fmt(v)}${step !== null ? ` @ ${step}` : ''}`;
   const cell = (m: MetricSpec, v: Val) => (m.format === 'percent' ? pct(v) : fmt(v));
   return {
-    head: ['Run', 'State', 'Early peak Tr(F) @ step', 'Tr(F_i) @ step', ...cols.map((m) => m.summaryColumn), 'Steps'],
+    head: [
+      'Run',
+      'State',
+      'Early peak Tr(F) @ step',
+      'Tr(F_i) @ step',
+      ...cols.map((m) => m.summaryColumn),
+      'Steps',
+    ],
     rows: rows.map((s) => [
       s.runId,
       s.state ?? DASH,
-      s.peakTrF === null ? DASH : s.peakKind === 'peak' ? at(s.peakTrF, s.peakStep) : `none (max ${at(s.peakTrF, s.peakStep)})`,
+      s.peakTrF === null
+        ? DASH
+        : s.peakKind === 'peak'
+          ? at(s.peakTrF, s.peakStep)
+          : `none (max ${at(s.peakTrF, s.peakStep)})`,
       at(s.trFi, s.trFiStep),
       ...cols.map((m) => cell(m, s.finals[m.id] ?? null)),
       String(s.steps),

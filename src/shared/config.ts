@@ -41,7 +41,14 @@ export const LIMITS = {
 } as const;
 const STEPS = LIMITS.steps.toLocaleString('en');
 
-export const DATASETS = ['mnist', 'fashion-mnist', 'idx', 'cifar10', 'cifar100', 'synthetic'] as const;
+export const DATASETS = [
+  'mnist',
+  'fashion-mnist',
+  'idx',
+  'cifar10',
+  'cifar100',
+  'synthetic',
+] as const;
 export const ARCHS = ['mlp', 'simplecnn', 'vgg11', 'resnet'] as const;
 export const PENALTIES = ['none', 'fisher', 'gp', 'gpr', 'gpx'] as const;
 export const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
@@ -54,21 +61,72 @@ const lit = <T extends readonly string[]>(xs: T, description: string, dflt: T[nu
 
 export const DatasetSchema = Type.Object(
   {
-    name: lit(DATASETS, 'Dataset: `mnist` (bundled), `fashion-mnist` (bundled JSON), `idx` (folder of IDX files, e.g. Fashion-MNIST or KMNIST), `cifar10`/`cifar100` (binary-version folders), `synthetic` (seeded Gaussian clusters, for tests).', 'mnist'),
-    path: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.path, description: `Folder with the dataset files (required for \`idx\`, \`cifar10\`, \`cifar100\`). Relative paths resolve against the config file. At most ${LIMITS.path} characters.` })),
-    trainSize: Int({ minimum: 1, maximum: LIMITS.examples, default: 10000, description: `Training examples used (a fixed seeded subset when smaller than the dataset); at most ${LIMITS.examples.toLocaleString('en')}.` }),
-    testSize: Int({ minimum: 1, maximum: LIMITS.examples, default: 2000, description: `Test examples used for evaluation; at most ${LIMITS.examples.toLocaleString('en')}.` }),
-    syntheticClasses: Type.Optional(Int({ minimum: 2, maximum: 1000, description: 'Classes of the synthetic dataset (default 10).' })),
-    syntheticShape: Type.Optional(Type.Tuple([Int({ minimum: 1, maximum: LIMITS.syntheticSide }), Int({ minimum: 1, maximum: LIMITS.syntheticSide }), Int({ minimum: 1, maximum: LIMITS.syntheticChannels })], { description: `Input shape [height, width, channels] of the synthetic dataset (default [8, 8, 1]); height and width at most ${LIMITS.syntheticSide}, channels at most ${LIMITS.syntheticChannels}.` })),
+    name: lit(
+      DATASETS,
+      'Dataset: `mnist` (bundled), `fashion-mnist` (bundled JSON), `idx` (folder of IDX files, e.g. Fashion-MNIST or KMNIST), `cifar10`/`cifar100` (binary-version folders), `synthetic` (seeded Gaussian clusters, for tests).',
+      'mnist',
+    ),
+    path: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: LIMITS.path,
+        description: `Folder with the dataset files (required for \`idx\`, \`cifar10\`, \`cifar100\`). Relative paths resolve against the config file. At most ${LIMITS.path} characters.`,
+      }),
+    ),
+    trainSize: Int({
+      minimum: 1,
+      maximum: LIMITS.examples,
+      default: 10000,
+      description: `Training examples used (a fixed seeded subset when smaller than the dataset); at most ${LIMITS.examples.toLocaleString('en')}.`,
+    }),
+    testSize: Int({
+      minimum: 1,
+      maximum: LIMITS.examples,
+      default: 2000,
+      description: `Test examples used for evaluation; at most ${LIMITS.examples.toLocaleString('en')}.`,
+    }),
+    syntheticClasses: Type.Optional(
+      Int({
+        minimum: 2,
+        maximum: 1000,
+        description: 'Classes of the synthetic dataset (default 10).',
+      }),
+    ),
+    syntheticShape: Type.Optional(
+      Type.Tuple(
+        [
+          Int({ minimum: 1, maximum: LIMITS.syntheticSide }),
+          Int({ minimum: 1, maximum: LIMITS.syntheticSide }),
+          Int({ minimum: 1, maximum: LIMITS.syntheticChannels }),
+        ],
+        {
+          description: `Input shape [height, width, channels] of the synthetic dataset (default [8, 8, 1]); height and width at most ${LIMITS.syntheticSide}, channels at most ${LIMITS.syntheticChannels}.`,
+        },
+      ),
+    ),
   },
   { additionalProperties: false, default: {}, description: 'Training and test data.' },
 );
 
 export const ModelSchema = Type.Object(
   {
-    arch: lit(ARCHS, 'Architecture: `mlp`, `simplecnn` (the paper\'s conv32-conv32-pool-conv64-conv64-pool-fc128), `vgg11` (VGG-11 style, no BatchNorm), `resnet` (small, BatchNorm-free).', 'simplecnn'),
-    width: Num({ exclusiveMinimum: 0, maximum: 16, default: 1, description: 'Width multiplier for channels/units.' }),
-    hidden: Type.Optional(Type.Array(Int({ minimum: 1, maximum: LIMITS.hidden }), { maxItems: 16, description: `MLP hidden layer sizes (default [512, 512]; [] is softmax regression); at most 16 layers of at most ${LIMITS.hidden.toLocaleString('en')} units.` })),
+    arch: lit(
+      ARCHS,
+      "Architecture: `mlp`, `simplecnn` (the paper's conv32-conv32-pool-conv64-conv64-pool-fc128), `vgg11` (VGG-11 style, no BatchNorm), `resnet` (small, BatchNorm-free).",
+      'simplecnn',
+    ),
+    width: Num({
+      exclusiveMinimum: 0,
+      maximum: 16,
+      default: 1,
+      description: 'Width multiplier for channels/units.',
+    }),
+    hidden: Type.Optional(
+      Type.Array(Int({ minimum: 1, maximum: LIMITS.hidden }), {
+        maxItems: 16,
+        description: `MLP hidden layer sizes (default [512, 512]; [] is softmax regression); at most 16 layers of at most ${LIMITS.hidden.toLocaleString('en')} units.`,
+      }),
+    ),
     activation: lit(['relu', 'tanh'] as const, 'Hidden activation.', 'relu'),
   },
   { additionalProperties: false, default: {}, description: 'Network.' },
@@ -78,7 +136,12 @@ export const OptimizerSchema = Type.Object(
   {
     lr: Num({ exclusiveMinimum: 0, maximum: 100, default: 0.01, description: 'Learning rate η.' }),
     momentum: Num({ minimum: 0, exclusiveMaximum: 1, default: 0.9, description: 'SGD momentum.' }),
-    weightDecay: Num({ minimum: 0, maximum: LIMITS.weightDecay, default: 0, description: `L2 weight decay (added to the gradient); at most ${LIMITS.weightDecay}.` }),
+    weightDecay: Num({
+      minimum: 0,
+      maximum: LIMITS.weightDecay,
+      default: 0,
+      description: `L2 weight decay (added to the gradient); at most ${LIMITS.weightDecay}.`,
+    }),
     batchSize: Int({ minimum: 1, maximum: 65536, default: 128, description: 'Mini-batch size B.' }),
   },
   { additionalProperties: false, default: {}, description: 'SGD with momentum.' },
@@ -86,50 +149,156 @@ export const OptimizerSchema = Type.Object(
 
 export const ScheduleSchema = Type.Object(
   {
-    epochs: Type.Optional(Num({ exclusiveMinimum: 0, maximum: LIMITS.epochs, description: `Training length in epochs (give \`epochs\` or \`steps\`, not both); at most ${LIMITS.epochs.toLocaleString('en')}, and at most ${STEPS} steps in all.` })),
-    steps: Type.Optional(Int({ minimum: 1, maximum: LIMITS.steps, description: `Training length in optimisation steps; at most ${STEPS}.` })),
-    lrSchedule: lit(['constant', 'step', 'cosine'] as const, '`constant`; `step`: multiply by `gamma` at each milestone; `cosine`: cosine decay to 0.', 'constant'),
-    milestones: Type.Array(Num({ exclusiveMinimum: 0, maximum: 1 }), { maxItems: LIMITS.milestones, default: [0.5, 0.75], description: `For \`step\`: fractions of the run at which the LR is multiplied by \`gamma\` (paper: 0.5, 0.75); at most ${LIMITS.milestones}.` }),
-    gamma: Num({ exclusiveMinimum: 0, maximum: 1, default: 0.1, description: 'For `step`: LR factor at each milestone.' }),
+    epochs: Type.Optional(
+      Num({
+        exclusiveMinimum: 0,
+        maximum: LIMITS.epochs,
+        description: `Training length in epochs (give \`epochs\` or \`steps\`, not both); at most ${LIMITS.epochs.toLocaleString('en')}, and at most ${STEPS} steps in all.`,
+      }),
+    ),
+    steps: Type.Optional(
+      Int({
+        minimum: 1,
+        maximum: LIMITS.steps,
+        description: `Training length in optimisation steps; at most ${STEPS}.`,
+      }),
+    ),
+    lrSchedule: lit(
+      ['constant', 'step', 'cosine'] as const,
+      '`constant`; `step`: multiply by `gamma` at each milestone; `cosine`: cosine decay to 0.',
+      'constant',
+    ),
+    milestones: Type.Array(Num({ exclusiveMinimum: 0, maximum: 1 }), {
+      maxItems: LIMITS.milestones,
+      default: [0.5, 0.75],
+      description: `For \`step\`: fractions of the run at which the LR is multiplied by \`gamma\` (paper: 0.5, 0.75); at most ${LIMITS.milestones}.`,
+    }),
+    gamma: Num({
+      exclusiveMinimum: 0,
+      maximum: 1,
+      default: 0.1,
+      description: 'For `step`: LR factor at each milestone.',
+    }),
   },
-  { additionalProperties: false, default: {}, description: 'Training length and learning-rate schedule.' },
+  {
+    additionalProperties: false,
+    default: {},
+    description: 'Training length and learning-rate schedule.',
+  },
 );
 
 export const LabelNoiseSchema = Type.Object(
   {
-    fraction: Num({ minimum: 0, maximum: 1, default: 0, description: 'Fraction of training labels replaced by uniformly random labels.' }),
-    seed: Int({ minimum: 0, maximum: LIMITS.seed, default: 0, description: 'Seed choosing which labels are corrupted and how (an integer 0 … 2^53 − 1).' }),
-    forceChange: Type.Boolean({ default: false, description: 'Draw the random label among the other classes, so every corrupted label really changes.' }),
-    trackSize: Int({ minimum: 1, maximum: LIMITS.trackSize, default: 500, description: `Size of each tracked training subset (clean, noisy) for the learning-speed curves; at most ${LIMITS.trackSize.toLocaleString('en')}.` }),
+    fraction: Num({
+      minimum: 0,
+      maximum: 1,
+      default: 0,
+      description: 'Fraction of training labels replaced by uniformly random labels.',
+    }),
+    seed: Int({
+      minimum: 0,
+      maximum: LIMITS.seed,
+      default: 0,
+      description: 'Seed choosing which labels are corrupted and how (an integer 0 … 2^53 − 1).',
+    }),
+    forceChange: Type.Boolean({
+      default: false,
+      description:
+        'Draw the random label among the other classes, so every corrupted label really changes.',
+    }),
+    trackSize: Int({
+      minimum: 1,
+      maximum: LIMITS.trackSize,
+      default: 500,
+      description: `Size of each tracked training subset (clean, noisy) for the learning-speed curves; at most ${LIMITS.trackSize.toLocaleString('en')}.`,
+    }),
   },
-  { additionalProperties: false, default: {}, description: 'Label noise as in the paper (memorisation experiments).' },
+  {
+    additionalProperties: false,
+    default: {},
+    description: 'Label noise as in the paper (memorisation experiments).',
+  },
 );
 
 export const FisherSchema = Type.Object(
   {
-    every: Int({ minimum: 1, maximum: LIMITS.steps, default: 10, description: `Measure exact Tr(F) every N steps (N at most ${STEPS}).` }),
-    probeSize: Int({ minimum: 2, maximum: 4096, default: 128, description: 'Examples in the fixed, seeded probe set (paper: 128).' }),
-    lossThreshold: Num({ exclusiveMinimum: 0, maximum: LIMITS.lossThreshold, default: 1.0, description: `Training-loss threshold ε at which the early Tr(F_i) is read (paper: 1.2 on CIFAR-10); at most ${LIMITS.lossThreshold.toLocaleString('en')}.` }),
-    warmupSteps: Int({ minimum: 0, maximum: LIMITS.steps, default: 20, description: `Steps ignored by the explosion detector (a short transient at the very start is common); at most ${STEPS}.` }),
+    every: Int({
+      minimum: 1,
+      maximum: LIMITS.steps,
+      default: 10,
+      description: `Measure exact Tr(F) every N steps (N at most ${STEPS}).`,
+    }),
+    probeSize: Int({
+      minimum: 2,
+      maximum: 4096,
+      default: 128,
+      description: 'Examples in the fixed, seeded probe set (paper: 128).',
+    }),
+    lossThreshold: Num({
+      exclusiveMinimum: 0,
+      maximum: LIMITS.lossThreshold,
+      default: 1.0,
+      description: `Training-loss threshold ε at which the early Tr(F_i) is read (paper: 1.2 on CIFAR-10); at most ${LIMITS.lossThreshold.toLocaleString('en')}.`,
+    }),
+    warmupSteps: Int({
+      minimum: 0,
+      maximum: LIMITS.steps,
+      default: 20,
+      description: `Steps ignored by the explosion detector (a short transient at the very start is common); at most ${STEPS}.`,
+    }),
   },
   { additionalProperties: false, default: {}, description: 'Tr(F) measurement.' },
 );
 
 export const PenaltySchema = Type.Object(
   {
-    kind: lit(PENALTIES, '`fisher` (Tr(F_B), sampled labels), `gp` (gradient norm, true labels), `gpr` (random labels), `gpx` (input-gradient norm), or `none`.', 'none'),
-    alpha: Num({ minimum: 0, maximum: LIMITS.alpha, default: 0.01, description: `Penalty coefficient α; at most ${LIMITS.alpha.toLocaleString('en')}.` }),
-    every: Int({ minimum: 1, maximum: LIMITS.steps, default: 10, description: `Recompute the penalty gradient every k steps, reusing it in between (paper: 10); k at most ${STEPS}.` }),
-    startEpoch: Num({ minimum: 0, maximum: LIMITS.epochs, default: 0, description: `Epoch at which the penalty starts; at most ${LIMITS.epochs.toLocaleString('en')}.` }),
+    kind: lit(
+      PENALTIES,
+      '`fisher` (Tr(F_B), sampled labels), `gp` (gradient norm, true labels), `gpr` (random labels), `gpx` (input-gradient norm), or `none`.',
+      'none',
+    ),
+    alpha: Num({
+      minimum: 0,
+      maximum: LIMITS.alpha,
+      default: 0.01,
+      description: `Penalty coefficient α; at most ${LIMITS.alpha.toLocaleString('en')}.`,
+    }),
+    every: Int({
+      minimum: 1,
+      maximum: LIMITS.steps,
+      default: 10,
+      description: `Recompute the penalty gradient every k steps, reusing it in between (paper: 10); k at most ${STEPS}.`,
+    }),
+    startEpoch: Num({
+      minimum: 0,
+      maximum: LIMITS.epochs,
+      default: 0,
+      description: `Epoch at which the penalty starts; at most ${LIMITS.epochs.toLocaleString('en')}.`,
+    }),
   },
   { additionalProperties: false, default: {}, description: 'Gradient-norm regulariser.' },
 );
 
 export const RunConfigSchema = Type.Object(
   {
-    $schema: Type.Optional(Type.String({ maxLength: LIMITS.path, description: 'JSON schema reference (ignored).' })),
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: 80, pattern: '^[A-Za-z0-9][A-Za-z0-9._ +-]*$', description: 'Run name (used in the run id).' })),
-    seed: Int({ minimum: 0, maximum: LIMITS.seed, default: 0, description: 'Seed for initialisation, data order, probe set and label sampling (an integer 0 … 2^53 − 1).' }),
+    $schema: Type.Optional(
+      Type.String({ maxLength: LIMITS.path, description: 'JSON schema reference (ignored).' }),
+    ),
+    name: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 80,
+        pattern: '^[A-Za-z0-9][A-Za-z0-9._ +-]*$',
+        description: 'Run name (used in the run id).',
+      }),
+    ),
+    seed: Int({
+      minimum: 0,
+      maximum: LIMITS.seed,
+      default: 0,
+      description:
+        'Seed for initialisation, data order, probe set and label sampling (an integer 0 … 2^53 − 1).',
+    }),
     dataset: DatasetSchema,
     model: ModelSchema,
     optimizer: OptimizerSchema,
@@ -137,11 +306,27 @@ export const RunConfigSchema = Type.Object(
     labelNoise: LabelNoiseSchema,
     fisher: FisherSchema,
     penalty: PenaltySchema,
-    evalEvery: Int({ minimum: 1, maximum: LIMITS.steps, default: 100, description: `Evaluate on the test set and tracked subsets every N steps (and at the end); N at most ${STEPS}.` }),
-    checkpoint: Type.Boolean({ default: true, description: 'Save the final parameters under checkpoint/.' }),
-    backend: lit(BACKENDS, 'Compute backend; `auto` tries tensorflow-gpu, tensorflow, webgpu, wasm, cpu in that order.', 'auto'),
+    evalEvery: Int({
+      minimum: 1,
+      maximum: LIMITS.steps,
+      default: 100,
+      description: `Evaluate on the test set and tracked subsets every N steps (and at the end); N at most ${STEPS}.`,
+    }),
+    checkpoint: Type.Boolean({
+      default: true,
+      description: 'Save the final parameters under checkpoint/.',
+    }),
+    backend: lit(
+      BACKENDS,
+      'Compute backend; `auto` tries tensorflow-gpu, tensorflow, webgpu, wasm, cpu in that order.',
+      'auto',
+    ),
   },
-  { additionalProperties: false, title: 'Fisher Lens run config', description: `A Fisher Lens training run (\`*.fisher.json\`). Every number must be finite; files are at most 1 MiB.` },
+  {
+    additionalProperties: false,
+    title: 'Fisher Lens run config',
+    description: `A Fisher Lens training run (\`*.fisher.json\`). Every number must be finite; files are at most 1 MiB.`,
+  },
 );
 
 export type RunConfig = Static<typeof RunConfigSchema>;
@@ -159,7 +344,8 @@ export class ConfigError extends Error {
     readonly source?: string,
   ) {
     const listed = problems.slice(0, MAX_LISTED);
-    const more = problems.length > MAX_LISTED ? `\n  … and ${problems.length - MAX_LISTED} more` : '';
+    const more =
+      problems.length > MAX_LISTED ? `\n  … and ${problems.length - MAX_LISTED} more` : '';
     super(`${source ? `${source}: ` : ''}invalid run config:\n  - ${listed.join('\n  - ')}${more}`);
     this.name = 'ConfigError';
   }
@@ -193,9 +379,16 @@ const clip = (s: string, max = MAX_SHOWN) => (s.length > max ? `${s.slice(0, max
  * JSON of `v`, cut short: never walks more of a huge or deeply nested value than it shows. Numbers inside are
  * shown as written when `sources` knows them (`ptr` is the JSON pointer of `v`).
  */
-function preview(v: unknown, depth = 0, room = MAX_SHOWN + 1, ptr?: string, sources?: NumberSources): string {
+function preview(
+  v: unknown,
+  depth = 0,
+  room = MAX_SHOWN + 1,
+  ptr?: string,
+  sources?: NumberSources,
+): string {
   if (typeof v === 'string') return JSON.stringify(v.length > room ? v.slice(0, room) : v);
-  if (typeof v === 'number') return (ptr !== undefined ? sources?.get(ptr) : undefined) ?? String(v);
+  if (typeof v === 'number')
+    return (ptr !== undefined ? sources?.get(ptr) : undefined) ?? String(v);
   if (v === null || typeof v !== 'object') return String(v);
   if (depth >= 4) return Array.isArray(v) ? '[…]' : '{…}';
   const parts: string[] = [];
@@ -219,15 +412,20 @@ function preview(v: unknown, depth = 0, room = MAX_SHOWN + 1, ptr?: string, sour
   return `{${parts.join(',')}}`;
 }
 
-
 /** JSON-pointer segment escaping, as Ajv's `instancePath` uses it. */
 const escapePointer = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
-const pointerParts = (p: string) => p.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+const pointerParts = (p: string) =>
+  p
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 
 /** `optimizer.lr`, `schedule.milestones.1`; odd or long keys are quoted and cut short. */
 function fieldName(pointer: string): string {
   if (!pointer) return '(root)';
-  const parts = pointerParts(pointer).map((k) => (/^([A-Za-z_$][\w$]*|\d+)$/.test(k) ? clip(k) : clip(JSON.stringify(k))));
+  const parts = pointerParts(pointer).map((k) =>
+    /^([A-Za-z_$][\w$]*|\d+)$/.test(k) ? clip(k) : clip(JSON.stringify(k)),
+  );
   return clip(parts.join('.'), 2 * MAX_SHOWN);
 }
 
@@ -240,7 +438,12 @@ export type NumberSources = Map<string, string>;
  * {@link LIMITS.depth} are not recorded (such configs are rejected for their depth).
  */
 export function numberSources(text: string): NumberSources {
-  interface Frame { arr: boolean; key: string; index: number; wantKey: boolean }
+  interface Frame {
+    arr: boolean;
+    key: string;
+    index: number;
+    wantKey: boolean;
+  }
   const out: NumberSources = new Map();
   const stack: Frame[] = [];
   const n = text.length;
@@ -275,7 +478,11 @@ export function numberSources(text: string): NumberSources {
     } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
       let j = i + 1;
       while (j < n && /[0-9eE.+-]/.test(text[j])) j++;
-      if (stack.length <= LIMITS.depth) out.set(stack.map((f) => '/' + escapePointer(f.arr ? String(f.index) : f.key)).join(''), text.slice(i, j));
+      if (stack.length <= LIMITS.depth)
+        out.set(
+          stack.map((f) => '/' + escapePointer(f.arr ? String(f.index) : f.key)).join(''),
+          text.slice(i, j),
+        );
       i = j;
     } else i++;
   }
@@ -286,8 +493,12 @@ export function numberSources(text: string): NumberSources {
 function schemaAt(pointer: string): TSchema | undefined {
   let s: TSchema | undefined = RunConfigSchema;
   for (const part of pointerParts(pointer)) {
-    const node = s as { properties?: Record<string, TSchema>; items?: TSchema | TSchema[] } | undefined;
-    if (node?.properties) s = Object.prototype.hasOwnProperty.call(node.properties, part) ? node.properties[part] : undefined;
+    const node = s as
+      { properties?: Record<string, TSchema>; items?: TSchema | TSchema[] } | undefined;
+    if (node?.properties)
+      s = Object.prototype.hasOwnProperty.call(node.properties, part)
+        ? node.properties[part]
+        : undefined;
     else if (Array.isArray(node?.items)) s = node.items[Number(part)];
     else s = node?.items;
     if (!s) return undefined;
@@ -303,7 +514,8 @@ function shownAt(pointer: string, value: unknown, sources?: NumberSources): stri
 function lookup(root: unknown, instancePath: string): unknown {
   let cur: unknown = root;
   for (const part of pointerParts(instancePath)) {
-    if (cur && typeof cur === 'object' && Object.prototype.hasOwnProperty.call(cur, part)) cur = (cur as Record<string, unknown>)[part];
+    if (cur && typeof cur === 'object' && Object.prototype.hasOwnProperty.call(cur, part))
+      cur = (cur as Record<string, unknown>)[part];
     else return undefined;
   }
   return cur;
@@ -314,7 +526,10 @@ function lookup(root: unknown, instancePath: string): unknown {
  * schema wants a number, and no nesting deeper than {@link LIMITS.depth} (which would also overflow the validator's
  * stack). Iterative; returns the problems and the pointers already reported.
  */
-function preCheck(input: unknown, sources?: NumberSources): { problems: string[]; reported: Set<string>; tooDeep: boolean } {
+function preCheck(
+  input: unknown,
+  sources?: NumberSources,
+): { problems: string[]; reported: Set<string>; tooDeep: boolean } {
   const problems: string[] = [];
   const reported = new Set<string>();
   let tooDeep = false;
@@ -329,18 +544,29 @@ function preCheck(input: unknown, sources?: NumberSources): { problems: string[]
       }
     } else if (v && typeof v === 'object') {
       if (depth >= LIMITS.depth) {
-        if (!tooDeep) problems.push(`${fieldName(p)}: nested more than ${LIMITS.depth} levels deep; a run config has at most 3`);
+        if (!tooDeep)
+          problems.push(
+            `${fieldName(p)}: nested more than ${LIMITS.depth} levels deep; a run config has at most 3`,
+          );
         tooDeep = true;
         continue;
       }
-      const entries = Array.isArray(v) ? v.map((x, i) => [String(i), x] as const) : Object.entries(v);
-      for (let k = entries.length - 1; k >= 0; k--) todo.push([entries[k][1], `${p}/${escapePointer(entries[k][0])}`, depth + 1]);
+      const entries = Array.isArray(v)
+        ? v.map((x, i) => [String(i), x] as const)
+        : Object.entries(v);
+      for (let k = entries.length - 1; k >= 0; k--)
+        todo.push([entries[k][1], `${p}/${escapePointer(entries[k][0])}`, depth + 1]);
     }
   }
   return { problems, reported, tooDeep };
 }
 
-function describe(errors: ErrorObject[], data: unknown, sources?: NumberSources, skip?: Set<string>): string[] {
+function describe(
+  errors: ErrorObject[],
+  data: unknown,
+  sources?: NumberSources,
+  skip?: Set<string>,
+): string[] {
   const out = new Map<string, string>();
   // anyOf over literals reports one `const` error per option: fold them into one "one of" message.
   const enums = new Map<string, unknown[]>();
@@ -382,7 +608,10 @@ function describe(errors: ErrorObject[], data: unknown, sources?: NumberSources,
 }
 
 function allowedKeys(instancePath: string): string[] {
-  return Object.keys((schemaAt(instancePath) as { properties?: Record<string, unknown> } | undefined)?.properties ?? {});
+  return Object.keys(
+    (schemaAt(instancePath) as { properties?: Record<string, unknown> } | undefined)?.properties ??
+      {},
+  );
 }
 
 /**
@@ -395,53 +624,84 @@ export function resolveConfig(input: unknown, source?: string): RunConfig {
 
 function resolveWith(input: unknown, source?: string, sources?: NumberSources): RunConfig {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-    throw new ConfigError([`(root): got ${shownAt('', input, sources)}; expected a JSON object`], source);
+    throw new ConfigError(
+      [`(root): got ${shownAt('', input, sources)}; expected a JSON object`],
+      source,
+    );
   }
   const pre = preCheck(input, sources);
   if (pre.tooDeep) throw new ConfigError(pre.problems, source);
   const data = structuredClone(input) as Record<string, unknown>;
-  for (const k of ['dataset', 'model', 'optimizer', 'schedule', 'labelNoise', 'fisher', 'penalty']) {
+  for (const k of [
+    'dataset',
+    'model',
+    'optimizer',
+    'schedule',
+    'labelNoise',
+    'fisher',
+    'penalty',
+  ]) {
     if (data[k] === undefined) data[k] = {};
   }
   const validate = validator();
   if (!validate(data) || pre.problems.length) {
-    throw new ConfigError([...pre.problems, ...describe(validate.errors ?? [], data, sources, pre.reported)], source);
+    throw new ConfigError(
+      [...pre.problems, ...describe(validate.errors ?? [], data, sources, pre.reported)],
+      source,
+    );
   }
   const cfg = data as RunConfig;
   const at = (p: string, v: unknown) => shownAt(p, v, sources);
   const problems: string[] = [];
   const s = cfg.schedule;
   if (s.epochs !== undefined && s.steps !== undefined) {
-    problems.push(`schedule: got both schedule.epochs (${at('/schedule/epochs', s.epochs)}) and schedule.steps (${at('/schedule/steps', s.steps)}); give one of them`);
+    problems.push(
+      `schedule: got both schedule.epochs (${at('/schedule/epochs', s.epochs)}) and schedule.steps (${at('/schedule/steps', s.steps)}); give one of them`,
+    );
   }
   if (s.epochs === undefined && s.steps === undefined) s.epochs = 1;
   if (['idx', 'cifar10', 'cifar100'].includes(cfg.dataset.name) && !cfg.dataset.path) {
-    problems.push(`dataset.path: required for dataset.name ${JSON.stringify(cfg.dataset.name)} (a folder with its files)`);
+    problems.push(
+      `dataset.path: required for dataset.name ${JSON.stringify(cfg.dataset.name)} (a folder with its files)`,
+    );
   }
   if (cfg.dataset.name !== 'synthetic') {
     for (const k of ['syntheticClasses', 'syntheticShape'] as const) {
-      if (cfg.dataset[k] !== undefined) problems.push(`dataset.${k}: only allowed with dataset.name "synthetic" (got ${JSON.stringify(cfg.dataset.name)})`);
+      if (cfg.dataset[k] !== undefined)
+        problems.push(
+          `dataset.${k}: only allowed with dataset.name "synthetic" (got ${JSON.stringify(cfg.dataset.name)})`,
+        );
     }
   }
   if (cfg.model.hidden !== undefined && cfg.model.arch !== 'mlp') {
-    problems.push(`model.hidden: only allowed with model.arch "mlp" (got arch ${JSON.stringify(cfg.model.arch)})`);
+    problems.push(
+      `model.hidden: only allowed with model.arch "mlp" (got arch ${JSON.stringify(cfg.model.arch)})`,
+    );
   }
   if (cfg.fisher.probeSize > cfg.dataset.trainSize) {
-    problems.push(`fisher.probeSize: got ${at('/fisher/probeSize', cfg.fisher.probeSize)}; must not exceed dataset.trainSize (${cfg.dataset.trainSize})`);
+    problems.push(
+      `fisher.probeSize: got ${at('/fisher/probeSize', cfg.fisher.probeSize)}; must not exceed dataset.trainSize (${cfg.dataset.trainSize})`,
+    );
   }
   if (cfg.optimizer.batchSize > cfg.dataset.trainSize) {
-    problems.push(`optimizer.batchSize: got ${at('/optimizer/batchSize', cfg.optimizer.batchSize)}; must not exceed dataset.trainSize (${cfg.dataset.trainSize})`);
+    problems.push(
+      `optimizer.batchSize: got ${at('/optimizer/batchSize', cfg.optimizer.batchSize)}; must not exceed dataset.trainSize (${cfg.dataset.trainSize})`,
+    );
   } else if (s.steps === undefined && s.epochs !== undefined) {
     const spe = stepsPerEpoch(cfg);
     const total = Math.round(s.epochs * spe);
     if (total > LIMITS.steps) {
-      problems.push(`schedule.epochs: got ${at('/schedule/epochs', s.epochs)}; that is ${total.toLocaleString('en')} steps (${spe.toLocaleString('en')} per epoch: dataset.trainSize ${cfg.dataset.trainSize} / optimizer.batchSize ${cfg.optimizer.batchSize}), more than the ${STEPS} a run may have`);
+      problems.push(
+        `schedule.epochs: got ${at('/schedule/epochs', s.epochs)}; that is ${total.toLocaleString('en')} steps (${spe.toLocaleString('en')} per epoch: dataset.trainSize ${cfg.dataset.trainSize} / optimizer.batchSize ${cfg.optimizer.batchSize}), more than the ${STEPS} a run may have`,
+      );
     }
   }
   const ms = s.milestones;
   for (let i = 1; i < ms.length; i++) {
     if (ms[i] <= ms[i - 1]) {
-      problems.push(`schedule.milestones: got ${at('/schedule/milestones', ms)}; expected strictly increasing fractions in (0, 1]`);
+      problems.push(
+        `schedule.milestones: got ${at('/schedule/milestones', ms)}; expected strictly increasing fractions in (0, 1]`,
+      );
       break;
     }
   }
@@ -461,7 +721,10 @@ export function parseConfig(text: string, source?: string): RunConfig {
     parsed = JSON.parse(text);
   } catch (e) {
     const msg = withLineColumn((e as Error).message, text);
-    throw new ConfigError([`not valid JSON: ${msg.length > 300 ? `${msg.slice(0, 240)}…${msg.slice(-50)}` : msg}`], source);
+    throw new ConfigError(
+      [`not valid JSON: ${msg.length > 300 ? `${msg.slice(0, 240)}…${msg.slice(-50)}` : msg}`],
+      source,
+    );
   }
   return resolveWith(parsed, source, numberSources(text));
 }
@@ -474,16 +737,38 @@ export function parseConfig(text: string, source?: string): RunConfig {
  */
 export function readConfigFile(file: string, maxBytes: number = LIMITS.fileBytes): string {
   const kind = (st: fs.Stats) =>
-    st.isDirectory() ? 'a folder' : st.isFIFO() ? 'a FIFO (named pipe)' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : st.isSocket() ? 'a socket' : 'not a regular file';
+    st.isDirectory()
+      ? 'a folder'
+      : st.isFIFO()
+        ? 'a FIFO (named pipe)'
+        : st.isCharacterDevice()
+          ? 'a character device'
+          : st.isBlockDevice()
+            ? 'a block device'
+            : st.isSocket()
+              ? 'a socket'
+              : 'not a regular file';
   const limit = `a config file may have at most ${maxBytes.toLocaleString('en')} bytes${maxBytes === 1 << 20 ? ' (1 MiB)' : ''}`;
   const ioError = (e: unknown, doing: string) => {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOTDIR' ? 'a part of the path is not a folder' : code ?? clip((e as Error).message, 200);
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'permission denied'
+          : code === 'ENOTDIR'
+            ? 'a part of the path is not a folder'
+            : (code ?? clip((e as Error).message, 200));
     return new ConfigFileError(file, `cannot ${doing} the config file (${why})`);
   };
   const check = (st: fs.Stats) => {
-    if (!st.isFile()) throw new ConfigFileError(file, `is ${kind(st)}, not a config file; expected a regular JSON file`);
-    if (st.size > maxBytes) throw new ConfigFileError(file, `is ${st.size.toLocaleString('en')} bytes; ${limit}`);
+    if (!st.isFile())
+      throw new ConfigFileError(
+        file,
+        `is ${kind(st)}, not a config file; expected a regular JSON file`,
+      );
+    if (st.size > maxBytes)
+      throw new ConfigFileError(file, `is ${st.size.toLocaleString('en')} bytes; ${limit}`);
   };
   let st: fs.Stats;
   try {
@@ -512,7 +797,11 @@ export function readConfigFile(file: string, maxBytes: number = LIMITS.fileBytes
       }
       if (got === 0) break;
       n += got;
-      if (n > maxBytes) throw new ConfigFileError(file, `is larger than ${maxBytes.toLocaleString('en')} bytes; ${limit}`);
+      if (n > maxBytes)
+        throw new ConfigFileError(
+          file,
+          `is larger than ${maxBytes.toLocaleString('en')} bytes; ${limit}`,
+        );
     }
     try {
       return new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(0, n));
@@ -537,7 +826,8 @@ function withLineColumn(message: string, text: string): string {
 }
 
 /** Steps per epoch for a resolved config (last partial batch dropped). */
-export const stepsPerEpoch = (cfg: RunConfig): number => Math.max(1, Math.floor(cfg.dataset.trainSize / cfg.optimizer.batchSize));
+export const stepsPerEpoch = (cfg: RunConfig): number =>
+  Math.max(1, Math.floor(cfg.dataset.trainSize / cfg.optimizer.batchSize));
 
 /** Total optimisation steps for a resolved config. */
 // ------------------------------------------------------------------------------------- dataset paths and specs
@@ -577,7 +867,11 @@ export interface DatasetSpec {
 export function parseDatasetSpec(spec: string): DatasetSpec | null {
   const m = /^([a-z0-9-]+)(?::(.+?))?(?:@(train|test))?$/.exec(spec);
   if (!m || !(DATASETS as readonly string[]).includes(m[1])) return null;
-  return { name: m[1] as DatasetName, ...(m[2] ? { path: m[2] } : {}), ...(m[3] ? { split: m[3] as 'train' | 'test' } : {}) };
+  return {
+    name: m[1] as DatasetName,
+    ...(m[2] ? { path: m[2] } : {}),
+    ...(m[3] ? { split: m[3] as 'train' | 'test' } : {}),
+  };
 }
 
 export function totalSteps(cfg: RunConfig): number {

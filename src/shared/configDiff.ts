@@ -10,7 +10,11 @@ export interface DiffRow {
 }
 
 /** Flatten a JSON value to `path → leaf` (objects recurse; arrays, primitives and null are leaves). */
-export function flatten(value: unknown, prefix = '', out: Map<string, unknown> = new Map()): Map<string, unknown> {
+export function flatten(
+  value: unknown,
+  prefix = '',
+  out: Map<string, unknown> = new Map(),
+): Map<string, unknown> {
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     const entries = Object.entries(value as Record<string, unknown>);
     if (!entries.length && prefix) out.set(prefix, {});
@@ -34,7 +38,11 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   const kb = Object.keys(b as object);
   return (
     ka.length === kb.length &&
-    ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && jsonEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
+    ka.every(
+      (k) =>
+        Object.prototype.hasOwnProperty.call(b, k) &&
+        jsonEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]),
+    )
   );
 }
 
@@ -47,24 +55,36 @@ export function configDiff(configs: readonly unknown[]): DiffRow[] {
   const flats = configs.map((c) => flatten(c));
   const paths: string[] = [];
   const seen = new Set<string>();
-  for (const f of flats) for (const p of f.keys()) if (!seen.has(p)) (seen.add(p), paths.push(p));
+  for (const f of flats) {
+    for (const p of f.keys()) {
+      if (seen.has(p)) continue;
+      seen.add(p);
+      paths.push(p);
+    }
+  }
   const rows: DiffRow[] = [];
   for (const p of paths) {
     const values = flats.map((f) => (f.has(p) ? f.get(p) : undefined));
-    const differ = values.some((v, i) => i > 0 && (flats[i].has(p) !== flats[0].has(p) || !jsonEqual(v, values[0])));
+    const differ = values.some(
+      (v, i) => i > 0 && (flats[i].has(p) !== flats[0].has(p) || !jsonEqual(v, values[0])),
+    );
     if (differ) rows.push({ path: p, values });
   }
   return rows;
 }
 
 /** A value for a diff cell. */
-export const showValue = (v: unknown): string => (v === undefined ? '—' : typeof v === 'string' ? v : JSON.stringify(v));
+export const showValue = (v: unknown): string =>
+  v === undefined ? '—' : typeof v === 'string' ? v : JSON.stringify(v);
 
 /** Deep-merge `over` into a copy of `base` (objects merge, everything else replaces). */
 export function deepMerge<T>(base: T, over: unknown): T {
-  if (over === null || typeof over !== 'object' || Array.isArray(over)) return (over === undefined ? base : over) as T;
+  if (over === null || typeof over !== 'object' || Array.isArray(over))
+    return (over === undefined ? base : over) as T;
   const out: Record<string, unknown> =
-    base !== null && typeof base === 'object' && !Array.isArray(base) ? { ...(base as Record<string, unknown>) } : {};
+    base !== null && typeof base === 'object' && !Array.isArray(base)
+      ? { ...(base as Record<string, unknown>) }
+      : {};
   for (const [k, v] of Object.entries(over as Record<string, unknown>)) {
     if (v === undefined || k === '__proto__' || k === 'constructor' || k === 'prototype') continue;
     out[k] = deepMerge(out[k], v);

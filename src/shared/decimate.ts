@@ -56,7 +56,8 @@ export function decimateIndices(
   for (const [first, last] of runs) {
     keep[first - lo] = 1;
     keep[last - lo] = 1;
-    for (const ys of columns) for (const i of extremes(ys, first, last)) if (i >= 0) keep[i - lo] = 1;
+    for (const ys of columns)
+      for (const i of extremes(ys, first, last)) if (i >= 0) keep[i - lo] = 1;
   }
   const out: number[] = [];
   for (let j = 0; j < keep.length; j++) if (keep[j]) out.push(lo + j);
@@ -64,7 +65,11 @@ export function decimateIndices(
 }
 
 /** Indices of the minimum, the maximum and the first null (non-finite) value of `ys[lo..hi]`; -1 where none. */
-export function extremes(ys: readonly Val[], lo: number, hi: number): [iMin: number, iMax: number, iNull: number] {
+export function extremes(
+  ys: readonly Val[],
+  lo: number,
+  hi: number,
+): [iMin: number, iMax: number, iNull: number] {
   let iMin = -1;
   let iMax = -1;
   let iNull = -1;
@@ -91,7 +96,8 @@ export function pick<T>(arr: readonly T[], idx: readonly number[]): T[] {
 export const lowerBound = (xs: readonly number[], x: number): number => partition(xs, (v) => v < x);
 
 /** First index with xs[i] > x. */
-export const upperBound = (xs: readonly number[], x: number): number => partition(xs, (v) => v <= x);
+export const upperBound = (xs: readonly number[], x: number): number =>
+  partition(xs, (v) => v <= x);
 
 /** First index of sorted `xs` where `before` stops holding (binary search). */
 function partition(xs: readonly number[], before: (v: number) => boolean): number {

@@ -94,7 +94,13 @@ export function detectorOptionsFromConfig(
     const total = sc.steps ?? Math.max(1, Math.round((sc.epochs ?? 1) * spe));
     peakUntilStep = Math.round(sc.milestones[0] * total);
   }
-  return { ...DEFAULT_DETECTOR_OPTIONS, warmupSteps: cfg.fisher.warmupSteps, lossThreshold: cfg.fisher.lossThreshold, peakUntilStep, ...extra };
+  return {
+    ...DEFAULT_DETECTOR_OPTIONS,
+    warmupSteps: cfg.fisher.warmupSteps,
+    lossThreshold: cfg.fisher.lossThreshold,
+    peakUntilStep,
+    ...extra,
+  };
 }
 
 export interface EarlyPeak {
@@ -189,7 +195,8 @@ export class ExplosionDetector {
 
   constructor(options: Partial<DetectorOptions> = {}) {
     const o = { ...DEFAULT_DETECTOR_OPTIONS, ...stripUndefined(options) };
-    const bad = (name: string, v: number, allowed: string) => new RangeError(`detector option ${name}: got ${v}; expected ${allowed}`);
+    const bad = (name: string, v: number, allowed: string) =>
+      new RangeError(`detector option ${name}: got ${v}; expected ${allowed}`);
     if (!(o.warmupSteps >= 0)) throw bad('warmupSteps', o.warmupSteps, '≥ 0');
     if (!(o.span >= 1)) throw bad('span', o.span, '≥ 1');
     if (!(o.riseFactor > 1)) throw bad('riseFactor', o.riseFactor, '> 1');
@@ -237,7 +244,8 @@ export class ExplosionDetector {
     if (postWarmup && this.prevRaw !== null && this.ema !== null && this.ema > 0) {
       // Successive differences: Var((x_t − x_{t−1}) / level) ≈ 2σ², nearly free of the trend.
       const r2 = ((trF - this.prevRaw) / this.ema) ** 2 / 2;
-      this.noiseVar = this.noiseVar === null ? r2 : this.noiseVar + NOISE_ALPHA * (r2 - this.noiseVar);
+      this.noiseVar =
+        this.noiseVar === null ? r2 : this.noiseVar + NOISE_ALPHA * (r2 - this.noiseVar);
       s.noise = Math.sqrt(this.noiseVar);
     }
     if (postWarmup) this.prevRaw = trF;
@@ -257,7 +265,8 @@ export class ExplosionDetector {
     const min = s.minSmoothed.value;
     // Relative standard deviation of the difference of two smoothed values (stationary EMA of white noise:
     // Var = σ²·α/(2−α) each): the peak test compares two points of the smoothed curve.
-    const margin = o.noiseSigmas * Math.sqrt(2 * (this.noiseVar ?? 0) * (this.alpha / (2 - this.alpha)));
+    const margin =
+      o.noiseSigmas * Math.sqrt(2 * (this.noiseVar ?? 0) * (this.alpha / (2 - this.alpha)));
 
     const peak = s.earlyPeak;
     if (step <= o.peakUntilStep && (!peak || sm > peak.value)) {
@@ -297,9 +306,11 @@ export class ExplosionDetector {
   addLoss(step: number, loss: number): DetectorChange[] {
     if (!Number.isFinite(loss) || !Number.isFinite(step)) return [];
     const s = this.s;
-    this.lossEma = this.lossEma === null ? loss : this.lossEma + this.lossAlpha * (loss - this.lossEma);
+    this.lossEma =
+      this.lossEma === null ? loss : this.lossEma + this.lossAlpha * (loss - this.lossEma);
     s.smoothedLoss = this.lossEma;
-    if (s.trFi || this.pendingTrFiStep !== null || this.lossEma > this.options.lossThreshold) return [];
+    if (s.trFi || this.pendingTrFiStep !== null || this.lossEma > this.options.lossThreshold)
+      return [];
     if (s.smoothed === null || this.lastFisherStep === null) {
       this.pendingTrFiStep = step; // no measurement yet: take the next one
       return [];
@@ -310,7 +321,9 @@ export class ExplosionDetector {
 
   /** Feed one input of a recorded stream. */
   add(input: DetectorInput): DetectorChange[] {
-    return 'trF' in input ? this.addFisher(input.step, input.trF) : this.addLoss(input.step, input.loss);
+    return 'trF' in input
+      ? this.addFisher(input.step, input.trF)
+      : this.addLoss(input.step, input.loss);
   }
 
   private trFiChange(): DetectorChange {
@@ -326,7 +339,14 @@ export class ExplosionDetector {
 
 /** A detector change as a `detector` event of `events.jsonl`. */
 export function toDetectorEvent(change: DetectorChange, t: number = Date.now()): DetectorEvent {
-  const e: DetectorEvent = { type: 'detector', t, step: change.step, kind: change.kind, value: change.value, message: change.message };
+  const e: DetectorEvent = {
+    type: 'detector',
+    t,
+    step: change.step,
+    kind: change.kind,
+    value: change.value,
+    message: change.message,
+  };
   if (change.rise !== undefined) e.rise = change.rise;
   return e;
 }
@@ -337,20 +357,43 @@ export function toDetectorEvent(change: DetectorChange, t: number = Date.now()):
  * loss of the same step (the order the online detector must be fed to agree).
  */
 export function detectOffline(
-  series: readonly DetectorInput[] | { fisher: readonly { step: number; trF: number }[]; loss: readonly { step: number; loss: number }[] },
+  series:
+    | readonly DetectorInput[]
+    | {
+        fisher: readonly { step: number; trF: number }[];
+        loss: readonly { step: number; loss: number }[];
+      },
   options: Partial<DetectorOptions> = {},
 ): { state: DetectorState; changes: DetectorChange[] } {
   const det = new ExplosionDetector(options);
   const changes: DetectorChange[] = [];
-  const stream = Array.isArray(series) ? (series as readonly DetectorInput[]) : mergeSeries(series as { fisher: { step: number; trF: number }[]; loss: { step: number; loss: number }[] });
+  const stream = Array.isArray(series)
+    ? (series as readonly DetectorInput[])
+    : mergeSeries(
+        series as {
+          fisher: { step: number; trF: number }[];
+          loss: { step: number; loss: number }[];
+        },
+      );
   for (const x of stream) changes.push(...det.add(x));
   return { state: det.state, changes };
 }
 
 /** Merge separate Tr(F) and loss series by step; at equal steps the measurement comes first. Stable. */
-export function mergeSeries(s: { fisher: readonly { step: number; trF: number }[]; loss: readonly { step: number; loss: number }[] }): DetectorInput[] {
-  const f = [...s.fisher].map((x, i) => ({ x: { step: x.step, trF: x.trF } as DetectorInput, k: 0, i }));
-  const l = [...s.loss].map((x, i) => ({ x: { step: x.step, loss: x.loss } as DetectorInput, k: 1, i }));
+export function mergeSeries(s: {
+  fisher: readonly { step: number; trF: number }[];
+  loss: readonly { step: number; loss: number }[];
+}): DetectorInput[] {
+  const f = [...s.fisher].map((x, i) => ({
+    x: { step: x.step, trF: x.trF } as DetectorInput,
+    k: 0,
+    i,
+  }));
+  const l = [...s.loss].map((x, i) => ({
+    x: { step: x.step, loss: x.loss } as DetectorInput,
+    k: 1,
+    i,
+  }));
   return [...f, ...l].sort((a, b) => a.x.step - b.x.step || a.k - b.k || a.i - b.i).map((e) => e.x);
 }
 

@@ -23,7 +23,11 @@ export function seriesToCsv(s: RunSeries): string {
     const ys = tab[col.id];
     for (let i = 0; i < tab.step.length; i++) {
       let r = rows.get(tab.step[i]);
-      if (!r) rows.set(tab.step[i], (r = { epoch: tab.epoch[i], t: tab.t[i], vals: new Array(COLUMNS.length) }));
+      if (!r)
+        rows.set(
+          tab.step[i],
+          (r = { epoch: tab.epoch[i], t: tab.t[i], vals: new Array(COLUMNS.length) }),
+        );
       r.vals[c] = ys[i];
     }
   });
@@ -31,7 +35,14 @@ export function seriesToCsv(s: RunSeries): string {
   const lines = [['step', 'epoch', 'time_s', ...COLUMNS.map((c) => c.csv)].join(',')];
   for (const step of [...rows.keys()].sort((a, b) => a - b)) {
     const r = rows.get(step)!;
-    lines.push([String(step), cell(r.epoch), cell(Number(((r.t - t0) / 1000).toFixed(3))), ...r.vals.map(cell)].join(','));
+    lines.push(
+      [
+        String(step),
+        cell(r.epoch),
+        cell(Number(((r.t - t0) / 1000).toFixed(3))),
+        ...r.vals.map(cell),
+      ].join(','),
+    );
   }
   return lines.join('\n') + '\n';
 }
@@ -44,7 +55,8 @@ export function seriesToScalars(s: RunSeries): ScalarPoint[] {
     const ys = tab[col.id];
     for (let i = 0; i < tab.step.length; i++) {
       const v = ys[i];
-      if (v !== null && Number.isFinite(v)) out.push({ tag: col.tag, step: tab.step[i], wallTime: tab.t[i] / 1000, value: v });
+      if (v !== null && Number.isFinite(v))
+        out.push({ tag: col.tag, step: tab.step[i], wallTime: tab.t[i] / 1000, value: v });
     }
   }
   return out;

@@ -72,7 +72,14 @@ export function fakeRunEvents(o: FakeRunOptions): RunEvent[] {
       runId: o.runId,
       backend: 'fake',
       backendRejections: [],
-      dataset: { name: 'synthetic', trainSize: 128 * spe, testSize: 2000, inputShape: [28, 28, 1], numClasses: 10, noisyCount: o.noise ? Math.round(0.25 * 128 * spe) : 0 },
+      dataset: {
+        name: 'synthetic',
+        trainSize: 128 * spe,
+        testSize: 2000,
+        inputShape: [28, 28, 1],
+        numClasses: 10,
+        noisyCount: o.noise ? Math.round(0.25 * 128 * spe) : 0,
+      },
       model: { arch: 'simplecnn', paramCount: 591274 },
       seed: o.seed ?? 0,
       stepsPerEpoch: spe,
@@ -87,7 +94,11 @@ export function fakeRunEvents(o: FakeRunOptions): RunEvent[] {
   const peakAt = Math.max(30, Math.round(steps * 0.3));
   const trueTrF = (s: number) => {
     const transient = 14 * Math.exp(-(((s - 6) / 4) ** 2));
-    const base = explode ? 8 + 44 * Math.exp(-(((s - peakAt) / (peakAt * 0.6)) ** 2)) + 10 * (s > peakAt ? 1 : s / peakAt) : 9 + 3 * Math.tanh(s / 100);
+    const base = explode
+      ? 8 +
+        44 * Math.exp(-(((s - peakAt) / (peakAt * 0.6)) ** 2)) +
+        10 * (s > peakAt ? 1 : s / peakAt)
+      : 9 + 3 * Math.tanh(s / 100);
     return base + transient;
   };
   const lossAt = (s: number) => 2.3 * Math.exp(-s / (explode ? 160 : 90)) + 0.08;
@@ -101,34 +112,81 @@ export function fakeRunEvents(o: FakeRunOptions): RunEvent[] {
   for (let s = 1; s <= steps; s++) {
     const loss = Math.max(0.01, lossAt(s) * (1 + 0.12 * gauss()));
     if (s % 2 === 0 || s === 1 || s === steps) {
-      ev.push({ type: 'step', t: at(s), step: s, epoch: ep(s), loss, lr: explode ? 0.005 : 0.05, penalty: null, gradNorm: 1 + gauss() * 0.1, examplesPerSec: 2500 + 100 * gauss() });
+      ev.push({
+        type: 'step',
+        t: at(s),
+        step: s,
+        epoch: ep(s),
+        loss,
+        lr: explode ? 0.005 : 0.05,
+        penalty: null,
+        gradNorm: 1 + gauss() * 0.1,
+        examplesPerSec: 2500 + 100 * gauss(),
+      });
     }
     if (s % 10 === 0 || s === 1) {
       const trF = trueTrF(s) * (1 + 0.08 * gauss());
-      ev.push({ type: 'fisher', t: at(s), step: s, epoch: ep(s), trF, trFStderr: trF * 0.07, probeSize: 128, trFB: trF * 0.08, ms: 30 });
+      ev.push({
+        type: 'fisher',
+        t: at(s),
+        step: s,
+        epoch: ep(s),
+        trF,
+        trFStderr: trF * 0.07,
+        probeSize: 128,
+        trFB: trF * 0.08,
+        ms: 30,
+      });
       ema = ema === null ? trF : 0.7 * ema + 0.3 * trF;
       if (s > 20) {
         minAfterWarmup = Math.min(minAfterWarmup, ema);
-        if (ema > maxEma) (maxEma = ema), (maxStep = s);
+        if (ema > maxEma) {
+          maxEma = ema;
+          maxStep = s;
+        }
         if (!fired && ema > 2 * minAfterWarmup) {
           fired = true;
           const rise = ema / minAfterWarmup;
-          ev.push({ type: 'detector', t: at(s), step: s, kind: 'explosion', value: ema, rise, message: `Tr(F) rose ${rise.toFixed(1)}× since its post-warm-up minimum` });
+          ev.push({
+            type: 'detector',
+            t: at(s),
+            step: s,
+            kind: 'explosion',
+            value: ema,
+            rise,
+            message: `Tr(F) rose ${rise.toFixed(1)}× since its post-warm-up minimum`,
+          });
         }
         if (!peakDone && ema < 0.85 * maxEma) {
           peakDone = true;
-          ev.push({ type: 'detector', t: at(s), step: maxStep, kind: 'peak', value: maxEma, message: `early peak of Tr(F) ${maxEma.toFixed(2)} at step ${maxStep}` });
+          ev.push({
+            type: 'detector',
+            t: at(s),
+            step: maxStep,
+            kind: 'peak',
+            value: maxEma,
+            message: `early peak of Tr(F) ${maxEma.toFixed(2)} at step ${maxStep}`,
+          });
         }
       }
       if (!trFiDone && lossAt(s) < 1.0) {
         trFiDone = true;
-        ev.push({ type: 'detector', t: at(s), step: s, kind: 'trFi', value: trF, message: `Tr(F_i) ${trF.toFixed(2)} at loss < 1` });
+        ev.push({
+          type: 'detector',
+          t: at(s),
+          step: s,
+          kind: 'trFi',
+          value: trF,
+          message: `Tr(F_i) ${trF.toFixed(2)} at loss < 1`,
+        });
       }
     }
     if (s % 50 === 0 || s === steps) {
       const acc = Math.min(0.995, 1 - lossAt(s) / 2.5);
       const clean = o.noise ? Math.min(0.99, acc + 0.02) : null;
-      const noisy = o.noise ? Math.max(0, Math.min(0.95, ((s / steps) ** 2) * (explode ? 0.8 : 0.4))) : null;
+      const noisy = o.noise
+        ? Math.max(0, Math.min(0.95, (s / steps) ** 2 * (explode ? 0.8 : 0.4)))
+        : null;
       ev.push({
         type: 'eval',
         t: at(s),
@@ -165,7 +223,8 @@ export function fakeSummary(o: FakeRunOptions, events: readonly RunEvent[]): Run
     wallSeconds: (steps * (o.msPerStep ?? 50)) / 1000,
     backend: 'fake',
     peakTrF: peak?.type === 'detector' ? peak.value : null,
-    peakTrFRaw: peak?.type === 'detector' ? (f.find((x) => x.step === peak.step)?.trF ?? null) : null,
+    peakTrFRaw:
+      peak?.type === 'detector' ? (f.find((x) => x.step === peak.step)?.trF ?? null) : null,
     peakStep: peak?.type === 'detector' ? peak.step : null,
     maxTrF: f.length ? Math.max(...f.map((x) => x.trF)) : null,
     maxTrFStep: f.length ? f.reduce((b, x) => (x.trF > b.trF ? x : b)).step : null,

@@ -13,7 +13,8 @@ export const DASH = '–';
 export type MaybeNumber = number | null | undefined;
 
 /** Whether `v` is a finite number (the formatters show {@link DASH} otherwise). */
-export const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+export const isFiniteNumber = (v: unknown): v is number =>
+  typeof v === 'number' && Number.isFinite(v);
 
 /** Options of {@link fmt}: when to switch to an exponent, and with how many digits after its point. */
 export interface FmtOptions {
@@ -32,7 +33,8 @@ export interface FmtOptions {
 export function fmt(v: MaybeNumber, digits = 3, o: FmtOptions = {}): string {
   if (!isFiniteNumber(v)) return DASH;
   const a = Math.abs(v);
-  if (a !== 0 && (a >= (o.expAbove ?? 1e6) || a < (o.expBelow ?? 1e-3))) return v.toExponential(o.expDigits ?? digits - 1);
+  if (a !== 0 && (a >= (o.expAbove ?? 1e6) || a < (o.expBelow ?? 1e-3)))
+    return v.toExponential(o.expDigits ?? digits - 1);
   return String(Number(v.toPrecision(digits)));
 }
 
@@ -40,39 +42,49 @@ export function fmt(v: MaybeNumber, digits = 3, o: FmtOptions = {}): string {
 export const fmtAxis = (v: MaybeNumber): string => fmt(v, 4, { expAbove: 1e5, expDigits: 2 });
 
 /** `digits` significant digits, never an exponent for ordinary magnitudes, trailing zeros dropped (`sig(0.5) = '0.5'`). */
-export const sig = (v: MaybeNumber, digits = 3): string => (isFiniteNumber(v) ? String(Number(v.toPrecision(digits))) : DASH);
+export const sig = (v: MaybeNumber, digits = 3): string =>
+  isFiniteNumber(v) ? String(Number(v.toPrecision(digits))) : DASH;
 
 /** `digits` significant digits kept as written by `toPrecision` (`prec(0.5, 4) = '0.5000'`), for aligned terminal columns. */
-export const prec = (v: MaybeNumber, digits = 4): string => (isFiniteNumber(v) ? v.toPrecision(digits) : DASH);
+export const prec = (v: MaybeNumber, digits = 4): string =>
+  isFiniteNumber(v) ? v.toPrecision(digits) : DASH;
 
 /** Exactly `digits` decimals (`fixed(2, 1) = '2.0'`). */
-export const fixed = (v: MaybeNumber, digits = 2): string => (isFiniteNumber(v) ? v.toFixed(digits) : DASH);
+export const fixed = (v: MaybeNumber, digits = 2): string =>
+  isFiniteNumber(v) ? v.toFixed(digits) : DASH;
 
 /** A fraction in [0, 1] as a bare percentage number with `digits` decimals, no sign (`percentNumber(0.1234) = '12.34'`). */
-export const percentNumber = (v: MaybeNumber, digits = 2): string => (isFiniteNumber(v) ? (100 * v).toFixed(digits) : DASH);
+export const percentNumber = (v: MaybeNumber, digits = 2): string =>
+  isFiniteNumber(v) ? (100 * v).toFixed(digits) : DASH;
 
 /** A fraction in [0, 1] as a percentage with `digits` decimals (`percent(0.1234) = '12.34%'`). */
-export const percent = (v: MaybeNumber, digits = 2): string => (isFiniteNumber(v) ? `${(100 * v).toFixed(digits)}%` : DASH);
+export const percent = (v: MaybeNumber, digits = 2): string =>
+  isFiniteNumber(v) ? `${(100 * v).toFixed(digits)}%` : DASH;
 
 /**
  * Accuracy label with one decimal (`pct(0.912) = '91.2%'`). Values above 1 are taken as percentages already
  * (`pct(91.2) = '91.2%'`), so a run that logs either scale reads the same.
  */
-export const pct = (v: MaybeNumber, digits = 1): string => (isFiniteNumber(v) ? `${(v > 1 ? v : v * 100).toFixed(digits)}%` : DASH);
+export const pct = (v: MaybeNumber, digits = 1): string =>
+  isFiniteNumber(v) ? `${(v > 1 ? v : v * 100).toFixed(digits)}%` : DASH;
 
 /** A fraction as a percentage tick label with at most one decimal (`percentAxis(0.5) = '50%'`, `0.123 → '12.3%'`). */
-export const percentAxis = (v: MaybeNumber): string => (isFiniteNumber(v) ? `${Number((v * 100).toFixed(1))}%` : DASH);
+export const percentAxis = (v: MaybeNumber): string =>
+  isFiniteNumber(v) ? `${Number((v * 100).toFixed(1))}%` : DASH;
 
 /** A difference of two fractions in signed percentage points (`pp(0.0123) = '+1.23 pp'`). */
-export const pp = (v: MaybeNumber, digits = 2): string => (isFiniteNumber(v) ? `${v >= 0 ? '+' : ''}${(100 * v).toFixed(digits)} pp` : DASH);
+export const pp = (v: MaybeNumber, digits = 2): string =>
+  isFiniteNumber(v) ? `${v >= 0 ? '+' : ''}${(100 * v).toFixed(digits)} pp` : DASH;
 
 /** A factor (`times(2.345) = '2.35×'`). */
-export const times = (v: MaybeNumber, digits = 3): string => (isFiniteNumber(v) ? `${fmt(v, digits)}×` : DASH);
+export const times = (v: MaybeNumber, digits = 3): string =>
+  isFiniteNumber(v) ? `${fmt(v, digits)}×` : DASH;
 
 /** Thousands separators, English style (`thousands(1234567) = '1,234,567'`; fractions keep at most 3 decimals). */
 export function thousands(v: MaybeNumber): string {
   if (!isFiniteNumber(v)) return DASH;
-  if (Number.isInteger(v) && Math.abs(v) < 2 ** 53) return String(v).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  if (Number.isInteger(v) && Math.abs(v) < 2 ** 53)
+    return String(v).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
   return v.toLocaleString('en');
 }
 
@@ -108,7 +120,9 @@ export function bytes(v: MaybeNumber, digits = 3): string {
  */
 export function duration(seconds: MaybeNumber): string {
   if (!isFiniteNumber(seconds)) return DASH;
-  return seconds >= 120 ? `${Math.floor(seconds / 60)}m${Math.round(seconds % 60)}s` : `${fmt(seconds)}s`;
+  return seconds >= 120
+    ? `${Math.floor(seconds / 60)}m${Math.round(seconds % 60)}s`
+    : `${fmt(seconds)}s`;
 }
 
 /** Remaining or elapsed time with hours, for progress lines: `42s`, `3m05s`, `1h02m`. */
@@ -122,7 +136,8 @@ export function eta(seconds: MaybeNumber): string {
 }
 
 /** Seconds as minutes with one decimal (`minutes(90) = '1.5 min'`). */
-export const minutes = (seconds: MaybeNumber): string => (isFiniteNumber(seconds) ? `${(seconds / 60).toFixed(1)} min` : DASH);
+export const minutes = (seconds: MaybeNumber): string =>
+  isFiniteNumber(seconds) ? `${(seconds / 60).toFixed(1)} min` : DASH;
 
 // ------------------------------------------------------------------------------- "peak, else max"
 
@@ -151,15 +166,22 @@ export interface PeakFields {
  * raw Tr(F) is shown as 'max' (`fallback` is that maximum when the caller knows it from the series); null when
  * neither is known.
  */
-export function headlineTrF(s: PeakFields | null | undefined, fallback?: HeadlineTrF | null): HeadlineTrF | null {
-  if (s && isFiniteNumber(s.peakTrF) && s.peakConfirmed !== false) return { value: s.peakTrF, step: s.peakStep, kind: 'peak' };
+export function headlineTrF(
+  s: PeakFields | null | undefined,
+  fallback?: HeadlineTrF | null,
+): HeadlineTrF | null {
+  if (s && isFiniteNumber(s.peakTrF) && s.peakConfirmed !== false)
+    return { value: s.peakTrF, step: s.peakStep, kind: 'peak' };
   if (fallback?.kind === 'peak') return fallback;
-  if (s && isFiniteNumber(s.maxTrF)) return { value: s.maxTrF, step: s.maxTrFStep ?? fallback?.step ?? null, kind: 'max' };
+  if (s && isFiniteNumber(s.maxTrF))
+    return { value: s.maxTrF, step: s.maxTrFStep ?? fallback?.step ?? null, kind: 'max' };
   return fallback ?? null;
 }
 
 /** Label of a headline Tr(F): 'Early peak Tr(F)' or 'Max Tr(F)'. */
-export const peakLabel = (kind: PeakKind): string => (kind === 'peak' ? 'Early peak Tr(F)' : 'Max Tr(F)');
+export const peakLabel = (kind: PeakKind): string =>
+  kind === 'peak' ? 'Early peak Tr(F)' : 'Max Tr(F)';
 
 /** `value` and, when known, ` at step N` (`atStep(1.5, 40) = '1.5 at step 40'`). */
-export const atStep = (value: string, step: number | null | undefined): string => (step === null || step === undefined ? value : `${value} at step ${step}`);
+export const atStep = (value: string, step: number | null | undefined): string =>
+  step === null || step === undefined ? value : `${value} at step ${step}`;

@@ -66,18 +66,24 @@ export const PRESETS: readonly Preset[] = [
     id: 'small-lr-fp',
     label: 'Small learning rate + Fisher penalty',
     detail: `lr ${SMALL_LR} with the Fisher penalty (α ${FISHER_PENALTY.alpha} every ${FISHER_PENALTY.every} steps): the peak drops toward η* level`,
-    config: deepMerge(cnn, { name: 'small-lr-fp', optimizer: { lr: SMALL_LR }, penalty: { ...FISHER_PENALTY } }),
+    config: deepMerge(cnn, {
+      name: 'small-lr-fp',
+      optimizer: { lr: SMALL_LR },
+      penalty: { ...FISHER_PENALTY },
+    }),
   },
   {
     id: 'noisy-25',
     label: '25% noisy labels',
-    detail: 'MLP on MNIST 10k with 25% of training labels replaced: watch noisy-label accuracy (memorisation)',
+    detail:
+      'MLP on MNIST 10k with 25% of training labels replaced: watch noisy-label accuracy (memorisation)',
     config: deepMerge(noisy, { name: 'noisy-25' }),
   },
   {
     id: 'noisy-25-fp',
     label: '25% noisy labels + Fisher penalty',
-    detail: 'Same with the Fisher penalty: noisy labels are memorised far less while clean ones are learned',
+    detail:
+      'Same with the Fisher penalty: noisy labels are memorised far less while clean ones are learned',
     config: deepMerge(noisy, { name: 'noisy-25-fp', penalty: { ...FISHER_PENALTY } }),
   },
 ];
@@ -101,5 +107,8 @@ export function presetConfig(preset: Preset, overrides?: unknown): RunConfig {
 /** The same run with the paper's Fisher penalty switched on (and "-fp" appended to its name). */
 export function withFisherPenalty(config: RunConfig, fallbackName = 'run'): RunConfig {
   const name = `${(config.name ?? fallbackName).replace(/-fp$/, '')}-fp`.slice(0, 80);
-  return resolveConfig({ ...structuredClone(config), name, penalty: { ...FISHER_PENALTY } }, 'rerun with Fisher penalty');
+  return resolveConfig(
+    { ...structuredClone(config), name, penalty: { ...FISHER_PENALTY } },
+    'rerun with Fisher penalty',
+  );
 }

@@ -36,7 +36,14 @@ export const RUN_FILES = {
 
 // ------------------------------------------------------------------------------------------- building blocks
 
-const RUN_STATE_VALUES = ['queued', 'running', 'completed', 'stopped', 'failed', 'diverged'] as const;
+const RUN_STATE_VALUES = [
+  'queued',
+  'running',
+  'completed',
+  'stopped',
+  'failed',
+  'diverged',
+] as const;
 const Literals = <T extends readonly string[]>(xs: T, description?: string) =>
   Type.Union(
     xs.map((x) => Type.Literal(x)),
@@ -52,17 +59,24 @@ export const isTerminal = (s: RunState): boolean => TERMINAL_STATES.includes(s);
 /** A finite number (NaN and ±Infinity cannot be written in JSON and are rejected). */
 const Num = (description?: string) => Type.Number(description ? { description } : {});
 const Int = (description?: string) => Type.Integer(description ? { description } : {});
-const Count = (description?: string) => Type.Integer({ minimum: 0, ...(description ? { description } : {}) });
+const Count = (description?: string) =>
+  Type.Integer({ minimum: 0, ...(description ? { description } : {}) });
 /** A measured value: a finite number, or null where it was not finite or not measured. */
 const Metric = (description: string) => Type.Union([Type.Number(), Type.Null()], { description });
-const Str = (maxLength: number, description?: string) => Type.String({ maxLength, ...(description ? { description } : {}) });
+const Str = (maxLength: number, description?: string) =>
+  Type.String({ maxLength, ...(description ? { description } : {}) });
 const Opt = <T extends TSchema>(s: T) => Type.Optional(s);
 /** Objects are open: fields added by a newer writer of the same major version are kept and ignored. */
 const Obj = <P extends Parameters<typeof Type.Object>[0]>(props: P, description: string) =>
   Type.Object(props, { description, additionalProperties: true });
 
 /** A run id: the run directory's name (no path separators, not `.` or `..`). */
-export const RunIdSchema = Type.String({ minLength: 1, maxLength: 200, pattern: '^(?!\\.\\.?$)[^/\\\\\\u0000]+$', description: 'Run id: the run directory name.' });
+export const RunIdSchema = Type.String({
+  minLength: 1,
+  maxLength: 200,
+  pattern: '^(?!\\.\\.?$)[^/\\\\\\u0000]+$',
+  description: 'Run id: the run directory name.',
+});
 
 const EventTime = { t: Num('Wall-clock time of the event, ms since the Unix epoch.') };
 const Stepped = {
@@ -73,7 +87,10 @@ const Stepped = {
 
 // ------------------------------------------------------------------------------------------------- events
 
-export const BackendRejectionSchema = Obj({ backend: Str(100), reason: Str(10_000) }, 'A backend the trainer considered and did not take, with the reason.');
+export const BackendRejectionSchema = Obj(
+  { backend: Str(100), reason: Str(10_000) },
+  'A backend the trainer considered and did not take, with the reason.',
+);
 export type BackendRejection = Static<typeof BackendRejectionSchema>;
 
 export const HeaderEventSchema = Obj(
@@ -82,14 +99,19 @@ export const HeaderEventSchema = Obj(
     ...EventTime,
     schemaVersion: Num('Version of this format; a reader refuses a newer major version.'),
     runId: Str(200),
-    backend: Str(100, 'Backend actually used (`tensorflow-gpu`, `tensorflow`, `webgpu`, `wasm`, `cpu`).'),
+    backend: Str(
+      100,
+      'Backend actually used (`tensorflow-gpu`, `tensorflow`, `webgpu`, `wasm`, `cpu`).',
+    ),
     backendRejections: Type.Array(BackendRejectionSchema, { maxItems: 100 }),
     dataset: Obj(
       {
         name: Str(200),
         trainSize: Count(),
         testSize: Count(),
-        inputShape: Type.Tuple([Count(), Count(), Count()], { description: '[height, width, channels]' }),
+        inputShape: Type.Tuple([Count(), Count(), Count()], {
+          description: '[height, width, channels]',
+        }),
         numClasses: Count(),
         noisyCount: Count('Training examples whose label was replaced by label noise.'),
       },
@@ -119,10 +141,14 @@ export const StepEventSchema = Obj(
   {
     type: Type.Literal('step'),
     ...Stepped,
-    loss: Metric('Mini-batch cross-entropy w.r.t. the (possibly noisy) training labels; null when not finite.'),
+    loss: Metric(
+      'Mini-batch cross-entropy w.r.t. the (possibly noisy) training labels; null when not finite.',
+    ),
     lr: Metric('Learning rate of this step.'),
     penalty: Metric('Penalty value α·P as last computed (null when no penalty is active).'),
-    gradNorm: Metric('Norm of the full update gradient (loss + penalty + weight decay); null when not finite.'),
+    gradNorm: Metric(
+      'Norm of the full update gradient (loss + penalty + weight decay); null when not finite.',
+    ),
     examplesPerSec: Metric('Training throughput (smoothed).'),
   },
   'One optimisation step (throttled: not every step is written).',
@@ -132,11 +158,19 @@ export const FisherEventSchema = Obj(
   {
     type: Type.Literal('fisher'),
     ...Stepped,
-    trF: Num('Tr(F): mean over the probe set of per-example ||∇θ ℓ(x, ŷ)||², ŷ sampled from the model.'),
+    trF: Num(
+      'Tr(F): mean over the probe set of per-example ||∇θ ℓ(x, ŷ)||², ŷ sampled from the model.',
+    ),
     trFStderr: Metric('Standard error of that mean over the probe set.'),
     probeSize: Count(),
-    labelSeed: Opt(Num('Seed of the label sampling of this measurement (see README "Run directory"). Absent in runs written before it was recorded.')),
-    trFB: Metric('Mini-batch Tr(F_B) = ||(1/B) Σ ∇θ ℓ(x_i, ŷ_i)||² on the same probe (the quantity the penalty uses).'),
+    labelSeed: Opt(
+      Num(
+        'Seed of the label sampling of this measurement (see README "Run directory"). Absent in runs written before it was recorded.',
+      ),
+    ),
+    trFB: Metric(
+      'Mini-batch Tr(F_B) = ||(1/B) Σ ∇θ ℓ(x_i, ŷ_i)||² on the same probe (the quantity the penalty uses).',
+    ),
     ms: Opt(Num('Milliseconds the measurement took.')),
   },
   'An exact Tr(F) measurement on the fixed probe set. Never dropped by throttling.',
@@ -148,12 +182,20 @@ export const EvalEventSchema = Obj(
     ...Stepped,
     testLoss: Metric('Test loss.'),
     testAcc: Num('Test accuracy (0–1).'),
-    trainLoss: Metric('Loss on a fixed tracked subset of the training set w.r.t. the given labels.'),
+    trainLoss: Metric(
+      'Loss on a fixed tracked subset of the training set w.r.t. the given labels.',
+    ),
     trainAcc: Num('Accuracy on that subset w.r.t. the given labels.'),
-    cleanLoss: Metric('Tracked clean (label unchanged) training examples; null without label noise.'),
+    cleanLoss: Metric(
+      'Tracked clean (label unchanged) training examples; null without label noise.',
+    ),
     cleanAcc: Metric('Accuracy on the tracked clean examples; null without label noise.'),
-    noisyLoss: Metric('Tracked noisy (label replaced) examples w.r.t. their given (wrong) label; null without noise.'),
-    noisyAcc: Metric('Accuracy on the tracked noisy examples w.r.t. their given label; null without noise.'),
+    noisyLoss: Metric(
+      'Tracked noisy (label replaced) examples w.r.t. their given (wrong) label; null without noise.',
+    ),
+    noisyAcc: Metric(
+      'Accuracy on the tracked noisy examples w.r.t. their given label; null without noise.',
+    ),
   },
   'Evaluation on the test set and on tracked training subsets (labels as given, i.e. noisy ones noisy).',
 );
@@ -212,7 +254,8 @@ export const EVENT_SCHEMAS = {
   log: LogEventSchema,
 } as const;
 
-export type RunEvent = HeaderEvent | StepEvent | FisherEvent | EvalEvent | DetectorEvent | StatusEvent | LogEvent;
+export type RunEvent =
+  HeaderEvent | StepEvent | FisherEvent | EvalEvent | DetectorEvent | StatusEvent | LogEvent;
 /** Any event of `events.jsonl` (for schemas that contain events; validate a single event with {@link runEventErrors}). */
 export const RunEventSchema = Type.Unsafe<RunEvent>(Type.Union(Object.values(EVENT_SCHEMAS)));
 export type RunEventType = RunEvent['type'];
@@ -226,11 +269,20 @@ export const RunStatusSchema = Obj(
     state: RunStateSchema,
     step: Count(),
     totalSteps: Count(),
-    pid: Type.Union([Int(), Type.Null()], { description: 'Process id of the writer on `host` (null when unknown).' }),
+    pid: Type.Union([Int(), Type.Null()], {
+      description: 'Process id of the writer on `host` (null when unknown).',
+    }),
     host: Str(1000),
-    jobId: Opt(Type.Union([Str(200), Type.Null()], { description: 'Slurm job id when launched through Slurm.' })),
+    jobId: Opt(
+      Type.Union([Str(200), Type.Null()], {
+        description: 'Slurm job id when launched through Slurm.',
+      }),
+    ),
     startedAt: Str(100, 'ISO time the run started.'),
-    updatedAt: Str(100, 'Last rewrite of status.json; while `running` (or `queued`) it is the heartbeat.'),
+    updatedAt: Str(
+      100,
+      'Last rewrite of status.json; while `running` (or `queued`) it is the heartbeat.',
+    ),
     heartbeatSeconds: Opt(
       Type.Number({
         exclusiveMinimum: 0,
@@ -238,7 +290,11 @@ export const RunStatusSchema = Obj(
           'While running, the writer rewrites status.json at least every `heartbeatSeconds`; a reader that sees no rewrite for several intervals treats the run as stale. Absent in runs written before heartbeats.',
       }),
     ),
-    error: Opt(Type.Union([Str(100_000), Type.Null()], { description: 'Error message for `failed` / `diverged`.' })),
+    error: Opt(
+      Type.Union([Str(100_000), Type.Null()], {
+        description: 'Error message for `failed` / `diverged`.',
+      }),
+    ),
   },
   '`status.json`, replaced atomically.',
 );
@@ -260,7 +316,9 @@ export const RunSummarySchema = Obj(
         'True once the smoothed curve has fallen clearly below the early peak (a real peak); false while it is only the largest smoothed value after warm-up so far.',
     }),
     maxTrF: Metric('Largest raw Tr(F) measured anywhere in the run.'),
-    maxTrFStep: Type.Union([Count(), Type.Null()], { description: 'Step of the largest raw Tr(F).' }),
+    maxTrFStep: Type.Union([Count(), Type.Null()], {
+      description: 'Step of the largest raw Tr(F).',
+    }),
     trFi: Metric('Tr(F) when the training loss first crossed `lossThreshold`.'),
     trFiStep: Type.Union([Count(), Type.Null()], { description: 'Step of that crossing.' }),
     lossThreshold: Num(),
@@ -292,7 +350,7 @@ const MAX_PROBLEMS = 5;
 function shown(v: unknown): string {
   let s: string;
   try {
-    s = v === undefined ? 'nothing' : JSON.stringify(v) ?? String(v);
+    s = v === undefined ? 'nothing' : (JSON.stringify(v) ?? String(v));
   } catch {
     s = String(v);
   }
@@ -301,16 +359,27 @@ function shown(v: unknown): string {
 
 /** What a schema accepts, in words. */
 function expected(s: TSchema): string {
-  const o = s as { anyOf?: TSchema[]; const?: unknown; type?: string; minimum?: number; maxLength?: number; exclusiveMinimum?: number };
+  const o = s as {
+    anyOf?: TSchema[];
+    const?: unknown;
+    type?: string;
+    minimum?: number;
+    maxLength?: number;
+    exclusiveMinimum?: number;
+  };
   if (o.anyOf) return [...new Set(o.anyOf.map(expected))].join(' or ');
   if (o.const !== undefined) return JSON.stringify(o.const);
   switch (o.type) {
     case 'number':
-      return o.exclusiveMinimum !== undefined ? `a number > ${o.exclusiveMinimum}` : 'a finite number';
+      return o.exclusiveMinimum !== undefined
+        ? `a number > ${o.exclusiveMinimum}`
+        : 'a finite number';
     case 'integer':
       return o.minimum === 0 ? 'a non-negative integer' : 'an integer';
     case 'string':
-      return o.maxLength !== undefined ? `a string of at most ${o.maxLength} characters` : 'a string';
+      return o.maxLength !== undefined
+        ? `a string of at most ${o.maxLength} characters`
+        : 'a string';
     case 'null':
       return 'null';
     case 'boolean':
@@ -333,7 +402,11 @@ export function schemaProblems(schema: TSchema, v: unknown, where = ''): string[
     const field = (where + e.path.replace(/\//g, '.')).replace(/^\./, '') || '(the value)';
     if (seen.has(field)) continue;
     seen.add(field);
-    out.push(e.value === undefined ? `${field}: missing (expected ${expected(e.schema)})` : `${field}: expected ${expected(e.schema)}, got ${shown(e.value)}`);
+    out.push(
+      e.value === undefined
+        ? `${field}: missing (expected ${expected(e.schema)})`
+        : `${field}: expected ${expected(e.schema)}, got ${shown(e.value)}`,
+    );
     if (out.length >= MAX_PROBLEMS) break;
   }
   return out.length ? out : [`${where || '(the value)'}: does not match the schema`];
@@ -343,14 +416,18 @@ export function schemaProblems(schema: TSchema, v: unknown, where = ''): string[
 export function runEventErrors(x: unknown): string | null {
   if (!x || typeof x !== 'object' || Array.isArray(x)) return 'expected an event object';
   const type = (x as { type?: unknown }).type;
-  if (typeof type !== 'string' || !Object.prototype.hasOwnProperty.call(EVENT_SCHEMAS, type)) return `type: unknown event type ${shown(type)}`;
+  if (typeof type !== 'string' || !Object.prototype.hasOwnProperty.call(EVENT_SCHEMAS, type))
+    return `type: unknown event type ${shown(type)}`;
   const p = schemaProblems(EVENT_SCHEMAS[type as RunEventType], x);
   return p.length ? `${type} event: ${p.join('; ')}` : null;
 }
 
 /** True when `x` is a valid run event of a known type. */
 export const isRunEvent = (x: unknown): x is RunEvent =>
-  !!x && typeof x === 'object' && Object.prototype.hasOwnProperty.call(EVENT_SCHEMAS, (x as { type?: unknown }).type as string) && Value.Check(EVENT_SCHEMAS[(x as RunEvent).type], x);
+  !!x &&
+  typeof x === 'object' &&
+  Object.prototype.hasOwnProperty.call(EVENT_SCHEMAS, (x as { type?: unknown }).type as string) &&
+  Value.Check(EVENT_SCHEMAS[(x as RunEvent).type], x);
 
 /** Why `x` is not a valid `status.json` (null when it is). */
 export function runStatusErrors(x: unknown): string | null {
@@ -384,9 +461,14 @@ export interface Salvaged<T> {
  * the schema allows null, is dropped where it is optional, and otherwise takes `fallback`'s value (when
  * `fallback` has none, the whole value is null). Every replaced field is named in `problems`.
  */
-function salvage<T>(schema: TSchema & { properties: Record<string, TSchema>; required?: string[] }, x: unknown, fallback: Partial<T>): Salvaged<T> {
+function salvage<T>(
+  schema: TSchema & { properties: Record<string, TSchema>; required?: string[] },
+  x: unknown,
+  fallback: Partial<T>,
+): Salvaged<T> {
   if (Value.Check(schema, x)) return { value: x as T, problems: [] };
-  if (!x || typeof x !== 'object' || Array.isArray(x)) return { value: null, problems: [`expected a JSON object, got ${shown(x)}`] };
+  if (!x || typeof x !== 'object' || Array.isArray(x))
+    return { value: null, problems: [`expected a JSON object, got ${shown(x)}`] };
   const src = x as Record<string, unknown>;
   const out: Record<string, unknown> = { ...src };
   const problems: string[] = [];
@@ -406,7 +488,14 @@ function salvage<T>(schema: TSchema & { properties: Record<string, TSchema>; req
 
 /** Salvage a `status.json` (run id and state are needed; a missing heartbeat or step is filled in). */
 export function salvageRunStatus(x: unknown): Salvaged<RunStatus> {
-  return salvage<RunStatus>(RunStatusSchema as never, x, { step: 0, totalSteps: 0, pid: null, host: '', startedAt: '', updatedAt: '' });
+  return salvage<RunStatus>(RunStatusSchema as never, x, {
+    step: 0,
+    totalSteps: 0,
+    pid: null,
+    host: '',
+    startedAt: '',
+    updatedAt: '',
+  });
 }
 
 /** Salvage a `summary.json` (its state is needed; older summaries are migrated first, silently). */

@@ -85,7 +85,8 @@ export class Rng {
 
   /** Uniform integer in [0, n), unbiased (rejection sampling); 1 ≤ n ≤ 2^32. */
   int(n: number): number {
-    if (!Number.isInteger(n) || n < 1 || n > 4294967296) throw new RangeError(`int(n): n must be an integer in [1, 2^32], got ${n}`);
+    if (!Number.isInteger(n) || n < 1 || n > 4294967296)
+      throw new RangeError(`int(n): n must be an integer in [1, 2^32], got ${n}`);
     if (n === 1) return 0;
     // Reject the top partial bucket so every residue is equally likely.
     const limit = 4294967296 - (4294967296 % n);
@@ -141,8 +142,10 @@ export class Rng {
    * shuffle the result if order matters). Floyd's algorithm for small k, partial Fisher–Yates otherwise.
    */
   sample(k: number, n: number): Int32Array {
-    if (!Number.isInteger(n) || n < 0) throw new RangeError(`sample(k, n): n must be a non-negative integer, got ${n}`);
-    if (!Number.isInteger(k) || k < 0 || k > n) throw new RangeError(`sample(k, n): k must be an integer in [0, ${n}], got ${k}`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new RangeError(`sample(k, n): n must be a non-negative integer, got ${n}`);
+    if (!Number.isInteger(k) || k < 0 || k > n)
+      throw new RangeError(`sample(k, n): k must be an integer in [0, ${n}], got ${k}`);
     let out: Int32Array;
     if (k * 8 < n) {
       const chosen = new Set<number>();

@@ -15,7 +15,17 @@ import type {
 } from './protocol';
 import { extremes } from './decimate';
 import { headlineTrF, type PeakKind } from './format';
-import { METRIC_TABLES, METRICS, metricById, tableColumns, tableOf, type MetricEvent, type MetricId, type MetricIdOf, type TableName } from './metrics';
+import {
+  METRIC_TABLES,
+  METRICS,
+  metricById,
+  tableColumns,
+  tableOf,
+  type MetricEvent,
+  type MetricId,
+  type MetricIdOf,
+  type TableName,
+} from './metrics';
 
 /** A metric value; `null` where the trainer wrote a non-finite number (JSON has no NaN) or none applies. */
 export type Val = number | null;
@@ -88,7 +98,10 @@ export const val = (v: unknown): Val => (typeof v === 'number' && Number.isFinit
 
 /** [column, event field] of the metrics of each event type. */
 const FIELDS = Object.fromEntries(
-  (Object.keys(METRIC_TABLES) as MetricEvent[]).map((ev) => [ev, METRICS.filter((x) => x.event === ev).map((x) => [x.id, x.field] as const)]),
+  (Object.keys(METRIC_TABLES) as MetricEvent[]).map((ev) => [
+    ev,
+    METRICS.filter((x) => x.event === ev).map((x) => [x.id, x.field] as const),
+  ]),
 ) as unknown as Record<MetricEvent, readonly (readonly [string, string])[]>;
 
 /** Append one metric event as a row of its table. */
@@ -97,7 +110,8 @@ function appendRow(tab: XColumns, e: StepEvent | FisherEvent | EvalEvent) {
   tab.epoch.push(val(e.epoch) ?? 0);
   tab.t.push(val(e.t) ?? 0);
   const cols = tab as unknown as Record<string, Val[]>;
-  for (const [id, field] of FIELDS[e.type]) cols[id].push(val((e as unknown as Record<string, unknown>)[field]));
+  for (const [id, field] of FIELDS[e.type])
+    cols[id].push(val((e as unknown as Record<string, unknown>)[field]));
 }
 
 /** Apply events in order (mutates `s`). Returns the number of Tr(F) points added. */
@@ -122,7 +136,13 @@ export function appendEvents(s: RunSeries, events: readonly RunEvent[]): number 
         appendRow(s.evals, e);
         break;
       case 'detector':
-        s.markers.push({ kind: e.kind, step: e.step, value: e.value, rise: val(e.rise), message: e.message });
+        s.markers.push({
+          kind: e.kind,
+          step: e.step,
+          value: e.value,
+          rise: val(e.rise),
+          message: e.message,
+        });
         break;
       case 'status':
         s.state = e.state;
@@ -244,7 +264,10 @@ export function headline(s: RunSeries | null, summary?: RunSummary | null): Head
     h.step = s.lastStep;
   }
   if (summary) {
-    const top = headlineTrF(summary, h.peakTrF === null ? null : { value: h.peakTrF, step: h.peakStep, kind: h.peakKind });
+    const top = headlineTrF(
+      summary,
+      h.peakTrF === null ? null : { value: h.peakTrF, step: h.peakStep, kind: h.peakKind },
+    );
     if (top) {
       h.peakTrF = top.value;
       h.peakStep = top.step;
@@ -274,7 +297,8 @@ export function latestValue(s: RunSeries | null, id: MetricId, summary?: RunSumm
 }
 
 function lastMarker(s: RunSeries, kind: Marker['kind']): Marker | null {
-  for (let i = s.markers.length - 1; i >= 0; i--) if (s.markers[i].kind === kind) return s.markers[i];
+  for (let i = s.markers.length - 1; i >= 0; i--)
+    if (s.markers[i].kind === kind) return s.markers[i];
   return null;
 }
 
@@ -299,9 +323,18 @@ const ALL_COLUMNS = (t: TableName) => ['step', 'epoch', 't', ...tableColumns(t)]
  * an unsorted table is fine) and each bucket keeps its first and last row and, for every column, the rows of
  * its minimum, its maximum and its first null — so spikes, dips and gaps survive — plus the `force`d rows.
  */
-export function compactIndices(columns: readonly (readonly Val[])[], n: number, max: number, force: readonly number[] = []): number[] {
+export function compactIndices(
+  columns: readonly (readonly Val[])[],
+  n: number,
+  max: number,
+  force: readonly number[] = [],
+): number[] {
   if (n <= max) return Array.from({ length: n }, (_, i) => i);
-  for (let buckets = Math.max(1, Math.floor((max - force.length) / 4)); ; buckets = Math.max(1, Math.floor(buckets / 2))) {
+  for (
+    let buckets = Math.max(1, Math.floor((max - force.length) / 4));
+    ;
+    buckets = Math.max(1, Math.floor(buckets / 2))
+  ) {
     const keep = new Uint8Array(n);
     for (const f of force) if (f >= 0 && f < n) keep[f] = 1;
     for (let b = 0; b < buckets; b++) {
@@ -340,12 +373,20 @@ function pickTable<T extends XColumns>(tab: T, t: TableName, idx: readonly numbe
 function tableIndices(s: RunSeries, t: TableName, max: number): number[] {
   const tab = s[t] as unknown as Record<string, Val[]>;
   const force = t === 'fisher' ? [argMax(s.fisher.trF)] : [];
-  return compactIndices(tableColumns(t).map((c) => tab[c]), tableRows(s, t), max, force.filter((i) => i >= 0));
+  return compactIndices(
+    tableColumns(t).map((c) => tab[c]),
+    tableRows(s, t),
+    max,
+    force.filter((i) => i >= 0),
+  );
 }
 
 /** Keep at most {@link MAX_MARKERS} marks: the first of each kind and the latest; messages shortened. */
 export function boundMarkers(markers: readonly Marker[], max = MAX_MARKERS): Marker[] {
-  const trim = (m: Marker): Marker => (m.message.length > MAX_MARKER_MESSAGE ? { ...m, message: `${m.message.slice(0, MAX_MARKER_MESSAGE - 1)}…` } : m);
+  const trim = (m: Marker): Marker =>
+    m.message.length > MAX_MARKER_MESSAGE
+      ? { ...m, message: `${m.message.slice(0, MAX_MARKER_MESSAGE - 1)}…` }
+      : m;
   if (markers.length <= max) return markers.map(trim);
   const firsts = new Set<number>();
   const seen = new Set<string>();
@@ -368,7 +409,11 @@ export function boundSeries(s: RunSeries, max = HOST_MAX_POINTS): boolean {
   let changed = false;
   for (const t of ['steps', 'fisher', 'evals'] as const) {
     if (tableRows(s, t) <= max) continue;
-    (s as unknown as Record<string, unknown>)[t] = pickTable(s[t] as XColumns, t, tableIndices(s, t, Math.max(16, Math.floor(max / 2))));
+    (s as unknown as Record<string, unknown>)[t] = pickTable(
+      s[t] as XColumns,
+      t,
+      tableIndices(s, t, Math.max(16, Math.floor(max / 2))),
+    );
     changed = true;
   }
   if (s.markers.length > MAX_MARKERS) {

@@ -85,13 +85,19 @@ export interface Scalar {
 }
 
 /** An `Event` protobuf: the file-version record when `fileVersion` is given, else scalars. */
-export function encodeEvent(e: { wallTime: number; step: number; fileVersion?: string; scalars?: readonly Scalar[] }): Uint8Array {
+export function encodeEvent(e: {
+  wallTime: number;
+  step: number;
+  fileVersion?: string;
+  scalars?: readonly Scalar[];
+}): Uint8Array {
   const w = new ProtoWriter().double(1, e.wallTime);
   if (e.step) w.int64(2, e.step);
   if (e.fileVersion !== undefined) w.string(3, e.fileVersion);
   if (e.scalars?.length) {
     const summary = new ProtoWriter();
-    for (const s of e.scalars) summary.bytesField(1, new ProtoWriter().string(1, s.tag).float(2, s.value).finish());
+    for (const s of e.scalars)
+      summary.bytesField(1, new ProtoWriter().string(1, s.tag).float(2, s.value).finish());
     w.bytesField(5, summary.finish());
   }
   return w.finish();
@@ -120,7 +126,10 @@ export interface ScalarPoint {
  * A whole event file: the `brain.Event:2` version record, then one event per (step, wall time) with all of
  * its scalars. Non-finite values are skipped.
  */
-export function encodeEventFile(points: readonly ScalarPoint[], startWallTime?: number): Uint8Array {
+export function encodeEventFile(
+  points: readonly ScalarPoint[],
+  startWallTime?: number,
+): Uint8Array {
   const groups = new Map<string, { step: number; wallTime: number; scalars: Scalar[] }>();
   for (const p of points) {
     if (!Number.isFinite(p.value)) continue;
@@ -129,13 +138,20 @@ export function encodeEventFile(points: readonly ScalarPoint[], startWallTime?: 
     if (!g) groups.set(key, (g = { step: p.step, wallTime: p.wallTime, scalars: [] }));
     g.scalars.push({ tag: p.tag, value: p.value });
   }
-  const t0 = startWallTime ?? (points.length ? Math.min(...points.map((p) => p.wallTime)) : Date.now() / 1000);
-  const records = [frameRecord(encodeEvent({ wallTime: t0, step: 0, fileVersion: 'brain.Event:2' }))];
+  const t0 =
+    startWallTime ??
+    (points.length ? Math.min(...points.map((p) => p.wallTime)) : Date.now() / 1000);
+  const records = [
+    frameRecord(encodeEvent({ wallTime: t0, step: 0, fileVersion: 'brain.Event:2' })),
+  ];
   const sorted = [...groups.values()].sort((a, b) => a.step - b.step || a.wallTime - b.wallTime);
   for (const g of sorted) records.push(frameRecord(encodeEvent(g)));
   const out = new Uint8Array(records.reduce((n, r) => n + r.length, 0));
   let off = 0;
-  for (const r of records) (out.set(r, off), (off += r.length));
+  for (const r of records) {
+    out.set(r, off);
+    off += r.length;
+  }
   return out;
 }
 
@@ -161,11 +177,13 @@ export function readRecords(buf: Uint8Array): Uint8Array[] {
   while (off < buf.length) {
     if (off + 12 > buf.length) throw new Error(`truncated record header at byte ${off}`);
     const len = Number(dv.getBigUint64(off, true));
-    if (dv.getUint32(off + 8, true) !== maskedCrc32c(buf.subarray(off, off + 8))) throw new Error(`bad length CRC at byte ${off}`);
+    if (dv.getUint32(off + 8, true) !== maskedCrc32c(buf.subarray(off, off + 8)))
+      throw new Error(`bad length CRC at byte ${off}`);
     const end = off + 12 + len;
     if (end + 4 > buf.length) throw new Error(`truncated record at byte ${off}`);
     const data = buf.subarray(off + 12, end);
-    if (dv.getUint32(end, true) !== maskedCrc32c(data)) throw new Error(`bad data CRC at byte ${off}`);
+    if (dv.getUint32(end, true) !== maskedCrc32c(data))
+      throw new Error(`bad data CRC at byte ${off}`);
     out.push(data);
     off = end + 4;
   }
@@ -250,4 +268,5 @@ export function decodeEvent(data: Uint8Array): DecodedEvent {
 }
 
 /** Decode a whole event file (CRCs checked). */
-export const decodeEventFile = (buf: Uint8Array): DecodedEvent[] => readRecords(buf).map(decodeEvent);
+export const decodeEventFile = (buf: Uint8Array): DecodedEvent[] =>
+  readRecords(buf).map(decodeEvent);

@@ -32,19 +32,34 @@ export { isRunEvent };
 
 const Nullable = <T extends TSchema>(s: T) => Type.Union([s, Type.Null()]);
 /** A message: its `type` and fields; extra fields are allowed (forward compatible). */
-const Msg = <K extends string, P extends TProperties>(type: K, props: P) => Type.Object({ type: Type.Literal(type), ...props });
+const Msg = <K extends string, P extends TProperties>(type: K, props: P) =>
+  Type.Object({ type: Type.Literal(type), ...props });
 const Level = Type.Union([Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')]);
 const Config = Nullable(Type.Record(Type.String(), Type.Unknown()));
 /**
  * A summary as the views use it: the host sends the reader's (salvaged) summary.json; a view needs its run id,
  * state and step count and reads every other field as possibly missing.
  */
-const ViewSummary = Nullable(Type.Unsafe<RunSummary>(Type.Object({ runId: Type.String({ maxLength: 200 }), state: RunStateSchema, steps: Type.Number() })));
+const ViewSummary = Nullable(
+  Type.Unsafe<RunSummary>(
+    Type.Object({
+      runId: Type.String({ maxLength: 200 }),
+      state: RunStateSchema,
+      steps: Type.Number(),
+    }),
+  ),
+);
 
 const Values = Type.Array(Nullable(Type.Number()), { maxItems: 10_000_000 });
 const Xs = Type.Array(Type.Number(), { maxItems: 10_000_000 });
 /** A series table: the x columns and the catalogue's metric columns of that table. */
-const TableSchema = (t: TableName) => Type.Object({ step: Xs, epoch: Xs, t: Xs, ...Object.fromEntries(tableColumns(t).map((c) => [c, Values])) });
+const TableSchema = (t: TableName) =>
+  Type.Object({
+    step: Xs,
+    epoch: Xs,
+    t: Xs,
+    ...Object.fromEntries(tableColumns(t).map((c) => [c, Values])),
+  });
 
 /** A {@link RunSeries} as sent to a view (its tables derive from the metric catalogue, like the type). */
 export const RunSeriesSchema = Type.Unsafe<RunSeries>(
@@ -59,7 +74,13 @@ export const RunSeriesSchema = Type.Unsafe<RunSeries>(
     fisher: TableSchema('fisher'),
     evals: TableSchema('evals'),
     markers: Type.Array(
-      Type.Object({ kind: DetectorKindSchema, step: Type.Number(), value: Type.Number(), rise: Nullable(Type.Number()), message: Type.String({ maxLength: 10_000 }) }),
+      Type.Object({
+        kind: DetectorKindSchema,
+        step: Type.Number(),
+        value: Type.Number(),
+        rise: Nullable(Type.Number()),
+        message: Type.String({ maxLength: 10_000 }),
+      }),
       { maxItems: 10_000 },
     ),
   }),
@@ -72,30 +93,51 @@ export function runSeriesErrors(v: unknown, where = 'series'): string | null {
   for (const t of ['steps', 'fisher', 'evals'] as const) {
     const tab = (v as Record<string, Record<string, unknown[]>>)[t];
     const n = tab.step.length;
-    for (const [k, col] of Object.entries(tab)) if (Array.isArray(col) && col.length !== n) return `${where}.${t}.${k}: length ${col.length}, expected ${n}`;
+    for (const [k, col] of Object.entries(tab))
+      if (Array.isArray(col) && col.length !== n)
+        return `${where}.${t}.${k}: length ${col.length}, expected ${n}`;
   }
   return null;
 }
 
 // ---------------------------------------------------------------------------------------------- messages
 
+/** What a view gets of one run: its history, config, state and summary. */
+const RUN_VIEW = {
+  runId: RunIdSchema,
+  series: RunSeriesSchema,
+  config: Config,
+  state: Nullable(RunStateSchema),
+  summary: ViewSummary,
+};
+
 /** Host → monitor: the whole history of the run the panel shows (config: `config.json`, null when not readable yet; state: from `status.json` or the launcher). */
-export const MonitorSnapshotMessageSchema = Msg('snapshot', { runId: RunIdSchema, series: RunSeriesSchema, config: Config, state: Nullable(RunStateSchema), summary: ViewSummary });
+export const MonitorSnapshotMessageSchema = Msg('snapshot', RUN_VIEW);
 export type MonitorSnapshotMessage = Static<typeof MonitorSnapshotMessageSchema>;
 /** Host → monitor/compare: new events of a run, in order, to apply to its series. */
-export const EventsMessageSchema = Msg('events', { runId: RunIdSchema, events: Type.Array(RunEventSchema, { maxItems: 1_000_000 }) });
+export const EventsMessageSchema = Msg('events', {
+  runId: RunIdSchema,
+  events: Type.Array(RunEventSchema, { maxItems: 1_000_000 }),
+});
 export type EventsMessage = Static<typeof EventsMessageSchema>;
 /** Host → monitor/compare: a run's state (and summary, once written) changed. */
-export const StateMessageSchema = Msg('state', { runId: RunIdSchema, state: RunStateSchema, message: Nullable(Type.String({ maxLength: 100_000 })), summary: ViewSummary });
+export const StateMessageSchema = Msg('state', {
+  runId: RunIdSchema,
+  state: RunStateSchema,
+  message: Nullable(Type.String({ maxLength: 100_000 })),
+  summary: ViewSummary,
+});
 export type StateMessage = Static<typeof StateMessageSchema>;
 /** Host → monitor: render the charts to one PNG and answer with a `png` message. */
 export const ExportPngMessageSchema = Msg('exportPng', { requestId: Type.Integer() });
 export type ExportPngMessage = Static<typeof ExportPngMessageSchema>;
 /** One run in the compare panel. */
-export const CompareRunSchema = Type.Object({ runId: RunIdSchema, series: RunSeriesSchema, config: Config, state: Nullable(RunStateSchema), summary: ViewSummary });
+export const CompareRunSchema = Type.Object(RUN_VIEW);
 export type CompareRun = Static<typeof CompareRunSchema>;
 /** Host → compare: the runs to compare, with their histories. */
-export const CompareSnapshotMessageSchema = Msg('compareSnapshot', { runs: Type.Array(CompareRunSchema, { maxItems: 1000 }) });
+export const CompareSnapshotMessageSchema = Msg('compareSnapshot', {
+  runs: Type.Array(CompareRunSchema, { maxItems: 1000 }),
+});
 export type CompareSnapshotMessage = Static<typeof CompareSnapshotMessageSchema>;
 /** Webview → host: loaded (or restored) and ready for a snapshot. */
 export const ReadyMessageSchema = Msg('ready', {});
@@ -106,18 +148,24 @@ export type StopMessage = Static<typeof StopMessageSchema>;
 /** Monitor → host: the PNG asked for (a `data:image/png;base64,` URL of at most 64 MiB) or an error. */
 export const PngMessageSchema = Msg('png', {
   requestId: Type.Integer(),
-  dataUrl: Nullable(Type.String({ pattern: '^data:image/png;base64,', maxLength: 64 * 1024 * 1024 })),
+  dataUrl: Nullable(
+    Type.String({ pattern: '^data:image/png;base64,', maxLength: 64 * 1024 * 1024 }),
+  ),
   error: Nullable(Type.String({ maxLength: 10_000 })),
 });
 export type PngMessage = Static<typeof PngMessageSchema>;
 /** Webview → host: something for the "Fisher Lens" output channel. */
-export const LogMessageSchema = Msg('log', { level: Level, message: Type.String({ maxLength: 100_000 }) });
+export const LogMessageSchema = Msg('log', {
+  level: Level,
+  message: Type.String({ maxLength: 100_000 }),
+});
 export type LogMessage = Static<typeof LogMessageSchema>;
 /** Compare → host: open the monitor of a run (click in the legend or the table). */
 export const OpenMonitorMessageSchema = Msg('openMonitor', { runId: RunIdSchema });
 export type OpenMonitorMessage = Static<typeof OpenMonitorMessageSchema>;
 
-export type ToMonitorMessage = MonitorSnapshotMessage | EventsMessage | StateMessage | ExportPngMessage;
+export type ToMonitorMessage =
+  MonitorSnapshotMessage | EventsMessage | StateMessage | ExportPngMessage;
 export type FromMonitorMessage = ReadyMessage | StopMessage | PngMessage | LogMessage;
 export type ToCompareMessage = CompareSnapshotMessage | EventsMessage | StateMessage;
 export type FromCompareMessage = ReadyMessage | LogMessage | OpenMonitorMessage;
@@ -125,7 +173,9 @@ export type FromCompareMessage = ReadyMessage | LogMessage | OpenMonitorMessage;
 /** What a panel keeps with `setState` so a reload can restore it (and the serializer can reopen it). */
 export const MonitorViewStateSchema = Type.Object({
   runId: RunIdSchema,
-  xAxis: Type.Optional(Type.Union([Type.Literal('step'), Type.Literal('epoch'), Type.Literal('time')])),
+  xAxis: Type.Optional(
+    Type.Union([Type.Literal('step'), Type.Literal('epoch'), Type.Literal('time')]),
+  ),
   logScale: Type.Optional(Type.Boolean()),
   smoothing: Type.Optional(Type.Number()),
 });
@@ -157,7 +207,8 @@ type Kind = keyof typeof MESSAGE_SCHEMAS;
 /** Outcome of validating a message: the message, or why it was rejected. */
 export type Validated<T> = { ok: true; msg: T } | { ok: false; error: string };
 
-const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const isObj = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Why a message of a known kind is invalid: events by the run format's validator, series with their lengths. */
 function messageErrors(k: Kind, v: Record<string, unknown>): string | null {
@@ -184,7 +235,10 @@ function validator<T>(kinds: readonly Kind[]) {
     if (!isObj(v)) return { ok: false, error: 'message: expected an object' };
     const k = v.type as Kind;
     if (typeof k !== 'string' || !kinds.includes(k)) {
-      return { ok: false, error: `message.type: got ${JSON.stringify(v.type)}; expected one of ${kinds.join(', ')}` };
+      return {
+        ok: false,
+        error: `message.type: got ${JSON.stringify(v.type)}; expected one of ${kinds.join(', ')}`,
+      };
     }
     const e = messageErrors(k, v);
     return e ? { ok: false, error: e } : { ok: true, msg: v as T };
@@ -192,14 +246,25 @@ function validator<T>(kinds: readonly Kind[]) {
 }
 
 /** Validate a message received by the monitor webview. */
-export const validateToMonitor = validator<ToMonitorMessage>(['snapshot', 'events', 'state', 'exportPng']);
+export const validateToMonitor = validator<ToMonitorMessage>([
+  'snapshot',
+  'events',
+  'state',
+  'exportPng',
+]);
 /** Validate a message received by the host from a monitor webview. */
 export const validateFromMonitor = validator<FromMonitorMessage>(['ready', 'stop', 'png', 'log']);
 /** Validate a message received by the compare webview. */
-export const validateToCompare = validator<ToCompareMessage>(['compareSnapshot', 'events', 'state']);
+export const validateToCompare = validator<ToCompareMessage>([
+  'compareSnapshot',
+  'events',
+  'state',
+]);
 /** Validate a message received by the host from a compare webview. */
 export const validateFromCompare = validator<FromCompareMessage>(['ready', 'log', 'openMonitor']);
 
 /** Validate state restored by a panel serializer (anything else is ignored). */
-export const validateMonitorViewState = (v: unknown): MonitorViewState | null => (Value.Check(MonitorViewStateSchema, v) ? v : null);
-export const validateCompareViewState = (v: unknown): CompareViewState | null => (Value.Check(CompareViewStateSchema, v) ? v : null);
+export const validateMonitorViewState = (v: unknown): MonitorViewState | null =>
+  Value.Check(MonitorViewStateSchema, v) ? v : null;
+export const validateCompareViewState = (v: unknown): CompareViewState | null =>
+  Value.Check(CompareViewStateSchema, v) ? v : null;

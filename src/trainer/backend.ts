@@ -27,12 +27,16 @@ export interface BackendChoice {
   detail: string;
 }
 
-const short = (e: unknown) => String((e as Error)?.message ?? e).split('\n')[0].slice(0, 300);
+const short = (e: unknown) =>
+  String((e as Error)?.message ?? e)
+    .split('\n')[0]
+    .slice(0, 300);
 
 async function activate(tf: TF, engineName: string): Promise<void> {
   const ok = await tf.setBackend(engineName);
   await tf.ready();
-  if (!ok || tf.getBackend() !== engineName) throw new Error(`tf.setBackend('${engineName}') failed`);
+  if (!ok || tf.getBackend() !== engineName)
+    throw new Error(`tf.setBackend('${engineName}') failed`);
 }
 
 async function tryBackend(name: ConcreteBackend): Promise<{ engineName: string; detail: string }> {
@@ -53,7 +57,8 @@ async function tryBackend(name: ConcreteBackend): Promise<{ engineName: string; 
       }
       await activate(tf, 'tensorflow');
       const be = tf.backend() as unknown as { isUsingGpuDevice?: boolean };
-      if (name === 'tensorflow-gpu' && be.isUsingGpuDevice === false) throw new Error(`${pkg} loaded but found no usable GPU`);
+      if (name === 'tensorflow-gpu' && be.isUsingGpuDevice === false)
+        throw new Error(`${pkg} loaded but found no usable GPU`);
       return { engineName: 'tensorflow', detail: pkg };
     }
     case 'webgpu': {
@@ -66,17 +71,33 @@ async function tryBackend(name: ConcreteBackend): Promise<{ engineName: string; 
       const g = globalThis as Record<string, unknown>;
       Object.assign(g, webgpu.globals);
       const gpu = webgpu.create([]) as { requestAdapter: () => Promise<unknown> };
-      if (!g.navigator) Object.defineProperty(g, 'navigator', { value: { gpu }, configurable: true, writable: true });
+      if (!g.navigator)
+        Object.defineProperty(g, 'navigator', {
+          value: { gpu },
+          configurable: true,
+          writable: true,
+        });
       else (g.navigator as Record<string, unknown>).gpu = gpu;
-      const adapter = (await gpu.requestAdapter()) as { isFallbackAdapter?: boolean; info?: { architecture?: string; vendor?: string; description?: string } } | null;
+      const adapter = (await gpu.requestAdapter()) as {
+        isFallbackAdapter?: boolean;
+        info?: { architecture?: string; vendor?: string; description?: string };
+      } | null;
       if (!adapter) throw new Error('no WebGPU adapter found (Dawn needs a Vulkan driver)');
       const info = adapter.info ?? {};
-      if (adapter.isFallbackAdapter || /software|cpu/i.test(`${info.architecture} ${info.description}`)) {
-        throw new Error(`only a CPU (software) WebGPU adapter was found (${info.vendor ?? '?'} ${info.architecture ?? ''}); wasm is faster`);
+      if (
+        adapter.isFallbackAdapter ||
+        /software|cpu/i.test(`${info.architecture} ${info.description}`)
+      ) {
+        throw new Error(
+          `only a CPU (software) WebGPU adapter was found (${info.vendor ?? '?'} ${info.architecture ?? ''}); wasm is faster`,
+        );
       }
       require('@tensorflow/tfjs-backend-webgpu');
       await activate(tf, 'webgpu');
-      return { engineName: 'webgpu', detail: `${info.vendor ?? ''} ${info.architecture ?? ''}`.trim() };
+      return {
+        engineName: 'webgpu',
+        detail: `${info.vendor ?? ''} ${info.architecture ?? ''}`.trim(),
+      };
     }
     case 'wasm': {
       setupWasm();
@@ -100,7 +121,11 @@ export class BackendUnavailableError extends Error {
     readonly rejections: BackendRejection[],
   ) {
     const why = rejections.map((r) => `${r.backend}: ${r.reason}`).join('; ');
-    super(requested === 'auto' ? `no usable backend (${why})` : `backend "${requested}" is not available here (${rejections[0]?.reason ?? 'unknown reason'}); \`fisher-lens doctor\` lists the backends that load`);
+    super(
+      requested === 'auto'
+        ? `no usable backend (${why})`
+        : `backend "${requested}" is not available here (${rejections[0]?.reason ?? 'unknown reason'}); \`fisher-lens doctor\` lists the backends that load`,
+    );
     this.name = 'BackendUnavailableError';
   }
 }

@@ -23,7 +23,11 @@ export const DEMO_RUNS = [
   { name: 'demo-small-lr', lr: 0.01 },
 ] as const;
 
-export async function runDemo(opts: { runsRoot: string; backend?: BackendName; steps?: number }): Promise<RunSummary[]> {
+export async function runDemo(opts: {
+  runsRoot: string;
+  backend?: BackendName;
+  steps?: number;
+}): Promise<RunSummary[]> {
   const out: RunSummary[] = [];
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   for (const r of DEMO_RUNS) {
@@ -35,17 +39,27 @@ export async function runDemo(opts: { runsRoot: string; backend?: BackendName; s
       backend: opts.backend ?? 'auto',
     });
     const reporter = createReporter({ mode: 'progress', label: `[${r.name}]` });
-    const s = await train({ config: cfg, runsRoot: opts.runsRoot, runId: `${stamp}-${r.name}`, sinks: [reporter], handleSignals: true });
+    const s = await train({
+      config: cfg,
+      runsRoot: opts.runsRoot,
+      runId: `${stamp}-${r.name}`,
+      sinks: [reporter],
+      handleSignals: true,
+    });
     reporter.done(s);
     out.push(s);
     if (s.state !== 'completed') break;
   }
   console.log('\nrun             lr     peak Tr(F)  at step  Tr(F_i)  test acc');
   out.forEach((s, i) => {
-    console.log(`${DEMO_RUNS[i].name.padEnd(15)} ${String(DEMO_RUNS[i].lr).padEnd(6)} ${prec(s.peakTrF, 3).padStart(10)}  ${String(s.peakStep ?? '–').padStart(7)}  ${prec(s.trFi, 3).padStart(7)}  ${percent(s.finalTestAcc)}`);
+    console.log(
+      `${DEMO_RUNS[i].name.padEnd(15)} ${String(DEMO_RUNS[i].lr).padEnd(6)} ${prec(s.peakTrF, 3).padStart(10)}  ${String(s.peakStep ?? '–').padStart(7)}  ${prec(s.trFi, 3).padStart(7)}  ${percent(s.finalTestAcc)}`,
+    );
   });
   if (out.length === 2 && out[0].peakTrF && out[1].peakTrF) {
-    console.log(`\nsmall-LR peak / large-LR peak = ${(out[1].peakTrF / out[0].peakTrF).toFixed(2)} (paper, SimpleCNN on CIFAR-10: 52.05 / 24.21 = 2.15)`);
+    console.log(
+      `\nsmall-LR peak / large-LR peak = ${(out[1].peakTrF / out[0].peakTrF).toFixed(2)} (paper, SimpleCNN on CIFAR-10: 52.05 / 24.21 = 2.15)`,
+    );
   }
   console.log(`runs saved under ${opts.runsRoot}`);
   return out;

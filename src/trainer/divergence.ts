@@ -50,7 +50,13 @@ export interface DivergenceOptions {
   absoluteFactor?: number;
 }
 
-export const DIVERGENCE_DEFAULTS = { window: 25, sustainSteps: 100, relativeFactor: 4, chanceFactor: 4, absoluteFactor: 1e6 } as const;
+export const DIVERGENCE_DEFAULTS = {
+  window: 25,
+  sustainSteps: 100,
+  relativeFactor: 4,
+  chanceFactor: 4,
+  absoluteFactor: 1e6,
+} as const;
 
 export interface DivergenceVerdict {
   rule: 'non-finite' | 'absolute' | 'sustained';
@@ -59,7 +65,12 @@ export interface DivergenceVerdict {
   message: string;
 }
 
-const fmt = (v: number) => (Number.isFinite(v) ? (Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3 ? v.toExponential(2) : v.toPrecision(3)) : String(v));
+const fmt = (v: number) =>
+  Number.isFinite(v)
+    ? Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3
+      ? v.toExponential(2)
+      : v.toPrecision(3)
+    : String(v);
 
 /** Feed it every step's loss (and gradient norm); `add` returns a verdict at the first diverging step. */
 export class DivergenceMonitor {
@@ -72,8 +83,12 @@ export class DivergenceMonitor {
   private verdict: DivergenceVerdict | null = null;
 
   constructor(opts: DivergenceOptions) {
-    if (!(opts.numClasses >= 2)) throw new RangeError(`numClasses must be ≥ 2, got ${opts.numClasses}`);
-    this.o = { ...DIVERGENCE_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as Required<Omit<DivergenceOptions, 'numClasses'>>;
+    if (!(opts.numClasses >= 2))
+      throw new RangeError(`numClasses must be ≥ 2, got ${opts.numClasses}`);
+    this.o = {
+      ...DIVERGENCE_DEFAULTS,
+      ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
+    } as Required<Omit<DivergenceOptions, 'numClasses'>>;
     this.chance = Math.log(opts.numClasses);
   }
 
@@ -101,14 +116,22 @@ export class DivergenceMonitor {
   add(step: number, loss: number, gradNorm = 0): DivergenceVerdict | null {
     if (this.verdict) return this.verdict;
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-      return (this.verdict = { rule: 'non-finite', step, message: `training diverged at step ${step}: loss ${fmt(loss)}, gradient norm ${fmt(gradNorm)}` });
+      return (this.verdict = {
+        rule: 'non-finite',
+        step,
+        message: `training diverged at step ${step}: loss ${fmt(loss)}, gradient norm ${fmt(gradNorm)}`,
+      });
     }
     this.recent.push(loss);
     if (this.recent.length > this.o.window) this.recent.shift();
     const med = this.smoothed;
     const limit = this.o.absoluteFactor * this.chance;
     if (med > limit) {
-      return (this.verdict = { rule: 'absolute', step, message: `training diverged at step ${step}: the training loss (median of the last ${this.recent.length} steps) is ${fmt(med)}, above ${fmt(this.o.absoluteFactor)} × ln K = ${fmt(limit)}` });
+      return (this.verdict = {
+        rule: 'absolute',
+        step,
+        message: `training diverged at step ${step}: the training loss (median of the last ${this.recent.length} steps) is ${fmt(med)}, above ${fmt(this.o.absoluteFactor)} × ln K = ${fmt(limit)}`,
+      });
     }
     const thr = this.threshold; // against the best *before* this step
     if (med > thr) {
@@ -133,7 +156,10 @@ export class DivergenceMonitor {
 }
 
 /** The rule over a whole loss sequence (steps numbered from 1): the first verdict, or null. */
-export function checkDivergence(losses: ArrayLike<number>, opts: DivergenceOptions): DivergenceVerdict | null {
+export function checkDivergence(
+  losses: ArrayLike<number>,
+  opts: DivergenceOptions,
+): DivergenceVerdict | null {
   const m = new DivergenceMonitor(opts);
   for (let i = 0; i < losses.length; i++) {
     const v = m.add(i + 1, losses[i]);

@@ -42,7 +42,10 @@ const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 
 /** One readable line of an error for status.json, summary.json and the CLI (the stack goes to the log only). */
 function oneLine(e: unknown): string {
-  const m = String((e as Error)?.message ?? e).split('\n').find((l) => l.trim()) ?? String(e);
+  const m =
+    String((e as Error)?.message ?? e)
+      .split('\n')
+      .find((l) => l.trim()) ?? String(e);
   return m.length > 500 ? `${m.slice(0, 499)}…` : m;
 }
 
@@ -80,7 +83,14 @@ class StopRequests {
 }
 
 /** Steps until the end, a stop or divergence; the state the run is in after them and the error of a divergence. */
-async function trainSteps(engine: Engine, rec: RunRecorder, stop: StopRequests, cfg: RunConfig, numClasses: number, opts: LoopOptions): Promise<{ state: RunState; error: string | null }> {
+async function trainSteps(
+  engine: Engine,
+  rec: RunRecorder,
+  stop: StopRequests,
+  cfg: RunConfig,
+  numClasses: number,
+  opts: LoopOptions,
+): Promise<{ state: RunState; error: string | null }> {
   const total = totalSteps(cfg);
   const divergence = new DivergenceMonitor({ numClasses });
   for (let step = 0; step < total; step++) {
@@ -93,7 +103,8 @@ async function trainSteps(engine: Engine, rec: RunRecorder, stop: StopRequests, 
       if (e.type === 'step') {
         // Divergence is judged before the detector sees the step's loss.
         const verdict = divergence.add(e.step, e.loss ?? NaN, e.gradNorm ?? 0);
-        if (verdict) return { state: 'diverged', error: `${verdict.message} (learning rate ${e.lr})` };
+        if (verdict)
+          return { state: 'diverged', error: `${verdict.message} (learning rate ${e.lr})` };
       }
       rec.detect(e);
     }
@@ -109,11 +120,20 @@ async function trainSteps(engine: Engine, rec: RunRecorder, stop: StopRequests, 
  * Train one run with `engine` to the end (or until stopped) and return its summary. Input errors throw from
  * the engine's start, before anything is written.
  */
-export async function runLoop(engine: Engine, cfg: RunConfig, opts: LoopOptions): Promise<RunSummary> {
+export async function runLoop(
+  engine: Engine,
+  cfg: RunConfig,
+  opts: LoopOptions,
+): Promise<RunSummary> {
   const started = Date.now();
   const { header, notes } = await engine.start(cfg);
-  const runId = opts.runId ?? makeRunId(cfg.name ?? opts.configName ?? 'run', new Date(), opts.runsRoot);
-  const rec = RunRecorder.create(opts.runsRoot, runId, cfg, header, { ...opts.writerOptions, sinks: opts.sinks, startedAt: started });
+  const runId =
+    opts.runId ?? makeRunId(cfg.name ?? opts.configName ?? 'run', new Date(), opts.runsRoot);
+  const rec = RunRecorder.create(opts.runsRoot, runId, cfg, header, {
+    ...opts.writerOptions,
+    sinks: opts.sinks,
+    startedAt: started,
+  });
   for (const n of notes) rec.recordSafe(n);
 
   const stop = new StopRequests(opts, (sig) => {
@@ -134,7 +154,13 @@ export async function runLoop(engine: Engine, cfg: RunConfig, opts: LoopOptions)
     state = 'failed';
     error = oneLine(e);
     // The log keeps the stack (events.jsonl, level error); a failing disk gets no further line.
-    if (!(e instanceof RunWriteError)) rec.recordSafe({ type: 'log', t: Date.now(), level: 'error', message: (e as Error)?.stack ?? String(e) });
+    if (!(e instanceof RunWriteError))
+      rec.recordSafe({
+        type: 'log',
+        t: Date.now(),
+        level: 'error',
+        message: (e as Error)?.stack ?? String(e),
+      });
   } finally {
     stop.dispose();
   }

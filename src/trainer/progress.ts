@@ -18,8 +18,13 @@ export interface Reporter extends EventSink {
 /** Terminal output is one line per message: never a stack trace. */
 const firstLine = (m: string) => String(m).split('\n')[0];
 
-export function createReporter(opts: { mode: OutputMode; stream?: NodeJS.WriteStream; label?: string }): Reporter {
-  if (opts.mode === 'json') return { event: (e) => void process.stdout.write(JSON.stringify(e) + '\n'), done: () => {} };
+export function createReporter(opts: {
+  mode: OutputMode;
+  stream?: NodeJS.WriteStream;
+  label?: string;
+}): Reporter {
+  if (opts.mode === 'json')
+    return { event: (e) => void process.stdout.write(JSON.stringify(e) + '\n'), done: () => {} };
   if (opts.mode === 'quiet') return { event: () => {}, done: () => {} };
   return progressReporter(opts.stream ?? process.stderr, opts.label ? `${opts.label} ` : '');
 }
@@ -33,12 +38,21 @@ function progressReporter(stream: NodeJS.WriteStream, label: string): Reporter {
   const payload = () => ({ loss: prec(loss), trf: prec(trF) });
   const header = (e: Extract<RunEvent, { type: 'header' }>) => {
     total = e.totalSteps;
-    stream.write(`${label}run ${e.runId}: ${e.model.arch} (${thousands(e.model.paramCount)} parameters) on ${e.dataset.name} ` +
-      `(${e.dataset.trainSize} train / ${e.dataset.testSize} test), backend ${e.backend}, ${total} steps\n`);
-    for (const r of e.backendRejections) stream.write(`  (backend ${r.backend} not used: ${r.reason})\n`);
+    stream.write(
+      `${label}run ${e.runId}: ${e.model.arch} (${thousands(e.model.paramCount)} parameters) on ${e.dataset.name} ` +
+        `(${e.dataset.trainSize} train / ${e.dataset.testSize} test), backend ${e.backend}, ${total} steps\n`,
+    );
+    for (const r of e.backendRejections)
+      stream.write(`  (backend ${r.backend} not used: ${r.reason})\n`);
     if (stream.isTTY) {
       bar = new cliProgress.SingleBar(
-        { format: `${label}{bar} {percentage}% | step {value}/{total} | loss {loss} | Tr(F) {trf} | ETA {eta_formatted}`, stream, hideCursor: true, etaBuffer: 50, fps: 5 },
+        {
+          format: `${label}{bar} {percentage}% | step {value}/{total} | loss {loss} | Tr(F) {trf} | ETA {eta_formatted}`,
+          stream,
+          hideCursor: true,
+          etaBuffer: 50,
+          fps: 5,
+        },
         cliProgress.Presets.shades_classic,
       );
       bar.start(total, 0, payload());
@@ -55,7 +69,9 @@ function progressReporter(stream: NodeJS.WriteStream, label: string): Reporter {
           if (bar) bar.update(e.step, payload());
           else if (Date.now() - lastPlain > 5000 || e.step === total) {
             lastPlain = Date.now();
-            stream.write(`${label}step ${e.step}/${total} loss ${prec(loss)} Tr(F) ${prec(trF)} (${Math.round(e.examplesPerSec ?? 0)} ex/s)\n`);
+            stream.write(
+              `${label}step ${e.step}/${total} loss ${prec(loss)} Tr(F) ${prec(trF)} (${Math.round(e.examplesPerSec ?? 0)} ex/s)\n`,
+            );
           }
           break;
         case 'fisher':
@@ -67,11 +83,16 @@ function progressReporter(stream: NodeJS.WriteStream, label: string): Reporter {
           // The failure's log line (with its stack) stays in events.jsonl: the closing line names the error.
           if (e.type === 'log' && e.level === 'error') break;
           if (bar) bar.stop();
-          stream.write(`${label}${e.type === 'log' ? `[${e.level}] ` : ''}${firstLine(e.message)}\n`);
+          stream.write(
+            `${label}${e.type === 'log' ? `[${e.level}] ` : ''}${firstLine(e.message)}\n`,
+          );
           if (bar) bar.start(total, (e as { step?: number }).step ?? 0, payload());
           break;
         case 'eval':
-          if (!bar) stream.write(`${label}eval @${e.step}: test acc ${percent(e.testAcc)} loss ${prec(e.testLoss)}\n`);
+          if (!bar)
+            stream.write(
+              `${label}eval @${e.step}: test acc ${percent(e.testAcc)} loss ${prec(e.testLoss)}\n`,
+            );
           break;
         default:
           break;
@@ -79,9 +100,11 @@ function progressReporter(stream: NodeJS.WriteStream, label: string): Reporter {
     },
     done(s) {
       bar?.stop();
-      stream.write(`${label}${s.state} after ${s.steps} steps (${fixed(s.wallSeconds, 1)} s): ` +
-        `peak Tr(F) ${prec(s.peakTrF)}${s.peakStep !== null ? ` at step ${s.peakStep}` : ''}, Tr(F_i) ${prec(s.trFi)}, ` +
-        `test acc ${percent(s.finalTestAcc)}${s.error ? ` — ${firstLine(s.error)}` : ''}\n`);
+      stream.write(
+        `${label}${s.state} after ${s.steps} steps (${fixed(s.wallSeconds, 1)} s): ` +
+          `peak Tr(F) ${prec(s.peakTrF)}${s.peakStep !== null ? ` at step ${s.peakStep}` : ''}, Tr(F_i) ${prec(s.trFi)}, ` +
+          `test acc ${percent(s.finalTestAcc)}${s.error ? ` — ${firstLine(s.error)}` : ''}\n`,
+      );
     },
   };
 }

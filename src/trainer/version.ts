@@ -3,7 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 export const VERSION: string = (() => {
-  for (const p of [path.join(__dirname, '..', 'package.json'), path.join(__dirname, '..', '..', 'package.json')]) {
+  for (const p of [
+    path.join(__dirname, '..', 'package.json'),
+    path.join(__dirname, '..', '..', 'package.json'),
+  ]) {
     try {
       const j = JSON.parse(fs.readFileSync(p, 'utf8'));
       if (j.name === 'fisher-lens') return j.version as string;

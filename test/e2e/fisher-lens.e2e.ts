@@ -12,8 +12,25 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Frame } from 'playwright-core';
 import {
-  assert, BASE_SETTINGS, Browse, CodeServer, freePort, installExtension, lap, newSession, REPO, RESULTS, Runner, sleep, slug, TERMINAL, waitFor,
-  waitForWebviewFrame, Workbench, type Session, type TreeRow,
+  assert,
+  BASE_SETTINGS,
+  Browse,
+  CodeServer,
+  freePort,
+  installExtension,
+  lap,
+  newSession,
+  REPO,
+  RESULTS,
+  Runner,
+  sleep,
+  slug,
+  TERMINAL,
+  waitFor,
+  waitForWebviewFrame,
+  Workbench,
+  type Session,
+  type TreeRow,
 } from './harness';
 
 // ---- what the test agrees on with the extension (ids, titles, labels) -------------------------------------
@@ -56,7 +73,10 @@ const LONG_CONFIG = {
   evalEvery: 20,
 };
 
-const settingsWith = (overrides: unknown) => ({ ...BASE_SETTINGS, 'fisherLens.presetOverrides': overrides });
+const settingsWith = (overrides: unknown) => ({
+  ...BASE_SETTINGS,
+  'fisherLens.presetOverrides': overrides,
+});
 
 // ---- helpers on top of the harness ------------------------------------------------------------------------
 function runsRoot(s: Session): string {
@@ -64,7 +84,10 @@ function runsRoot(s: Session): string {
 }
 function listRuns(s: Session): string[] {
   try {
-    return fs.readdirSync(runsRoot(s), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    return fs
+      .readdirSync(runsRoot(s), { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
   } catch {
     return [];
   }
@@ -77,7 +100,12 @@ function readStatus(s: Session, id: string): { state?: string; [k: string]: unkn
   }
 }
 async function waitNewRun(s: Session, before: Set<string>, timeoutMs = 60_000): Promise<string> {
-  const id = await waitFor(`a new run directory under ${runsRoot(s)}`, () => listRuns(s).find((d) => !before.has(d)), timeoutMs, 200);
+  const id = await waitFor(
+    `a new run directory under ${runsRoot(s)}`,
+    () => listRuns(s).find((d) => !before.has(d)),
+    timeoutMs,
+    200,
+  );
   lap(`new run: ${id}`);
   return id;
 }
@@ -93,7 +121,8 @@ function rowState(r: TreeRow): string | undefined {
   if (/codicon-sync\b|~spin/.test(icon)) return 'running';
   if (/codicon-clock\b/.test(icon)) return 'queued';
   const words = ` ${r.description} ${r.title} `.toLowerCase();
-  for (const st of ['completed', 'stopped', 'failed', 'diverged', 'running', 'queued']) if (words.includes(st)) return st;
+  for (const st of ['completed', 'stopped', 'failed', 'diverged', 'running', 'queued'])
+    if (words.includes(st)) return st;
   return undefined;
 }
 
@@ -101,28 +130,58 @@ async function treeRowFor(wb: Workbench, id: string): Promise<TreeRow | undefine
   return (await wb.treeRows(RUNS_PANE)).find((r) => r.label === id);
 }
 
-async function waitTreeState(wb: Workbench, id: string, want: string, timeoutMs: number): Promise<TreeRow> {
+async function waitTreeState(
+  wb: Workbench,
+  id: string,
+  want: string,
+  timeoutMs: number,
+): Promise<TreeRow> {
   let last: TreeRow | undefined;
   try {
-    return await waitFor(`Runs tree row "${id}" in state ${want}`, async () => {
-      await wb.showActivityContainer(CONTAINER);
-      last = await treeRowFor(wb, id);
-      if (last && TERMINAL.includes(rowState(last) as (typeof TERMINAL)[number]) && rowState(last) !== want)
-        throw Object.assign(new Error(`row "${id}" reached ${rowState(last)}, expected ${want}`), { fatal: true });
-      return last && rowState(last) === want ? last : undefined;
-    }, timeoutMs, 500);
+    return await waitFor(
+      `Runs tree row "${id}" in state ${want}`,
+      async () => {
+        await wb.showActivityContainer(CONTAINER);
+        last = await treeRowFor(wb, id);
+        if (
+          last &&
+          TERMINAL.includes(rowState(last) as (typeof TERMINAL)[number]) &&
+          rowState(last) !== want
+        )
+          throw Object.assign(
+            new Error(`row "${id}" reached ${rowState(last)}, expected ${want}`),
+            { fatal: true },
+          );
+        return last && rowState(last) === want ? last : undefined;
+      },
+      timeoutMs,
+      500,
+    );
   } catch (e) {
     const rows = await wb.treeRows(RUNS_PANE).catch(() => []);
-    throw new Error(`${(e as Error).message}\n  tree rows: ${JSON.stringify(rows)}\n  status.json: see run dir`);
+    throw new Error(
+      `${(e as Error).message}\n  tree rows: ${JSON.stringify(rows)}\n  status.json: see run dir`,
+    );
   }
 }
 
-interface MonitorSample { t: number; points: number; state: string }
+interface MonitorSample {
+  t: number;
+  points: number;
+  state: string;
+}
 async function sampleMonitor(f: Frame): Promise<MonitorSample> {
-  return f.evaluate(([chartSel, stateSel]) => {
-    const pts = Number(document.querySelector(chartSel)?.getAttribute('data-points') ?? NaN);
-    return { t: Date.now(), points: pts, state: (document.querySelector(stateSel)?.textContent ?? '').trim().toLowerCase() };
-  }, [SEL.chartTrf, SEL.runState] as const);
+  return f.evaluate(
+    ([chartSel, stateSel]) => {
+      const pts = Number(document.querySelector(chartSel)?.getAttribute('data-points') ?? NaN);
+      return {
+        t: Date.now(),
+        points: pts,
+        state: (document.querySelector(stateSel)?.textContent ?? '').trim().toLowerCase(),
+      };
+    },
+    [SEL.chartTrf, SEL.runState] as const,
+  );
 }
 
 /** New Run… from the palette with the preset matching `preset`; answers any further prompt with its default. */
@@ -146,17 +205,26 @@ async function newRunFromPalette(wb: Workbench, s: Session, preset: RegExp): Pro
 async function main(): Promise<number> {
   fs.mkdirSync(RESULTS, { recursive: true });
   for (const f of fs.readdirSync(RESULTS)) {
-    if (/^((failure-.*|monitor.*|compare)\.png|server\.log|e2e-.*\.(json|log)|vscode-logs)$/.test(f)) fs.rmSync(path.join(RESULTS, f), { recursive: true, force: true });
+    if (
+      /^((failure-.*|monitor.*|compare)\.png|server\.log|e2e-.*\.(json|log)|vscode-logs)$/.test(f)
+    )
+      fs.rmSync(path.join(RESULTS, f), { recursive: true, force: true });
   }
   const vsix = path.resolve(process.env.E2E_VSIX || path.join(REPO, 'fisher-lens.vsix'));
   const session = newSession(settingsWith(TINY));
-  fs.writeFileSync(path.join(session.workspace, LONG_FILE), JSON.stringify(LONG_CONFIG, null, 2) + '\n');
+  fs.writeFileSync(
+    path.join(session.workspace, LONG_FILE),
+    JSON.stringify(LONG_CONFIG, null, 2) + '\n',
+  );
   lap(`session ${session.dir}`);
   let cs: CodeServer | undefined;
   let b: Browse | undefined;
   let wb: Workbench | undefined;
   const runner = new Runner(async (name) => {
-    if (b) await b.screenshot(`failure-${slug(name)}`).catch((e) => lap(`(no failure screenshot: ${e})`));
+    if (b)
+      await b
+        .screenshot(`failure-${slug(name)}`)
+        .catch((e) => lap(`(no failure screenshot: ${e})`));
     copyLogs(session);
   });
   const ids: { first?: string; second?: string; third?: string } = {};
@@ -167,17 +235,25 @@ async function main(): Promise<number> {
       installExtension(session, vsix);
     });
 
-    await runner.test('code-server starts and the workbench loads with the Fisher Lens container', async () => {
-      cs = new CodeServer(session, await freePort());
-      await cs.start();
-      lap(`code-server on ${cs.url}`);
-      b = await Browse.launch();
-      wb = new Workbench(b.page);
-      await wb.open(cs.url);
-      await b.page.locator(`.part.activitybar [aria-label^="${CONTAINER}"]`).first().waitFor({ state: 'visible', timeout: 60_000 });
-    }, ['install the packaged .vsix into a fresh code-server']);
+    await runner.test(
+      'code-server starts and the workbench loads with the Fisher Lens container',
+      async () => {
+        cs = new CodeServer(session, await freePort());
+        await cs.start();
+        lap(`code-server on ${cs.url}`);
+        b = await Browse.launch();
+        wb = new Workbench(b.page);
+        await wb.open(cs.url);
+        await b.page
+          .locator(`.part.activitybar [aria-label^="${CONTAINER}"]`)
+          .first()
+          .waitFor({ state: 'visible', timeout: 60_000 });
+      },
+      ['install the packaged .vsix into a fresh code-server'],
+    );
 
-    const T_RUN1 = 'New Run… (large-LR preset) opens the monitor; its Tr(F) chart receives points while training';
+    const T_RUN1 =
+      'New Run… (large-LR preset) opens the monitor; its Tr(F) chart receives points while training';
     await runner.test(T_RUN1, async () => {
       const w = wb!;
       ids.first = await newRunFromPalette(w, session, PRESET_1);
@@ -197,32 +273,52 @@ async function main(): Promise<number> {
           smp = await sampleMonitor(mon);
         }
         const prev = samples[samples.length - 1];
-        if (!prev || prev.points !== smp.points || prev.state !== smp.state) lap(`monitor: data-points=${smp.points} run-state="${smp.state}"`);
+        if (!prev || prev.points !== smp.points || prev.state !== smp.state)
+          lap(`monitor: data-points=${smp.points} run-state="${smp.state}"`);
         samples.push(smp);
-        if (!shot && smp.points >= 5) { await b!.screenshot('monitor-training'); shot = true; }
+        if (!shot && smp.points >= 5) {
+          await b!.screenshot('monitor-training');
+          shot = true;
+        }
         if (TERMINAL.some((st) => smp.state.includes(st))) break;
-        if (Date.now() > end) throw new Error(`run did not finish within 180 s; last sample ${JSON.stringify(smp)}`);
+        if (Date.now() > end)
+          throw new Error(`run did not finish within 180 s; last sample ${JSON.stringify(smp)}`);
         await sleep(150);
       }
       const end1 = samples[samples.length - 1];
       if (!end1.state.includes('completed')) {
         const st = readStatus(session, ids.first);
-        throw new Error(`the run ended "${end1.state}" (status.json: state ${st?.state}, error ${JSON.stringify(st?.error ?? null)})`);
+        throw new Error(
+          `the run ended "${end1.state}" (status.json: state ${st?.state}, error ${JSON.stringify(st?.error ?? null)})`,
+        );
       }
       const pts = samples.map((x) => x.points).filter((x) => Number.isFinite(x));
       const distinct = [...new Set(pts)];
-      const increasedWhileRunning = samples.some((x, i) => i > 0 && x.points > samples[i - 1].points && /running|training/.test(x.state));
+      const increasedWhileRunning = samples.some(
+        (x, i) => i > 0 && x.points > samples[i - 1].points && /running|training/.test(x.state),
+      );
       const monotone = pts.every((p, i) => i === 0 || p >= pts[i - 1]);
       lap(`Tr(F) points over time: ${distinct.join(' → ')} (${samples.length} samples)`);
-      assert(pts.length > 0, `#chart-trf has a numeric data-points attribute (got ${JSON.stringify(samples.slice(-1))})`);
+      assert(
+        pts.length > 0,
+        `#chart-trf has a numeric data-points attribute (got ${JSON.stringify(samples.slice(-1))})`,
+      );
       assert(monotone, `data-points never decreases (${distinct.join(',')})`);
-      assert(distinct.filter((p) => p > 0).length >= 2, `data-points increased over time (≥ 2 distinct positive values; got ${distinct.join(',')})`);
+      assert(
+        distinct.filter((p) => p > 0).length >= 2,
+        `data-points increased over time (≥ 2 distinct positive values; got ${distinct.join(',')})`,
+      );
       assert(increasedWhileRunning, 'data-points increased while #run-state said running');
       const last = samples[samples.length - 1];
-      const canvas = await (await waitForWebviewFrame(w.page, SEL.chartTrf, 10_000)).$$eval(`${SEL.chartTrf} canvas`, (cs) => cs.length);
+      const canvas = await (
+        await waitForWebviewFrame(w.page, SEL.chartTrf, 10_000)
+      ).$$eval(`${SEL.chartTrf} canvas`, (cs) => cs.length);
       assert(canvas > 0, `the Tr(F) chart is drawn (canvas inside ${SEL.chartTrf}; got ${canvas})`);
       assert(last.state.includes('completed'), `#run-state ends "completed" (got "${last.state}")`);
-      assert(last.points >= 20, `≥ 20 Tr(F) points at the end of a 120-step run measured every 5 steps (got ${last.points})`);
+      assert(
+        last.points >= 20,
+        `≥ 20 Tr(F) points at the end of a 120-step run measured every 5 steps (got ${last.points})`,
+      );
       await b!.screenshot('monitor');
     }, ['code-server starts and the workbench loads with the Fisher Lens container']);
 
@@ -233,7 +329,10 @@ async function main(): Promise<number> {
       const row = await waitTreeState(wb!, id, 'completed', 60_000);
       lap(`tree row: ${JSON.stringify(row)}`);
       const st = readStatus(session, id);
-      assert(st?.state === 'completed', `status.json state is completed (got ${JSON.stringify(st)})`);
+      assert(
+        st?.state === 'completed',
+        `status.json state is completed (got ${JSON.stringify(st)})`,
+      );
     }, [T_RUN1]);
 
     const T_RUN2 = 'a second run (small-LR preset) completes and appears in the Runs tree';
@@ -241,12 +340,19 @@ async function main(): Promise<number> {
       ids.second = await newRunFromPalette(wb!, session, PRESET_2);
       const row = await waitTreeState(wb!, ids.second, 'completed', 180_000);
       lap(`tree row: ${JSON.stringify(row)}`);
-      assert(readStatus(session, ids.second)?.state === 'completed', 'status.json state is completed');
+      assert(
+        readStatus(session, ids.second)?.state === 'completed',
+        'status.json state is completed',
+      );
       const first = await treeRowFor(wb!, ids.first!);
-      assert(first && rowState(first) === 'completed', `first run still listed completed (${JSON.stringify(first)})`);
+      assert(
+        first && rowState(first) === 'completed',
+        `first run still listed completed (${JSON.stringify(first)})`,
+      );
     }, [T_TREE1]);
 
-    const T_CMP = 'Compare Runs… with both runs: the legend lists both run ids and the summary table shows both';
+    const T_CMP =
+      'Compare Runs… with both runs: the legend lists both run ids and the summary table shows both';
     await runner.test(T_CMP, async () => {
       const w = wb!;
       const [a, c] = [ids.first!, ids.second!];
@@ -254,103 +360,189 @@ async function main(): Promise<number> {
       const esc = (s: string) => new RegExp(s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
       await w.pickManyQuickItems([esc(a), esc(c)]);
       const cmp = await waitForWebviewFrame(w.page, SEL.legend, 30_000);
-      const legend = await waitFor('both run ids in #compare-legend .legend-item', async () => {
-        const texts = await cmp.$$eval(SEL.legendItem, (els) => els.map((e) => (e.textContent ?? '').trim()));
-        return texts.some((x) => x.includes(a)) && texts.some((x) => x.includes(c)) ? texts : undefined;
-      }, 30_000);
+      const legend = await waitFor(
+        'both run ids in #compare-legend .legend-item',
+        async () => {
+          const texts = await cmp.$$eval(SEL.legendItem, (els) =>
+            els.map((e) => (e.textContent ?? '').trim()),
+          );
+          return texts.some((x) => x.includes(a)) && texts.some((x) => x.includes(c))
+            ? texts
+            : undefined;
+        },
+        30_000,
+      );
       lap(`legend: ${JSON.stringify(legend)}`);
       // the legend is in the initial HTML; the summary table is filled by the webview once the runs' data arrived
-      const rows = await waitFor('#summary-table has a row per run', async () => {
-        const rs = await cmp.$$eval(`${SEL.summary} tbody tr`, (trs) => trs.map((tr) => Array.from((tr as HTMLTableRowElement).cells).map((td) => (td.textContent ?? '').trim())));
-        return rs.some((r) => r[0] === a) && rs.some((r) => r[0] === c) ? rs : undefined;
-      }, 30_000);
-      const head = await cmp.$$eval(`${SEL.summary} thead th`, (ths) => ths.map((th) => (th.textContent ?? '').trim()));
+      const rows = await waitFor(
+        '#summary-table has a row per run',
+        async () => {
+          const rs = await cmp.$$eval(`${SEL.summary} tbody tr`, (trs) =>
+            trs.map((tr) =>
+              Array.from((tr as HTMLTableRowElement).cells).map((td) =>
+                (td.textContent ?? '').trim(),
+              ),
+            ),
+          );
+          return rs.some((r) => r[0] === a) && rs.some((r) => r[0] === c) ? rs : undefined;
+        },
+        30_000,
+      );
+      const head = await cmp.$$eval(`${SEL.summary} thead th`, (ths) =>
+        ths.map((th) => (th.textContent ?? '').trim()),
+      );
       lap(`summary table: ${JSON.stringify(head)} ${JSON.stringify(rows)}`);
       const stateCol = head.findIndex((h) => /^state$/i.test(h));
       const peakCol = head.findIndex((h) => /peak tr\(f\)/i.test(h));
       for (const id of [a, c]) {
         const r = rows.find((x) => x[0] === id)!;
-        if (stateCol >= 0) assert(r[stateCol] === 'completed', `summary row ${id}: state completed (got ${r[stateCol]})`);
-        if (peakCol >= 0) assert(/\d/.test(r[peakCol]), `summary row ${id}: a peak Tr(F) value (got ${r[peakCol]})`);
+        if (stateCol >= 0)
+          assert(
+            r[stateCol] === 'completed',
+            `summary row ${id}: state completed (got ${r[stateCol]})`,
+          );
+        if (peakCol >= 0)
+          assert(
+            /\d/.test(r[peakCol]),
+            `summary row ${id}: a peak Tr(F) value (got ${r[peakCol]})`,
+          );
       }
-      const canvases = await waitFor('compare charts drawn (canvas elements)', () => cmp.$$eval('canvas', (cs) => cs.length), 15_000);
+      const canvases = await waitFor(
+        'compare charts drawn (canvas elements)',
+        () => cmp.$$eval('canvas', (cs) => cs.length),
+        15_000,
+      );
       lap(`compare: ${canvases} canvas elements`);
       await sleep(500); // let the charts paint
       await b!.screenshot('compare');
     }, [T_RUN2]);
 
-    const T_STOP = 'a third, long run (New Run… → a *.fisher.json config file) stopped with "Stop Run" from the palette ends stopped (tree + status.json)';
+    const T_STOP =
+      'a third, long run (New Run… → a *.fisher.json config file) stopped with "Stop Run" from the palette ends stopped (tree + status.json)';
     await runner.test(T_STOP, async () => {
       const w = wb!;
       ids.third = await newRunFromPalette(w, session, new RegExp(LONG_FILE.replace(/\./g, '\\.')));
       const id = ids.third;
       const mon = await waitForWebviewFrame(w.page, SEL.chartTrf, 60_000);
-      await waitFor('the third run training (Tr(F) points arriving)', async () => {
-        const smp = await sampleMonitor(mon).catch(() => undefined);
-        return smp && smp.points >= 2 && /running|training/.test(smp.state) ? smp : undefined;
-      }, 120_000);
-      assert(readStatus(session, id)?.state === 'running', `status.json says running before the stop (got ${JSON.stringify(readStatus(session, id))})`);
+      await waitFor(
+        'the third run training (Tr(F) points arriving)',
+        async () => {
+          const smp = await sampleMonitor(mon).catch(() => undefined);
+          return smp && smp.points >= 2 && /running|training/.test(smp.state) ? smp : undefined;
+        },
+        120_000,
+      );
+      assert(
+        readStatus(session, id)?.state === 'running',
+        `status.json says running before the stop (got ${JSON.stringify(readStatus(session, id))})`,
+      );
       await w.runCommand(CMD_STOP);
       // Stop Run from the palette asks which run ("Stop which run?"): pick ours
-      const asked = await waitFor('the "Stop which run?" quick pick', async () => (await w.quickPickItems()).length > 0, 10_000, 100).catch(() => false);
+      const asked = await waitFor(
+        'the "Stop which run?" quick pick',
+        async () => (await w.quickPickItems()).length > 0,
+        10_000,
+        100,
+      ).catch(() => false);
       if (asked) {
         lap(`Stop Run asks: ${JSON.stringify(await w.quickPickItems())}`);
         await w.pickQuickItem(new RegExp(id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 10_000);
       }
       const row = await waitTreeState(w, id, 'stopped', 60_000);
       lap(`tree row: ${JSON.stringify(row)}`);
-      const st = await waitFor('status.json state stopped', () => (readStatus(session, id)?.state === 'stopped' ? readStatus(session, id) : undefined), 15_000);
+      const st = await waitFor(
+        'status.json state stopped',
+        () => (readStatus(session, id)?.state === 'stopped' ? readStatus(session, id) : undefined),
+        15_000,
+      );
       lap(`status.json: ${JSON.stringify(st).slice(0, 300)}`);
-      assert(Number(st.step) < Number(st.totalSteps ?? Infinity), `stopped before the end (step ${st.step} of ${st.totalSteps})`);
-      const monState = await sampleMonitor(await waitForWebviewFrame(w.page, SEL.chartTrf, 10_000)).catch(() => undefined);
+      assert(
+        Number(st.step) < Number(st.totalSteps ?? Infinity),
+        `stopped before the end (step ${st.step} of ${st.totalSteps})`,
+      );
+      const monState = await sampleMonitor(
+        await waitForWebviewFrame(w.page, SEL.chartTrf, 10_000),
+      ).catch(() => undefined);
       lap(`monitor after stop: ${JSON.stringify(monState)}`);
     }, [T_TREE1]);
 
     const T_WB = 'code-server starts and the workbench loads with the Fisher Lens container';
-    await runner.test('no uncaught JavaScript error in our webviews', async () => {
-      const r = b!.reports('error');
-      for (const o of [...r.host, ...r.other]) lap(`(not ours) error: ${o}`);
-      for (const o of r.ours) lap(`OUR WEBVIEW ERROR: ${o}`);
-      const errors = b!.console.filter((m) => m.type === 'error' || m.type === 'pageerror');
-      lap(`console errors in the whole session (reported, not failing): ${errors.length}`);
-      assert(r.ours.length === 0, `0 uncaught errors in our webviews' content frames (got ${r.ours.length}: ${r.ours[0] ?? ''})`);
-    }, [T_WB]);
+    await runner.test(
+      'no uncaught JavaScript error in our webviews',
+      async () => {
+        const r = b!.reports('error');
+        for (const o of [...r.host, ...r.other]) lap(`(not ours) error: ${o}`);
+        for (const o of r.ours) lap(`OUR WEBVIEW ERROR: ${o}`);
+        const errors = b!.console.filter((m) => m.type === 'error' || m.type === 'pageerror');
+        lap(`console errors in the whole session (reported, not failing): ${errors.length}`);
+        assert(
+          r.ours.length === 0,
+          `0 uncaught errors in our webviews' content frames (got ${r.ours.length}: ${r.ours[0] ?? ''})`,
+        );
+      },
+      [T_WB],
+    );
 
-    await runner.test('no Content-Security-Policy violation in our webviews (and the detector works)', async () => {
-      const br = b!;
-      const { ours, host, other } = br.reports('csp');
-      for (const o of [...host, ...other]) lap(`(not ours) CSP: ${o}`);
-      for (const o of ours) lap(`OUR CSP VIOLATION: ${o}`);
-      assert(ours.length === 0, `0 CSP violations in our webviews' content frames (got ${ours.length}: ${ours[0] ?? ''})`);
-      // self-test: a planted inline script + inline style in one of our webviews must be reported as ours
-      const f = await waitForWebviewFrame(br.page, SEL.chartTrf, 10_000).catch(() => waitForWebviewFrame(br.page, SEL.legend, 10_000));
-      await f.evaluate(() => {
-        const sc = document.createElement('script');
-        sc.textContent = 'window.__e2eInlineRan = 1';
-        document.head.appendChild(sc);
-        const d = document.createElement('div');
-        d.id = 'e2e-neg';
-        d.innerHTML = '<span style="color:red">e2e</span>';
-        document.body.appendChild(d);
-      });
-      const got = await waitFor('planted violations reported', () => (br.reports('csp').ours.length >= 2 ? br.reports('csp').ours.length : undefined), 5000, 100)
-        .catch(() => br.reports('csp').ours.length);
-      const ran = await f.evaluate(() => !!(window as unknown as { __e2eInlineRan?: number }).__e2eInlineRan);
-      const dbg = await f.evaluate(() => {
-        const w = window as unknown as { __e2eCsp?: string[]; __e2eDepth?: number };
-        return { depth: w.__e2eDepth ?? null, violationsSeenInFrame: w.__e2eCsp?.length ?? null };
-      });
-      lap(`self-test frame: ${JSON.stringify(dbg)}`);
-      await f.evaluate(() => document.getElementById('e2e-neg')?.remove());
-      assert(!ran && got >= 2, `detector self-test: planted inline script blocked (ran=${ran}) and ≥ 2 violations attributed to our webview (got ${got})`);
-    }, [T_WB]);
+    await runner.test(
+      'no Content-Security-Policy violation in our webviews (and the detector works)',
+      async () => {
+        const br = b!;
+        const { ours, host, other } = br.reports('csp');
+        for (const o of [...host, ...other]) lap(`(not ours) CSP: ${o}`);
+        for (const o of ours) lap(`OUR CSP VIOLATION: ${o}`);
+        assert(
+          ours.length === 0,
+          `0 CSP violations in our webviews' content frames (got ${ours.length}: ${ours[0] ?? ''})`,
+        );
+        // self-test: a planted inline script + inline style in one of our webviews must be reported as ours
+        const f = await waitForWebviewFrame(br.page, SEL.chartTrf, 10_000).catch(() =>
+          waitForWebviewFrame(br.page, SEL.legend, 10_000),
+        );
+        await f.evaluate(() => {
+          const sc = document.createElement('script');
+          sc.textContent = 'window.__e2eInlineRan = 1';
+          document.head.appendChild(sc);
+          const d = document.createElement('div');
+          d.id = 'e2e-neg';
+          d.innerHTML = '<span style="color:red">e2e</span>';
+          document.body.appendChild(d);
+        });
+        const got = await waitFor(
+          'planted violations reported',
+          () => (br.reports('csp').ours.length >= 2 ? br.reports('csp').ours.length : undefined),
+          5000,
+          100,
+        ).catch(() => br.reports('csp').ours.length);
+        const ran = await f.evaluate(
+          () => !!(window as unknown as { __e2eInlineRan?: number }).__e2eInlineRan,
+        );
+        const dbg = await f.evaluate(() => {
+          const w = window as unknown as { __e2eCsp?: string[]; __e2eDepth?: number };
+          return { depth: w.__e2eDepth ?? null, violationsSeenInFrame: w.__e2eCsp?.length ?? null };
+        });
+        lap(`self-test frame: ${JSON.stringify(dbg)}`);
+        await f.evaluate(() => document.getElementById('e2e-neg')?.remove());
+        assert(
+          !ran && got >= 2,
+          `detector self-test: planted inline script blocked (ran=${ran}) and ≥ 2 violations attributed to our webview (got ${got})`,
+        );
+      },
+      [T_WB],
+    );
   } catch (e) {
     lap(`harness error: ${(e as Error).stack ?? e}`);
     runner.results.push({ name: 'harness', ok: false, ms: 0, error: String(e) });
   } finally {
     if (b) {
-      const lines = [...b.console.map((m) => `${new Date(m.at).toISOString()} [${m.type}] ${m.text}${m.url ? '  @' + m.url : ''}`),
-        ...b.cdpLog.map((e) => `[cdp-log ${e.source}/${e.level}] ${e.text}${e.url ? '  @' + e.url : ''}`)];
+      const lines = [
+        ...b.console.map(
+          (m) =>
+            `${new Date(m.at).toISOString()} [${m.type}] ${m.text}${m.url ? '  @' + m.url : ''}`,
+        ),
+        ...b.cdpLog.map(
+          (e) => `[cdp-log ${e.source}/${e.level}] ${e.text}${e.url ? '  @' + e.url : ''}`,
+        ),
+      ];
       fs.writeFileSync(path.join(RESULTS, 'e2e-console.log'), lines.join('\n') + '\n');
     }
     await b?.close();
@@ -359,10 +551,19 @@ async function main(): Promise<number> {
   }
 
   const { passed, failed } = runner.summary();
-  fs.writeFileSync(path.join(RESULTS, 'e2e-results.json'), JSON.stringify({ ids, results: runner.results }, null, 2));
+  fs.writeFileSync(
+    path.join(RESULTS, 'e2e-results.json'),
+    JSON.stringify({ ids, results: runner.results }, null, 2),
+  );
   console.log('');
-  for (const r of runner.results) console.log(`${r.ok ? 'PASS' : r.skipped ? 'SKIP' : 'FAIL'}  ${r.name}${r.ok ? '' : '\n        ' + (r.error ?? '').split('\n')[0]}`);
-  if (failed) console.log(`(failure screenshots, server and extension-host logs: ${path.relative(REPO, RESULTS)}/; session: ${session.dir})`);
+  for (const r of runner.results)
+    console.log(
+      `${r.ok ? 'PASS' : r.skipped ? 'SKIP' : 'FAIL'}  ${r.name}${r.ok ? '' : '\n        ' + (r.error ?? '').split('\n')[0]}`,
+    );
+  if (failed)
+    console.log(
+      `(failure screenshots, server and extension-host logs: ${path.relative(REPO, RESULTS)}/; session: ${session.dir})`,
+    );
   else if (!process.env.E2E_KEEP) fs.rmSync(session.dir, { recursive: true, force: true });
   console.log(`${passed} passed, ${failed} failed`);
   return failed ? 1 : 0;
@@ -374,14 +575,18 @@ function copyLogs(s: Session): void {
     fs.mkdirSync(RESULTS, { recursive: true });
     if (fs.existsSync(s.serverLog)) fs.copyFileSync(s.serverLog, path.join(RESULTS, 'server.log'));
     const logs = path.join(s.userDir, 'logs');
-    if (fs.existsSync(logs)) fs.cpSync(logs, path.join(RESULTS, 'vscode-logs'), { recursive: true, force: true });
+    if (fs.existsSync(logs))
+      fs.cpSync(logs, path.join(RESULTS, 'vscode-logs'), { recursive: true, force: true });
   } catch (e) {
     lap(`(copying logs failed: ${e})`);
   }
 }
 
-main().then((code) => process.exit(code), (e) => {
-  console.error(e);
-  console.log('0 passed, 1 failed');
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(e);
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  },
+);

@@ -17,7 +17,8 @@ import { chromium, type Browser, type Frame, type Locator, type Page } from 'pla
 export const REPO = path.resolve(__dirname, '../..');
 export const RESULTS = path.join(REPO, 'test-results');
 export const E2E_DIR = path.join(REPO, '.e2e');
-export const CODE_SERVER = process.env.E2E_CODE_SERVER || path.join(E2E_DIR, 'node_modules/.bin/code-server');
+export const CODE_SERVER =
+  process.env.E2E_CODE_SERVER || path.join(E2E_DIR, 'node_modules/.bin/code-server');
 export const CHROMIUM = process.env.E2E_CHROMIUM || '/usr/bin/chromium';
 /** Our extension's id (publisher.name): used to tell our webviews from others. */
 export const EXTENSION_ID = 'fisherlens.fisher-lens';
@@ -40,11 +41,17 @@ export const BASE_SETTINGS = {
 /** Run states after which nothing changes. */
 export const TERMINAL = ['completed', 'stopped', 'failed', 'diverged'] as const;
 
-export const lap = (m: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${m}`);
+export const lap = (m: string) =>
+  console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${m}`);
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `fn` until it returns a truthy value or `timeoutMs` passes; then throws with `what` and the last value/error. */
-export async function waitFor<T>(what: string, fn: () => Promise<T> | T, timeoutMs: number, intervalMs = 250): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T> | T,
+  timeoutMs: number,
+  intervalMs = 250,
+): Promise<NonNullable<T>> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -56,7 +63,10 @@ export async function waitFor<T>(what: string, fn: () => Promise<T> | T, timeout
       if ((e as { fatal?: boolean })?.fatal) throw e; // a state that can no longer turn into the wanted one
       last = e instanceof Error ? e.message.split('\n')[0] : e;
     }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what} (last: ${JSON.stringify(last)?.slice(0, 300)})`);
+    if (Date.now() > end)
+      throw new Error(
+        `timed out after ${timeoutMs / 1000}s waiting for ${what} (last: ${JSON.stringify(last)?.slice(0, 300)})`,
+      );
     await sleep(intervalMs);
   }
 }
@@ -92,7 +102,8 @@ export function newSession(settings: Record<string, unknown>): Session {
   fs.mkdirSync(base, { recursive: true });
   // keep only the 3 most recent sessions (the current one's predecessors are kept for post-mortems)
   const old = fs.readdirSync(base).sort();
-  for (const d of old.slice(0, Math.max(0, old.length - 3))) fs.rmSync(path.join(base, d), { recursive: true, force: true });
+  for (const d of old.slice(0, Math.max(0, old.length - 3)))
+    fs.rmSync(path.join(base, d), { recursive: true, force: true });
   const dir = fs.mkdtempSync(path.join(base, new Date().toISOString().replace(/[:.]/g, '-') + '-'));
   const s: Session = {
     dir,
@@ -119,46 +130,106 @@ function csEnv(s: Session): NodeJS.ProcessEnv {
 }
 
 export function installExtension(s: Session, vsix: string): void {
-  const r = spawnSync(CODE_SERVER, ['--user-data-dir', s.userDir, '--extensions-dir', s.extDir, '--install-extension', vsix], {
-    env: csEnv(s), encoding: 'utf8', timeout: 120_000,
-  });
+  const r = spawnSync(
+    CODE_SERVER,
+    ['--user-data-dir', s.userDir, '--extensions-dir', s.extDir, '--install-extension', vsix],
+    {
+      env: csEnv(s),
+      encoding: 'utf8',
+      timeout: 120_000,
+    },
+  );
   const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
-  if (out) console.log(out.split('\n').map((l) => '  [install-extension] ' + l).join('\n'));
-  if (r.status !== 0) throw new Error(`code-server --install-extension failed (status ${r.status}, ${r.error ?? ''})`);
+  if (out)
+    console.log(
+      out
+        .split('\n')
+        .map((l) => '  [install-extension] ' + l)
+        .join('\n'),
+    );
+  if (r.status !== 0)
+    throw new Error(
+      `code-server --install-extension failed (status ${r.status}, ${r.error ?? ''})`,
+    );
   const installed = fs.readdirSync(s.extDir).filter((d) => d.startsWith(EXTENSION_ID));
-  if (!installed.length) throw new Error(`extension ${EXTENSION_ID} not found in ${s.extDir} after install: ${fs.readdirSync(s.extDir)}`);
+  if (!installed.length)
+    throw new Error(
+      `extension ${EXTENSION_ID} not found in ${s.extDir} after install: ${fs.readdirSync(s.extDir)}`,
+    );
 }
 
 export class CodeServer {
   private proc?: ChildProcess;
-  constructor(readonly s: Session, readonly port: number) {}
-  get url(): string { return `http://127.0.0.1:${this.port}/?folder=${encodeURIComponent(this.s.workspace)}`; }
+  constructor(
+    readonly s: Session,
+    readonly port: number,
+  ) {}
+  get url(): string {
+    return `http://127.0.0.1:${this.port}/?folder=${encodeURIComponent(this.s.workspace)}`;
+  }
 
   async start(timeoutMs = 60_000): Promise<void> {
     const log = fs.openSync(this.s.serverLog, 'a');
-    this.proc = spawn(CODE_SERVER, [
-      '--auth', 'none', '--bind-addr', `127.0.0.1:${this.port}`, '--disable-telemetry', '--disable-update-check',
-      '--disable-workspace-trust', '--disable-getting-started-override',
-      '--user-data-dir', this.s.userDir, '--extensions-dir', this.s.extDir, this.s.workspace,
-    ], { env: csEnv(this.s), stdio: ['ignore', log, log], detached: true }); // own process group: stop() kills the tree
+    this.proc = spawn(
+      CODE_SERVER,
+      [
+        '--auth',
+        'none',
+        '--bind-addr',
+        `127.0.0.1:${this.port}`,
+        '--disable-telemetry',
+        '--disable-update-check',
+        '--disable-workspace-trust',
+        '--disable-getting-started-override',
+        '--user-data-dir',
+        this.s.userDir,
+        '--extensions-dir',
+        this.s.extDir,
+        this.s.workspace,
+      ],
+      { env: csEnv(this.s), stdio: ['ignore', log, log], detached: true },
+    ); // own process group: stop() kills the tree
     fs.closeSync(log);
     let exited: string | undefined;
-    this.proc.once('exit', (code, sig) => { exited = `code-server exited (code ${code}, signal ${sig})`; });
-    await waitFor('code-server /healthz', async () => {
-      if (exited) throw new Error(exited);
-      const r = await fetch(`http://127.0.0.1:${this.port}/healthz`).catch(() => undefined);
-      return r?.ok;
-    }, timeoutMs, 200);
+    this.proc.once('exit', (code, sig) => {
+      exited = `code-server exited (code ${code}, signal ${sig})`;
+    });
+    await waitFor(
+      'code-server /healthz',
+      async () => {
+        if (exited) throw new Error(exited);
+        const r = await fetch(`http://127.0.0.1:${this.port}/healthz`).catch(() => undefined);
+        return r?.ok;
+      },
+      timeoutMs,
+      200,
+    );
   }
 
   /** SIGTERM the whole process group (server, extension host, trainer children), SIGKILL after 5 s. */
   async stop(): Promise<void> {
     const pid = this.proc?.pid;
     if (!pid || this.proc?.exitCode !== null) return;
-    const alive = () => { try { process.kill(-pid, 0); return true; } catch { return false; } };
-    try { process.kill(-pid, 'SIGTERM'); } catch { return; }
+    const alive = () => {
+      try {
+        process.kill(-pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      process.kill(-pid, 'SIGTERM');
+    } catch {
+      return;
+    }
     for (let i = 0; i < 50 && alive(); i++) await sleep(100);
-    if (alive()) try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ }
+    if (alive())
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
   }
 }
 
@@ -166,7 +237,12 @@ export class CodeServer {
 // Browser + console / CSP collection
 // ---------------------------------------------------------------------------------------------------------
 
-export interface ConsoleRecord { type: string; text: string; url: string; at: number }
+export interface ConsoleRecord {
+  type: string;
+  text: string;
+  url: string;
+  at: number;
+}
 
 /** Chromium's own CSP console reports (no frame attribution) and our tagged reports. */
 const CSP_RE = /violates the following Content Security Policy directive|Refused to|\[e2e-csp\]/;
@@ -227,14 +303,24 @@ export class Browse {
   readonly cdpLog: { source: string; level: string; text: string; url?: string }[] = [];
   /** webview id (the `id=` query parameter shared by outer index.html and inner fake.html) → extensionId */
   readonly webviewOwner = new Map<string, string>();
-  private constructor(readonly browser: Browser, readonly page: Page) {}
+  private constructor(
+    readonly browser: Browser,
+    readonly page: Page,
+  ) {}
 
   static async launch(): Promise<Browse> {
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-        '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--disable-dev-shm-usage',
+      ],
     });
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     const b = new Browse(browser, page);
@@ -243,7 +329,10 @@ export class Browse {
       const loc = m.location();
       const rec = { type: m.type(), text: m.text(), url: loc?.url || '', at: Date.now() };
       b.console.push(rec);
-      if (m.type() === 'error' || CSP_RE.test(rec.text)) console.log(`  [console.${m.type()}] ${rec.text.slice(0, 300)}${rec.url ? '  @' + rec.url.slice(0, 120) : ''}`);
+      if (m.type() === 'error' || CSP_RE.test(rec.text))
+        console.log(
+          `  [console.${m.type()}] ${rec.text.slice(0, 300)}${rec.url ? '  @' + rec.url.slice(0, 120) : ''}`,
+        );
     });
     page.on('pageerror', (e) => {
       b.console.push({ type: 'pageerror', text: String(e), url: '', at: Date.now() });
@@ -255,13 +344,17 @@ export class Browse {
         const id = u.searchParams.get('id');
         const ext = u.searchParams.get('extensionId');
         if (id && ext) b.webviewOwner.set(id, ext);
-      } catch { /* about:blank etc. */ }
+      } catch {
+        /* about:blank etc. */
+      }
     };
     page.on('frameattached', track);
     page.on('framenavigated', track);
     const cdp = await page.context().newCDPSession(page);
     await cdp.send('Log.enable');
-    cdp.on('Log.entryAdded', ({ entry }) => b.cdpLog.push({ source: entry.source, level: entry.level, text: entry.text, url: entry.url }));
+    cdp.on('Log.entryAdded', ({ entry }) =>
+      b.cdpLog.push({ source: entry.source, level: entry.level, text: entry.text, url: entry.url }),
+    );
     return b;
   }
 
@@ -270,8 +363,14 @@ export class Browse {
     try {
       const u = new URL(url);
       if (!/\/webview\/|fake\.html|vscode-resource|vscode-cdn/.test(url)) return undefined;
-      return u.searchParams.get('extensionId') ?? this.webviewOwner.get(u.searchParams.get('id') ?? '') ?? 'unknown-webview';
-    } catch { return undefined; }
+      return (
+        u.searchParams.get('extensionId') ??
+        this.webviewOwner.get(u.searchParams.get('id') ?? '') ??
+        'unknown-webview'
+      );
+    } catch {
+      return undefined;
+    }
   }
 
   /** Tagged reports (`csp` violations or uncaught `error`s) so far, split by where they come from. */
@@ -290,7 +389,11 @@ export class Browse {
         out.other.push(`[chromium, no frame] ${m.text.slice(0, 300)}`);
       }
     }
-    if (kind === 'csp') for (const e of this.cdpLog.filter((e) => CSP_RE.test(e.text))) out.other.push(`[cdp ${e.source}] ${e.text.slice(0, 300)} @${(e.url || '?').slice(0, 160)}`);
+    if (kind === 'csp')
+      for (const e of this.cdpLog.filter((e) => CSP_RE.test(e.text)))
+        out.other.push(
+          `[cdp ${e.source}] ${e.text.slice(0, 300)} @${(e.url || '?').slice(0, 160)}`,
+        );
     return out;
   }
 
@@ -305,7 +408,9 @@ export class Browse {
     return file;
   }
 
-  async close(): Promise<void> { await this.browser.close().catch(() => undefined); }
+  async close(): Promise<void> {
+    await this.browser.close().catch(() => undefined);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -314,9 +419,15 @@ export class Browse {
 
 export class Workbench {
   constructor(readonly page: Page) {}
-  get quickInput(): Locator { return this.page.locator('.quick-input-widget'); }
-  get quickInputBox(): Locator { return this.page.locator('.quick-input-widget .quick-input-box input'); }
-  get quickRows(): Locator { return this.page.locator('.quick-input-widget .monaco-list-row'); }
+  get quickInput(): Locator {
+    return this.page.locator('.quick-input-widget');
+  }
+  get quickInputBox(): Locator {
+    return this.page.locator('.quick-input-widget .quick-input-box input');
+  }
+  get quickRows(): Locator {
+    return this.page.locator('.quick-input-widget .monaco-list-row');
+  }
 
   async open(url: string): Promise<void> {
     await this.page.goto(url, { waitUntil: 'domcontentloaded', timeout: 60_000 });
@@ -338,7 +449,9 @@ export class Workbench {
    * label; "…" and "..." are treated alike.
    */
   async runCommand(title: string, timeoutMs = 60_000): Promise<void> {
-    const esc = title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/(…|\\\.\\\.\\\.)/g, '(…|\\.\\.\\.)');
+    const esc = title
+      .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+      .replace(/(…|\\\.\\\.\\\.)/g, '(…|\\.\\.\\.)');
     const labelRe = new RegExp('^\\s*' + esc);
     const typed = title.replace(/(…|\.\.\.)$/, '');
     const end = Date.now() + timeoutMs;
@@ -348,7 +461,9 @@ export class Workbench {
       try {
         await this.quickInput.waitFor({ state: 'visible', timeout: 3000 });
         await this.quickInputBox.fill('>' + typed);
-        const row = this.quickRows.filter({ has: this.page.locator('.label-name', { hasText: labelRe }) }).first();
+        const row = this.quickRows
+          .filter({ has: this.page.locator('.label-name', { hasText: labelRe }) })
+          .first();
         await row.waitFor({ state: 'visible', timeout: 3000 });
         await row.click();
         lap(`palette: ran "${title}"${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
@@ -356,7 +471,9 @@ export class Workbench {
       } catch (e) {
         if (Date.now() > end) {
           const rows = await this.quickRows.allInnerTexts().catch(() => []);
-          throw new Error(`command "${title}" not found in the palette after ${timeoutMs / 1000}s; rows: ${JSON.stringify(rows.slice(0, 10))}`);
+          throw new Error(
+            `command "${title}" not found in the palette after ${timeoutMs / 1000}s; rows: ${JSON.stringify(rows.slice(0, 10))}`,
+          );
         }
         if (attempt % 5 === 1) lap(`palette: "${title}" not listed yet, retrying`);
         await sleep(500);
@@ -376,7 +493,9 @@ export class Workbench {
     try {
       await row.waitFor({ state: 'visible', timeout: timeoutMs });
     } catch {
-      throw new Error(`no quick-pick item matching ${re}; visible items: ${JSON.stringify(await this.quickPickItems())}`);
+      throw new Error(
+        `no quick-pick item matching ${re}; visible items: ${JSON.stringify(await this.quickPickItems())}`,
+      );
     }
     const text = (await row.innerText()).replace(/\s+/g, ' ').trim();
     try {
@@ -398,55 +517,93 @@ export class Workbench {
       try {
         await row.waitFor({ state: 'visible', timeout: timeoutMs });
       } catch {
-        throw new Error(`no quick-pick item matching ${re}; visible items: ${JSON.stringify(await this.quickPickItems())}`);
+        throw new Error(
+          `no quick-pick item matching ${re}; visible items: ${JSON.stringify(await this.quickPickItems())}`,
+        );
       }
       const box = row.locator('input[type=checkbox], .quick-input-list-checkbox').first();
-      const checked = async () => (await box.count()) ? box.isChecked().catch(() => row.getAttribute('aria-checked').then((a) => a === 'true')) : row.getAttribute('aria-checked').then((a) => a === 'true');
+      const checked = async () =>
+        (await box.count())
+          ? box.isChecked().catch(() => row.getAttribute('aria-checked').then((a) => a === 'true'))
+          : row.getAttribute('aria-checked').then((a) => a === 'true');
       if (!(await checked())) {
-        if (await box.count()) await box.click(); else await row.click();
+        if (await box.count()) await box.click();
+        else await row.click();
       }
       await waitFor(`quick-pick item ${re} checked`, checked, 5000, 100);
     }
-    const ok = this.page.locator('.quick-input-widget .quick-input-action .monaco-button, .quick-input-widget .quick-input-ok .monaco-button').first();
-    if (await ok.isVisible().catch(() => false)) await ok.click(); else await this.page.keyboard.press('Enter');
+    const ok = this.page
+      .locator(
+        '.quick-input-widget .quick-input-action .monaco-button, .quick-input-widget .quick-input-ok .monaco-button',
+      )
+      .first();
+    if (await ok.isVisible().catch(() => false)) await ok.click();
+    else await this.page.keyboard.press('Enter');
     await this.quickInput.waitFor({ state: 'hidden', timeout: 10_000 });
   }
 
   /** Opens the activity-bar container whose label starts with `label` (does not toggle it closed if open). */
   async showActivityContainer(label: string): Promise<void> {
-    const item = this.page.locator(`.part.activitybar .action-item a.action-label[aria-label^="${label}"], .part.activitybar .action-item[aria-label^="${label}"]`).first();
+    const item = this.page
+      .locator(
+        `.part.activitybar .action-item a.action-label[aria-label^="${label}"], .part.activitybar .action-item[aria-label^="${label}"]`,
+      )
+      .first();
     await item.waitFor({ state: 'visible', timeout: 30_000 });
-    const li = this.page.locator('.part.activitybar .action-item', { has: this.page.locator(`[aria-label^="${label}"]`) }).first();
+    const li = this.page
+      .locator('.part.activitybar .action-item', {
+        has: this.page.locator(`[aria-label^="${label}"]`),
+      })
+      .first();
     const cls = (await li.getAttribute('class').catch(() => '')) ?? '';
-    const sidebarVisible = await this.page.locator('.part.sidebar').isVisible().catch(() => false);
+    const sidebarVisible = await this.page
+      .locator('.part.sidebar')
+      .isVisible()
+      .catch(() => false);
     if (cls.includes('checked') && sidebarVisible) return;
     await item.click();
   }
 
   /** Rows of the tree view in the side bar pane titled `paneTitle` (e.g. "Runs"). */
   treePane(paneTitle: string): Locator {
-    return this.page.locator('.part.sidebar .pane', { has: this.page.locator('.pane-header', { hasText: new RegExp(`^\\s*${paneTitle}`, 'i') }) }).first();
+    return this.page
+      .locator('.part.sidebar .pane', {
+        has: this.page.locator('.pane-header', { hasText: new RegExp(`^\\s*${paneTitle}`, 'i') }),
+      })
+      .first();
   }
 
   async treeRows(paneTitle: string): Promise<TreeRow[]> {
     const rows = this.treePane(paneTitle).locator('.monaco-list-row');
-    return rows.evaluateAll((els) => els.map((el) => {
-      const q = (s: string) => el.querySelector(s);
-      const icon = q('.custom-view-tree-node-item-icon');
-      return {
-        label: (q('.label-name')?.textContent ?? '').trim(),
-        description: (q('.label-description')?.textContent ?? '').trim(),
-        ariaLabel: el.getAttribute('aria-label') ?? '',
-        title: (q('.monaco-icon-label')?.getAttribute('title') ?? el.getAttribute('title') ?? ''),
-        iconClass: icon?.className ?? '', // the item's own icon (not the inline action buttons' codicons)
-        actions: Array.from(el.querySelectorAll('.actions .action-label')).map((x) => x.getAttribute('aria-label') ?? x.className),
-        text: (el as HTMLElement).innerText.replace(/\s+/g, ' ').trim(),
-      };
-    }));
+    return rows.evaluateAll((els) =>
+      els.map((el) => {
+        const q = (s: string) => el.querySelector(s);
+        const icon = q('.custom-view-tree-node-item-icon');
+        return {
+          label: (q('.label-name')?.textContent ?? '').trim(),
+          description: (q('.label-description')?.textContent ?? '').trim(),
+          ariaLabel: el.getAttribute('aria-label') ?? '',
+          title: q('.monaco-icon-label')?.getAttribute('title') ?? el.getAttribute('title') ?? '',
+          iconClass: icon?.className ?? '', // the item's own icon (not the inline action buttons' codicons)
+          actions: Array.from(el.querySelectorAll('.actions .action-label')).map(
+            (x) => x.getAttribute('aria-label') ?? x.className,
+          ),
+          text: (el as HTMLElement).innerText.replace(/\s+/g, ' ').trim(),
+        };
+      }),
+    );
   }
 }
 
-export interface TreeRow { label: string; description: string; ariaLabel: string; title: string; iconClass: string; actions: string[]; text: string }
+export interface TreeRow {
+  label: string;
+  description: string;
+  ariaLabel: string;
+  title: string;
+  iconClass: string;
+  actions: string[];
+  text: string;
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // Webviews
@@ -457,7 +614,11 @@ export interface TreeRow { label: string; description: string; ariaLabel: string
  * webviews whose document contains `selector`, or undefined. Frames are re-resolved on every call because
  * VS Code re-creates webview iframes when panels move or are hidden.
  */
-export async function findWebviewFrame(page: Page, selector: string, opts: { visibleOnly?: boolean } = {}): Promise<Frame | undefined> {
+export async function findWebviewFrame(
+  page: Page,
+  selector: string,
+  opts: { visibleOnly?: boolean } = {},
+): Promise<Frame | undefined> {
   const outers = page.locator('iframe.webview.ready');
   const n = await outers.count();
   for (let i = 0; i < n; i++) {
@@ -465,7 +626,9 @@ export async function findWebviewFrame(page: Page, selector: string, opts: { vis
     if ((opts.visibleOnly ?? true) && !(await outerEl.isVisible().catch(() => false))) continue;
     const src = (await outerEl.getAttribute('src').catch(() => '')) ?? '';
     if (!src.includes(`extensionId=${EXTENSION_ID}`)) continue;
-    const outer = await (await outerEl.elementHandle({ timeout: 1000 }).catch(() => null))?.contentFrame();
+    const outer = await (
+      await outerEl.elementHandle({ timeout: 1000 }).catch(() => null)
+    )?.contentFrame();
     if (!outer) continue;
     const innerEl = await outer.$('iframe#active-frame').catch(() => null);
     const inner = await innerEl?.contentFrame();
@@ -475,15 +638,30 @@ export async function findWebviewFrame(page: Page, selector: string, opts: { vis
   return undefined;
 }
 
-export async function waitForWebviewFrame(page: Page, selector: string, timeoutMs: number): Promise<Frame> {
-  return waitFor(`a visible webview of ${EXTENSION_ID} containing ${selector}`, () => findWebviewFrame(page, selector), timeoutMs, 300);
+export async function waitForWebviewFrame(
+  page: Page,
+  selector: string,
+  timeoutMs: number,
+): Promise<Frame> {
+  return waitFor(
+    `a visible webview of ${EXTENSION_ID} containing ${selector}`,
+    () => findWebviewFrame(page, selector),
+    timeoutMs,
+    300,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Runner
 // ---------------------------------------------------------------------------------------------------------
 
-export interface TestResult { name: string; ok: boolean; ms: number; error?: string; skipped?: boolean }
+export interface TestResult {
+  name: string;
+  ok: boolean;
+  ms: number;
+  error?: string;
+  skipped?: boolean;
+}
 
 export class Runner {
   readonly results: TestResult[] = [];
@@ -508,14 +686,23 @@ export class Runner {
     } catch (e) {
       const error = e instanceof Error ? (e.stack ?? e.message) : String(e);
       this.results.push({ name, ok: false, ms: Date.now() - s, error });
-      lap(`FAIL ${name} (${((Date.now() - s) / 1000).toFixed(1)}s)\n${error.split('\n').slice(0, 6).map((l) => '      ' + l).join('\n')}`);
+      lap(
+        `FAIL ${name} (${((Date.now() - s) / 1000).toFixed(1)}s)\n${error
+          .split('\n')
+          .slice(0, 6)
+          .map((l) => '      ' + l)
+          .join('\n')}`,
+      );
       await this.onFailure(name, e).catch((x) => lap(`(failure hook failed: ${x})`));
       return false;
     }
   }
 
   summary(): { passed: number; failed: number } {
-    return { passed: this.results.filter((r) => r.ok).length, failed: this.results.filter((r) => !r.ok).length };
+    return {
+      passed: this.results.filter((r) => r.ok).length,
+      failed: this.results.filter((r) => !r.ok).length,
+    };
   }
 }
 
@@ -523,4 +710,9 @@ export function assert(cond: unknown, msg: string): asserts cond {
   if (!cond) throw new Error('assertion failed: ' + msg);
 }
 
-export const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
+export const slug = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 60);

@@ -16,7 +16,10 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-cli-'));
 const runsDir = path.join(tmp, 'runs');
 
 before(() => {
-  const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'build.mjs')], { cwd: root, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'build.mjs')], {
+    cwd: root,
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, r.stderr);
 });
 
@@ -27,7 +30,11 @@ function writeConfig(name: string, cfg: object): string {
 }
 
 function readEvents(dir: string) {
-  return fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  return fs
+    .readFileSync(path.join(dir, 'events.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 }
 
 const small = (over: object = {}) => ({
@@ -43,59 +50,107 @@ const small = (over: object = {}) => ({
   ...over,
 });
 
-test('a real MNIST run through the CLI writes a complete run directory', { timeout: 300_000 }, () => {
-  const cfg = writeConfig('mnist-small', small());
-  const r = spawnSync(process.execPath, [bin, 'train', cfg, '--runs-dir', runsDir, '--run-id', 'mnist-small', '--json'], { encoding: 'utf8', timeout: 280_000 });
-  assert.equal(r.status, 0, r.stderr);
-  const dir = path.join(runsDir, 'mnist-small');
-  for (const f of ['config.json', 'events.jsonl', 'status.json', 'summary.json', 'checkpoint/params.json', 'checkpoint/params.bin']) {
-    assert.ok(fs.existsSync(path.join(dir, f)), `missing ${f}`);
-  }
-  const events = readEvents(dir);
-  // stdout NDJSON carries the same events as the file
-  const streamed = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-  assert.equal(streamed[0].type, 'header');
-  assert.equal(events[0].type, 'header');
-  assert.equal(events[0].backend, 'wasm');
-  assert.equal(events[0].dataset.noisyCount, Math.round(0.25 * 2048));
-  const fisher = events.filter((e) => e.type === 'fisher');
-  assert.equal(fisher.length, 300 / 10 + 1, 'a Tr(F) measurement every 10 steps and one at the end');
-  for (const f of fisher) {
-    assert.ok(f.trF > 0 && Number.isFinite(f.trF));
-    assert.ok(f.trFStderr > 0 && f.trFStderr < f.trF);
-    assert.ok(f.trFB > 0 && f.trFB <= f.trF * 1.0001, 'Tr(F_B) = ||mean gradient||² ≤ mean ||gradient||² = Tr(F)');
-  }
-  const evals = events.filter((e) => e.type === 'eval');
-  assert.ok(evals.length >= 6);
-  const last = evals.at(-1);
-  assert.ok(last.testAcc > 0.7, `test accuracy ${last.testAcc}`);
-  assert.ok(last.cleanAcc !== null && last.noisyAcc !== null);
-  assert.ok(last.cleanAcc > last.noisyAcc, 'clean examples are learned faster than noisy ones');
-  const steps = events.filter((e) => e.type === 'step');
-  assert.equal(steps.at(-1).step, 300);
-  assert.ok(steps.every((s: { penalty: number | null }) => s.penalty !== null && s.penalty >= 0));
-  const status = JSON.parse(fs.readFileSync(path.join(dir, 'status.json'), 'utf8'));
-  assert.equal(status.state, 'completed');
-  const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
-  assert.equal(summary.state, 'completed');
-  assert.equal(summary.steps, 300);
-  assert.ok(summary.peakTrF > 0 && summary.peakStep >= 20);
-  assert.equal(summary.finalTestAcc, last.testAcc);
-  // The checkpoint is readable by `trace`, and its mean equals a fresh Tr(F) measurement of the same kind.
-  const tr = spawnSync(process.execPath, [bin, 'trace', '--checkpoint', path.join(dir, 'checkpoint'), '--data', 'mnist@test', '--count', '32', '--labels', 'given', '--backend', 'wasm', '--json'], { encoding: 'utf8' });
-  assert.equal(tr.status, 0, tr.stderr);
-  const t = JSON.parse(tr.stdout);
-  assert.equal(t.perExample.length, 32);
-  const mean = t.perExample.reduce((a: number, b: number) => a + b, 0) / 32;
-  assert.ok(Math.abs(mean - t.mean) <= 1e-6 * mean);
-});
+test(
+  'a real MNIST run through the CLI writes a complete run directory',
+  { timeout: 300_000 },
+  () => {
+    const cfg = writeConfig('mnist-small', small());
+    const r = spawnSync(
+      process.execPath,
+      [bin, 'train', cfg, '--runs-dir', runsDir, '--run-id', 'mnist-small', '--json'],
+      { encoding: 'utf8', timeout: 280_000 },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const dir = path.join(runsDir, 'mnist-small');
+    for (const f of [
+      'config.json',
+      'events.jsonl',
+      'status.json',
+      'summary.json',
+      'checkpoint/params.json',
+      'checkpoint/params.bin',
+    ]) {
+      assert.ok(fs.existsSync(path.join(dir, f)), `missing ${f}`);
+    }
+    const events = readEvents(dir);
+    // stdout NDJSON carries the same events as the file
+    const streamed = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.equal(streamed[0].type, 'header');
+    assert.equal(events[0].type, 'header');
+    assert.equal(events[0].backend, 'wasm');
+    assert.equal(events[0].dataset.noisyCount, Math.round(0.25 * 2048));
+    const fisher = events.filter((e) => e.type === 'fisher');
+    assert.equal(
+      fisher.length,
+      300 / 10 + 1,
+      'a Tr(F) measurement every 10 steps and one at the end',
+    );
+    for (const f of fisher) {
+      assert.ok(f.trF > 0 && Number.isFinite(f.trF));
+      assert.ok(f.trFStderr > 0 && f.trFStderr < f.trF);
+      assert.ok(
+        f.trFB > 0 && f.trFB <= f.trF * 1.0001,
+        'Tr(F_B) = ||mean gradient||² ≤ mean ||gradient||² = Tr(F)',
+      );
+    }
+    const evals = events.filter((e) => e.type === 'eval');
+    assert.ok(evals.length >= 6);
+    const last = evals.at(-1);
+    assert.ok(last.testAcc > 0.7, `test accuracy ${last.testAcc}`);
+    assert.ok(last.cleanAcc !== null && last.noisyAcc !== null);
+    assert.ok(last.cleanAcc > last.noisyAcc, 'clean examples are learned faster than noisy ones');
+    const steps = events.filter((e) => e.type === 'step');
+    assert.equal(steps.at(-1).step, 300);
+    assert.ok(steps.every((s: { penalty: number | null }) => s.penalty !== null && s.penalty >= 0));
+    const status = JSON.parse(fs.readFileSync(path.join(dir, 'status.json'), 'utf8'));
+    assert.equal(status.state, 'completed');
+    const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
+    assert.equal(summary.state, 'completed');
+    assert.equal(summary.steps, 300);
+    assert.ok(summary.peakTrF > 0 && summary.peakStep >= 20);
+    assert.equal(summary.finalTestAcc, last.testAcc);
+    // The checkpoint is readable by `trace`, and its mean equals a fresh Tr(F) measurement of the same kind.
+    const tr = spawnSync(
+      process.execPath,
+      [
+        bin,
+        'trace',
+        '--checkpoint',
+        path.join(dir, 'checkpoint'),
+        '--data',
+        'mnist@test',
+        '--count',
+        '32',
+        '--labels',
+        'given',
+        '--backend',
+        'wasm',
+        '--json',
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(tr.status, 0, tr.stderr);
+    const t = JSON.parse(tr.stdout);
+    assert.equal(t.perExample.length, 32);
+    const mean = t.perExample.reduce((a: number, b: number) => a + b, 0) / 32;
+    assert.ok(Math.abs(mean - t.mean) <= 1e-6 * mean);
+  },
+);
 
 test('an invalid config exits 2, names the field, and writes nothing', () => {
   const cfg = writeConfig('bad', { model: { arch: 'transformer' }, optimizer: { lr: -1 } });
   const dir = path.join(tmp, 'bad-runs');
-  const r = spawnSync(process.execPath, [bin, 'train', cfg, '--runs-dir', dir], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [bin, 'train', cfg, '--runs-dir', dir], {
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 2);
-  assert.match(r.stderr, /model\.arch: got "transformer"; expected one of "mlp", "simplecnn", "vgg11", "resnet"/);
+  assert.match(
+    r.stderr,
+    /model\.arch: got "transformer"; expected one of "mlp", "simplecnn", "vgg11", "resnet"/,
+  );
   assert.match(r.stderr, /optimizer\.lr: got -1/);
   assert.ok(!fs.existsSync(dir), 'no runs directory is created for an invalid config');
 });
@@ -103,7 +158,9 @@ test('an invalid config exits 2, names the field, and writes nothing', () => {
 test('a missing data folder is an input error naming the path; nothing written', () => {
   const cfg = writeConfig('nodata', small({ dataset: { name: 'idx', path: './no-such-folder' } }));
   const dir = path.join(tmp, 'nodata-runs');
-  const r = spawnSync(process.execPath, [bin, 'train', cfg, '--runs-dir', dir], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [bin, 'train', cfg, '--runs-dir', dir], {
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 2, r.stderr);
   assert.match(r.stderr, /no-such-folder/);
   assert.ok(!fs.existsSync(dir));
@@ -130,94 +187,255 @@ function expectExit(args: string[], code: number, pattern: RegExp, opts: { maxMs
   assert.equal(r.status, code, `${args.join(' ')}: exit ${r.status}, stderr: ${r.stderr}`);
   assert.match(r.stderr, pattern, args.join(' '));
   assert.ok(!STACK.test(r.stderr), `no stack trace for ${args.join(' ')}: ${r.stderr}`);
-  if (opts.maxMs) assert.ok(ms < opts.maxMs, `${args.join(' ')} refused in ${ms} ms (expected < ${opts.maxMs}: checked before any work)`);
+  if (opts.maxMs)
+    assert.ok(
+      ms < opts.maxMs,
+      `${args.join(' ')} refused in ${ms} ms (expected < ${opts.maxMs}: checked before any work)`,
+    );
   return r;
 }
 
-test('bad arguments exit 2 with a message naming the argument, before any work and writing nothing', { timeout: 120_000 }, () => {
-  const cfg = writeConfig('tiny', tiny());
-  const dir = path.join(tmp, 'arg-runs');
-  // An invalid run id, even with a config whose data would take long to load, is refused at once.
-  const heavy = writeConfig('heavy', small({ dataset: { name: 'mnist', trainSize: 60000, testSize: 10000 } }));
-  expectExit(['train', heavy, '--runs-dir', dir, '--run-id', '../escape'], 2, /^fisher-lens: --run-id: got "\.\.\/escape"; expected one path segment/, { maxMs: 5000 });
-  expectExit(['train', cfg, '--runs-dir', dir, '--run-id', 'x'.repeat(500)], 2, /--run-id: got "x{59}"…; 500 characters, at most 128/);
-  // --runs-dir: a file, below a file, on /proc (where recursive mkdir used to loop forever).
-  const file = path.join(tmp, 'a-file');
-  fs.writeFileSync(file, '');
-  expectExit(['train', cfg, '--runs-dir', file], 2, /--runs-dir: .*a-file is a file, not a folder/);
-  expectExit(['train', cfg, '--runs-dir', path.join(file, 'sub')], 2, /--runs-dir: .*a part of the path is a file, not a folder/);
-  if (fs.existsSync('/proc/self')) expectExit(['train', cfg, '--runs-dir', '/proc/fisher-lens-x/runs'], 2, /--runs-dir: .*proc pseudo file system/, { maxMs: 10_000 });
-  // The config file: not a regular file, too big, missing.
-  expectExit(['train', '/dev/zero', '--runs-dir', dir], 2, /^fisher-lens: \/dev\/zero: is a character device, not a config file/, { maxMs: 10_000 });
-  expectExit(['train', tmp, '--runs-dir', dir], 2, /is a folder, not a config file/);
-  expectExit(['train', path.join(tmp, 'nope.fisher.json'), '--runs-dir', dir], 2, /nope\.fisher\.json: cannot read the config file \(no such file\)/);
-  const big = path.join(tmp, 'big.fisher.json');
-  fs.writeFileSync(big, '{}' + ' '.repeat(1 << 20));
-  expectExit(['train', big, '--runs-dir', dir], 2, /big\.fisher\.json: is 1,048,578 bytes; a config file may have at most 1,048,576 bytes \(1 MiB\)/);
-  // Non-finite numbers are named as written.
-  const inf = path.join(tmp, 'inf.fisher.json');
-  fs.writeFileSync(inf, '{"schedule": {"steps": 1e400}}');
-  expectExit(['train', inf, '--runs-dir', dir], 2, /schedule\.steps: expected a finite number, got 1e400/);
-  // A dataset folder that does not exist, or exists without data (path traversal), names dataset.path.
-  expectExit(['train', writeConfig('nodir', tiny({ dataset: { name: 'idx', path: '../../../../no-such-fl' } })), '--runs-dir', dir], 2, /dataset\.path: "\.\.\/\.\.\/\.\.\/\.\.\/no-such-fl" \(resolved to \/no-such-fl\) does not exist/);
-  expectExit(['train', writeConfig('trav', tiny({ dataset: { name: 'idx', path: '../../../../../../../../' } })), '--runs-dir', dir], 2, /^fisher-lens: .*trav\.fisher\.json: dataset\.path: .*no training images file/);
-  // An explicitly requested backend that does not load: exit 2 naming it and why.
-  expectExit(['train', cfg, '--runs-dir', dir, '--backend', 'tensorflow-gpu'], 2, /^fisher-lens: backend "tensorflow-gpu" is not available here \(.+\)/);
-  // Unknown option values are usage errors.
-  expectExit(['train', cfg, '--runs-dir', dir, '--backend', 'tpu'], 2, /--backend <name>' argument 'tpu' is invalid/);
-  assert.ok(!fs.existsSync(dir), 'nothing was written');
-  // --debug adds the stack; the message is the same.
-  const dbg = spawnSync(process.execPath, [bin, 'train', cfg, '--runs-dir', file, '--debug'], { encoding: 'utf8' });
-  assert.equal(dbg.status, 2);
-  assert.match(dbg.stderr, /^fisher-lens: --runs-dir: /);
-  assert.ok(STACK.test(dbg.stderr), `--debug prints the stack: ${dbg.stderr}`);
-});
+test(
+  'bad arguments exit 2 with a message naming the argument, before any work and writing nothing',
+  { timeout: 120_000 },
+  () => {
+    const cfg = writeConfig('tiny', tiny());
+    const dir = path.join(tmp, 'arg-runs');
+    // An invalid run id, even with a config whose data would take long to load, is refused at once.
+    const heavy = writeConfig(
+      'heavy',
+      small({ dataset: { name: 'mnist', trainSize: 60000, testSize: 10000 } }),
+    );
+    expectExit(
+      ['train', heavy, '--runs-dir', dir, '--run-id', '../escape'],
+      2,
+      /^fisher-lens: --run-id: got "\.\.\/escape"; expected one path segment/,
+      { maxMs: 5000 },
+    );
+    expectExit(
+      ['train', cfg, '--runs-dir', dir, '--run-id', 'x'.repeat(500)],
+      2,
+      /--run-id: got "x{59}"…; 500 characters, at most 128/,
+    );
+    // --runs-dir: a file, below a file, on /proc (where recursive mkdir used to loop forever).
+    const file = path.join(tmp, 'a-file');
+    fs.writeFileSync(file, '');
+    expectExit(
+      ['train', cfg, '--runs-dir', file],
+      2,
+      /--runs-dir: .*a-file is a file, not a folder/,
+    );
+    expectExit(
+      ['train', cfg, '--runs-dir', path.join(file, 'sub')],
+      2,
+      /--runs-dir: .*a part of the path is a file, not a folder/,
+    );
+    if (fs.existsSync('/proc/self'))
+      expectExit(
+        ['train', cfg, '--runs-dir', '/proc/fisher-lens-x/runs'],
+        2,
+        /--runs-dir: .*proc pseudo file system/,
+        { maxMs: 10_000 },
+      );
+    // The config file: not a regular file, too big, missing.
+    expectExit(
+      ['train', '/dev/zero', '--runs-dir', dir],
+      2,
+      /^fisher-lens: \/dev\/zero: is a character device, not a config file/,
+      { maxMs: 10_000 },
+    );
+    expectExit(['train', tmp, '--runs-dir', dir], 2, /is a folder, not a config file/);
+    expectExit(
+      ['train', path.join(tmp, 'nope.fisher.json'), '--runs-dir', dir],
+      2,
+      /nope\.fisher\.json: cannot read the config file \(no such file\)/,
+    );
+    const big = path.join(tmp, 'big.fisher.json');
+    fs.writeFileSync(big, '{}' + ' '.repeat(1 << 20));
+    expectExit(
+      ['train', big, '--runs-dir', dir],
+      2,
+      /big\.fisher\.json: is 1,048,578 bytes; a config file may have at most 1,048,576 bytes \(1 MiB\)/,
+    );
+    // Non-finite numbers are named as written.
+    const inf = path.join(tmp, 'inf.fisher.json');
+    fs.writeFileSync(inf, '{"schedule": {"steps": 1e400}}');
+    expectExit(
+      ['train', inf, '--runs-dir', dir],
+      2,
+      /schedule\.steps: expected a finite number, got 1e400/,
+    );
+    // A dataset folder that does not exist, or exists without data (path traversal), names dataset.path.
+    expectExit(
+      [
+        'train',
+        writeConfig('nodir', tiny({ dataset: { name: 'idx', path: '../../../../no-such-fl' } })),
+        '--runs-dir',
+        dir,
+      ],
+      2,
+      /dataset\.path: "\.\.\/\.\.\/\.\.\/\.\.\/no-such-fl" \(resolved to \/no-such-fl\) does not exist/,
+    );
+    expectExit(
+      [
+        'train',
+        writeConfig('trav', tiny({ dataset: { name: 'idx', path: '../../../../../../../../' } })),
+        '--runs-dir',
+        dir,
+      ],
+      2,
+      /^fisher-lens: .*trav\.fisher\.json: dataset\.path: .*no training images file/,
+    );
+    // An explicitly requested backend that does not load: exit 2 naming it and why.
+    expectExit(
+      ['train', cfg, '--runs-dir', dir, '--backend', 'tensorflow-gpu'],
+      2,
+      /^fisher-lens: backend "tensorflow-gpu" is not available here \(.+\)/,
+    );
+    // Unknown option values are usage errors.
+    expectExit(
+      ['train', cfg, '--runs-dir', dir, '--backend', 'tpu'],
+      2,
+      /--backend <name>' argument 'tpu' is invalid/,
+    );
+    assert.ok(!fs.existsSync(dir), 'nothing was written');
+    // --debug adds the stack; the message is the same.
+    const dbg = spawnSync(process.execPath, [bin, 'train', cfg, '--runs-dir', file, '--debug'], {
+      encoding: 'utf8',
+    });
+    assert.equal(dbg.status, 2);
+    assert.match(dbg.stderr, /^fisher-lens: --runs-dir: /);
+    assert.ok(STACK.test(dbg.stderr), `--debug prints the stack: ${dbg.stderr}`);
+  },
+);
 
-test('an existing run id exits 2 before any work; a queued placeholder is adopted', { timeout: 120_000 }, () => {
-  const cfg = writeConfig('tiny2', tiny());
-  const dir = path.join(tmp, 'exists-runs');
-  fs.mkdirSync(path.join(dir, 'done'), { recursive: true });
-  fs.writeFileSync(path.join(dir, 'done', 'events.jsonl'), '');
-  fs.writeFileSync(path.join(dir, 'done', 'status.json'), JSON.stringify({ state: 'completed' }));
-  expectExit(['train', cfg, '--runs-dir', dir, '--run-id', 'done'], 2, /--run-id: run "done" already exists in .* \(status\.json says "completed", not "queued"\)/);
-  fs.symlinkSync(tmp, path.join(dir, 'link'));
-  expectExit(['train', cfg, '--runs-dir', dir, '--run-id', 'link'], 2, /--run-id: run "link" already exists .*symbolic link/);
-  fs.writeFileSync(path.join(dir, 'afile'), '');
-  expectExit(['train', cfg, '--runs-dir', dir, '--run-id', 'afile'], 2, /--run-id: run "afile" already exists .*a file of that name/);
-  assert.deepEqual(fs.readdirSync(path.join(dir, 'done')).sort(), ['events.jsonl', 'status.json'], 'the existing run is untouched');
-  // The extension's launcher writes a queued placeholder, then starts `train --run-id`: that must still work.
-  fs.mkdirSync(path.join(dir, 'queued'));
-  fs.writeFileSync(path.join(dir, 'queued', 'status.json'), JSON.stringify({ state: 'queued' }));
-  const r = spawnSync(process.execPath, [bin, 'train', cfg, '--runs-dir', dir, '--run-id', 'queued', '--json'], { encoding: 'utf8', timeout: 60_000 });
-  assert.equal(r.status, 0, r.stderr);
-  assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'queued', 'status.json'), 'utf8')).state, 'completed');
-});
+test(
+  'an existing run id exits 2 before any work; a queued placeholder is adopted',
+  { timeout: 120_000 },
+  () => {
+    const cfg = writeConfig('tiny2', tiny());
+    const dir = path.join(tmp, 'exists-runs');
+    fs.mkdirSync(path.join(dir, 'done'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'done', 'events.jsonl'), '');
+    fs.writeFileSync(path.join(dir, 'done', 'status.json'), JSON.stringify({ state: 'completed' }));
+    expectExit(
+      ['train', cfg, '--runs-dir', dir, '--run-id', 'done'],
+      2,
+      /--run-id: run "done" already exists in .* \(status\.json says "completed", not "queued"\)/,
+    );
+    fs.symlinkSync(tmp, path.join(dir, 'link'));
+    expectExit(
+      ['train', cfg, '--runs-dir', dir, '--run-id', 'link'],
+      2,
+      /--run-id: run "link" already exists .*symbolic link/,
+    );
+    fs.writeFileSync(path.join(dir, 'afile'), '');
+    expectExit(
+      ['train', cfg, '--runs-dir', dir, '--run-id', 'afile'],
+      2,
+      /--run-id: run "afile" already exists .*a file of that name/,
+    );
+    assert.deepEqual(
+      fs.readdirSync(path.join(dir, 'done')).sort(),
+      ['events.jsonl', 'status.json'],
+      'the existing run is untouched',
+    );
+    // The extension's launcher writes a queued placeholder, then starts `train --run-id`: that must still work.
+    fs.mkdirSync(path.join(dir, 'queued'));
+    fs.writeFileSync(path.join(dir, 'queued', 'status.json'), JSON.stringify({ state: 'queued' }));
+    const r = spawnSync(
+      process.execPath,
+      [bin, 'train', cfg, '--runs-dir', dir, '--run-id', 'queued', '--json'],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(
+      JSON.parse(fs.readFileSync(path.join(dir, 'queued', 'status.json'), 'utf8')).state,
+      'completed',
+    );
+  },
+);
 
-test('trace, demo and reproduce check their arguments: exit 2 naming the argument, no stack trace', { timeout: 120_000 }, () => {
-  expectExit(['trace', '--checkpoint', path.join(tmp, 'no-ckpt'), '--data', 'mnist'], 2, /^fisher-lens: --checkpoint: ".*no-ckpt" does not exist/);
-  expectExit(['trace', '--checkpoint', tmp, '--data', 'mnist'], 2, /--checkpoint: .* has no params\.json/);
-  const fake = path.join(tmp, 'fake-ckpt');
-  fs.mkdirSync(fake, { recursive: true });
-  fs.writeFileSync(path.join(fake, 'params.json'), '{"format": "other"}');
-  fs.writeFileSync(path.join(fake, 'params.bin'), '');
-  expectExit(['trace', '--checkpoint', fake, '--data', 'mnist'], 2, /--checkpoint: .*params\.json" is not a fisher-lens checkpoint/);
-  fs.writeFileSync(path.join(fake, 'params.json'), '{"format": "fisher-lens-params", "version": 1, "dtype": "float32", "tensors": "x"}');
-  expectExit(['trace', '--checkpoint', fake, '--data', 'imagenet'], 2, /--data: got "imagenet"; expected NAME/);
-  expectExit(['trace', '--checkpoint', fake, '--data', 'idx:/no/such/fl'], 2, /--data: "\/no\/such\/fl" does not exist/);
-  expectExit(['trace', '--checkpoint', fake, '--data', 'mnist', '--backend', 'cpu'], 2, /--checkpoint: .*cannot load the model/);
-  for (const seed of ['-1', '1.5', '9007199254740993', '1e3', 'abc']) {
-    expectExit(['trace', '--checkpoint', fake, '--data', 'mnist', '--seed', seed], 2, /--seed must be an integer from 0 to 9007199254740991/);
-  }
-  expectExit(['trace', '--checkpoint', fake, '--data', 'mnist', '--count', '0'], 2, /--count must be an integer from 1/);
-  fs.writeFileSync(path.join(tmp, 'a-file'), '');
-  expectExit(['demo', '--runs-dir', path.join(tmp, 'a-file')], 2, /--runs-dir: .*is a file, not a folder/);
-  expectExit(['demo', '--steps', '1e400'], 2, /--steps must be an integer/);
-  expectExit(['reproduce', '--out', path.join(tmp, 'a-file', 'x')], 2, /--out: .*a part of the path is a file/);
-  expectExit(['reproduce', '--dataset', 'idx:/no/such/fl', '--dry-run'], 2, /--dataset: "\/no\/such\/fl" does not exist/);
-});
+test(
+  'trace, demo and reproduce check their arguments: exit 2 naming the argument, no stack trace',
+  { timeout: 120_000 },
+  () => {
+    expectExit(
+      ['trace', '--checkpoint', path.join(tmp, 'no-ckpt'), '--data', 'mnist'],
+      2,
+      /^fisher-lens: --checkpoint: ".*no-ckpt" does not exist/,
+    );
+    expectExit(
+      ['trace', '--checkpoint', tmp, '--data', 'mnist'],
+      2,
+      /--checkpoint: .* has no params\.json/,
+    );
+    const fake = path.join(tmp, 'fake-ckpt');
+    fs.mkdirSync(fake, { recursive: true });
+    fs.writeFileSync(path.join(fake, 'params.json'), '{"format": "other"}');
+    fs.writeFileSync(path.join(fake, 'params.bin'), '');
+    expectExit(
+      ['trace', '--checkpoint', fake, '--data', 'mnist'],
+      2,
+      /--checkpoint: .*params\.json" is not a fisher-lens checkpoint/,
+    );
+    fs.writeFileSync(
+      path.join(fake, 'params.json'),
+      '{"format": "fisher-lens-params", "version": 1, "dtype": "float32", "tensors": "x"}',
+    );
+    expectExit(
+      ['trace', '--checkpoint', fake, '--data', 'imagenet'],
+      2,
+      /--data: got "imagenet"; expected NAME/,
+    );
+    expectExit(
+      ['trace', '--checkpoint', fake, '--data', 'idx:/no/such/fl'],
+      2,
+      /--data: "\/no\/such\/fl" does not exist/,
+    );
+    expectExit(
+      ['trace', '--checkpoint', fake, '--data', 'mnist', '--backend', 'cpu'],
+      2,
+      /--checkpoint: .*cannot load the model/,
+    );
+    for (const seed of ['-1', '1.5', '9007199254740993', '1e3', 'abc']) {
+      expectExit(
+        ['trace', '--checkpoint', fake, '--data', 'mnist', '--seed', seed],
+        2,
+        /--seed must be an integer from 0 to 9007199254740991/,
+      );
+    }
+    expectExit(
+      ['trace', '--checkpoint', fake, '--data', 'mnist', '--count', '0'],
+      2,
+      /--count must be an integer from 1/,
+    );
+    fs.writeFileSync(path.join(tmp, 'a-file'), '');
+    expectExit(
+      ['demo', '--runs-dir', path.join(tmp, 'a-file')],
+      2,
+      /--runs-dir: .*is a file, not a folder/,
+    );
+    expectExit(['demo', '--steps', '1e400'], 2, /--steps must be an integer/);
+    expectExit(
+      ['reproduce', '--out', path.join(tmp, 'a-file', 'x')],
+      2,
+      /--out: .*a part of the path is a file/,
+    );
+    expectExit(
+      ['reproduce', '--dataset', 'idx:/no/such/fl', '--dry-run'],
+      2,
+      /--dataset: "\/no\/such\/fl" does not exist/,
+    );
+  },
+);
 
 function startRun(id: string, cfgFile: string) {
-  const child = spawn(process.execPath, [bin, 'train', cfgFile, '--runs-dir', runsDir, '--run-id', id, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [bin, 'train', cfgFile, '--runs-dir', runsDir, '--run-id', id, '--json'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const firstStep = new Promise<void>((resolve) => {
@@ -231,53 +449,92 @@ function startRun(id: string, cfgFile: string) {
   return { child, firstStep, exit, stderr: () => stderr };
 }
 
-test('SIGTERM stops the run after the current step with state stopped, events flushed', { timeout: 120_000 }, async () => {
-  const cfg = writeConfig('long', small({ schedule: { steps: 100000 }, penalty: { kind: 'none' } }));
-  const run = startRun('sigterm', cfg);
-  await run.firstStep;
-  run.child.kill('SIGTERM');
-  assert.equal(await run.exit, 0, run.stderr());
-  const dir = path.join(runsDir, 'sigterm');
-  const status = JSON.parse(fs.readFileSync(path.join(dir, 'status.json'), 'utf8'));
-  assert.equal(status.state, 'stopped');
-  const events = readEvents(dir);
-  const lastStep = events.filter((e) => e.type === 'step').at(-1);
-  assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')).steps, lastStep.step, 'the last step is flushed');
-  assert.equal(events.at(-1).type, 'status');
-  assert.equal(events.at(-1).state, 'stopped');
-});
+test(
+  'SIGTERM stops the run after the current step with state stopped, events flushed',
+  { timeout: 120_000 },
+  async () => {
+    const cfg = writeConfig(
+      'long',
+      small({ schedule: { steps: 100000 }, penalty: { kind: 'none' } }),
+    );
+    const run = startRun('sigterm', cfg);
+    await run.firstStep;
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exit, 0, run.stderr());
+    const dir = path.join(runsDir, 'sigterm');
+    const status = JSON.parse(fs.readFileSync(path.join(dir, 'status.json'), 'utf8'));
+    assert.equal(status.state, 'stopped');
+    const events = readEvents(dir);
+    const lastStep = events.filter((e) => e.type === 'step').at(-1);
+    assert.equal(
+      JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')).steps,
+      lastStep.step,
+      'the last step is flushed',
+    );
+    assert.equal(events.at(-1).type, 'status');
+    assert.equal(events.at(-1).state, 'stopped');
+  },
+);
 
 test('a STOP file stops the run', { timeout: 120_000 }, async () => {
-  const cfg = writeConfig('long2', small({ schedule: { steps: 100000 }, penalty: { kind: 'none' } }));
+  const cfg = writeConfig(
+    'long2',
+    small({ schedule: { steps: 100000 }, penalty: { kind: 'none' } }),
+  );
   const run = startRun('stopfile', cfg);
   await run.firstStep;
   fs.writeFileSync(path.join(runsDir, 'stopfile', 'STOP'), '');
   assert.equal(await run.exit, 0, run.stderr());
-  assert.equal(JSON.parse(fs.readFileSync(path.join(runsDir, 'stopfile', 'status.json'), 'utf8')).state, 'stopped');
+  assert.equal(
+    JSON.parse(fs.readFileSync(path.join(runsDir, 'stopfile', 'status.json'), 'utf8')).state,
+    'stopped',
+  );
 });
 
-test('a killed trainer leaves a readable run directory, reported as failed', { timeout: 120_000 }, async () => {
-  const cfg = writeConfig('long3', small({ schedule: { steps: 100000 }, penalty: { kind: 'none' } }));
-  const run = startRun('killed', cfg);
-  await run.firstStep;
-  await new Promise((r) => setTimeout(r, 1500));
-  run.child.kill('SIGKILL');
-  await run.exit;
-  const dir = path.join(runsDir, 'killed');
-  // Simulate a torn last line, as a kill in the middle of a write leaves it.
-  fs.appendFileSync(path.join(dir, 'events.jsonl'), '{"type":"step","t":1,"st');
-  const data = readRun(dir);
-  assert.equal(data.header?.runId, 'killed');
-  assert.ok(data.byType.step.length > 0 && data.byType.fisher.length > 0);
-  assert.equal(data.tornTail, true);
-  assert.deepEqual(data.corruptLines, []);
-  assert.equal(data.state, 'failed', 'a running status whose process is gone reads as failed');
-  assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'status.json'), 'utf8')).state, 'running', 'the reader does not rewrite the run');
-});
+test(
+  'a killed trainer leaves a readable run directory, reported as failed',
+  { timeout: 120_000 },
+  async () => {
+    const cfg = writeConfig(
+      'long3',
+      small({ schedule: { steps: 100000 }, penalty: { kind: 'none' } }),
+    );
+    const run = startRun('killed', cfg);
+    await run.firstStep;
+    await new Promise((r) => setTimeout(r, 1500));
+    run.child.kill('SIGKILL');
+    await run.exit;
+    const dir = path.join(runsDir, 'killed');
+    // Simulate a torn last line, as a kill in the middle of a write leaves it.
+    fs.appendFileSync(path.join(dir, 'events.jsonl'), '{"type":"step","t":1,"st');
+    const data = readRun(dir);
+    assert.equal(data.header?.runId, 'killed');
+    assert.ok(data.byType.step.length > 0 && data.byType.fisher.length > 0);
+    assert.equal(data.tornTail, true);
+    assert.deepEqual(data.corruptLines, []);
+    assert.equal(data.state, 'failed', 'a running status whose process is gone reads as failed');
+    assert.equal(
+      JSON.parse(fs.readFileSync(path.join(dir, 'status.json'), 'utf8')).state,
+      'running',
+      'the reader does not rewrite the run',
+    );
+  },
+);
 
 test('a NaN loss ends the run as diverged (exit 3)', { timeout: 120_000 }, () => {
-  const cfg = writeConfig('diverge', small({ optimizer: { lr: 100, momentum: 0.99, batchSize: 64 }, penalty: { kind: 'none' }, model: { arch: 'mlp', hidden: [256, 256, 256, 256] } }));
-  const r = spawnSync(process.execPath, [bin, 'train', cfg, '--runs-dir', runsDir, '--run-id', 'diverge', '--json'], { encoding: 'utf8', timeout: 100_000 });
+  const cfg = writeConfig(
+    'diverge',
+    small({
+      optimizer: { lr: 100, momentum: 0.99, batchSize: 64 },
+      penalty: { kind: 'none' },
+      model: { arch: 'mlp', hidden: [256, 256, 256, 256] },
+    }),
+  );
+  const r = spawnSync(
+    process.execPath,
+    [bin, 'train', cfg, '--runs-dir', runsDir, '--run-id', 'diverge', '--json'],
+    { encoding: 'utf8', timeout: 100_000 },
+  );
   assert.equal(r.status, 3, r.stderr);
   const status = JSON.parse(fs.readFileSync(path.join(runsDir, 'diverge', 'status.json'), 'utf8'));
   assert.equal(status.state, 'diverged');

@@ -27,7 +27,10 @@ const CASES = 600;
 const SPAWNED = 15;
 
 before(() => {
-  const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'build.mjs')], { cwd: root, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'build.mjs')], {
+    cwd: root,
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, r.stderr);
 });
 
@@ -56,7 +59,13 @@ const BASES: Obj[] = [
   ...PRESETS.map((p) => JSON.parse(JSON.stringify(resolveConfig(p.config))) as Obj),
   {
     name: 'fuzz-small',
-    dataset: { name: 'synthetic', trainSize: 256, testSize: 64, syntheticClasses: 4, syntheticShape: [6, 6, 1] },
+    dataset: {
+      name: 'synthetic',
+      trainSize: 256,
+      testSize: 64,
+      syntheticClasses: 4,
+      syntheticShape: [6, 6, 1],
+    },
     model: { arch: 'mlp', hidden: [16, 8] },
     optimizer: { lr: 0.05, batchSize: 32 },
     schedule: { steps: 5, lrSchedule: 'step', milestones: [0.5, 0.75] },
@@ -71,7 +80,8 @@ const BASES: Obj[] = [
 /** A placeholder string swapped for raw JSON text after JSON.stringify (1e400, 20,000-deep arrays…). */
 const raws: string[] = [];
 const RAW = (text: string) => `\u0000RAW${raws.push(text) - 1}\u0000`;
-const unraw = (json: string) => json.replace(/"\\u0000RAW(\d+)\\u0000"/g, (_, i: string) => raws[Number(i)]);
+const unraw = (json: string) =>
+  json.replace(/"\\u0000RAW(\d+)\\u0000"/g, (_, i: string) => raws[Number(i)]);
 
 /** Paths (arrays of keys) to every value in `o`, containers included. */
 function paths(o: Json, prefix: string[] = [], out: string[][] = []): string[][] {
@@ -83,7 +93,8 @@ function paths(o: Json, prefix: string[] = [], out: string[][] = []): string[][]
   }
   return out;
 }
-const getAt = (o: Json, p: string[]): Json | undefined => p.reduce<Json | undefined>((c, k) => (c && typeof c === 'object' ? (c as Obj)[k] : undefined), o);
+const getAt = (o: Json, p: string[]): Json | undefined =>
+  p.reduce<Json | undefined>((c, k) => (c && typeof c === 'object' ? (c as Obj)[k] : undefined), o);
 function setAt(o: Obj, p: string[], v: Json | undefined): void {
   let c: Json = o;
   for (const k of p.slice(0, -1)) {
@@ -96,23 +107,62 @@ function setAt(o: Obj, p: string[], v: Json | undefined): void {
 }
 const fieldOf = (p: string[]) => p.join('.');
 
-const SECTIONS = ['dataset', 'model', 'optimizer', 'schedule', 'labelNoise', 'fisher', 'penalty'] as const;
+const SECTIONS = [
+  'dataset',
+  'model',
+  'optimizer',
+  'schedule',
+  'labelNoise',
+  'fisher',
+  'penalty',
+] as const;
 /** Numeric fields (also when a base leaves them out), and which of them are integers. */
 const NUMERIC: [string[], boolean][] = [
-  [['seed'], true], [['evalEvery'], true], [['dataset', 'trainSize'], true], [['dataset', 'testSize'], true],
-  [['model', 'width'], false], [['optimizer', 'lr'], false], [['optimizer', 'momentum'], false], [['optimizer', 'weightDecay'], false],
-  [['optimizer', 'batchSize'], true], [['schedule', 'epochs'], false], [['schedule', 'steps'], true], [['schedule', 'gamma'], false],
-  [['labelNoise', 'fraction'], false], [['labelNoise', 'seed'], true], [['labelNoise', 'trackSize'], true], [['fisher', 'every'], true],
-  [['fisher', 'probeSize'], true], [['fisher', 'lossThreshold'], false], [['fisher', 'warmupSteps'], true], [['penalty', 'alpha'], false],
-  [['penalty', 'every'], true], [['penalty', 'startEpoch'], false],
+  [['seed'], true],
+  [['evalEvery'], true],
+  [['dataset', 'trainSize'], true],
+  [['dataset', 'testSize'], true],
+  [['model', 'width'], false],
+  [['optimizer', 'lr'], false],
+  [['optimizer', 'momentum'], false],
+  [['optimizer', 'weightDecay'], false],
+  [['optimizer', 'batchSize'], true],
+  [['schedule', 'epochs'], false],
+  [['schedule', 'steps'], true],
+  [['schedule', 'gamma'], false],
+  [['labelNoise', 'fraction'], false],
+  [['labelNoise', 'seed'], true],
+  [['labelNoise', 'trackSize'], true],
+  [['fisher', 'every'], true],
+  [['fisher', 'probeSize'], true],
+  [['fisher', 'lossThreshold'], false],
+  [['fisher', 'warmupSteps'], true],
+  [['penalty', 'alpha'], false],
+  [['penalty', 'every'], true],
+  [['penalty', 'startEpoch'], false],
 ];
 const ENUMS: [string[], string[]][] = [
-  [['model', 'arch'], ['transformer', 'MLP', 'mlp ', '', 'simplecnn\u0000']],
+  [
+    ['model', 'arch'],
+    ['transformer', 'MLP', 'mlp ', '', 'simplecnn\u0000'],
+  ],
   [['backend'], ['tpu', 'AUTO', 'gpu', 'wasm;rm -rf /']],
-  [['dataset', 'name'], ['imagenet', 'mnist/../idx', 'MNIST', '']],
-  [['penalty', 'kind'], ['l2', 'Fisher', 'none ']],
-  [['schedule', 'lrSchedule'], ['linear', 'exp', 'Step']],
-  [['model', 'activation'], ['gelu', 'sigmoid', 'RELU']],
+  [
+    ['dataset', 'name'],
+    ['imagenet', 'mnist/../idx', 'MNIST', ''],
+  ],
+  [
+    ['penalty', 'kind'],
+    ['l2', 'Fisher', 'none '],
+  ],
+  [
+    ['schedule', 'lrSchedule'],
+    ['linear', 'exp', 'Step'],
+  ],
+  [
+    ['model', 'activation'],
+    ['gelu', 'sigmoid', 'RELU'],
+  ],
 ];
 
 interface Mutation {
@@ -132,7 +182,19 @@ interface Case {
 
 /** One mutation of the object (in place); returns what it did. */
 function mutate(o: Obj, r: Rand): Mutation {
-  const kind = r.pick(['delete', 'unknown', 'wrongType', 'badNumber', 'badNumber', 'badNumber', 'deep', 'longString', 'badEnum', 'traversal', 'crossField']);
+  const kind = r.pick([
+    'delete',
+    'unknown',
+    'wrongType',
+    'badNumber',
+    'badNumber',
+    'badNumber',
+    'deep',
+    'longString',
+    'badEnum',
+    'traversal',
+    'crossField',
+  ]);
   switch (kind) {
     case 'delete': {
       const ps = paths(o);
@@ -141,7 +203,16 @@ function mutate(o: Obj, r: Rand): Mutation {
     }
     case 'unknown': {
       const where = r.pick([[], ...SECTIONS.map((s) => [s])]);
-      const key = r.pick(['lerning_rate', 'activaton', 'epoch', 'steps ', '__proto__x', 'Ünïcode', 'a.b', 'x'.repeat(r.pick([5, 70, 5000]))]);
+      const key = r.pick([
+        'lerning_rate',
+        'activaton',
+        'epoch',
+        'steps ',
+        '__proto__x',
+        'Ünïcode',
+        'a.b',
+        'x'.repeat(r.pick([5, 70, 5000])),
+      ]);
       let target = getAt(o, where);
       if (where.length && (!target || typeof target !== 'object' || Array.isArray(target))) {
         setAt(o, where, {});
@@ -155,17 +226,40 @@ function mutate(o: Obj, r: Rand): Mutation {
     }
     case 'wrongType': {
       const ps = paths(o);
-      const p = ps.length && r.next() < 0.7 ? r.pick(ps) : r.pick([['seed'], ['name'], ['checkpoint'], ['model'], ['schedule', 'milestones'], ['model', 'hidden']]);
+      const p =
+        ps.length && r.next() < 0.7
+          ? r.pick(ps)
+          : r.pick([
+              ['seed'],
+              ['name'],
+              ['checkpoint'],
+              ['model'],
+              ['schedule', 'milestones'],
+              ['model', 'hidden'],
+            ]);
       const cur = getAt(o, p);
       const options: Json[] = ['12', 'true', true, null, [], {}, [1], 3.5, -2];
-      const v = r.pick(options.filter((x) => typeof x !== typeof cur || Array.isArray(x) !== Array.isArray(cur)));
+      const v = r.pick(
+        options.filter((x) => typeof x !== typeof cur || Array.isArray(x) !== Array.isArray(cur)),
+      );
       setAt(o, p, v);
       // An empty array for hidden, or an array for milestones, may be valid; the check below detects it.
       return { kind, field: fieldOf(p) };
     }
     case 'badNumber': {
       const [p, isInt] = r.pick(NUMERIC);
-      const vs = ['1e400', '-1e400', '1e308', '-1', '0', '9007199254740993', '18446744073709551616', '1e21', '1' + '0'.repeat(400), '-0.0000001'];
+      const vs = [
+        '1e400',
+        '-1e400',
+        '1e308',
+        '-1',
+        '0',
+        '9007199254740993',
+        '18446744073709551616',
+        '1e21',
+        '1' + '0'.repeat(400),
+        '-0.0000001',
+      ];
       if (isInt) vs.push('0.5', '1.0000001', '1e-7');
       if (!getAt(o, [p[0]]) && p.length > 1) setAt(o, [p[0]], {});
       setAt(o, p, RAW(r.pick(vs)));
@@ -175,16 +269,31 @@ function mutate(o: Obj, r: Rand): Mutation {
       const depth = r.pick([33, 40, 100, 3000, 20000]);
       const open: string[] = [];
       for (let i = 0; i < depth; i++) open.push(r.next() < 0.8 ? '[' : '{"a":');
-      const close = open.map((x) => (x === '[' ? ']' : '}')).reverse().join('');
+      const close = open
+        .map((x) => (x === '[' ? ']' : '}'))
+        .reverse()
+        .join('');
       const v = RAW(`${open.join('')}${r.pick(['1', '"x"', '{}'])}${close}`);
-      const p = r.pick([['model', 'hidden'], ['schedule', 'milestones'], ['extra'], ['dataset', 'syntheticShape'], ['optimizer', 'lr']]);
+      const p = r.pick([
+        ['model', 'hidden'],
+        ['schedule', 'milestones'],
+        ['extra'],
+        ['dataset', 'syntheticShape'],
+        ['optimizer', 'lr'],
+      ]);
       if (!getAt(o, [p[0]]) && p.length > 1) setAt(o, [p[0]], {});
       setAt(o, p, v);
       return { kind, field: fieldOf(p) };
     }
     case 'longString': {
       const n = r.pick([81, 5000, 200_000]);
-      const p = r.pick([['name'], ['dataset', 'path'], ['model', 'arch'], ['backend'], ['$schema']]);
+      const p = r.pick([
+        ['name'],
+        ['dataset', 'path'],
+        ['model', 'arch'],
+        ['backend'],
+        ['$schema'],
+      ]);
       if (p[0] === '$schema' && n <= LIMITS.path) return { kind: 'delete', field: null };
       if (!getAt(o, [p[0]]) && p.length > 1) setAt(o, [p[0]], {});
       setAt(o, p, 'é'.repeat(n));
@@ -198,23 +307,60 @@ function mutate(o: Obj, r: Rand): Mutation {
     }
     case 'traversal': {
       if (r.next() < 0.5) {
-        o.name = r.pick(['../../etc/passwd', '/abs/name', 'a/b', '..', 'C:\\x', 'x\u0000y', '.hidden']);
+        o.name = r.pick([
+          '../../etc/passwd',
+          '/abs/name',
+          'a/b',
+          '..',
+          'C:\\x',
+          'x\u0000y',
+          '.hidden',
+        ]);
         return { kind, field: 'name' };
       }
-      const ds = (o.dataset && typeof o.dataset === 'object' && !Array.isArray(o.dataset) ? o.dataset : (o.dataset = {})) as Obj;
+      const ds = (
+        o.dataset && typeof o.dataset === 'object' && !Array.isArray(o.dataset)
+          ? o.dataset
+          : (o.dataset = {})
+      ) as Obj;
       ds.name = r.pick(['idx', 'cifar10', 'cifar100', 'mnist']);
       delete ds.syntheticClasses;
       delete ds.syntheticShape;
-      ds.path = r.pick(['../../../../no-such-dir-fl', '/no/such/../../dir-fl', 'no-such-dir-fl/../../../x-fl', '~/no-such-fl', '\\\\server\\share-fl']);
+      ds.path = r.pick([
+        '../../../../no-such-dir-fl',
+        '/no/such/../../dir-fl',
+        'no-such-dir-fl/../../../x-fl',
+        '~/no-such-fl',
+        '\\\\server\\share-fl',
+      ]);
       return { kind, field: 'dataset.path' };
     }
     default: {
       // Cross-field rules: each value valid alone.
-      const c = r.pick(['both', 'probe', 'batch', 'milestones', 'hidden', 'synthetic', 'needsPath']);
-      const sec = (k: string) => (o[k] && typeof o[k] === 'object' && !Array.isArray(o[k]) ? (o[k] as Obj) : (o[k] = {}) as Obj);
+      const c = r.pick([
+        'both',
+        'probe',
+        'batch',
+        'milestones',
+        'hidden',
+        'synthetic',
+        'needsPath',
+      ]);
+      const sec = (k: string) =>
+        o[k] && typeof o[k] === 'object' && !Array.isArray(o[k])
+          ? (o[k] as Obj)
+          : ((o[k] = {}) as Obj);
       if (c === 'both') Object.assign(sec('schedule'), { epochs: 2, steps: 10 });
-      if (c === 'probe') Object.assign(sec('dataset'), { trainSize: 50 }), Object.assign(sec('fisher'), { probeSize: 100 }), Object.assign(sec('optimizer'), { batchSize: 10 });
-      if (c === 'batch') Object.assign(sec('dataset'), { trainSize: 200 }), Object.assign(sec('optimizer'), { batchSize: 500 }), Object.assign(sec('fisher'), { probeSize: 10 });
+      if (c === 'probe') {
+        Object.assign(sec('dataset'), { trainSize: 50 });
+        Object.assign(sec('fisher'), { probeSize: 100 });
+        Object.assign(sec('optimizer'), { batchSize: 10 });
+      }
+      if (c === 'batch') {
+        Object.assign(sec('dataset'), { trainSize: 200 });
+        Object.assign(sec('optimizer'), { batchSize: 500 });
+        Object.assign(sec('fisher'), { probeSize: 10 });
+      }
       if (c === 'milestones') Object.assign(sec('schedule'), { milestones: [0.8, 0.2] });
       if (c === 'hidden') Object.assign(sec('model'), { arch: 'vgg11', hidden: [10] });
       if (c === 'synthetic') Object.assign(sec('dataset'), { name: 'mnist', syntheticClasses: 3 });
@@ -222,7 +368,15 @@ function mutate(o: Obj, r: Rand): Mutation {
         Object.assign(sec('dataset'), { name: 'cifar10' });
         delete sec('dataset').path;
       }
-      const field = { both: 'schedule.steps', probe: 'fisher.probeSize', batch: 'optimizer.batchSize', milestones: 'schedule.milestones', hidden: 'model.hidden', synthetic: 'dataset.syntheticClasses', needsPath: 'dataset.path' }[c]!;
+      const field = {
+        both: 'schedule.steps',
+        probe: 'fisher.probeSize',
+        batch: 'optimizer.batchSize',
+        milestones: 'schedule.milestones',
+        hidden: 'model.hidden',
+        synthetic: 'dataset.syntheticClasses',
+        needsPath: 'dataset.path',
+      }[c]!;
       return { kind: `cross:${c}`, field };
     }
   }
@@ -230,13 +384,27 @@ function mutate(o: Obj, r: Rand): Mutation {
 
 /** Text-level damage: syntax errors and a BOM. */
 function damage(text: string, r: Rand): { kind: string; text: string } {
-  const k = r.pick(['truncate', 'truncate', 'junk', 'trailingComma', 'singleQuotes', 'comment', 'bomJunk', 'nan', 'empty', 'twoDocs']);
+  const k = r.pick([
+    'truncate',
+    'truncate',
+    'junk',
+    'trailingComma',
+    'singleQuotes',
+    'comment',
+    'bomJunk',
+    'nan',
+    'empty',
+    'twoDocs',
+  ]);
   switch (k) {
     case 'truncate':
       return { kind: k, text: text.slice(0, r.int(Math.max(1, text.length - 1))) };
     case 'junk': {
       const at = r.int(text.length);
-      return { kind: k, text: text.slice(0, at) + r.pick(['@', '}', ']', ':', '\u0000', 'x']) + text.slice(at) };
+      return {
+        kind: k,
+        text: text.slice(0, at) + r.pick(['@', '}', ']', ':', '\u0000', 'x']) + text.slice(at),
+      };
     }
     case 'trailingComma':
       return { kind: k, text: text.replace(/\}\s*$/, ',}') };
@@ -262,7 +430,10 @@ function generate(): Case[] {
     const o = structuredClone(r.pick(BASES));
     const kinds: string[] = [];
     const fields: string[] = [];
-    const special = r.next() < 0.03 ? r.pick(['dir', 'fifo', 'devzero', 'missing', 'oversize'] as const) : undefined;
+    const special =
+      r.next() < 0.03
+        ? r.pick(['dir', 'fifo', 'devzero', 'missing', 'oversize'] as const)
+        : undefined;
     if (special) {
       cases.push({ id, kinds: [`file:${special}`], fields: [], special });
       continue;
@@ -286,7 +457,7 @@ function generate(): Case[] {
     }
     const asBuffer = r.next() < 0.03;
     if (asBuffer) kinds.push('latin1');
-    if (asBuffer && /[^\x00-\x7f]/.test(text)) fields.length = 0; // not UTF-8: the message names the file
+    if (asBuffer && [...text].some((ch) => ch.charCodeAt(0) > 0x7f)) fields.length = 0; // not UTF-8: the message names the file
     cases.push({ id, kinds, fields, text: asBuffer ? Buffer.from(text, 'latin1') : text });
   }
   return cases;
@@ -328,9 +499,16 @@ function validAsWritten(c: Case, file: string): boolean {
   try {
     const cfg = parseConfig(text, file);
     // A valid config whose dataset folder does not exist still fails (before any work) and is kept.
-    return !(cfg.dataset.path !== undefined && cfg.dataset.name !== 'synthetic' && !fs.existsSync(path.resolve(path.dirname(file), cfg.dataset.path)));
+    return !(
+      cfg.dataset.path !== undefined &&
+      cfg.dataset.name !== 'synthetic' &&
+      !fs.existsSync(path.resolve(path.dirname(file), cfg.dataset.path))
+    );
   } catch (e) {
-    assert.ok(e instanceof ConfigError, `the validator throws only ConfigError, got ${(e as Error)?.stack}`);
+    assert.ok(
+      e instanceof ConfigError,
+      `the validator throws only ConfigError, got ${(e as Error)?.stack}`,
+    );
     return false;
   }
 }
@@ -338,12 +516,22 @@ function validAsWritten(c: Case, file: string): boolean {
 const STACK = /^\s+at .+(:\d+:\d+\)?|\(native\))$/m;
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-function check(c: Case, file: string, code: number, stdout: string, stderr: string, how: string): void {
+function check(
+  c: Case,
+  file: string,
+  code: number,
+  stdout: string,
+  stderr: string,
+  how: string,
+): void {
   const ctx = `${how} case ${c.id} [${c.kinds.join(', ')}] (${file}):\n${stderr.slice(0, 1500)}`;
   assert.equal(code, 2, `exit 2 expected, got ${code}: ${ctx}`);
   assert.ok(!STACK.test(stderr) && !STACK.test(stdout), `no stack trace: ${ctx}`);
   assert.ok(stderr.startsWith('fisher-lens: '), `message starts with "fisher-lens: ": ${ctx}`);
-  assert.ok(stderr.length < 4000, `short message (${stderr.length} characters): ${ctx.slice(0, 300)}`);
+  assert.ok(
+    stderr.length < 4000,
+    `short message (${stderr.length} characters): ${ctx.slice(0, 300)}`,
+  );
   if (c.fields.length) {
     assert.ok(
       c.fields.some((f) => new RegExp(`(^|[\\s(])${escapeRe(f)}([.:,\\s)]|$)`, 'm').test(stderr)),
@@ -355,39 +543,70 @@ function check(c: Case, file: string, code: number, stdout: string, stderr: stri
   assert.ok(!fs.existsSync(runsDir), `nothing written: ${runsDir} exists after ${ctx}`);
 }
 
-test(`${CASES} mutated configs: exit 2, the field named, no stack trace, nothing written (in-process; ${SPAWNED} also as real processes)`, { timeout: 120_000 }, async () => {
-  const t0 = Date.now();
-  const cases = generate();
-  const tested: { c: Case; file: string; stderr: string }[] = [];
-  let skipped = 0;
-  const kinds = new Map<string, number>();
-  for (const c of cases) {
-    const file = materialise(c);
-    if (validAsWritten(c, file)) {
-      skipped++;
-      continue;
+test(
+  `${CASES} mutated configs: exit 2, the field named, no stack trace, nothing written (in-process; ${SPAWNED} also as real processes)`,
+  { timeout: 120_000 },
+  async () => {
+    const t0 = Date.now();
+    const cases = generate();
+    const tested: { c: Case; file: string; stderr: string }[] = [];
+    let skipped = 0;
+    const kinds = new Map<string, number>();
+    for (const c of cases) {
+      const file = materialise(c);
+      if (validAsWritten(c, file)) {
+        skipped++;
+        continue;
+      }
+      let stdout = '';
+      let stderr = '';
+      const code = await runCli(['node', 'fisher-lens', 'train', file, '--runs-dir', runsDir], {
+        stdout: (t) => void (stdout += t),
+        stderr: (t) => void (stderr += t),
+      });
+      check(c, file, code, stdout, stderr, 'in-process');
+      tested.push({ c, file, stderr });
+      for (const k of c.kinds) kinds.set(k.split(':')[0], (kinds.get(k.split(':')[0]) ?? 0) + 1);
     }
-    let stdout = '';
-    let stderr = '';
-    const code = await runCli(['node', 'fisher-lens', 'train', file, '--runs-dir', runsDir], { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t) });
-    check(c, file, code, stdout, stderr, 'in-process');
-    tested.push({ c, file, stderr });
-    for (const k of c.kinds) kinds.set(k.split(':')[0], (kinds.get(k.split(':')[0]) ?? 0) + 1);
-  }
-  assert.ok(tested.length >= 500, `at least 500 invalid configs tested (got ${tested.length}, ${skipped} valid and skipped)`);
-  for (const k of ['unknown', 'wrongType', 'badNumber', 'deep', 'longString', 'badEnum', 'traversal', 'cross', 'syntax', 'bom', 'file']) {
-    assert.ok((kinds.get(k) ?? 0) >= 3, `mutation kind ${k} exercised (${kinds.get(k) ?? 0})`);
-  }
-  const inProcessMs = Date.now() - t0;
+    assert.ok(
+      tested.length >= 500,
+      `at least 500 invalid configs tested (got ${tested.length}, ${skipped} valid and skipped)`,
+    );
+    for (const k of [
+      'unknown',
+      'wrongType',
+      'badNumber',
+      'deep',
+      'longString',
+      'badEnum',
+      'traversal',
+      'cross',
+      'syntax',
+      'bom',
+      'file',
+    ]) {
+      assert.ok((kinds.get(k) ?? 0) >= 3, `mutation kind ${k} exercised (${kinds.get(k) ?? 0})`);
+    }
+    const inProcessMs = Date.now() - t0;
 
-  // The real program on an evenly spread sample: same exit code, same message.
-  const step = Math.floor(tested.length / SPAWNED);
-  for (let i = 0; i < SPAWNED; i++) {
-    const { c, file, stderr } = tested[i * step];
-    const r = spawnSync(process.execPath, [bin, 'train', file, '--runs-dir', runsDir], { encoding: 'utf8', timeout: 30_000 });
-    check(c, file, r.status ?? -1, r.stdout, r.stderr, 'spawned');
-    assert.equal(r.stderr, stderr, `case ${c.id}: the real program prints what the in-process run printed`);
-  }
-  console.log(`# fuzz: ${cases.length} mutated configs, ${tested.length} invalid and checked, ${skipped} valid and skipped; ` +
-    `kinds ${JSON.stringify(Object.fromEntries(kinds))}; in-process ${inProcessMs} ms, total ${Date.now() - t0} ms`);
-});
+    // The real program on an evenly spread sample: same exit code, same message.
+    const step = Math.floor(tested.length / SPAWNED);
+    for (let i = 0; i < SPAWNED; i++) {
+      const { c, file, stderr } = tested[i * step];
+      const r = spawnSync(process.execPath, [bin, 'train', file, '--runs-dir', runsDir], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      check(c, file, r.status ?? -1, r.stdout, r.stderr, 'spawned');
+      assert.equal(
+        r.stderr,
+        stderr,
+        `case ${c.id}: the real program prints what the in-process run printed`,
+      );
+    }
+    console.log(
+      `# fuzz: ${cases.length} mutated configs, ${tested.length} invalid and checked, ${skipped} valid and skipped; ` +
+        `kinds ${JSON.stringify(Object.fromEntries(kinds))}; in-process ${inProcessMs} ms, total ${Date.now() - t0} ms`,
+    );
+  },
+);

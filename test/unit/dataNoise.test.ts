@@ -22,11 +22,17 @@ test('label noise: exact count, mask = changed labels, deterministic per seed, i
   assert.equal(r.noisyCount, changed);
   assert.equal(changed, differs);
   // Without forceChange about 1/10 of the chosen keep their label by chance.
-  assert.ok(r.noisyCount < r.corruptedCount && r.noisyCount > 0.8 * r.corruptedCount, `${r.noisyCount} of ${r.corruptedCount}`);
+  assert.ok(
+    r.noisyCount < r.corruptedCount && r.noisyCount > 0.8 * r.corruptedCount,
+    `${r.noisyCount} of ${r.corruptedCount}`,
+  );
   assert.deepEqual(applyLabelNoise(y, 10, { fraction: 0.25, seed: 5 }), r);
   assert.notDeepEqual(applyLabelNoise(y, 10, { fraction: 0.25, seed: 6 }).noisyMask, r.noisyMask);
   assert.equal(applyLabelNoise(y, 10, { fraction: 0, seed: 5 }).noisyCount, 0);
-  assert.throws(() => applyLabelNoise(y, 10, { fraction: 1.2, seed: 0 }), /labelNoise\.fraction: got 1\.2/);
+  assert.throws(
+    () => applyLabelNoise(y, 10, { fraction: 1.2, seed: 0 }),
+    /labelNoise\.fraction: got 1\.2/,
+  );
 });
 
 test('label noise with forceChange changes every chosen label, uniformly over the other classes', () => {
@@ -39,7 +45,8 @@ test('label noise with forceChange changes every chosen label, uniformly over th
   assert.equal(all.noisyCount, n);
   // New label given the old one: uniform over the 3 others (≈ 1/3 each).
   const table = new Map<string, number>();
-  for (let i = 0; i < n; i++) table.set(`${y[i]}>${all.y[i]}`, (table.get(`${y[i]}>${all.y[i]}`) ?? 0) + 1);
+  for (let i = 0; i < n; i++)
+    table.set(`${y[i]}>${all.y[i]}`, (table.get(`${y[i]}>${all.y[i]}`) ?? 0) + 1);
   for (let a = 0; a < 4; a++) {
     for (let b = 0; b < 4; b++) {
       const c = table.get(`${a}>${b}`) ?? 0;
@@ -86,7 +93,11 @@ test('batch iterator: seeded per-epoch shuffles, fixed size, last partial batch 
   assert.deepEqual(again.batchAt(10), epoch1, 'random access equals sequential');
   assert.deepEqual(again.batchAt(3), epoch0[3]);
   assert.notDeepEqual(new BatchIterator(103, 10, 43).batchAt(0), epoch0[0]);
-  assert.notDeepEqual(epoch0[0], Int32Array.from({ length: 10 }, (_, i) => i), 'shuffled');
+  assert.notDeepEqual(
+    epoch0[0],
+    Int32Array.from({ length: 10 }, (_, i) => i),
+    'shuffled',
+  );
   assert.throws(() => new BatchIterator(5, 10, 0), /batch size 10 exceeds the 5 training examples/);
 });
 
@@ -94,7 +105,10 @@ test('rng: deterministic streams, ranges, distributions, sampling, state round t
   // xoshiro128** reference vector from state {1, 2, 3, 4}.
   const ref = new Rng(0);
   ref.setState([1, 2, 3, 4]);
-  assert.deepEqual(Array.from({ length: 6 }, () => ref.uint32()), [11520, 0, 5927040, 70819200, 2031721883, 1637235492]);
+  assert.deepEqual(
+    Array.from({ length: 6 }, () => ref.uint32()),
+    [11520, 0, 5927040, 70819200, 2031721883, 1637235492],
+  );
   // Regression guard for the seeding: changing these changes every seeded run.
   const a = new Rng(0);
   assert.deepEqual([a.uint32(), a.uint32(), a.uint32()], [2184376314, 3363837392, 3192990082]);
@@ -119,7 +133,12 @@ test('rng: deterministic streams, ranges, distributions, sampling, state round t
   assert.ok(Math.abs(sum / N) < 0.02 && Math.abs(sq / N - 1) < 0.03, 'standard normal');
   assert.equal(r.int(1), 0);
   assert.throws(() => r.int(0), /int\(n\)/);
-  for (const [k, n] of [[5, 1000], [900, 1000], [0, 3], [3, 3]]) {
+  for (const [k, n] of [
+    [5, 1000],
+    [900, 1000],
+    [0, 3],
+    [3, 3],
+  ]) {
     const s = new Rng(k).sample(k, n);
     assert.equal(s.length, k);
     assert.equal(new Set(s).size, k);
@@ -127,7 +146,10 @@ test('rng: deterministic streams, ranges, distributions, sampling, state round t
   }
   assert.throws(() => r.sample(4, 3), /k must be an integer in \[0, 3\]/);
   const p = new Rng(2).shuffle(Array.from({ length: 50 }, (_, i) => i));
-  assert.deepEqual([...p].sort((x, y) => x - y), Array.from({ length: 50 }, (_, i) => i));
+  assert.deepEqual(
+    [...p].sort((x, y) => x - y),
+    Array.from({ length: 50 }, (_, i) => i),
+  );
   const st = r.getState();
   const next = [r.uint32(), r.uint32()];
   r.setState(st);

@@ -1,11 +1,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ExplosionDetector, detectOffline, mergeSeries, toDetectorEvent, detectorOptionsFromConfig, type DetectorInput } from '../../src/shared/detector';
+import {
+  ExplosionDetector,
+  detectOffline,
+  mergeSeries,
+  toDetectorEvent,
+  detectorOptionsFromConfig,
+  type DetectorInput,
+} from '../../src/shared/detector';
 import { Rng } from '../../src/shared/rng';
 import { resolveConfig, totalSteps } from '../../src/shared/config';
 
 /** Measurements every 10 steps, losses every step, from a curve function with seeded 5 % noise. */
-function stream(trF: (s: number) => number, loss: (s: number) => number, steps = 3000, noise = 0.05, seed = 1): DetectorInput[] {
+function stream(
+  trF: (s: number) => number,
+  loss: (s: number) => number,
+  steps = 3000,
+  noise = 0.05,
+  seed = 1,
+): DetectorInput[] {
   const rng = new Rng(seed, 'curve');
   const out: DetectorInput[] = [];
   for (let s = 0; s <= steps; s++) {
@@ -31,15 +44,24 @@ test('explosion with early peak: fires on the climb, peak near the top, warm-up 
   const { state, changes } = detectOffline(stream(explosionCurve, slowLoss), { warmupSteps: 20 });
   assert.ok(state.explosion, 'explosion fired');
   // 3× the ~10 baseline is reached by the raw curve at step ~433; the EMA lags by ~3.5 measurements.
-  assert.ok(state.explosion.step >= 430 && state.explosion.step <= 560, `explosion step ${state.explosion.step}`);
-  assert.ok(state.explosion.rise >= 3 && state.explosion.rise < 3.6, `rise ${state.explosion.rise}`);
+  assert.ok(
+    state.explosion.step >= 430 && state.explosion.step <= 560,
+    `explosion step ${state.explosion.step}`,
+  );
+  assert.ok(
+    state.explosion.rise >= 3 && state.explosion.rise < 3.6,
+    `rise ${state.explosion.rise}`,
+  );
   assert.equal(changes.filter((c) => c.kind === 'explosion').length, 1, 'fired once');
 
   const p = state.earlyPeak!;
   assert.ok(p.confirmed, 'peak confirmed once the curve fell 20 % below it');
   assert.ok(p.step >= 960 && p.step <= 1120, `peak step ${p.step}`);
   assert.ok(p.value > 50 && p.value < 66, `peak value ${p.value}`);
-  assert.ok(Math.abs(p.raw - explosionCurve(p.step)) < 0.25 * explosionCurve(p.step), 'raw is the measurement at the peak step');
+  assert.ok(
+    Math.abs(p.raw - explosionCurve(p.step)) < 0.25 * explosionCurve(p.step),
+    'raw is the measurement at the peak step',
+  );
   const pc = changes.find((c) => c.kind === 'peak')!;
   assert.equal(pc.step, p.step);
   // The transient at step 10 is the raw maximum of the run but not the early peak.
@@ -68,7 +90,11 @@ test('flat noisy curve never fires; a curve decaying from its first value has no
   const decaying = detectOffline(stream((s) => 40 * Math.exp(-s / 500) + 5, slowLoss, 3000, 0));
   assert.equal(decaying.state.earlyPeak!.confirmed, false);
   // Warm-up ends at 20; the average settles over ceil(8/2) = 4 measurements (20…50).
-  assert.equal(decaying.state.earlyPeak!.step, 50, 'provisional peak stays at the first settled point');
+  assert.equal(
+    decaying.state.earlyPeak!.step,
+    50,
+    'provisional peak stays at the first settled point',
+  );
   assert.equal(decaying.state.explosion, null);
 });
 
@@ -118,7 +144,11 @@ test('offline equals online, and separate series merge with the measurement firs
     assert.deepEqual(offline.changes, online);
     const fisher = inputs.filter((x): x is { step: number; trF: number } => 'trF' in x);
     const loss = inputs.filter((x): x is { step: number; loss: number } => 'loss' in x);
-    assert.deepEqual(mergeSeries({ fisher, loss }), inputs, 'stream() emits measurement before loss at equal steps');
+    assert.deepEqual(
+      mergeSeries({ fisher, loss }),
+      inputs,
+      'stream() emits measurement before loss at equal steps',
+    );
     assert.deepEqual(detectOffline({ fisher, loss }, { riseFactor: 2 }).state, det.state);
   }
 });
@@ -136,7 +166,15 @@ test('non-finite values are ignored; options are validated; events and config op
   assert.throws(() => new ExplosionDetector({ riseFactor: 1 }), /riseFactor: got 1; expected > 1/);
   assert.throws(() => new ExplosionDetector({ peakDrop: 1.5 }), /peakDrop: got 1.5/);
   const e = toDetectorEvent({ kind: 'explosion', step: 7, value: 3, rise: 3.1, message: 'm' }, 123);
-  assert.deepEqual(e, { type: 'detector', t: 123, step: 7, kind: 'explosion', value: 3, rise: 3.1, message: 'm' });
+  assert.deepEqual(e, {
+    type: 'detector',
+    t: 123,
+    step: 7,
+    kind: 'explosion',
+    value: 3,
+    rise: 3.1,
+    message: 'm',
+  });
   const cfg = resolveConfig({ fisher: { warmupSteps: 50, lossThreshold: 1.2 } });
   const o = detectorOptionsFromConfig(cfg);
   assert.equal(o.warmupSteps, 50);
@@ -144,24 +182,40 @@ test('non-finite values are ignored; options are validated; events and config op
   assert.equal(o.span, 8);
   assert.equal(o.peakUntilStep, Infinity);
   // A step schedule ends the early phase at the first milestone.
-  const stepCfg = resolveConfig({ schedule: { steps: 2000, lrSchedule: 'step', milestones: [0.5, 0.75] } });
+  const stepCfg = resolveConfig({
+    schedule: { steps: 2000, lrSchedule: 'step', milestones: [0.5, 0.75] },
+  });
   assert.equal(detectorOptionsFromConfig(stepCfg).peakUntilStep, 1000);
-  const epochCfg = resolveConfig({ dataset: { trainSize: 1000 }, optimizer: { batchSize: 100 }, schedule: { epochs: 30, lrSchedule: 'step', milestones: [0.25] } });
-  assert.equal(detectorOptionsFromConfig(epochCfg).peakUntilStep, Math.round(0.25 * totalSteps(epochCfg)));
+  const epochCfg = resolveConfig({
+    dataset: { trainSize: 1000 },
+    optimizer: { batchSize: 100 },
+    schedule: { epochs: 30, lrSchedule: 'step', milestones: [0.25] },
+  });
+  assert.equal(
+    detectorOptionsFromConfig(epochCfg).peakUntilStep,
+    Math.round(0.25 * totalSteps(epochCfg)),
+  );
 });
 
 test('a later, higher maximum replaces the peak, but not after peakUntilStep', () => {
   // Two bumps: 10 → 40 → 10 around step 500, then 10 → 80 around step 2000.
-  const twoBumps = (s: number) => 10 + 30 * Math.exp(-(((s - 500) / 120) ** 2)) + 70 * Math.exp(-(((s - 2000) / 150) ** 2));
+  const twoBumps = (s: number) =>
+    10 + 30 * Math.exp(-(((s - 500) / 120) ** 2)) + 70 * Math.exp(-(((s - 2000) / 150) ** 2));
   const all = detectOffline(stream(twoBumps, slowLoss, 3000, 0.02));
   const peaks = all.changes.filter((c) => c.kind === 'peak');
   assert.equal(peaks.length, 2, 'each maximum confirmed once');
-  assert.ok(Math.abs(peaks[0].step - 520) < 80 && Math.abs(peaks[1].step - 2020) < 80, JSON.stringify(peaks.map((p) => p.step)));
+  assert.ok(
+    Math.abs(peaks[0].step - 520) < 80 && Math.abs(peaks[1].step - 2020) < 80,
+    JSON.stringify(peaks.map((p) => p.step)),
+  );
   assert.equal(all.state.earlyPeak!.step, peaks[1].step);
   const early = detectOffline(stream(twoBumps, slowLoss, 3000, 0.02), { peakUntilStep: 1500 });
   assert.equal(early.changes.filter((c) => c.kind === 'peak').length, 1);
   assert.ok(Math.abs(early.state.earlyPeak!.step - 520) < 80);
-  assert.ok(early.state.maxRaw!.value > 70 && Math.abs(early.state.maxRaw!.step - 2000) < 100, 'maxRaw still sees the late rise');
+  assert.ok(
+    early.state.maxRaw!.value > 70 && Math.abs(early.state.maxRaw!.step - 2000) < 100,
+    'maxRaw still sees the late rise',
+  );
 });
 
 test('state snapshots are copies', () => {

@@ -14,7 +14,7 @@ installFakeVscode();
 
 const { activate } = require('../../src/extension') as typeof import('../../src/extension');
 const { writeFakeRun } =
-  require('../../src/shared/fakeRun') as typeof import('../../src/shared/fakeRun');
+  require('../../src/runs/fakeRun') as typeof import('../../src/runs/fakeRun');
 const wp =
   require('../../src/shared/webviewProtocol') as typeof import('../../src/shared/webviewProtocol');
 const { decodeEventFile } =

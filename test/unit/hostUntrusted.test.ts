@@ -19,7 +19,7 @@ const { ExplosionWatch } =
 const { noIcons, noLinks, markdownText } =
   require('../../src/host/sanitize') as typeof import('../../src/host/sanitize');
 const { fakeConfig, fakeRunEvents, fakeSummary } =
-  require('../../src/shared/fakeRun') as typeof import('../../src/shared/fakeRun');
+  require('../../src/runs/fakeRun') as typeof import('../../src/runs/fakeRun');
 const wp =
   require('../../src/shared/webviewProtocol') as typeof import('../../src/shared/webviewProtocol');
 

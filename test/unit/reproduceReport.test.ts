@@ -4,7 +4,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildPlan, parseDatasetArg, searchRuns, setupFor, type RunSpec } from '../../src/reproduce/plan';
+import {
+  buildPlan,
+  parseDatasetArg,
+  searchRuns,
+  setupFor,
+  type RunSpec,
+} from '../../src/reproduce/plan';
 import { renderReport } from '../../src/reproduce/report';
 import { fsStore } from '../../src/reproduce/store';
 import { PAPER_WORLD, writeFakeRun, type FakeWorld } from '../../src/reproduce/fakeRunner';
@@ -27,8 +33,15 @@ function resultsFor(world: FakeWorld): Results {
 }
 
 test('every claim has a section with set-up, rule before the numbers, a table, a verdict and a figure', () => {
-  const { markdown, files } = renderReport(plan, resultsFor(PAPER_WORLD), { command: 'npx fisher-lens reproduce --quick' });
-  for (const [claim, fig] of [['(a)', 'a-trf.svg'], ['(b)', 'b-scatter.svg'], ['(c)', 'c-trf.svg'], ['(e)', 'e-curves-n25.svg']]) {
+  const { markdown, files } = renderReport(plan, resultsFor(PAPER_WORLD), {
+    command: 'npx fisher-lens reproduce --quick',
+  });
+  for (const [claim, fig] of [
+    ['(a)', 'a-trf.svg'],
+    ['(b)', 'b-scatter.svg'],
+    ['(c)', 'c-trf.svg'],
+    ['(e)', 'e-curves-n25.svg'],
+  ]) {
     const start = markdown.indexOf(`## ${claim} `);
     assert.ok(start >= 0, `section ${claim}`);
     const end = markdown.indexOf('\n## ', start + 1);

@@ -8,12 +8,22 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { reproduce, InterruptedError, type Runner } from '../../src/reproduce/orchestrate';
-import { parseDatasetArg, buildPlan, searchRuns, setupFor, type ReproOptions } from '../../src/reproduce/plan';
+import {
+  parseDatasetArg,
+  buildPlan,
+  searchRuns,
+  setupFor,
+  type ReproOptions,
+} from '../../src/reproduce/plan';
 import { fakeRunner, writeFakeRun, PAPER_WORLD } from '../../src/reproduce/fakeRunner';
 import { decide } from '../../src/reproduce/store';
 import { Eta, fmtDuration } from '../../src/reproduce/progress';
 
-const opts = (out: string): ReproOptions & { out: string } => ({ dataset: parseDatasetArg('synthetic'), quick: true, out });
+const opts = (out: string): ReproOptions & { out: string } => ({
+  dataset: parseDatasetArg('synthetic'),
+  quick: true,
+  out,
+});
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'fl-repro-'));
 const setup = setupFor(opts(''));
 const searchCount = searchRuns(setup).length;
@@ -25,7 +35,10 @@ test('a full reproduction trains every planned run once, picks η* and writes th
   const r = await reproduce(opts(out), { runner });
   assert.equal(runner.calls.length, expectedRuns);
   assert.equal(new Set(runner.calls).size, expectedRuns);
-  assert.ok(runner.calls.slice(0, searchCount).every((id) => id.startsWith('search-')), 'the LR search runs first');
+  assert.ok(
+    runner.calls.slice(0, searchCount).every((id) => id.startsWith('search-')),
+    'the LR search runs first',
+  );
   assert.ok(!runner.calls.slice(searchCount).some((id) => id.startsWith('search-')));
   assert.equal(r.plan.etaStar, 0.1, 'the fake world is best at 0.1');
   assert.equal(r.analysis.a.verdict.verdict, 'holds');
@@ -33,9 +46,13 @@ test('a full reproduction trains every planned run once, picks η* and writes th
   assert.equal(r.analysis.c.verdict.verdict, 'holds');
   assert.equal(r.analysis.e.verdict.verdict, 'holds');
   const md = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
-  for (const m of md.matchAll(/\]\((figures\/[^)]+)\)/g)) assert.ok(fs.existsSync(path.join(out, m[1])), m[1]);
+  for (const m of md.matchAll(/\]\((figures\/[^)]+)\)/g))
+    assert.ok(fs.existsSync(path.join(out, m[1])), m[1]);
   assert.ok(fs.existsSync(path.join(out, 'plan.json')));
-  assert.ok(fs.existsSync(path.join(out, 'runs', 'lr0.01-fp-s1', 'summary.json')), 'runs are ordinary run directories under <out>/runs');
+  assert.ok(
+    fs.existsSync(path.join(out, 'runs', 'lr0.01-fp-s1', 'summary.json')),
+    'runs are ordinary run directories under <out>/runs',
+  );
 });
 
 test('rerunning skips completed runs; an unfinished run is moved aside and rerun; so is a run with another config', async () => {
@@ -55,7 +72,10 @@ test('rerunning skips completed runs; an unfinished run is moved aside and rerun
   writeFakeRun(runs, unfinished, PAPER_WORLD, { finish: false });
   const changed = 'lr0.1-s1';
   const cfgFile = path.join(runs, changed, 'config.json');
-  fs.writeFileSync(cfgFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(cfgFile, 'utf8')), evalEvery: 7 }));
+  fs.writeFileSync(
+    cfgFile,
+    JSON.stringify({ ...JSON.parse(fs.readFileSync(cfgFile, 'utf8')), evalEvery: 7 }),
+  );
 
   const third = fakeRunner();
   const r3 = await reproduce(opts(out), { runner: third });
@@ -64,8 +84,23 @@ test('rerunning skips completed runs; an unfinished run is moved aside and rerun
   const aside = fs.readdirSync(path.join(out, 'aside'));
   assert.equal(aside.length, 2);
   assert.ok(aside.some((d) => d.startsWith(`${unfinished.id}-`)));
-  assert.match(fs.readFileSync(path.join(out, 'aside', aside.find((d) => d.startsWith(unfinished.id))!, 'MOVED_ASIDE.txt'), 'utf8'), /unfinished run \(state running\)/);
-  assert.equal(r3.results[unfinished.id].state, 'completed', 'the rerun result is used, not the unfinished one');
+  assert.match(
+    fs.readFileSync(
+      path.join(
+        out,
+        'aside',
+        aside.find((d) => d.startsWith(unfinished.id))!,
+        'MOVED_ASIDE.txt',
+      ),
+      'utf8',
+    ),
+    /unfinished run \(state running\)/,
+  );
+  assert.equal(
+    r3.results[unfinished.id].state,
+    'completed',
+    'the rerun result is used, not the unfinished one',
+  );
   assert.equal(r3.analysis.a.verdict.verdict, 'holds');
 });
 
@@ -79,7 +114,10 @@ test('an interruption stops after the current run, keeps finished runs, and the 
     if (++n === 6) ac.abort();
     return r;
   };
-  await assert.rejects(reproduce(opts(out), { runner: stopping, signal: ac.signal }), InterruptedError);
+  await assert.rejects(
+    reproduce(opts(out), { runner: stopping, signal: ac.signal }),
+    InterruptedError,
+  );
   assert.equal(inner.calls.length, 6);
   assert.ok(!fs.existsSync(path.join(out, 'report.md')));
   const rest = fakeRunner();
@@ -90,7 +128,11 @@ test('an interruption stops after the current run, keeps finished runs, and the 
 
 test('a failed run does not stop the reproduction; it is reported and rerun next time', async () => {
   const out = tmp();
-  const world = { ...PAPER_WORLD, state: (s: { id: string; lr: number }) => (s.id === 'lr0.01-gp-s0' ? ('failed' as const) : PAPER_WORLD.state(s as never)) };
+  const world = {
+    ...PAPER_WORLD,
+    state: (s: { id: string; lr: number }) =>
+      s.id === 'lr0.01-gp-s0' ? ('failed' as const) : PAPER_WORLD.state(s as never),
+  };
   const r = await reproduce(opts(out), { runner: fakeRunner(world) });
   assert.equal(r.results['lr0.01-gp-s0'].state, 'failed');
   assert.match(fs.readFileSync(r.reportPath, 'utf8'), /`lr0\.01-gp-s0` \| failed \|/);
@@ -105,7 +147,8 @@ test('decide(): pure resumption rule', () => {
   assert.deepEqual(decide('completed', { b: [1, 2], a: 1 }, cfg), { action: 'skip' });
   assert.deepEqual(decide('diverged', cfg, cfg), { action: 'skip' });
   assert.equal(decide('completed', { a: 2, b: [1, 2] }, cfg).action, 'rerun');
-  for (const s of ['running', 'stopped', 'failed', 'queued', 'unknown']) assert.equal(decide(s, cfg, cfg).action, 'rerun', s);
+  for (const s of ['running', 'stopped', 'failed', 'queued', 'unknown'])
+    assert.equal(decide(s, cfg, cfg).action, 'rerun', s);
 });
 
 test('ETA: remaining steps × measured seconds per step; skipped runs count as done but not as speed', () => {

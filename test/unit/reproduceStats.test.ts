@@ -1,7 +1,18 @@
 /** Statistics behind the reproduction verdicts: ranks with ties, Spearman's ρ, the permutation test, peaks. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { earlyPeak, geomean, logspace, mean, meanCurve, movingAverage, ranks, sd, spearman, spearmanPermutationP } from '../../src/reproduce/stats';
+import {
+  earlyPeak,
+  geomean,
+  logspace,
+  mean,
+  meanCurve,
+  movingAverage,
+  ranks,
+  sd,
+  spearman,
+  spearmanPermutationP,
+} from '../../src/reproduce/stats';
 
 test('ranks average ties', () => {
   assert.deepEqual(ranks([10, 30, 20, 20, 50]), [1, 4, 2.5, 2.5, 5]);
@@ -47,6 +58,9 @@ test('early peak skips the warm-up transient and uses the smoothed curve', () =>
   assert.deepEqual(p, { value: 18, step: 40 });
   assert.equal(earlyPeak({ step, y }, { from: 1000, to: 2000, width: 3 }), null);
   assert.deepEqual(movingAverage([1, null, 3], 3), [1, null, 3]);
-  const m = meanCurve([{ step: [0, 10], y: [1, 3] }, { step: [0, 10], y: [3, 5] }]);
+  const m = meanCurve([
+    { step: [0, 10], y: [1, 3] },
+    { step: [0, 10], y: [3, 5] },
+  ]);
   assert.deepEqual(m.mean, [2, 4]);
 });

@@ -1,12 +1,30 @@
 /** The reproduction's verdict rules on synthetic result tables: each claim can hold, fail, or be inconclusive. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { verdictA, verdictB, verdictC, verdictE, verdictELevel, type TableB, type TableC, type LevelE } from '../../src/reproduce/verdicts';
+import {
+  verdictA,
+  verdictB,
+  verdictC,
+  verdictE,
+  verdictELevel,
+  type TableB,
+  type TableC,
+  type LevelE,
+} from '../../src/reproduce/verdicts';
 
-const rowA = (seed: number, etaPeak: number | null, smallPeak: number | null) => ({ seed, etaPeak, smallPeak, etaRun: `e${seed}`, smallRun: `s${seed}` });
+const rowA = (seed: number, etaPeak: number | null, smallPeak: number | null) => ({
+  seed,
+  etaPeak,
+  smallPeak,
+  etaRun: `e${seed}`,
+  smallRun: `s${seed}`,
+});
 
 test('(a) holds when the small LR peaks ≥ 1.5× higher in every seed', () => {
-  assert.equal(verdictA({ rows: [rowA(0, 10, 25), rowA(1, 12, 30), rowA(2, 9, 20)] }).verdict, 'holds');
+  assert.equal(
+    verdictA({ rows: [rowA(0, 10, 25), rowA(1, 12, 30), rowA(2, 9, 20)] }).verdict,
+    'holds',
+  );
 });
 
 test('(a) does not hold when the small LR peaks lower', () => {
@@ -17,29 +35,83 @@ test('(a) does not hold when the small LR peaks lower', () => {
 
 test('(a) is inconclusive for a modest ratio, one dissenting seed, or missing runs', () => {
   assert.equal(verdictA({ rows: [rowA(0, 10, 12), rowA(1, 10, 13)] }).verdict, 'inconclusive');
-  assert.equal(verdictA({ rows: [rowA(0, 10, 40), rowA(1, 10, 9)] }).verdict, 'inconclusive', 'geomean 1.9 but one seed < 1');
+  assert.equal(
+    verdictA({ rows: [rowA(0, 10, 40), rowA(1, 10, 9)] }).verdict,
+    'inconclusive',
+    'geomean 1.9 but one seed < 1',
+  );
   assert.equal(verdictA({ rows: [rowA(0, null, 40)] }).verdict, 'inconclusive');
 });
 
 const tableB = (pairs: [number | null, number | null][]): TableB => ({
-  points: pairs.map(([trFi, testAcc], i) => ({ runId: `r${i}`, lr: i, seed: 0, trFi, testAcc, finalTrainLoss: null })),
+  points: pairs.map(([trFi, testAcc], i) => ({
+    runId: `r${i}`,
+    lr: i,
+    seed: 0,
+    trFi,
+    testAcc,
+    finalTrainLoss: null,
+  })),
 });
 
 test('(b) holds for a strong, significant negative rank correlation', () => {
-  const v = verdictB(tableB([[10, 0.95], [20, 0.94], [30, 0.93], [40, 0.92], [50, 0.91], [60, 0.9]]));
+  const v = verdictB(
+    tableB([
+      [10, 0.95],
+      [20, 0.94],
+      [30, 0.93],
+      [40, 0.92],
+      [50, 0.91],
+      [60, 0.9],
+    ]),
+  );
   assert.equal(v.verdict, 'holds');
   assert.match(v.reason, /ρ = -1\.00/);
 });
 
 test('(b) does not hold for a positive correlation', () => {
-  assert.equal(verdictB(tableB([[10, 0.9], [20, 0.91], [30, 0.93], [40, 0.92], [50, 0.95]])).verdict, 'does not hold');
+  assert.equal(
+    verdictB(
+      tableB([
+        [10, 0.9],
+        [20, 0.91],
+        [30, 0.93],
+        [40, 0.92],
+        [50, 0.95],
+      ]),
+    ).verdict,
+    'does not hold',
+  );
 });
 
 test('(b) is inconclusive for a weak correlation or too few points', () => {
   // ρ = −0.3: negative but weak.
-  assert.equal(verdictB(tableB([[1, 0.92], [2, 0.95], [3, 0.91], [4, 0.94], [5, 0.93], [6, 0.9]])).verdict, 'inconclusive');
+  assert.equal(
+    verdictB(
+      tableB([
+        [1, 0.92],
+        [2, 0.95],
+        [3, 0.91],
+        [4, 0.94],
+        [5, 0.93],
+        [6, 0.9],
+      ]),
+    ).verdict,
+    'inconclusive',
+  );
   // Runs without Tr(F_i) (loss never reached ε) do not count.
-  assert.equal(verdictB(tableB([[10, 0.95], [20, 0.94], [30, 0.93], [null, 0.92], [null, 0.91]])).verdict, 'inconclusive');
+  assert.equal(
+    verdictB(
+      tableB([
+        [10, 0.95],
+        [20, 0.94],
+        [30, 0.93],
+        [null, 0.92],
+        [null, 0.91],
+      ]),
+    ).verdict,
+    'inconclusive',
+  );
 });
 
 const tableC = (fpAcc: number[], fpPeak: number[]): TableC => ({
@@ -73,16 +145,32 @@ const level = (noise: number, base: [number, number], fp: [number, number]): Lev
 });
 
 test('(e) holds when FP removes far more noisy-label memorisation than clean learning', () => {
-  assert.equal(verdictE({ levels: [level(0.25, [0.99, 0.95], [0.9, 0.1]), level(0.5, [0.98, 0.9], [0.85, 0.2])] }).verdict, 'holds');
+  assert.equal(
+    verdictE({
+      levels: [level(0.25, [0.99, 0.95], [0.9, 0.1]), level(0.5, [0.98, 0.9], [0.85, 0.2])],
+    }).verdict,
+    'holds',
+  );
 });
 
 test('(e) does not hold when FP hurts clean and noisy alike (any level failing fails the claim)', () => {
-  const v = verdictE({ levels: [level(0.25, [0.99, 0.95], [0.9, 0.1]), level(0.5, [0.98, 0.9], [0.7, 0.65])] });
+  const v = verdictE({
+    levels: [level(0.25, [0.99, 0.95], [0.9, 0.1]), level(0.5, [0.98, 0.9], [0.7, 0.65])],
+  });
   assert.equal(v.verdict, 'does not hold');
 });
 
 test('(e) is inconclusive when the baseline did not memorise, or the effect is not selective enough', () => {
   assert.equal(verdictELevel(level(0.25, [0.9, 0.1], [0.85, 0.05])).verdict, 'inconclusive');
-  assert.equal(verdictELevel(level(0.25, [0.99, 0.8], [0.84, 0.55])).verdict, 'inconclusive', 'dN 25 pp vs dC 15 pp: < 2×');
-  assert.equal(verdictE({ levels: [level(0.25, [0.99, 0.95], [0.9, 0.1]), level(0.5, [0.9, 0.1], [0.85, 0.05])] }).verdict, 'inconclusive');
+  assert.equal(
+    verdictELevel(level(0.25, [0.99, 0.8], [0.84, 0.55])).verdict,
+    'inconclusive',
+    'dN 25 pp vs dC 15 pp: < 2×',
+  );
+  assert.equal(
+    verdictE({
+      levels: [level(0.25, [0.99, 0.95], [0.9, 0.1]), level(0.5, [0.9, 0.1], [0.85, 0.05])],
+    }).verdict,
+    'inconclusive',
+  );
 });

@@ -43,16 +43,25 @@ const ajvSummary = ajv.compile({ $ref: 'run#/definitions/summary' });
 
 test('run format: committed schemas/run-events.schema.json is current', () => {
   assert.deepEqual({ ...published }, runEventsJsonSchema(), 'run `npm run build` to regenerate it');
-  assert.deepEqual(new Set(published.oneOf.map((r) => r.$ref.split('/').pop())), new Set(EVENT_TYPES.map((t) => `${t}Event`)));
+  assert.deepEqual(
+    new Set(published.oneOf.map((r) => r.$ref.split('/').pop())),
+    new Set(EVENT_TYPES.map((t) => `${t}Event`)),
+  );
 });
 
 test('run format: every committed run folder validates (ours and Ajv over the published schema)', () => {
   const folders = runFolders(path.join(root, 'docs', 'reproduction'));
-  assert.ok(folders.length >= 10, `expected the committed reproduction runs, found ${folders.length}`);
+  assert.ok(
+    folders.length >= 10,
+    `expected the committed reproduction runs, found ${folders.length}`,
+  );
   let events = 0;
   const types = new Set<string>();
   for (const dir of folders) {
-    const lines = fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8').split('\n').filter((l) => l.trim());
+    const lines = fs
+      .readFileSync(path.join(dir, 'events.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.trim());
     lines.forEach((line, i) => {
       const e = JSON.parse(line);
       const where = `${path.relative(root, dir)}/events.jsonl:${i + 1}`;
@@ -70,13 +79,27 @@ test('run format: every committed run folder validates (ours and Ajv over the pu
     assert.equal(runSummaryErrors(summary), null, dir);
     const migrated = salvageRunSummary(summary);
     assert.deepEqual(migrated.problems, [], dir);
-    assert.ok(ajvSummary(migrated.value), `${dir}/summary.json: ${ajv.errorsText(ajvSummary.errors)}`);
+    assert.ok(
+      ajvSummary(migrated.value),
+      `${dir}/summary.json: ${ajv.errorsText(ajvSummary.errors)}`,
+    );
   }
   assert.ok(events > 1000);
-  for (const t of ['header', 'step', 'fisher', 'eval', 'detector', 'status']) assert.ok(types.has(t), t);
+  for (const t of ['header', 'step', 'fisher', 'eval', 'detector', 'status'])
+    assert.ok(types.has(t), t);
 });
 
-const fisher = { type: 'fisher', t: 1, step: 10, epoch: 0.5, trF: 12.5, trFStderr: 0.3, probeSize: 128, trFB: 1.2, ms: 4 };
+const fisher = {
+  type: 'fisher',
+  t: 1,
+  step: 10,
+  epoch: 0.5,
+  trF: 12.5,
+  trFStderr: 0.3,
+  probeSize: 128,
+  trFB: 1.2,
+  ms: 4,
+};
 
 test('run format: invalid events are refused by both validators, naming the field', () => {
   assert.equal(runEventErrors(fisher), null);
@@ -99,26 +122,60 @@ test('run format: invalid events are refused by both validators, naming the fiel
     assert.equal(ajvEvent(e), false, JSON.stringify(e)?.slice(0, 80));
   }
   // Error messages show at most a short excerpt of a huge value.
-  assert.ok(runEventErrors({ type: 'step', t: 1, step: 1, epoch: 1, loss: 'y'.repeat(100_000) })!.length < 500);
+  assert.ok(
+    runEventErrors({ type: 'step', t: 1, step: 1, epoch: 1, loss: 'y'.repeat(100_000) })!.length <
+      500,
+  );
   // Unknown fields are allowed (an open format).
   assert.equal(runEventErrors({ ...fisher, engine: 'torch' }), null);
 });
 
 const summary = {
-  runId: 'r', state: 'completed', steps: 100, epochs: 1, wallSeconds: 3, backend: 'wasm',
-  peakTrF: 10, peakTrFRaw: 11, peakStep: 20, peakConfirmed: true, maxTrF: 12, maxTrFStep: 25,
-  trFi: 5, trFiStep: 50, lossThreshold: 0.2, finalTrF: 3, finalTrainLoss: 0.1, finalTestLoss: 0.2,
-  finalTestAcc: 0.9, bestTestAcc: 0.91, finalTrainAcc: 0.95, finalCleanAcc: null, finalNoisyAcc: null, error: null,
+  runId: 'r',
+  state: 'completed',
+  steps: 100,
+  epochs: 1,
+  wallSeconds: 3,
+  backend: 'wasm',
+  peakTrF: 10,
+  peakTrFRaw: 11,
+  peakStep: 20,
+  peakConfirmed: true,
+  maxTrF: 12,
+  maxTrFStep: 25,
+  trFi: 5,
+  trFiStep: 50,
+  lossThreshold: 0.2,
+  finalTrF: 3,
+  finalTrainLoss: 0.1,
+  finalTestLoss: 0.2,
+  finalTestAcc: 0.9,
+  bestTestAcc: 0.91,
+  finalTrainAcc: 0.95,
+  finalCleanAcc: null,
+  finalNoisyAcc: null,
+  error: null,
 };
 
 test('run format: a damaged summary keeps its valid fields and names the others', () => {
   assert.deepEqual(salvageRunSummary(summary), { value: summary, problems: [] });
-  const bad = salvageRunSummary({ ...summary, peakTrF: 'big', bestTestAcc: Infinity, peakStep: -3 });
+  const bad = salvageRunSummary({
+    ...summary,
+    peakTrF: 'big',
+    bestTestAcc: Infinity,
+    peakStep: -3,
+  });
   assert.equal(bad.value!.peakTrF, null);
   assert.equal(bad.value!.peakStep, null);
   assert.equal(bad.value!.finalTestAcc, 0.9);
-  assert.ok(bad.problems.some((p) => p.startsWith('peakTrF:') && p.includes('"big"')), bad.problems.join(' | '));
-  assert.ok(bad.problems.some((p) => p.startsWith('peakStep:')), bad.problems.join(' | '));
+  assert.ok(
+    bad.problems.some((p) => p.startsWith('peakTrF:') && p.includes('"big"')),
+    bad.problems.join(' | '),
+  );
+  assert.ok(
+    bad.problems.some((p) => p.startsWith('peakStep:')),
+    bad.problems.join(' | '),
+  );
   const { peakTrF: _drop, ...noPeak } = summary;
   const missing = salvageRunSummary(noPeak);
   assert.equal(missing.value!.peakTrF, null);
@@ -126,13 +183,25 @@ test('run format: a damaged summary keeps its valid fields and names the others'
   // Without a state nothing can be shown as the run's outcome.
   const empty = salvageRunSummary({});
   assert.equal(empty.value, null);
-  assert.ok(empty.problems.some((p) => p.startsWith('state:') || p.startsWith('runId:')), empty.problems.join(' | '));
+  assert.ok(
+    empty.problems.some((p) => p.startsWith('state:') || p.startsWith('runId:')),
+    empty.problems.join(' | '),
+  );
   assert.equal(salvageRunSummary([1, 2]).value, null);
   assert.match(runSummaryErrors({ ...summary, state: 'exploded' })!, /^state:/);
 });
 
 test('run format: a status with an unknown state is refused, a missing heartbeat field is fine', () => {
-  const status = { runId: 'r', state: 'running', step: 3, totalSteps: 10, pid: 5, host: 'h', startedAt: 'a', updatedAt: 'b' };
+  const status = {
+    runId: 'r',
+    state: 'running',
+    step: 3,
+    totalSteps: 10,
+    pid: 5,
+    host: 'h',
+    startedAt: 'a',
+    updatedAt: 'b',
+  };
   assert.equal(runStatusErrors(status), null);
   assert.equal(runStatusErrors({ ...status, heartbeatSeconds: 10 }), null);
   assert.match(runStatusErrors({ ...status, heartbeatSeconds: 0 })!, /heartbeatSeconds/);

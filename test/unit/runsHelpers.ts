@@ -33,7 +33,14 @@ export function testHeader(totalSteps = 1000): HeaderFields {
   return {
     backend: 'cpu',
     backendRejections: [{ backend: 'wasm', reason: 'not installed' }],
-    dataset: { name: 'synthetic', trainSize: 256, testSize: 64, inputShape: [8, 8, 1], numClasses: 10, noisyCount: 0 },
+    dataset: {
+      name: 'synthetic',
+      trainSize: 256,
+      testSize: 64,
+      inputShape: [8, 8, 1],
+      numClasses: 10,
+      noisyCount: 0,
+    },
     model: { arch: 'mlp', paramCount: 1234 },
     seed: 0,
     stepsPerEpoch: 8,
@@ -49,7 +56,11 @@ export function fakeClock(start = 1_700_000_000_000) {
 }
 
 /** Poll `cond` every 10 ms until true or `timeoutMs` passes. */
-export async function waitFor(cond: () => boolean, timeoutMs = 3000, what = 'condition'): Promise<void> {
+export async function waitFor(
+  cond: () => boolean,
+  timeoutMs = 3000,
+  what = 'condition',
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);

@@ -4,25 +4,73 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { RunRecorder } from '../../src/runs/recorder';
-import { RunExistsError, RunWriteError, UnsafeRunDirError, writeFaults, writeJsonAtomic, writeQueuedRun } from '../../src/runs/writer';
+import {
+  RunExistsError,
+  RunWriteError,
+  UnsafeRunDirError,
+  writeFaults,
+  writeJsonAtomic,
+  writeQueuedRun,
+} from '../../src/runs/writer';
 import { readRun, listRuns, RunReadError, effectiveState } from '../../src/runs/reader';
 import { makeRunId, slugify } from '../../src/runs/runId';
 import type { RunStatus } from '../../src/shared/protocol';
 import os from 'node:os';
 import { tmpDir, testConfig, testHeader, fakeClock, waitFor, SRC } from './runsHelpers';
 
-const lines = (dir: string) => fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const lines = (dir: string) =>
+  fs
+    .readFileSync(path.join(dir, 'events.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 
 test('writer → reader round trip', () => {
   const root = tmpDir();
   const clock = fakeClock();
   const cfg = testConfig();
-  const w = RunRecorder.create(root, '20261127-214826-small-lr', cfg, testHeader(), { now: clock.now, timer: false, jobId: '42' });
+  const w = RunRecorder.create(root, '20261127-214826-small-lr', cfg, testHeader(), {
+    now: clock.now,
+    timer: false,
+    jobId: '42',
+  });
   for (let s = 1; s <= 100; s++) {
     clock.advance(100); // 10 steps/s: nothing throttled
-    w.append({ type: 'step', step: s, epoch: s / 8, loss: 2.3 - s / 50, lr: 0.001, penalty: null, gradNorm: 1, examplesPerSec: 320 });
-    if (s % 10 === 0) w.append({ type: 'fisher', step: s, epoch: s / 8, trF: 10 + s, trFStderr: 1, probeSize: 16, trFB: null, ms: 5 });
-    if (s % 50 === 0) w.append({ type: 'eval', step: s, epoch: s / 8, testLoss: 1, testAcc: s === 50 ? 0.8 : 0.7, trainLoss: 1, trainAcc: 0.9, cleanLoss: null, cleanAcc: null, noisyLoss: null, noisyAcc: null });
+    w.append({
+      type: 'step',
+      step: s,
+      epoch: s / 8,
+      loss: 2.3 - s / 50,
+      lr: 0.001,
+      penalty: null,
+      gradNorm: 1,
+      examplesPerSec: 320,
+    });
+    if (s % 10 === 0)
+      w.append({
+        type: 'fisher',
+        step: s,
+        epoch: s / 8,
+        trF: 10 + s,
+        trFStderr: 1,
+        probeSize: 16,
+        trFB: null,
+        ms: 5,
+      });
+    if (s % 50 === 0)
+      w.append({
+        type: 'eval',
+        step: s,
+        epoch: s / 8,
+        testLoss: 1,
+        testAcc: s === 50 ? 0.8 : 0.7,
+        trainLoss: 1,
+        trainAcc: 0.9,
+        cleanLoss: null,
+        cleanAcc: null,
+        noisyLoss: null,
+        noisyAcc: null,
+      });
   }
   w.append({ type: 'log', level: 'info', message: 'hello' });
   const summary = w.finish('completed', null, { finalTestAcc: 0.7 });
@@ -37,7 +85,10 @@ test('writer → reader round trip', () => {
   assert.equal(r.byType.fisher.length, 10);
   assert.equal(r.byType.eval.length, 2);
   assert.equal(r.byType.log[0].message, 'hello');
-  assert.deepEqual(r.byType.status.map((s) => s.state), ['running', 'completed']);
+  assert.deepEqual(
+    r.byType.status.map((s) => s.state),
+    ['running', 'completed'],
+  );
   assert.equal(r.status!.state, 'completed');
   assert.equal(r.status!.jobId, '42');
   assert.equal(r.status!.step, 100);
@@ -54,25 +105,58 @@ test('writer → reader round trip', () => {
   assert.equal(summary.trFiStep !== null, true, 'loss crossed ε = 1 (smoothed) before step 100');
   assert.deepEqual(r.corruptLines, []);
   assert.equal(r.tornTail, false);
-  assert.deepEqual(fs.readdirSync(w.dir).sort(), ['config.json', 'events.jsonl', 'status.json', 'summary.json']);
-  assert.throws(() => w.append({ type: 'log', level: 'info', message: 'late' }), /already finished/);
+  assert.deepEqual(fs.readdirSync(w.dir).sort(), [
+    'config.json',
+    'events.jsonl',
+    'status.json',
+    'summary.json',
+  ]);
+  assert.throws(
+    () => w.append({ type: 'log', level: 'info', message: 'late' }),
+    /already finished/,
+  );
 });
 
 test('throttling keeps every fisher event and the last step; the summary sees every step', () => {
   const root = tmpDir();
   const clock = fakeClock();
-  const w = RunRecorder.create(root, 'throttle', testConfig(), testHeader(), { now: clock.now, timer: false });
+  const w = RunRecorder.create(root, 'throttle', testConfig(), testHeader(), {
+    now: clock.now,
+    timer: false,
+  });
   for (let s = 0; s < 1000; s++) {
     clock.advance(1); // 1000 steps/s
-    w.append({ type: 'step', step: s, epoch: s / 8, loss: 3 - s / 1000, lr: 0.1, penalty: null, gradNorm: 1, examplesPerSec: 1 });
-    if (s % 10 === 0) w.append({ type: 'fisher', step: s, epoch: s / 8, trF: s, trFStderr: 0, probeSize: 16, trFB: 1, ms: 1 });
+    w.append({
+      type: 'step',
+      step: s,
+      epoch: s / 8,
+      loss: 3 - s / 1000,
+      lr: 0.1,
+      penalty: null,
+      gradNorm: 1,
+      examplesPerSec: 1,
+    });
+    if (s % 10 === 0)
+      w.append({
+        type: 'fisher',
+        step: s,
+        epoch: s / 8,
+        trF: s,
+        trFStderr: 0,
+        probeSize: 16,
+        trFB: 1,
+        ms: 1,
+      });
   }
   const summary = w.finish('stopped');
   const ev = lines(w.dir);
   const steps = ev.filter((e) => e.type === 'step');
   const fisher = ev.filter((e) => e.type === 'fisher');
   assert.equal(fisher.length, 100, 'no fisher event dropped');
-  assert.deepEqual(fisher.map((e) => e.step), Array.from({ length: 100 }, (_, i) => i * 10));
+  assert.deepEqual(
+    fisher.map((e) => e.step),
+    Array.from({ length: 100 }, (_, i) => i * 10),
+  );
   // ≤ 20/s, plus at most one held-back step written ahead of each fisher line (step order).
   assert.ok(steps.length <= 1000 / 50 + fisher.length + 2, `${steps.length} step events for 1 s`);
   assert.ok(steps.length >= 15, `${steps.length} step events: throttled, not starved`);
@@ -86,11 +170,37 @@ test('throttling keeps every fisher event and the last step; the summary sees ev
 
 test('a held-back step is written by the timer while the trainer is idle', async () => {
   const root = tmpDir();
-  const w = RunRecorder.create(root, 'idle', testConfig(), testHeader(), { stepIntervalMs: 50, flushIntervalMs: 20 });
-  w.append({ type: 'step', step: 1, epoch: 0, loss: 1, lr: 1, penalty: null, gradNorm: 1, examplesPerSec: 1 });
-  w.append({ type: 'step', step: 2, epoch: 0, loss: 1, lr: 1, penalty: null, gradNorm: 1, examplesPerSec: 1 });
+  const w = RunRecorder.create(root, 'idle', testConfig(), testHeader(), {
+    stepIntervalMs: 50,
+    flushIntervalMs: 20,
+  });
+  w.append({
+    type: 'step',
+    step: 1,
+    epoch: 0,
+    loss: 1,
+    lr: 1,
+    penalty: null,
+    gradNorm: 1,
+    examplesPerSec: 1,
+  });
+  w.append({
+    type: 'step',
+    step: 2,
+    epoch: 0,
+    loss: 1,
+    lr: 1,
+    penalty: null,
+    gradNorm: 1,
+    examplesPerSec: 1,
+  });
   await new Promise((r) => setTimeout(r, 200));
-  assert.deepEqual(lines(w.dir).filter((e) => e.type === 'step').map((e) => e.step), [1, 2]);
+  assert.deepEqual(
+    lines(w.dir)
+      .filter((e) => e.type === 'step')
+      .map((e) => e.step),
+    [1, 2],
+  );
   w.finish('completed');
 });
 
@@ -99,14 +209,28 @@ test('never overwrites a run; adopts a queued placeholder; run ids', () => {
   const w = RunRecorder.create(root, 'r1', testConfig(), testHeader(), { timer: false });
   w.finish('completed');
   const before = fs.readFileSync(path.join(w.dir, 'events.jsonl'), 'utf8');
-  assert.throws(() => RunRecorder.create(root, 'r1', testConfig(), testHeader()), (e: Error) => e instanceof RunExistsError && e.message.includes(path.join(root, 'r1')) && /refusing to overwrite/.test(e.message));
+  assert.throws(
+    () => RunRecorder.create(root, 'r1', testConfig(), testHeader()),
+    (e: Error) =>
+      e instanceof RunExistsError &&
+      e.message.includes(path.join(root, 'r1')) &&
+      /refusing to overwrite/.test(e.message),
+  );
   assert.equal(fs.readFileSync(path.join(w.dir, 'events.jsonl'), 'utf8'), before, 'untouched');
   fs.mkdirSync(path.join(root, 'other'));
   fs.writeFileSync(path.join(root, 'other', 'notes.txt'), 'x');
-  assert.throws(() => RunRecorder.create(root, 'other', testConfig(), testHeader()), RunExistsError);
+  assert.throws(
+    () => RunRecorder.create(root, 'other', testConfig(), testHeader()),
+    RunExistsError,
+  );
   fs.mkdirSync(path.join(root, 'empty'));
-  RunRecorder.create(root, 'empty', testConfig(), testHeader(), { timer: false }).finish('completed');
-  assert.throws(() => RunRecorder.create(root, '../escape', testConfig(), testHeader()), /invalid run id/);
+  RunRecorder.create(root, 'empty', testConfig(), testHeader(), { timer: false }).finish(
+    'completed',
+  );
+  assert.throws(
+    () => RunRecorder.create(root, '../escape', testConfig(), testHeader()),
+    /invalid run id/,
+  );
 
   // A launcher's queued placeholder is adopted, keeping its job id; a second queue of the same id is refused.
   writeQueuedRun(root, 'queued', testConfig(), { jobId: '777' });
@@ -125,7 +249,10 @@ test('never overwrites a run; adopts a queued placeholder; run ids', () => {
   fs.mkdirSync(path.join(root, '20261127-214826-small-lr'));
   fs.mkdirSync(path.join(root, '20261127-214826-small-lr-2'));
   assert.equal(makeRunId('small-lr.fisher.json', d, root), '20261127-214826-small-lr-3');
-  const u = RunRecorder.createUnique(root, 'small lr', testConfig(), testHeader(), { date: d, timer: false });
+  const u = RunRecorder.createUnique(root, 'small lr', testConfig(), testHeader(), {
+    date: d,
+    timer: false,
+  });
   assert.equal(u.runId, '20261127-214826-small-lr-3');
   u.finish('completed');
 });
@@ -133,15 +260,40 @@ test('never overwrites a run; adopts a queued placeholder; run ids', () => {
 test('reader: torn last line skipped, corrupt middle line counted, errors name the file', () => {
   const root = tmpDir();
   const w = RunRecorder.create(root, 'torn', testConfig(), testHeader(), { timer: false });
-  w.append({ type: 'fisher', step: 1, epoch: 0, trF: 1, trFStderr: 0, probeSize: 16, trFB: null, ms: 1 });
+  w.append({
+    type: 'fisher',
+    step: 1,
+    epoch: 0,
+    trF: 1,
+    trFStderr: 0,
+    probeSize: 16,
+    trFB: null,
+    ms: 1,
+  });
   w.close();
   const ev = path.join(w.dir, 'events.jsonl');
   fs.appendFileSync(ev, '{"type":"fisher","t":1,"st\n'); // corrupt line 4
-  fs.appendFileSync(ev, JSON.stringify({ type: 'fisher', t: 2, step: 2, epoch: 0, trF: 2, trFStderr: 0, probeSize: 16, trFB: null, ms: 1 }) + '\n');
+  fs.appendFileSync(
+    ev,
+    JSON.stringify({
+      type: 'fisher',
+      t: 2,
+      step: 2,
+      epoch: 0,
+      trF: 2,
+      trFStderr: 0,
+      probeSize: 16,
+      trFB: null,
+      ms: 1,
+    }) + '\n',
+  );
   fs.appendFileSync(ev, JSON.stringify({ type: 'future-kind', t: 3 }) + '\n'); // unknown type: skipped, not corrupt
   fs.appendFileSync(ev, '{"type":"fisher","t":3,"step":3,"epo'); // torn
   const r = readRun(w.dir, { isAlive: () => false });
-  assert.deepEqual(r.byType.fisher.map((e) => e.step), [1, 2]);
+  assert.deepEqual(
+    r.byType.fisher.map((e) => e.step),
+    [1, 2],
+  );
   assert.deepEqual(r.corruptLines, [4]);
   assert.equal(r.tornTail, true);
   assert.equal(r.state, 'failed', 'closed without finishing and the process is gone');
@@ -151,11 +303,21 @@ test('reader: torn last line skipped, corrupt middle line counted, errors name t
   // A complete last line without its newline is accepted by a one-shot read.
   fs.appendFileSync(ev, 'ch":0,"trF":3,"trFStderr":0,"probeSize":16,"trFB":null,"ms":1}');
   const r2 = readRun(w.dir, { isAlive: () => false });
-  assert.deepEqual(r2.byType.fisher.map((e) => e.step), [1, 2, 3]);
+  assert.deepEqual(
+    r2.byType.fisher.map((e) => e.step),
+    [1, 2, 3],
+  );
   assert.equal(r2.tornTail, false);
 
   const err = (f: () => unknown, file: string, re: RegExp) =>
-    assert.throws(f, (e: Error) => e instanceof RunReadError && e.message.startsWith(path.join(w.dir, file)) && re.test(e.message), `${file} ${re}`);
+    assert.throws(
+      f,
+      (e: Error) =>
+        e instanceof RunReadError &&
+        e.message.startsWith(path.join(w.dir, file)) &&
+        re.test(e.message),
+      `${file} ${re}`,
+    );
   fs.writeFileSync(path.join(w.dir, 'status.json'), '{"state": "runn');
   err(() => readRun(w.dir), 'status.json', /not valid JSON/);
   fs.rmSync(path.join(w.dir, 'status.json'));
@@ -176,7 +338,10 @@ test('listRuns: newest first, non-run folders skipped, stale state derived witho
   for (const id of ids) {
     clock.advance(60_000);
     // The running one on the real clock: its heartbeat (status.json updatedAt) is fresh.
-    const w = RunRecorder.create(root, id, testConfig(), testHeader(), { now: id === 'c-new' ? Date.now : clock.now, timer: false });
+    const w = RunRecorder.create(root, id, testConfig(), testHeader(), {
+      now: id === 'c-new' ? Date.now : clock.now,
+      timer: false,
+    });
     if (id !== 'c-new') w.finish('completed');
     else w.close();
   }
@@ -188,7 +353,10 @@ test('listRuns: newest first, non-run folders skipped, stale state derived witho
   const statusBefore = fs.readFileSync(statusFile, 'utf8');
 
   const runs = listRuns(root, { isAlive: () => false });
-  assert.deepEqual(runs.map((r) => r.id), ['c-new', 'b-mid', 'a-old']);
+  assert.deepEqual(
+    runs.map((r) => r.id),
+    ['c-new', 'b-mid', 'a-old'],
+  );
   assert.equal(runs[0].state, 'failed');
   assert.match(runs[0].stale!, /process \d+ exited without finishing/);
   assert.equal(runs[0].status!.state, 'running', 'status.json as written');
@@ -243,8 +411,15 @@ test('status.json is replaced atomically: a concurrent reader never sees partial
   }
   assert.equal(await exited, 0);
   assert.equal(bad, 0, `${bad} of ${reads} reads saw invalid JSON`);
-  assert.ok(maxN > 5 && reads > 50, `the loop really ran concurrently (writes ${maxN}, reads ${reads})`);
-  assert.deepEqual(fs.readdirSync(root).filter((f) => f.includes('.tmp-')), [], 'no temporary files left');
+  assert.ok(
+    maxN > 5 && reads > 50,
+    `the loop really ran concurrently (writes ${maxN}, reads ${reads})`,
+  );
+  assert.deepEqual(
+    fs.readdirSync(root).filter((f) => f.includes('.tmp-')),
+    [],
+    'no temporary files left',
+  );
 });
 
 test('a killed trainer leaves complete lines; the run reads as failed; the exit hook flushes', async () => {
@@ -279,7 +454,10 @@ test('a killed trainer leaves complete lines; the run reads as failed; the exit 
     root,
   );
   await new Promise((r) => c2.on('exit', r));
-  assert.deepEqual(readRun(path.join(root, 'exits')).byType.step.map((e) => e.step), [1, 5]);
+  assert.deepEqual(
+    readRun(path.join(root, 'exits')).byType.step.map((e) => e.step),
+    [1, 5],
+  );
 });
 
 test('stopRequested sees the STOP file; finish records errors only for failed runs', () => {
@@ -306,11 +484,33 @@ test('stopRequested sees the STOP file; finish records errors only for failed ru
 test('detectorEvents: the writer appends detector events from the steps and measurements it is given', () => {
   const root = tmpDir();
   const clock = fakeClock();
-  const w = RunRecorder.create(root, 'det', testConfig(), testHeader(), { now: clock.now, timer: false });
+  const w = RunRecorder.create(root, 'det', testConfig(), testHeader(), {
+    now: clock.now,
+    timer: false,
+  });
   for (let s = 0; s <= 1500; s++) {
     clock.advance(1);
-    w.append({ type: 'step', step: s, epoch: 0, loss: 2.3 * Math.exp(-s / 300) + 0.1, lr: 0.001, penalty: null, gradNorm: 1, examplesPerSec: 1 });
-    if (s % 10 === 0) w.append({ type: 'fisher', step: s, epoch: 0, trF: s < 100 ? 10 : s <= 1000 ? 10 + (50 * (s - 100)) / 900 : 60 - (s - 1000) / 10, trFStderr: 0, probeSize: 16, trFB: null, ms: 1 });
+    w.append({
+      type: 'step',
+      step: s,
+      epoch: 0,
+      loss: 2.3 * Math.exp(-s / 300) + 0.1,
+      lr: 0.001,
+      penalty: null,
+      gradNorm: 1,
+      examplesPerSec: 1,
+    });
+    if (s % 10 === 0)
+      w.append({
+        type: 'fisher',
+        step: s,
+        epoch: 0,
+        trF: s < 100 ? 10 : s <= 1000 ? 10 + (50 * (s - 100)) / 900 : 60 - (s - 1000) / 10,
+        trFStderr: 0,
+        probeSize: 16,
+        trFB: null,
+        ms: 1,
+      });
   }
   const summary = w.finish('completed');
   const det = readRun(w.dir).byType.detector;
@@ -324,7 +524,11 @@ test('detectorEvents: the writer appends detector events from the steps and meas
 function assertStepOrder(ev: { type: string; step?: number }[]): void {
   let maxNonStep = -Infinity;
   for (const [i, e] of ev.entries()) {
-    if (e.type === 'step') assert.ok(e.step! > maxNonStep, `line ${i + 1}: step ${e.step} after a ${e.type === 'step' ? '' : 'non-step '}line of step ${maxNonStep}`);
+    if (e.type === 'step')
+      assert.ok(
+        e.step! > maxNonStep,
+        `line ${i + 1}: step ${e.step} after a ${e.type === 'step' ? '' : 'non-step '}line of step ${maxNonStep}`,
+      );
     else if (typeof e.step === 'number') maxNonStep = Math.max(maxNonStep, e.step);
   }
 }
@@ -332,36 +536,82 @@ function assertStepOrder(ev: { type: string; step?: number }[]): void {
 test('events.jsonl: fisher/eval/detector/log lines are on disk at once, and in step order after held-back steps', () => {
   const root = tmpDir();
   const clock = fakeClock();
-  const w = RunRecorder.create(root, 'order', testConfig(), testHeader(), { now: clock.now, timer: false });
+  const w = RunRecorder.create(root, 'order', testConfig(), testHeader(), {
+    now: clock.now,
+    timer: false,
+  });
   const last = () => lines(w.dir).at(-1);
   for (let s = 0; s < 600; s++) {
     // The trainer's order: Tr(F) and evaluation at the start of step s, then the step event s + 1.
     if (s % 10 === 0) {
-      w.append({ type: 'fisher', step: s, epoch: 0, trF: s < 200 ? 10 + s : 210 - (s - 200) / 4, trFStderr: 0, probeSize: 16, trFB: null, ms: 1 });
-      assert.equal(last().type === 'fisher' || last().type === 'detector', true, 'fisher line written without a flush');
+      w.append({
+        type: 'fisher',
+        step: s,
+        epoch: 0,
+        trF: s < 200 ? 10 + s : 210 - (s - 200) / 4,
+        trFStderr: 0,
+        probeSize: 16,
+        trFB: null,
+        ms: 1,
+      });
+      assert.equal(
+        last().type === 'fisher' || last().type === 'detector',
+        true,
+        'fisher line written without a flush',
+      );
     }
     if (s % 100 === 0 && s > 0) {
-      w.append({ type: 'eval', step: s, epoch: 0, testLoss: 1, testAcc: 0.5, trainLoss: 1, trainAcc: 0.5, cleanLoss: null, cleanAcc: null, noisyLoss: null, noisyAcc: null });
+      w.append({
+        type: 'eval',
+        step: s,
+        epoch: 0,
+        testLoss: 1,
+        testAcc: 0.5,
+        trainLoss: 1,
+        trainAcc: 0.5,
+        cleanLoss: null,
+        cleanAcc: null,
+        noisyLoss: null,
+        noisyAcc: null,
+      });
       assert.equal(last().type, 'eval');
     }
     clock.advance(3); // 333 steps/s: most step lines are held back
-    w.append({ type: 'step', step: s + 1, epoch: 0, loss: 2.3 * Math.exp(-s / 100), lr: 0.1, penalty: null, gradNorm: 1, examplesPerSec: 1 });
+    w.append({
+      type: 'step',
+      step: s + 1,
+      epoch: 0,
+      loss: 2.3 * Math.exp(-s / 100),
+      lr: 0.1,
+      penalty: null,
+      gradNorm: 1,
+      examplesPerSec: 1,
+    });
   }
   w.append({ type: 'log', level: 'info', message: 'x' });
   assert.equal(last().message, 'x');
   w.finish('completed');
   const ev = lines(w.dir);
-  assert.ok(ev.some((e) => e.type === 'detector'), 'detector lines present');
+  assert.ok(
+    ev.some((e) => e.type === 'detector'),
+    'detector lines present',
+  );
   assertStepOrder(ev);
   // The step just before each measurement is on disk right before it.
-  for (const [i, e] of ev.entries()) if (e.type === 'fisher' && e.step > 0) assert.deepEqual([ev[i - 1].type, ev[i - 1].step], ['step', e.step], `line ${i}`);
+  for (const [i, e] of ev.entries())
+    if (e.type === 'fisher' && e.step > 0)
+      assert.deepEqual([ev[i - 1].type, ev[i - 1].step], ['step', e.step], `line ${i}`);
 });
 
 test('heartbeat: status.json is rewritten every heartbeatSeconds while idle, and records the interval', async () => {
   const root = tmpDir();
   const clock = fakeClock();
-  const w = RunRecorder.create(root, 'hb', testConfig(), testHeader(), { now: clock.now, timer: false });
-  const status = () => JSON.parse(fs.readFileSync(path.join(w.dir, 'status.json'), 'utf8')) as RunStatus;
+  const w = RunRecorder.create(root, 'hb', testConfig(), testHeader(), {
+    now: clock.now,
+    timer: false,
+  });
+  const status = () =>
+    JSON.parse(fs.readFileSync(path.join(w.dir, 'status.json'), 'utf8')) as RunStatus;
   assert.equal(status().heartbeatSeconds, 10);
   const t0 = status().updatedAt;
   clock.advance(9000);
@@ -369,28 +619,90 @@ test('heartbeat: status.json is rewritten every heartbeatSeconds while idle, and
   assert.equal(status().updatedAt, t0, 'not before the interval');
   clock.advance(1000);
   w.append({ type: 'log', level: 'info', message: 'still no progress' });
-  assert.equal(Date.parse(status().updatedAt), Date.parse(t0) + 10_000, 'heartbeat at 10 s without a step');
+  assert.equal(
+    Date.parse(status().updatedAt),
+    Date.parse(t0) + 10_000,
+    'heartbeat at 10 s without a step',
+  );
   w.finish('completed');
   // The timer does it while the trainer appends nothing.
-  const live = RunRecorder.create(root, 'hb-timer', testConfig(), testHeader(), { heartbeatSeconds: 0.05 });
+  const live = RunRecorder.create(root, 'hb-timer', testConfig(), testHeader(), {
+    heartbeatSeconds: 0.05,
+  });
   const first = JSON.parse(fs.readFileSync(path.join(live.dir, 'status.json'), 'utf8')).updatedAt;
-  await waitFor(() => JSON.parse(fs.readFileSync(path.join(live.dir, 'status.json'), 'utf8')).updatedAt !== first, 2000, 'a heartbeat');
+  await waitFor(
+    () =>
+      JSON.parse(fs.readFileSync(path.join(live.dir, 'status.json'), 'utf8')).updatedAt !== first,
+    2000,
+    'a heartbeat',
+  );
   live.finish('completed');
 });
 
-const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
-const noTmp = (dir: string) => assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes('.tmp') || f.includes('reserve')), [], 'no temporary files left');
+const enospc = () =>
+  Object.assign(new Error('ENOSPC: no space left on device, write'), {
+    code: 'ENOSPC',
+    errno: -28,
+    syscall: 'write',
+  });
+const noTmp = (dir: string) =>
+  assert.deepEqual(
+    fs.readdirSync(dir).filter((f) => f.includes('.tmp') || f.includes('reserve')),
+    [],
+    'no temporary files left',
+  );
 
 test('write errors: named file and cause, run ends failed, previous JSON intact, folder readable', () => {
   const root = tmpDir();
-  const w = RunRecorder.create(root, 'full', testConfig(), testHeader(), { timer: false, stepIntervalMs: 0 });
-  w.append({ type: 'step', step: 1, epoch: 0, loss: 1, lr: 1, penalty: null, gradNorm: 1, examplesPerSec: 1 });
+  const w = RunRecorder.create(root, 'full', testConfig(), testHeader(), {
+    timer: false,
+    stepIntervalMs: 0,
+  });
+  w.append({
+    type: 'step',
+    step: 1,
+    epoch: 0,
+    loss: 1,
+    lr: 1,
+    penalty: null,
+    gradNorm: 1,
+    examplesPerSec: 1,
+  });
   writeFaults.beforeWrite = (file) => {
     if (file === 'events.jsonl') throw enospc();
   };
   try {
-    assert.throws(() => w.append({ type: 'fisher', step: 1, epoch: 0, trF: 1, trFStderr: 0, probeSize: 16, trFB: null, ms: 1 }), (e: Error) => e instanceof RunWriteError && e.message === 'events.jsonl: no space left on device (ENOSPC)');
-    assert.throws(() => w.append({ type: 'step', step: 2, epoch: 0, loss: 1, lr: 1, penalty: null, gradNorm: 1, examplesPerSec: 1 }), /events\.jsonl: no space left on device \(ENOSPC\)/, 'later appends fail at once');
+    assert.throws(
+      () =>
+        w.append({
+          type: 'fisher',
+          step: 1,
+          epoch: 0,
+          trF: 1,
+          trFStderr: 0,
+          probeSize: 16,
+          trFB: null,
+          ms: 1,
+        }),
+      (e: Error) =>
+        e instanceof RunWriteError &&
+        e.message === 'events.jsonl: no space left on device (ENOSPC)',
+    );
+    assert.throws(
+      () =>
+        w.append({
+          type: 'step',
+          step: 2,
+          epoch: 0,
+          loss: 1,
+          lr: 1,
+          penalty: null,
+          gradNorm: 1,
+          examplesPerSec: 1,
+        }),
+      /events\.jsonl: no space left on device \(ENOSPC\)/,
+      'later appends fail at once',
+    );
     const s = w.finish('completed');
     assert.equal(s.state, 'failed', 'a write error turns any end into failed');
     assert.equal(s.error, 'events.jsonl: no space left on device (ENOSPC)');
@@ -401,7 +713,10 @@ test('write errors: named file and cause, run ends failed, previous JSON intact,
   assert.equal(r.status!.state, 'failed');
   assert.equal(r.status!.error, 'events.jsonl: no space left on device (ENOSPC)');
   assert.equal(r.summary!.state, 'failed');
-  assert.deepEqual(r.byType.step.map((e) => e.step), [1]);
+  assert.deepEqual(
+    r.byType.step.map((e) => e.step),
+    [1],
+  );
   noTmp(w.dir);
 
   // Even status.json and summary.json cannot be written: the previous status.json stays, complete.
@@ -418,18 +733,39 @@ test('write errors: named file and cause, run ends failed, previous JSON intact,
   }
   assert.equal(s2.state, 'failed');
   assert.match(s2.error!, /^(events\.jsonl|summary\.json): no space left on device \(ENOSPC\)$/);
-  assert.equal(fs.readFileSync(path.join(w2.dir, 'status.json'), 'utf8'), before, 'status.json untouched');
+  assert.equal(
+    fs.readFileSync(path.join(w2.dir, 'status.json'), 'utf8'),
+    before,
+    'status.json untouched',
+  );
   assert.ok(!fs.existsSync(path.join(w2.dir, 'summary.json')));
   noTmp(w2.dir);
   assert.equal(readRun(w2.dir, { isAlive: () => false }).header!.runId, 'full2', 'still readable');
 
   // A heartbeat that cannot be written surfaces on the next append.
-  const w3 = RunRecorder.create(root, 'full3', testConfig(), testHeader(), { timer: false, statusIntervalMs: 0 });
+  const w3 = RunRecorder.create(root, 'full3', testConfig(), testHeader(), {
+    timer: false,
+    statusIntervalMs: 0,
+  });
   writeFaults.beforeWrite = (file) => {
-    if (file === 'status.json') throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+    if (file === 'status.json')
+      throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
   };
   try {
-    assert.throws(() => w3.append({ type: 'step', step: 1, epoch: 0, loss: 1, lr: 1, penalty: null, gradNorm: 1, examplesPerSec: 1 }), /^RunWriteError: status\.json: input\/output error \(EIO\)$/);
+    assert.throws(
+      () =>
+        w3.append({
+          type: 'step',
+          step: 1,
+          epoch: 0,
+          loss: 1,
+          lr: 1,
+          penalty: null,
+          gradNorm: 1,
+          examplesPerSec: 1,
+        }),
+      /^RunWriteError: status\.json: input\/output error \(EIO\)$/,
+    );
   } finally {
     writeFaults.beforeWrite = null;
   }
@@ -447,23 +783,39 @@ test('checkpoint: written in a private temporary folder and renamed into place; 
       fs.writeFileSync(path.join(d, 'params.bin.tmp'), 'half');
       throw Object.assign(enospc(), { path: path.join(d, 'params.bin.tmp') });
     }),
-    (e: Error) => e instanceof RunWriteError && e.message === 'checkpoint/params.bin: no space left on device (ENOSPC)',
+    (e: Error) =>
+      e instanceof RunWriteError &&
+      e.message === 'checkpoint/params.bin: no space left on device (ENOSPC)',
   );
-  assert.deepEqual(fs.readdirSync(w.dir).sort(), [`.space-reserve-${process.pid}`, 'config.json', 'events.jsonl', 'status.json'], 'no checkpoint, no temporary folder (the space reserve is held while live)');
+  assert.deepEqual(
+    fs.readdirSync(w.dir).sort(),
+    [`.space-reserve-${process.pid}`, 'config.json', 'events.jsonl', 'status.json'],
+    'no checkpoint, no temporary folder (the space reserve is held while live)',
+  );
   await w.writeCheckpoint((d) => {
     fs.writeFileSync(path.join(d, 'params.bin'), 'b');
     fs.writeFileSync(path.join(d, 'params.json'), '{}');
   });
-  assert.deepEqual(fs.readdirSync(path.join(w.dir, 'checkpoint')).sort(), ['params.bin', 'params.json']);
+  assert.deepEqual(fs.readdirSync(path.join(w.dir, 'checkpoint')).sort(), [
+    'params.bin',
+    'params.json',
+  ]);
   assert.equal(fs.statSync(path.join(w.dir, 'checkpoint')).mode & 0o777, 0o755);
-  await assert.rejects(w.writeCheckpoint(() => {}), RunExistsError, 'never overwritten');
+  await assert.rejects(
+    w.writeCheckpoint(() => {}),
+    RunExistsError,
+    'never overwritten',
+  );
   w.finish('completed');
 
   // A planted checkpoint symlink is refused; nothing is written where it points.
   const outside = tmpDir('fl-outside-');
   const w2 = RunRecorder.create(root, 'ckpt2', testConfig(), testHeader(), { timer: false });
   fs.symlinkSync(outside, path.join(w2.dir, 'checkpoint'));
-  await assert.rejects(w2.writeCheckpoint((d) => fs.writeFileSync(path.join(d, 'params.bin'), 'b')), RunExistsError);
+  await assert.rejects(
+    w2.writeCheckpoint((d) => fs.writeFileSync(path.join(d, 'params.bin'), 'b')),
+    RunExistsError,
+  );
   assert.deepEqual(fs.readdirSync(outside), []);
   w2.finish('completed');
   noTmp(w2.dir);
@@ -475,7 +827,13 @@ test('symlinks: a symlinked run folder, or symlinked files in a queued placehold
   fs.symlinkSync(outside, path.join(root, 'linked'));
   fs.symlinkSync(path.join(outside, 'nowhere'), path.join(root, 'dangling'));
   for (const id of ['linked', 'dangling']) {
-    assert.throws(() => RunRecorder.create(root, id, testConfig(), testHeader(), { timer: false }), (e: Error) => e instanceof UnsafeRunDirError && e instanceof RunExistsError && /symbolic link/.test(e.message));
+    assert.throws(
+      () => RunRecorder.create(root, id, testConfig(), testHeader(), { timer: false }),
+      (e: Error) =>
+        e instanceof UnsafeRunDirError &&
+        e instanceof RunExistsError &&
+        /symbolic link/.test(e.message),
+    );
     assert.throws(() => writeQueuedRun(root, id, testConfig()), UnsafeRunDirError);
   }
   assert.deepEqual(fs.readdirSync(outside), [], 'nothing written through the links');
@@ -491,8 +849,18 @@ test('symlinks: a symlinked run folder, or symlinked files in a queued placehold
     }
     const content = fs.existsSync(target) ? fs.readFileSync(target, 'utf8') : null;
     fs.symlinkSync(target, path.join(dir, name));
-    assert.throws(() => RunRecorder.create(root, id, testConfig(), testHeader(), { timer: false }), (e: Error) => e instanceof UnsafeRunDirError && e.message.includes(`${name} in the queued run folder is a symbolic link`), name);
-    assert.equal(fs.existsSync(target) ? fs.readFileSync(target, 'utf8') : null, content, `${name}: target untouched`);
+    assert.throws(
+      () => RunRecorder.create(root, id, testConfig(), testHeader(), { timer: false }),
+      (e: Error) =>
+        e instanceof UnsafeRunDirError &&
+        e.message.includes(`${name} in the queued run folder is a symbolic link`),
+      name,
+    );
+    assert.equal(
+      fs.existsSync(target) ? fs.readFileSync(target, 'utf8') : null,
+      content,
+      `${name}: target untouched`,
+    );
   }
   assert.deepEqual(fs.readdirSync(outside).sort(), ['config.json.target', 'status.json.target']);
 });
@@ -512,14 +880,23 @@ test('creation is atomic: a trainer killed while creating leaves no run, the sam
   const stage = fs.readdirSync(root).find((n) => n.startsWith('.retry.creating-'));
   assert.ok(stage, 'a hidden staging folder is what is left');
   assert.ok(!fs.existsSync(path.join(root, 'retry')));
-  assert.deepEqual(listRuns(root).map((r) => r.id), [], 'readers do not list it');
+  assert.deepEqual(
+    listRuns(root).map((r) => r.id),
+    [],
+    'readers do not list it',
+  );
   const w = RunRecorder.create(root, 'retry', testConfig(), testHeader(), { timer: false });
   w.finish('completed');
   assert.equal(readRun(w.dir).state, 'completed');
-  assert.ok(fs.existsSync(path.join(root, stage)), 'a young stage is kept (its creator might be on another host)');
+  assert.ok(
+    fs.existsSync(path.join(root, stage)),
+    'a young stage is kept (its creator might be on another host)',
+  );
   const old = new Date(Date.now() - 120_000);
   fs.utimesSync(path.join(root, stage), old, old);
-  RunRecorder.create(root, 'another', testConfig(), testHeader(), { timer: false }).finish('completed');
+  RunRecorder.create(root, 'another', testConfig(), testHeader(), { timer: false }).finish(
+    'completed',
+  );
   assert.ok(!fs.existsSync(path.join(root, stage)), 'a stale stage of a dead process is removed');
 });
 
@@ -529,7 +906,15 @@ test('adoption: stale temporary files and a half-adopted events.jsonl of a dead 
   writeQueuedRun(root, 'half', testConfig(), { jobId: '9' });
   const dir = path.join(root, 'half');
   fs.writeFileSync(path.join(dir, `status.json.tmp-${dead}-3`), '{"trunc');
-  const header = { type: 'header', t: 1, schemaVersion: 1, runId: 'half', ...testHeader(), host: os.hostname(), pid: dead };
+  const header = {
+    type: 'header',
+    t: 1,
+    schemaVersion: 1,
+    runId: 'half',
+    ...testHeader(),
+    host: os.hostname(),
+    pid: dead,
+  };
   fs.writeFileSync(path.join(dir, 'events.jsonl'), JSON.stringify(header) + '\n');
   const w = RunRecorder.create(root, 'half', testConfig(), testHeader(), { timer: false });
   w.finish('completed');
@@ -537,20 +922,47 @@ test('adoption: stale temporary files and a half-adopted events.jsonl of a dead 
   assert.equal(r.state, 'completed');
   assert.equal(r.status!.jobId, '9');
   assert.equal(r.header!.pid, process.pid);
-  assert.deepEqual(fs.readdirSync(dir).sort(), ['config.json', 'events.jsonl', 'status.json', 'summary.json']);
+  assert.deepEqual(fs.readdirSync(dir).sort(), [
+    'config.json',
+    'events.jsonl',
+    'status.json',
+    'summary.json',
+  ]);
 
   writeQueuedRun(root, 'busy', testConfig());
-  fs.writeFileSync(path.join(root, 'busy', 'events.jsonl'), JSON.stringify({ ...header, runId: 'busy', pid: process.pid }) + '\n');
-  assert.throws(() => RunRecorder.create(root, 'busy', testConfig(), testHeader(), { timer: false }), /found events\.jsonl/);
+  fs.writeFileSync(
+    path.join(root, 'busy', 'events.jsonl'),
+    JSON.stringify({ ...header, runId: 'busy', pid: process.pid }) + '\n',
+  );
+  assert.throws(
+    () => RunRecorder.create(root, 'busy', testConfig(), testHeader(), { timer: false }),
+    /found events\.jsonl/,
+  );
 });
 
 test('a run folder swapped for a symlink while running is noticed: nothing is written through it', () => {
   const root = tmpDir();
   const outside = tmpDir('fl-outside-');
-  const w = RunRecorder.create(root, 'swap', testConfig(), testHeader(), { timer: false, statusIntervalMs: 0 });
+  const w = RunRecorder.create(root, 'swap', testConfig(), testHeader(), {
+    timer: false,
+    statusIntervalMs: 0,
+  });
   fs.renameSync(w.dir, path.join(root, 'moved-away'));
   fs.symlinkSync(outside, w.dir);
-  assert.throws(() => w.append({ type: 'step', step: 1, epoch: 0, loss: 1, lr: 1, penalty: null, gradNorm: 1, examplesPerSec: 1 }), /the run folder was replaced by a symbolic link/);
+  assert.throws(
+    () =>
+      w.append({
+        type: 'step',
+        step: 1,
+        epoch: 0,
+        loss: 1,
+        lr: 1,
+        penalty: null,
+        gradNorm: 1,
+        examplesPerSec: 1,
+      }),
+    /the run folder was replaced by a symbolic link/,
+  );
   const s = w.finish('completed');
   assert.equal(s.state, 'failed');
   assert.deepEqual(fs.readdirSync(outside), [], 'nothing written through the link');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { align, alignMetric, COMPARE_METRICS, summaryRow } from '../../src/shared/compare';
-import { fakeRunEvents } from '../../src/shared/fakeRun';
+import { fakeRunEvents } from '../../src/shared/fakeRunEvents';
 import { buildSeries } from '../../src/shared/series';
 
 test('compare: align by union of x, null where a run has no point', () => {
@@ -20,12 +20,18 @@ test('compare: epochs that are equal up to rounding share one x', () => {
     { x: [0.3, 1], y: [3, 4] },
   ]);
   assert.equal(a.x.length, 2);
-  assert.deepEqual(a.ys, [[1, 2], [3, 4]]);
+  assert.deepEqual(a.ys, [
+    [1, 2],
+    [3, 4],
+  ]);
 });
 
 test('compare: align runs by step and by epoch with different steps per epoch', () => {
   const r1 = buildSeries('a', fakeRunEvents({ runId: 'a', steps: 200, stepsPerEpoch: 50 }));
-  const r2 = buildSeries('b', fakeRunEvents({ runId: 'b', steps: 100, stepsPerEpoch: 25, explosion: false }));
+  const r2 = buildSeries(
+    'b',
+    fakeRunEvents({ runId: 'b', steps: 100, stepsPerEpoch: 25, explosion: false }),
+  );
   const trF = COMPARE_METRICS.find((m) => m.id === 'trF')!;
   const byStep = alignMetric([r1, r2], trF, 'step');
   // fisher every 10 steps (+ step 1): run b's steps are a subset of run a's.

@@ -19,12 +19,35 @@ test('configDiff: only differing paths, missing counts as different', () => {
 });
 
 test('configDiff: arrays are leaves; helpers', () => {
-  const rows = configDiff([{ m: { hidden: [1, 2] } }, { m: { hidden: [1, 2] } }, { m: { hidden: [1, 3] } }]);
-  assert.deepEqual(rows, [{ path: 'm.hidden', values: [[1, 2], [1, 2], [1, 3]] }]);
-  assert.deepEqual([...flatten({ a: { b: 1, c: [1] }, d: null })], [['a.b', 1], ['a.c', [1]], ['d', null]]);
+  const rows = configDiff([
+    { m: { hidden: [1, 2] } },
+    { m: { hidden: [1, 2] } },
+    { m: { hidden: [1, 3] } },
+  ]);
+  assert.deepEqual(rows, [
+    {
+      path: 'm.hidden',
+      values: [
+        [1, 2],
+        [1, 2],
+        [1, 3],
+      ],
+    },
+  ]);
+  assert.deepEqual(
+    [...flatten({ a: { b: 1, c: [1] }, d: null })],
+    [
+      ['a.b', 1],
+      ['a.c', [1]],
+      ['d', null],
+    ],
+  );
   assert.ok(jsonEqual({ a: [1, { b: 2 }] }, { a: [1, { b: 2 }] }));
   assert.ok(!jsonEqual({ a: 1 }, { a: 1, b: 2 }));
-  assert.deepEqual(deepMerge({ a: { b: 1, c: 2 }, d: [1] }, { a: { c: 3 }, d: [2] }), { a: { b: 1, c: 3 }, d: [2] });
+  assert.deepEqual(deepMerge({ a: { b: 1, c: 2 }, d: [1] }, { a: { c: 3 }, d: [2] }), {
+    a: { b: 1, c: 3 },
+    d: [2],
+  });
   const polluted = deepMerge({}, JSON.parse('{"__proto__": {"x": 1}}')) as Record<string, unknown>;
   assert.equal(({} as Record<string, unknown>).x, undefined);
   assert.equal(polluted.x, undefined);

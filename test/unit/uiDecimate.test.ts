@@ -21,7 +21,9 @@ test('decimate: property — min/max of every bucket kept, peak survives, ascend
     const xs: number[] = [];
     let x = r() * 10;
     for (let i = 0; i < n; i++) xs.push((x += r() < 0.05 ? 0 : r() * 3)); // non-decreasing, some repeats
-    const ys: Val[] = xs.map(() => (r() < 0.02 ? null : (r() - 0.5) * 10 + (r() < 0.001 ? 1000 * r() : 0)));
+    const ys: Val[] = xs.map(() =>
+      r() < 0.02 ? null : (r() - 0.5) * 10 + (r() < 0.001 ? 1000 * r() : 0),
+    );
     const peak = Math.floor(r() * n);
     ys[peak] = 1e6; // the global peak
     const idx = decimateIndices(xs, [ys], buckets);
@@ -33,7 +35,8 @@ test('decimate: property — min/max of every bucket kept, peak survives, ascend
     // Per bucket: min and max of the bucket appear among the kept values.
     const from = xs[0];
     const span = xs[n - 1] - from;
-    const bucketOf = (v: number) => (span > 0 ? Math.min(buckets - 1, Math.floor(((v - from) / span) * buckets)) : 0);
+    const bucketOf = (v: number) =>
+      span > 0 ? Math.min(buckets - 1, Math.floor(((v - from) / span) * buckets)) : 0;
     const kept = new Set(idx);
     const mins = new Map<number, number>();
     const maxs = new Map<number, number>();

@@ -1,9 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { seriesToCsv, seriesToScalars } from '../../src/shared/exportData';
-import { fakeRunEvents } from '../../src/shared/fakeRun';
+import { fakeRunEvents } from '../../src/shared/fakeRunEvents';
 import { buildSeries } from '../../src/shared/series';
-import { crc32c, decodeEventFile, encodeEventFile, eventFileName, frameRecord, maskedCrc32c, readRecords } from '../../src/shared/tfevents';
+import {
+  crc32c,
+  decodeEventFile,
+  encodeEventFile,
+  eventFileName,
+  frameRecord,
+  maskedCrc32c,
+  readRecords,
+} from '../../src/shared/tfevents';
 
 test('tfevents: CRC32C known answers', () => {
   // RFC 3720 B.4 / the usual check value.
@@ -11,7 +19,10 @@ test('tfevents: CRC32C known answers', () => {
   assert.equal(crc32c(new Uint8Array(32)), 0x8a9136aa);
   assert.equal(crc32c(new Uint8Array(32).fill(0xff)), 0x62a8ab43);
   const c = crc32c(new Uint8Array([1, 2, 3]));
-  assert.equal(maskedCrc32c(new Uint8Array([1, 2, 3])), ((((c >>> 15) | (c << 17)) >>> 0) + 0xa282ead8) >>> 0);
+  assert.equal(
+    maskedCrc32c(new Uint8Array([1, 2, 3])),
+    ((((c >>> 15) | (c << 17)) >>> 0) + 0xa282ead8) >>> 0,
+  );
 });
 
 test('tfevents: a run written and decoded back (framing, CRCs, values)', () => {
@@ -20,7 +31,9 @@ test('tfevents: a run written and decoded back (framing, CRCs, values)', () => {
   const file = encodeEventFile(points);
   const events = decodeEventFile(file);
   assert.equal(events[0].fileVersion, 'brain.Event:2');
-  const got = events.slice(1).flatMap((e) => e.scalars.map((sc) => ({ ...sc, step: e.step, wallTime: e.wallTime })));
+  const got = events
+    .slice(1)
+    .flatMap((e) => e.scalars.map((sc) => ({ ...sc, step: e.step, wallTime: e.wallTime })));
   assert.equal(got.length, points.length);
   const key = (p: { tag: string; step: number }) => `${p.tag}@${p.step}`;
   const byKey = new Map(got.map((p) => [key(p), p]));
@@ -37,7 +50,10 @@ test('tfevents: a run written and decoded back (framing, CRCs, values)', () => {
   bad[bad.length - 6] ^= 0xff;
   assert.throws(() => readRecords(bad), /CRC/);
   assert.throws(() => readRecords(file.slice(0, file.length - 2)), /truncated/);
-  assert.match(eventFileName(1700000000.7, 'my host'), /^events\.out\.tfevents\.1700000000\.my_host$/);
+  assert.match(
+    eventFileName(1700000000.7, 'my host'),
+    /^events\.out\.tfevents\.1700000000\.my_host$/,
+  );
 });
 
 test('tfevents: record layout', () => {

@@ -25,7 +25,7 @@ export async function replaySyntheticRun(
     void vscode.window.showErrorMessage(`Fisher Lens: ${noLinks((e as Error).message, 500)}`);
     return undefined;
   }
-  const { writeFakeRun } = await import('../../shared/fakeRun');
+  const { writeFakeRun } = await import('../../runs/fakeRun');
   const done = writeFakeRun(
     s.runsDirectory,
     {

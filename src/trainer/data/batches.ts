@@ -17,8 +17,10 @@ export class BatchIterator {
     readonly batchSize: number,
     readonly seed: number,
   ) {
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
-    if (batchSize > n) throw new RangeError(`batch size ${batchSize} exceeds the ${n} training examples`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
+    if (batchSize > n)
+      throw new RangeError(`batch size ${batchSize} exceeds the ${n} training examples`);
     this.stepsPerEpoch = Math.floor(n / batchSize);
   }
 

@@ -11,7 +11,18 @@ import { DataError, readMaybeGz, type RawSplit } from './common';
 
 const PIXELS = 32 * 32 * 3;
 
-export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+export const CIFAR10_CLASSES = [
+  'airplane',
+  'automobile',
+  'bird',
+  'cat',
+  'deer',
+  'dog',
+  'frog',
+  'horse',
+  'ship',
+  'truck',
+];
 
 interface Layout {
   label: string;
@@ -23,8 +34,22 @@ interface Layout {
 }
 
 const LAYOUTS: Record<'cifar10' | 'cifar100', Layout> = {
-  cifar10: { label: 'CIFAR-10', sub: 'cifar-10-batches-bin', train: [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`), test: ['test_batch.bin'], labelBytes: 1, classes: 10 },
-  cifar100: { label: 'CIFAR-100', sub: 'cifar-100-binary', train: ['train.bin'], test: ['test.bin'], labelBytes: 2, classes: 100 },
+  cifar10: {
+    label: 'CIFAR-10',
+    sub: 'cifar-10-batches-bin',
+    train: [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`),
+    test: ['test_batch.bin'],
+    labelBytes: 1,
+    classes: 10,
+  },
+  cifar100: {
+    label: 'CIFAR-100',
+    sub: 'cifar-100-binary',
+    train: ['train.bin'],
+    test: ['test.bin'],
+    labelBytes: 2,
+    classes: 100,
+  },
 };
 
 const exists = (f: string) => fs.existsSync(f) || fs.existsSync(f + '.gz');
@@ -36,22 +61,39 @@ export function resolveCifarDir(dir: string, which: 'cifar10' | 'cifar100'): str
   if (!fs.existsSync(dir)) throw new DataError(`${L.label} folder does not exist`, dir);
   if (exists(path.join(dir, L.test[0]))) return dir;
   if (exists(path.join(dir, L.sub, L.test[0]))) return path.join(dir, L.sub);
-  throw new DataError(`not a ${L.label} binary-version folder: expected ${[...L.train, ...L.test].join(', ')} (here or in ${L.sub}/)`, dir);
+  throw new DataError(
+    `not a ${L.label} binary-version folder: expected ${[...L.train, ...L.test].join(', ')} (here or in ${L.sub}/)`,
+    dir,
+  );
 }
 
 /** Read one split; validates record sizes and label ranges. */
-export function readCifarSplit(dir: string, which: 'cifar10' | 'cifar100', split: 'train' | 'test'): RawSplit & { files: string[] } {
+export function readCifarSplit(
+  dir: string,
+  which: 'cifar10' | 'cifar100',
+  split: 'train' | 'test',
+): RawSplit & { files: string[] } {
   const L = LAYOUTS[which];
   const rec = L.labelBytes + PIXELS;
   const files = (split === 'train' ? L.train : L.test).map((f) => path.join(dir, f));
   const bufs: { file: string; buf: Buffer }[] = [];
   for (const f of files) {
-    if (!exists(f)) throw new DataError(`missing ${L.label} file ${path.basename(f)} (expected ${files.map((x) => path.basename(x)).join(', ')})`, dir);
+    if (!exists(f))
+      throw new DataError(
+        `missing ${L.label} file ${path.basename(f)} (expected ${files.map((x) => path.basename(x)).join(', ')})`,
+        dir,
+      );
     const file = pick(f);
     const buf = readMaybeGz(file);
     if (buf.length === 0 || buf.length % rec !== 0) {
-      const desc = L.labelBytes === 1 ? '1 label byte + 3072 pixel bytes' : '1 coarse + 1 fine label byte + 3072 pixel bytes';
-      throw new DataError(`size ${buf.length} bytes is not a positive multiple of the ${rec}-byte ${L.label} record (${desc}): truncated, or not the binary version`, file);
+      const desc =
+        L.labelBytes === 1
+          ? '1 label byte + 3072 pixel bytes'
+          : '1 coarse + 1 fine label byte + 3072 pixel bytes';
+      throw new DataError(
+        `size ${buf.length} bytes is not a positive multiple of the ${rec}-byte ${L.label} record (${desc}): truncated, or not the binary version`,
+        file,
+      );
     }
     bufs.push({ file, buf });
   }
@@ -65,7 +107,10 @@ export function readCifarSplit(dir: string, which: 'cifar10' | 'cifar100', split
       const o = r * rec;
       const label = buf[o + L.labelBytes - 1];
       if (label >= L.classes || (L.labelBytes === 2 && buf[o] >= 20)) {
-        throw new DataError(`record ${r}: label ${label}${L.labelBytes === 2 ? ` (coarse ${buf[o]})` : ''} out of range; expected fine labels < ${L.classes}${L.labelBytes === 2 ? ' and coarse labels < 20' : ''} (not a ${L.label} binary file?)`, file);
+        throw new DataError(
+          `record ${r}: label ${label}${L.labelBytes === 2 ? ` (coarse ${buf[o]})` : ''} out of range; expected fine labels < ${L.classes}${L.labelBytes === 2 ? ' and coarse labels < 20' : ''} (not a ${L.label} binary file?)`,
+          file,
+        );
       }
       labels[i] = label;
       images.set(buf.subarray(o + L.labelBytes, o + rec), i * PIXELS);
@@ -78,7 +123,11 @@ export function readCifarSplit(dir: string, which: 'cifar10' | 'cifar100', split
 export function cifarClassNames(dir: string, which: 'cifar10' | 'cifar100'): string[] | undefined {
   const f = path.join(dir, which === 'cifar10' ? 'batches.meta.txt' : 'fine_label_names.txt');
   try {
-    const names = fs.readFileSync(f, 'utf8').split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
+    const names = fs
+      .readFileSync(f, 'utf8')
+      .split(/\r?\n/)
+      .map((s) => s.trim())
+      .filter(Boolean);
     if (names.length === LAYOUTS[which].classes) return names;
   } catch {
     /* optional file */

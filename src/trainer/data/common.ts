@@ -60,14 +60,21 @@ export interface RawSplit {
   chw: boolean;
 }
 
+/** Read a data file; an I/O error is a {@link DataError} naming the file. */
+export function readDataFile(file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    throw new DataError(
+      `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      file,
+    );
+  }
+}
+
 /** Read a file, gunzipping it when it starts with the gzip magic bytes. */
 export function readMaybeGz(file: string): Buffer {
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(file);
-  } catch (e) {
-    throw new DataError(`cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, file);
-  }
+  const buf = readDataFile(file);
   if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
     try {
       return zlib.gunzipSync(buf);
@@ -82,10 +89,18 @@ export function readMaybeGz(file: string): Buffer {
  * Indices of a fixed seeded subset: all of them in order when `size` equals what is available, otherwise
  * `size` sorted indices drawn without replacement. `field` names the config field in the error.
  */
-export function pickSubset(available: number, size: number | undefined, field: string, rng: Rng, what: string): Int32Array {
+export function pickSubset(
+  available: number,
+  size: number | undefined,
+  field: string,
+  rng: Rng,
+  what: string,
+): Int32Array {
   const k = size ?? available;
-  if (!Number.isInteger(k) || k < 1) throw new DataError(`${field}: got ${k}; expected a positive integer`);
-  if (k > available) throw new DataError(`${field}: got ${k}; only ${available} examples available in ${what}`);
+  if (!Number.isInteger(k) || k < 1)
+    throw new DataError(`${field}: got ${k}; expected a positive integer`);
+  if (k > available)
+    throw new DataError(`${field}: got ${k}; only ${available} examples available in ${what}`);
   if (k === available) return Int32Array.from({ length: k }, (_, i) => i);
   return rng.sample(k, available);
 }

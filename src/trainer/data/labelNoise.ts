@@ -23,9 +23,15 @@ export interface LabelNoiseResult {
   corruptedCount: number;
 }
 
-export function applyLabelNoise(y: Int32Array, numClasses: number, o: LabelNoiseOptions): LabelNoiseResult {
-  if (!(o.fraction >= 0 && o.fraction <= 1)) throw new RangeError(`labelNoise.fraction: got ${o.fraction}; expected a number in [0, 1]`);
-  if (!Number.isInteger(numClasses) || numClasses < 2) throw new RangeError(`label noise needs at least 2 classes, got ${numClasses}`);
+export function applyLabelNoise(
+  y: Int32Array,
+  numClasses: number,
+  o: LabelNoiseOptions,
+): LabelNoiseResult {
+  if (!(o.fraction >= 0 && o.fraction <= 1))
+    throw new RangeError(`labelNoise.fraction: got ${o.fraction}; expected a number in [0, 1]`);
+  if (!Number.isInteger(numClasses) || numClasses < 2)
+    throw new RangeError(`label noise needs at least 2 classes, got ${numClasses}`);
   const n = y.length;
   const out = Int32Array.from(y);
   const mask = new Uint8Array(n);
@@ -55,7 +61,11 @@ export function applyLabelNoise(y: Int32Array, numClasses: number, o: LabelNoise
  * Fixed seeded subsets of the training set to track learning of clean and noisy labels: up to `size`
  * indices (sorted) among examples whose mask is 0 and among those whose mask is 1.
  */
-export function trackedSubsets(mask: Uint8Array, size: number, seed: number): { clean: Int32Array; noisy: Int32Array } {
+export function trackedSubsets(
+  mask: Uint8Array,
+  size: number,
+  seed: number,
+): { clean: Int32Array; noisy: Int32Array } {
   const clean: number[] = [];
   const noisy: number[] = [];
   for (let i = 0; i < mask.length; i++) (mask[i] ? noisy : clean).push(i);

@@ -7,7 +7,6 @@
  */
 import { Rng } from '../../shared/rng';
 
-
 export interface SyntheticOptions {
   shape: [number, number, number];
   classes: number;
@@ -26,7 +25,11 @@ export function syntheticMeans(o: SyntheticOptions): Float32Array {
 }
 
 /** `n` examples with balanced labels in random order; `stream` separates train from test. */
-export function syntheticSplit(o: SyntheticOptions, n: number, stream: string): { x: Float32Array; y: Int32Array } {
+export function syntheticSplit(
+  o: SyntheticOptions,
+  n: number,
+  stream: string,
+): { x: Float32Array; y: Int32Array } {
   const d = o.shape[0] * o.shape[1] * o.shape[2];
   const mu = syntheticMeans(o);
   const rng = new Rng(o.seed, 'synthetic', stream);
@@ -41,4 +44,3 @@ export function syntheticSplit(o: SyntheticOptions, n: number, stream: string): 
   }
   return { x, y };
 }
-

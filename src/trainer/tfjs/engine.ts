@@ -46,7 +46,13 @@ export class TfjsEngine implements Engine {
   private ensureState(): void {
     if (this.sgd) return;
     this.probeX = toX(this.setup.probe, this.setup.shape);
-    this.sgd = new Sgd(this.cfg, this.setup.model, this.setup.train, this.setup.shape, this.setup.numClasses);
+    this.sgd = new Sgd(
+      this.cfg,
+      this.setup.model,
+      this.setup.train,
+      this.setup.shape,
+      this.setup.numClasses,
+    );
     this.tensorsAtStart = tfjs().memory().numTensors;
   }
 
@@ -54,7 +60,8 @@ export class TfjsEngine implements Engine {
     this.ensureState();
     const { cfg, spe } = this;
     const step = this.taken;
-    if (step % cfg.fisher.every === 0) yield fisherEvent(this.setup.model, this.probeX, cfg.seed, step, spe);
+    if (step % cfg.fisher.every === 0)
+      yield fisherEvent(this.setup.model, this.probeX, cfg.seed, step, spe);
     if (step % cfg.evalEvery === 0 && step > 0) yield await evalEvent(this.setup, step, spe);
     const t0 = performance.now();
     const lr = learningRate(cfg, step, this.total);
@@ -62,7 +69,17 @@ export class TfjsEngine implements Engine {
     const rate = cfg.optimizer.batchSize / Math.max((performance.now() - t0) / 1000, 1e-6);
     this.emaRate = this.emaRate ? 0.9 * this.emaRate + 0.1 * rate : rate;
     this.taken = step + 1;
-    yield { type: 'step', t: Date.now(), step: step + 1, epoch: (step + 1) / spe, loss: r.loss, lr, penalty: r.penalty, gradNorm: r.gradNorm, examplesPerSec: this.emaRate };
+    yield {
+      type: 'step',
+      t: Date.now(),
+      step: step + 1,
+      epoch: (step + 1) / spe,
+      loss: r.loss,
+      lr,
+      penalty: r.penalty,
+      gradNorm: r.gradNorm,
+      examplesPerSec: this.emaRate,
+    };
   }
 
   async *finish(): AsyncGenerator<EngineEvent> {
@@ -83,7 +100,13 @@ export class TfjsEngine implements Engine {
       this.sgd.dispose();
       this.probeX.dispose();
       const leaked = tfjs().memory().numTensors - this.tensorsAtStart + held + 1;
-      if (leaked > 0) out.push({ type: 'log', t: Date.now(), level: 'warn', message: `${leaked} tensors were not released during training` });
+      if (leaked > 0)
+        out.push({
+          type: 'log',
+          t: Date.now(),
+          level: 'warn',
+          message: `${leaked} tensors were not released during training`,
+        });
     }
     this.setup.model.dispose();
     return out;

@@ -13,10 +13,15 @@ import type { ExampleSet, TrainingSetup } from './setup';
 export const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 
 /** Examples of an {@link ExampleSet} as a [n, h, w, c] tensor. */
-export const toX = (s: ExampleSet, [h, w, c]: [number, number, number]): tfTypes.Tensor4D => tfjs().tensor4d(s.x, [s.n, h, w, c]);
+export const toX = (s: ExampleSet, [h, w, c]: [number, number, number]): tfTypes.Tensor4D =>
+  tfjs().tensor4d(s.x, [s.n, h, w, c]);
 
 /** Mean loss and accuracy of `s` w.r.t. its labels, in chunks of 512 (yielding between them). */
-export async function evaluate(model: Model, s: ExampleSet, setup: TrainingSetup): Promise<{ loss: number; acc: number }> {
+export async function evaluate(
+  model: Model,
+  s: ExampleSet,
+  setup: TrainingSetup,
+): Promise<{ loss: number; acc: number }> {
   const tf = tfjs();
   const { dim, numClasses: K } = setup;
   let lossSum = 0;
@@ -28,7 +33,9 @@ export async function evaluate(model: Model, s: ExampleSet, setup: TrainingSetup
     const r = tf.tidy(() => {
       const logits = model.forward(toX(part, setup.shape));
       const l = tf.mul(crossEntropy(logits, oneHot(part.y, K)), m);
-      const hit = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.tensor1d(part.y, 'int32')), 'float32'));
+      const hit = tf.sum(
+        tf.cast(tf.equal(tf.argMax(logits, 1), tf.tensor1d(part.y, 'int32')), 'float32'),
+      );
       return tf.stack([l, hit]);
     });
     const [l, hit] = r.dataSync();
@@ -41,7 +48,11 @@ export async function evaluate(model: Model, s: ExampleSet, setup: TrainingSetup
 }
 
 /** The `eval` event at `step`: test set, the plain training subset, and the clean/noisy subsets when tracked. */
-export async function evalEvent(setup: TrainingSetup, step: number, stepsPerEpoch: number): Promise<EvalEvent> {
+export async function evalEvent(
+  setup: TrainingSetup,
+  step: number,
+  stepsPerEpoch: number,
+): Promise<EvalEvent> {
   const { model } = setup;
   const te = await evaluate(model, setup.test, setup);
   const tr = await evaluate(model, setup.trainTrack, setup);
@@ -68,10 +79,27 @@ export async function evalEvent(setup: TrainingSetup, step: number, stepsPerEpoc
  * (seeded per step), its standard error, and Tr(F_B) on the same probe with the same sampled labels
  * (‖mean gradient‖² ≤ mean ‖gradient‖² = Tr(F)).
  */
-export function fisherEvent(model: Model, probeX: tfTypes.Tensor4D, seed: number, step: number, stepsPerEpoch: number): FisherEvent {
+export function fisherEvent(
+  model: Model,
+  probeX: tfTypes.Tensor4D,
+  seed: number,
+  step: number,
+  stepsPerEpoch: number,
+): FisherEvent {
   const t0 = performance.now();
   const labelSeed = deriveSeed(seed, 'fisher', step);
   const f = fisherTrace(model, probeX, { seed: labelSeed });
   const trFB = batchFisherTrace(model, probeX, f.labels!);
-  return { type: 'fisher', t: Date.now(), step, epoch: step / stepsPerEpoch, trF: f.trace, trFStderr: f.stderr, probeSize: probeX.shape[0], labelSeed, trFB, ms: performance.now() - t0 };
+  return {
+    type: 'fisher',
+    t: Date.now(),
+    step,
+    epoch: step / stepsPerEpoch,
+    trF: f.trace,
+    trFStderr: f.stderr,
+    probeSize: probeX.shape[0],
+    labelSeed,
+    trFB,
+    ms: performance.now() - t0,
+  };
 }

@@ -20,7 +20,11 @@ export interface ExampleSet {
 }
 
 /** Rows `idx` of `data` (each `dim` floats long), copied. */
-export function gather(data: { x: Float32Array; y: Int32Array }, idx: ArrayLike<number>, dim: number): ExampleSet {
+export function gather(
+  data: { x: Float32Array; y: Int32Array },
+  idx: ArrayLike<number>,
+  dim: number,
+): ExampleSet {
   const n = idx.length;
   const x = new Float32Array(n * dim);
   const y = new Int32Array(n);
@@ -59,24 +63,49 @@ export function arrange(cfg: RunConfig, data: Dataset): TrainingSetup {
   const K = data.numClasses;
   const noise = applyLabelNoise(data.train.y, K, cfg.labelNoise);
   const train = { x: data.train.x, y: noise.y, n: data.train.n };
-  const tracked = trackedSubsets(noise.noisyMask, cfg.labelNoise.trackSize, cfg.labelNoise.seed + 1);
+  const tracked = trackedSubsets(
+    noise.noisyMask,
+    cfg.labelNoise.trackSize,
+    cfg.labelNoise.seed + 1,
+  );
   const rng = new Rng(cfg.seed, 'probe-and-tracking');
   const probeIdx = rng.sample(cfg.fisher.probeSize, train.n);
   const probe = gather(train, probeIdx, dim);
   const cleanSet = noise.noisyCount > 0 ? gather(train, tracked.clean, dim) : null;
-  const noisySet = noise.noisyCount > 0 && tracked.noisy.length ? gather(train, tracked.noisy, dim) : null;
+  const noisySet =
+    noise.noisyCount > 0 && tracked.noisy.length ? gather(train, tracked.noisy, dim) : null;
   // Training loss/accuracy on a plain random subset (its clean/noisy mix is the training set's); the clean and
   // noisy subsets above are tracked separately, each of `trackSize` examples.
-  const trainTrack = gather(train, rng.sample(Math.min(train.n, cfg.labelNoise.trackSize), train.n), dim);
+  const trainTrack = gather(
+    train,
+    rng.sample(Math.min(train.n, cfg.labelNoise.trackSize), train.n),
+    dim,
+  );
   const test = { x: data.test.x, y: data.test.y, n: data.test.n };
   let model: Model;
   try {
     model = createModel(cfg.model, data.inputShape, K, cfg.seed);
   } catch (e) {
     // e.g. an architecture that does not fit the input size: an input error, reported before anything is written
-    throw new ConfigError([`model: ${(e as Error).message} (dataset ${data.name} is ${h}×${w}×${c})`]);
+    throw new ConfigError([
+      `model: ${(e as Error).message} (dataset ${data.name} is ${h}×${w}×${c})`,
+    ]);
   }
-  return { data, shape: [h, w, c], dim, numClasses: K, train, test, probe, probeIdx, cleanSet, noisySet, trainTrack, noisyCount: noise.noisyCount, model };
+  return {
+    data,
+    shape: [h, w, c],
+    dim,
+    numClasses: K,
+    train,
+    test,
+    probe,
+    probeIdx,
+    cleanSet,
+    noisySet,
+    trainTrack,
+    noisyCount: noise.noisyCount,
+    model,
+  };
 }
 
 /** The header's facts about a set-up run. */
@@ -86,7 +115,14 @@ export function headerFacts(cfg: RunConfig, s: TrainingSetup, choice: BackendCho
     probe: { split: 'train' as const, indices: Array.from(s.probeIdx) },
     backend: choice.backend,
     backendRejections: choice.rejections,
-    dataset: { name: s.data.name, trainSize: s.train.n, testSize: s.test.n, inputShape: s.data.inputShape, numClasses: s.numClasses, noisyCount: s.noisyCount },
+    dataset: {
+      name: s.data.name,
+      trainSize: s.train.n,
+      testSize: s.test.n,
+      inputShape: s.data.inputShape,
+      numClasses: s.numClasses,
+      noisyCount: s.noisyCount,
+    },
     model: { arch: cfg.model.arch, paramCount: s.model.paramCount },
     seed: cfg.seed,
     stepsPerEpoch: stepsPerEpoch(cfg),
@@ -101,7 +137,8 @@ export function dataNotes(cfg: RunConfig, s: TrainingSetup): LogEvent[] {
   const { data } = s;
   const K = s.numClasses;
   let maxLabel = 0;
-  for (const ys of [data.train.y, data.test.y]) for (let i = 0; i < ys.length; i++) if (ys[i] > maxLabel) maxLabel = ys[i];
+  for (const ys of [data.train.y, data.test.y])
+    for (let i = 0; i < ys.length; i++) if (ys[i] > maxLabel) maxLabel = ys[i];
   const seen = new Set(data.train.y);
   const missing = Array.from({ length: K }, (_, k) => k).filter((k) => !seen.has(k));
   return [
@@ -111,7 +148,9 @@ export function dataNotes(cfg: RunConfig, s: TrainingSetup): LogEvent[] {
       level: 'info',
       message:
         `dataset idx: ${K} classes inferred from the labels (labels 0..${K - 1}; the largest label in the loaded examples is ${maxLabel})` +
-        (missing.length ? `; ${missing.length} of them have no training example: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''}` : ''),
+        (missing.length
+          ? `; ${missing.length} of them have no training example: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''}`
+          : ''),
     },
   ];
 }

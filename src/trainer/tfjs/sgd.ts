@@ -39,7 +39,11 @@ export class Sgd {
   ) {
     const tf = tfjs();
     this.velocity = model.params.map((p) => tf.keep(tf.zerosLike(p)));
-    this.batches = new BatchIterator(train.n, cfg.optimizer.batchSize, deriveSeed(cfg.seed, 'batches'));
+    this.batches = new BatchIterator(
+      train.n,
+      cfg.optimizer.batchSize,
+      deriveSeed(cfg.seed, 'batches'),
+    );
   }
 
   /** Tensors held between steps (momentum buffers). */
@@ -55,9 +59,13 @@ export class Sgd {
     const batch = gather(this.train, this.batches.next(), h * w * c);
     const xb = toX(batch, this.shape);
     const pen = cfg.penalty;
-    const penaltyOn = pen.kind !== 'none' && pen.alpha > 0 && step / stepsPerEpoch >= pen.startEpoch;
+    const penaltyOn =
+      pen.kind !== 'none' && pen.alpha > 0 && step / stepsPerEpoch >= pen.startEpoch;
     if (penaltyOn && step - this.lastPenaltyStep >= pen.every) {
-      const r = penaltyGradients(pen.kind as Exclude<typeof pen.kind, 'none'>, model, xb, batch.y, { seed: deriveSeed(cfg.seed, 'penalty', step), numClasses: this.numClasses });
+      const r = penaltyGradients(pen.kind as Exclude<typeof pen.kind, 'none'>, model, xb, batch.y, {
+        seed: deriveSeed(cfg.seed, 'penalty', step),
+        numClasses: this.numClasses,
+      });
       this.penaltyGrads?.forEach((g) => g.dispose());
       this.penaltyGrads = r.grads.map((g) => tf.keep(tf.mul(g, pen.alpha)));
       r.grads.forEach((g) => g.dispose());
