@@ -124,6 +124,22 @@ export const HeaderEventSchema = Obj(
     host: Str(1000, 'Host name of the machine that trains.'),
     pid: Int('Process id of the trainer on `host`.'),
     version: Str(100, 'Version of the writer.'),
+    engine: Opt(
+      Obj(
+        {
+          name: Str(100, 'Engine that computed the run: `tfjs` or `torch`.'),
+          device: Str(100, 'Device it ran on, e.g. `wasm`, `cpu`, `cuda:0`, `mps`.'),
+          deviceName: Opt(Str(1000, 'Human-readable device name, e.g. the GPU model.')),
+          versions: Opt(
+            Type.Record(Type.String({ maxLength: 100 }), Str(200), {
+              description:
+                'Versions of the engine and its libraries, e.g. { "torch": "2.5.1", "cuda": "12.4" }.',
+            }),
+          ),
+        },
+        'The engine, device and versions behind the numbers. Absent in runs written before it was recorded (tfjs).',
+      ),
+    ),
     probe: Opt(
       Obj(
         {
