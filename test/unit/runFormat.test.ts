@@ -18,6 +18,7 @@ import {
   salvageRunStatus,
   salvageRunSummary,
 } from '../../src/shared/protocol';
+import { readRun, runInfo } from '../../src/runs/reader';
 
 const root = path.join(__dirname, '..', '..');
 const published: { oneOf: { $ref: string }[] } & Record<string, unknown> = JSON.parse(
@@ -211,4 +212,23 @@ test('run format: a status with an unknown state is refused, a missing heartbeat
   const noStep = salvageRunStatus({ ...status, step: 'x' });
   assert.equal(noStep.value!.step, 0);
   assert.match(noStep.problems[0], /^step:/);
+});
+
+test('run format: runs written by the first release read back whole (reader, listing), no problems', () => {
+  const folders = runFolders(path.join(root, 'docs', 'reproduction'));
+  for (const dir of folders) {
+    const run = readRun(dir);
+    assert.deepEqual(run.problems, [], dir);
+    assert.equal(run.state, 'completed', dir);
+    assert.ok(run.header && run.byType.fisher.length > 0 && run.byType.eval.length > 0, dir);
+    assert.equal(run.corruptLines.length, 0, dir);
+    assert.equal(
+      run.summary!.peakConfirmed,
+      false,
+      `${dir}: a summary without peakConfirmed reads as unconfirmed`,
+    );
+    const info = runInfo(dir);
+    assert.deepEqual(info.problems, [], dir);
+    assert.ok(info.config && info.summary, dir);
+  }
 });
