@@ -5,7 +5,7 @@
 import 'uplot/dist/uPlot.min.css';
 import './common.css';
 import { flatten, showValue } from '../src/shared/configDiff';
-import { fmt } from '../src/shared/format';
+import { engineLabel, engineVersions, fmt } from '../src/shared/format';
 import type { RunState, RunSummary } from '../src/shared/protocol';
 import {
   appendEvents,
@@ -144,10 +144,11 @@ function updateHeader() {
     parts.push(`step ${series.lastStep}${total ? ` / ${total}` : ''}`);
     const ep = series.steps.epoch[series.steps.epoch.length - 1];
     if (ep !== undefined) parts.push(`epoch ${fmt(ep)}`);
-    if (series.header) parts.push(`${series.header.model.arch} · ${series.header.backend}`);
+    if (series.header) parts.push(series.header.model.arch);
   }
   if (stateMessage) parts.push(stateMessage);
   $('run-progress').textContent = parts.join(' · ');
+  renderEngine();
   const stop = $('stop-button');
   const live = state === 'running' || state === 'queued';
   if (live && stop.textContent !== 'Stopping…') stop.removeAttribute('disabled');
@@ -162,6 +163,17 @@ function updateHeader() {
     banner.hidden = false;
     banner.textContent = `Fisher explosion detected at step ${ex.step}${ex.rise ? `: smoothed Tr(F) rose ${fmt(ex.rise, 2)}× above its post-warm-up minimum` : ''}. ${summary ? '' : 'A Fisher penalty (α 0.01 every 10 steps) counters it.'}`;
   } else banner.hidden = true;
+}
+
+/** Engine, device and versions from the run header (`engine`, else its `backend`): `torch 2.5.1 · cuda:0 (…)`. */
+function renderEngine() {
+  const el = $('run-engine');
+  const h = series?.header;
+  const label = h ? engineLabel({ engine: h.engine, backend: h.backend }) : null;
+  el.hidden = !label;
+  el.textContent = label ?? '';
+  const versions = engineVersions(h?.engine);
+  el.title = versions ? `Versions: ${versions}` : '';
 }
 
 function renderConfig() {

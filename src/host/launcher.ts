@@ -1,5 +1,6 @@
 /**
- * Local trainer processes: `node dist/cli.js train <run>/config.json --runs-dir DIR --run-id ID --quiet [--backend B]`
+ * Local trainer processes: `node dist/cli.js train <run>/config.json --runs-dir DIR --run-id ID --quiet [--backend B]
+ * [--python EXE]`
  * as children of the extension host (not detached: they end with the window, and a run that outlived a
  * reload is still followed through its run directory). The resolved config is written once, as the queued
  * placeholder's config.json, and the trainer trains from that file and adopts the folder. A concurrency limit queues runs beyond it (state
@@ -80,6 +81,11 @@ export interface LaunchRequest {
   source: RunSource;
   /** Steps the run will take (for the queued status). */
   totalSteps: number;
+  /**
+   * Python interpreter for the PyTorch engine (`--python`), resolved when the run is launched (src/host/python.ts);
+   * absent: `fisherLens.pythonPath` when set, else none is passed and the CLI picks its own.
+   */
+  python?: string;
 }
 
 /** A run this window launched or queued. */
@@ -96,6 +102,8 @@ export interface LocalRun {
   stopRequested?: boolean;
   /** The config file given to the trainer: the placeholder's config.json. */
   file: string;
+  /** The `--python` interpreter, when one was resolved. */
+  python?: string;
 }
 
 export interface LaunchOutcome {
@@ -143,6 +151,9 @@ export class Launcher extends DisposableOwner {
    * trainer when it starts), and it starts when fewer than `maxConcurrentRuns` of ours are running.
    */
   launch(req: LaunchRequest): LocalRun {
+    // The commands check trust first and say so; this is the last line: no process, no folder.
+    if (!vscode.workspace.isTrusted)
+      throw new Error('this workspace is not trusted: Fisher Lens starts no training here');
     const s = this.settings();
     const config = req.source.config;
     // A runs root such as /proc/x: one clear error (a plain recursive mkdir would loop forever there).
@@ -159,6 +170,7 @@ export class Launcher extends DisposableOwner {
       state: 'queued',
       queuedAt: Date.now(),
       file: path.join(dir, RUN_FILES.config),
+      python: req.python ?? (s.pythonPath || undefined),
     };
     this.runs.set(run.runId, run);
     this.changed.fire(run.runId);
@@ -222,6 +234,7 @@ export class Launcher extends DisposableOwner {
       '--quiet',
     ];
     if (s.backend !== 'auto') args.push('--backend', s.backend);
+    if (run.python) args.push('--python', run.python);
     const node = nodeOverride ?? (s.nodePath || 'node');
     const env: NodeJS.ProcessEnv = { ...process.env };
     // Electron's own binary is plain Node only with this variable; `node` on PATH ignores it.

@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { effectiveState, RunsWatcher, RunTailer, type RunFolderInfo as DirInfo } from '../runs';
-import type { RunEvent, RunState, RunStatus, RunSummary } from '../shared/protocol';
+import type { EngineSource } from '../shared/format';
+import type { HeaderEvent, RunEvent, RunState, RunStatus, RunSummary } from '../shared/protocol';
 import { isTerminal, RUN_FILES } from '../shared/protocol';
 import {
   appendEvents,
@@ -24,6 +25,7 @@ import { isRunEvent } from '../shared/webviewProtocol';
 import { DisposableOwner, toDisposable } from './dispose';
 import { LoadProgress } from './loadProgress';
 import { log } from './log';
+import { engineOf, readRunHeader } from './runHeader';
 
 /** One run directory as the editor shows it (an entry of the {@link RunsModel}). */
 export interface RunEntry {
@@ -45,6 +47,11 @@ export interface RunEntry {
   headline: Headline;
   /** Start time, ms since the epoch. */
   startedAt: number;
+  /**
+   * Engine, device and versions from the run's header (`engine`, else its `backend`; src/shared/format.ts
+   * `engineLabel` names them); null until the header is written. Untrusted text: escape it.
+   */
+  engine?: EngineSource | null;
 }
 
 /** New events of a followed run. `initial`: history read when following started; `reset`: start over. */
@@ -86,6 +93,8 @@ export class RunsModel extends DisposableOwner {
   private entries = new Map<string, RunEntry>();
   private tails = new Map<string, Tail>();
   private autoFollows = new Map<string, Follow>();
+  /** Run headers read so far (a header never changes once written). */
+  private headers = new Map<string, HeaderEvent>();
   private watcher: RunsWatcher | null = null;
   private rootDir = '';
   private readonly changed = this.register(new vscode.EventEmitter<string | undefined>());
@@ -259,6 +268,7 @@ export class RunsModel extends DisposableOwner {
       name: typeof config?.name === 'string' && config.name ? config.name : d.id,
       headline: headline(this.series(d.id), d.summary),
       startedAt: d.startedAt,
+      engine: engineOf(this.header(d.id, d.dir)),
     };
     this.entries.set(d.id, info);
     this.syncAutoFollow(info);
@@ -291,11 +301,25 @@ export class RunsModel extends DisposableOwner {
   private refreshHeadline(runId: string) {
     const prev = this.entries.get(runId);
     if (prev)
-      this.entries.set(runId, { ...prev, headline: headline(this.series(runId), prev.summary) });
+      this.entries.set(runId, {
+        ...prev,
+        headline: headline(this.series(runId), prev.summary),
+        engine: prev.engine ?? engineOf(this.header(runId, prev.dir)),
+      });
+  }
+
+  /** The run's header: from its followed history, else read once from events.jsonl (null until written). */
+  private header(runId: string, dir: string): HeaderEvent | null {
+    const known = this.headers.get(runId);
+    if (known) return known;
+    const h = this.series(runId)?.header ?? readRunHeader(dir);
+    if (h) this.headers.set(runId, h);
+    return h;
   }
 
   private remove(runId: string) {
     this.entries.delete(runId);
+    this.headers.delete(runId);
     this.autoFollows.get(runId)?.dispose();
     this.autoFollows.delete(runId);
     this.changed.fire(undefined);
@@ -321,5 +345,6 @@ export class RunsModel extends DisposableOwner {
     for (const t of this.tails.values()) t.tailer.dispose();
     this.tails.clear();
     this.entries.clear();
+    this.headers.clear();
   }
 }

@@ -4,7 +4,7 @@
  */
 import * as vscode from 'vscode';
 import type { RunState } from '../shared/protocol';
-import { atStep, fmt, pct, peakLabel, times } from '../shared/format';
+import { atStep, engineLabel, engineVersions, fmt, pct, peakLabel, times } from '../shared/format';
 import { DisposableOwner } from './dispose';
 import type { RunEntry, RunsModel } from './runsModel';
 import { markdownText, noLinks, plain, safeMarkdown } from './sanitize';
@@ -99,6 +99,10 @@ export function tooltip(r: RunEntry): vscode.MarkdownString {
   if (h.testAcc !== null) rows.push(['Test accuracy', pct(h.testAcc)]);
   if (h.cleanAcc !== null)
     rows.push(['Clean / noisy train acc.', `${pct(h.cleanAcc)} / ${pct(h.noisyAcc)}`]);
+  const engine = engineLabel(r.engine);
+  if (engine) rows.push(['Engine', engine]);
+  const versions = engineVersions(r.engine?.engine);
+  if (versions) rows.push(['Versions', versions]);
   if (r.summary?.backend) rows.push(['Backend', r.summary.backend]);
   const started = r.status?.startedAt ? Date.parse(r.status.startedAt) : NaN;
   if (Number.isFinite(started)) rows.push(['Started', new Date(started).toLocaleString()]);

@@ -2,24 +2,36 @@
 import os from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
-import type { BackendName } from '../shared/config';
 
-/** Backends of the setting (the run-config schema module is not loaded at activation: it is heavy). */
-const BACKENDS: readonly BackendName[] = [
+/**
+ * Backends of the setting (the run-config schema module is not loaded at activation: it is heavy). The
+ * `torch*` ones run the PyTorch engine with the interpreter from {@link Settings.pythonPath} (src/host/python.ts).
+ */
+export const SETTING_BACKENDS = [
   'auto',
+  'torch',
+  'torch-cuda',
+  'torch-mps',
+  'torch-cpu',
   'tensorflow-gpu',
   'tensorflow',
   'webgpu',
   'wasm',
   'cpu',
-];
+] as const;
+export type SettingBackend = (typeof SETTING_BACKENDS)[number];
 
 export interface Settings {
   /** Absolute runs root. */
   runsDirectory: string;
-  backend: BackendName;
+  backend: SettingBackend;
   /** Node executable for the trainer ('' = `node` on PATH). */
   nodePath: string;
+  /**
+   * Python interpreter for the PyTorch engine ('' = the Python extension's interpreter, else `python3` on the
+   * PATH: see src/host/python.ts). A path is expanded like the runs directory; a bare name is looked up on the PATH.
+   */
+  pythonPath: string;
   maxConcurrentRuns: number;
   /** Object merged into every preset. */
   presetOverrides: Record<string, unknown>;
@@ -43,6 +55,19 @@ export function resolvePath(p: string, fallback: string): string {
   return path.isAbsolute(s) ? path.normalize(s) : path.resolve(ws ?? path.dirname(fallback), s);
 }
 
+/**
+ * An executable setting: '' stays '' (not set); a bare command name (`python3.11`) is left for the PATH; a path
+ * (`~/venv/bin/python`, `${workspaceFolder}/.venv/bin/python`, `.venv/bin/python`) is expanded and made absolute.
+ */
+export function executablePath(v: unknown): string {
+  const s = typeof v === 'string' ? v.trim() : '';
+  if (!s || !/[\\/~]|\$\{/.test(s)) return s;
+  // Without a workspace folder `${workspaceFolder}` cannot expand: left as written, the launch names it.
+  if (s.includes('${workspaceFolder}') && !workspaceRoot()) return s;
+  // A relative path without a workspace folder: relative to the home folder.
+  return resolvePath(s, path.join(os.homedir(), 'python'));
+}
+
 /** Current settings; `globalRuns` is where runs go without a workspace folder. */
 export function getSettings(globalRuns: string): Settings {
   const c = vscode.workspace.getConfiguration('fisherLens');
@@ -53,8 +78,11 @@ export function getSettings(globalRuns: string): Settings {
       c.get<string>('runsDirectory', '${workspaceFolder}/.fisherlens/runs'),
       globalRuns,
     ),
-    backend: (BACKENDS as readonly string[]).includes(backend) ? (backend as BackendName) : 'auto',
+    backend: (SETTING_BACKENDS as readonly string[]).includes(backend)
+      ? (backend as SettingBackend)
+      : 'auto',
     nodePath: c.get<string>('nodePath', '').trim(),
+    pythonPath: executablePath(c.get<string>('pythonPath', '')),
     maxConcurrentRuns: Math.max(1, Math.floor(c.get<number>('maxConcurrentRuns', 1) || 1)),
     presetOverrides:
       overrides && typeof overrides === 'object' && !Array.isArray(overrides)

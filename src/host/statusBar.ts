@@ -5,7 +5,7 @@
  * run becomes active.
  */
 import * as vscode from 'vscode';
-import { fmt, peakLabel } from '../shared/format';
+import { engineLabel, fmt, peakLabel } from '../shared/format';
 import { DisposableOwner } from './dispose';
 import type { RunsModel } from './runsModel';
 import { noIcons, plain } from './sanitize';
@@ -73,7 +73,8 @@ export class RunStatusBar extends DisposableOwner {
     const state = r.stale ? 'stale' : r.state;
     // Only our own `$(pulse)` may render as an icon: everything after it is escaped.
     this.item.text = `$(pulse) ${noIcons([`Tr(F) ${fmt(h.lastTrF)}`, `step ${step}`, state].join(' · '))}`;
-    this.item.tooltip = `Fisher Lens: ${plain(r.runId)} (${state})${r.stale ? `\n${plain(r.stale)}` : ''}${h.peakTrF !== null ? `\n${peakLabel(h.peakKind)} ${fmt(h.peakTrF)}` : ''}\nClick to open the monitor`;
+    const engine = engineLabel(r.engine);
+    this.item.tooltip = `Fisher Lens: ${plain(r.runId)} (${state})${engine ? `\n${plain(engine)}` : ''}${r.stale ? `\n${plain(r.stale)}` : ''}${h.peakTrF !== null ? `\n${peakLabel(h.peakKind)} ${fmt(h.peakTrF)}` : ''}\nClick to open the monitor`;
     this.item.command = {
       command: 'fisherLens.openMonitor',
       title: 'Open Monitor',

@@ -2,7 +2,7 @@
  * Comparing runs: the metrics that can be overlaid, aligning several runs' points onto one x array (by step
  * or epoch) as overlaid charts need, and the summary table. No DOM.
  */
-import { DASH, fmt, pct, type PeakKind } from './format';
+import { DASH, engineLabel, fmt, pct, type PeakKind } from './format';
 import { compareMetrics, summaryColumns, tableOf, type MetricId, type MetricSpec } from './metrics';
 import type { RunState, RunSummary } from './protocol';
 import {
@@ -77,6 +77,8 @@ export function alignMetric(runs: readonly RunSeries[], m: MetricDef, axis: XAxi
 export interface SummaryRow {
   runId: string;
   state: RunState | null;
+  /** Engine and device (`torch 2.5.1 · cuda:0 (…)`) from the run header; null before it is read. */
+  engine: string | null;
   peakTrF: number | null;
   peakStep: number | null;
   /** 'peak': the detector's confirmed early peak; 'max': no confirmed peak, the largest raw Tr(F). */
@@ -98,6 +100,11 @@ export function summaryRow(
   return {
     runId: s.runId,
     state: state ?? summary?.state ?? s.state,
+    engine: engineLabel(
+      s.header
+        ? { engine: s.header.engine, backend: s.header.backend }
+        : { backend: summary?.backend },
+    ),
     peakTrF: h.peakTrF,
     peakStep: h.peakStep,
     peakKind: h.peakKind,
@@ -120,6 +127,7 @@ export function summaryTable(rows: readonly SummaryRow[]): { head: string[]; row
     head: [
       'Run',
       'State',
+      'Engine',
       'Early peak Tr(F) @ step',
       'Tr(F_i) @ step',
       ...cols.map((m) => m.summaryColumn),
@@ -128,6 +136,7 @@ export function summaryTable(rows: readonly SummaryRow[]): { head: string[]; row
     rows: rows.map((s) => [
       s.runId,
       s.state ?? DASH,
+      s.engine ?? DASH,
       s.peakTrF === null
         ? DASH
         : s.peakKind === 'peak'

@@ -185,3 +185,74 @@ export const peakLabel = (kind: PeakKind): string =>
 /** `value` and, when known, ` at step N` (`atStep(1.5, 40) = '1.5 at step 40'`). */
 export const atStep = (value: string, step: number | null | undefined): string =>
   step === null || step === undefined ? value : `${value} at step ${step}`;
+
+// ------------------------------------------------------------------------------- engine, device and versions
+
+/** The run header's `engine` field (src/shared/protocol.ts `HeaderEvent.engine`): untrusted text from a run folder. */
+export interface EngineFields {
+  name: string;
+  device: string;
+  deviceName?: string;
+  versions?: Record<string, string>;
+}
+
+/** What a run says about where it computed: its header's `engine`, else only the backend it used. */
+export interface EngineSource {
+  engine?: EngineFields | null;
+  backend?: string | null;
+}
+
+// C0/C1 controls (tab and line breaks become spaces), zero-width and bidi controls, BOM: never part of a label
+// (the text comes from a run folder). The same set as src/host/sanitize.ts.
+const INVISIBLE =
+  // eslint-disable-next-line no-control-regex
+  /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g;
+
+/** One plain line of at most `max` characters (controls and bidi overrides removed, whitespace collapsed). */
+function oneLine(v: unknown, max: number): string {
+  let s = (typeof v === 'string' ? v : '').replace(INVISIBLE, '').replace(/\s+/g, ' ').trim();
+  if (s.length > max) s = `${s.slice(0, Math.max(0, max - 1))}…`;
+  return s;
+}
+
+/** The tfjs backends (runs written before the header named its engine were all tfjs). */
+const TFJS_BACKENDS = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
+
+/**
+ * Engine and device of a run, for labels: `torch 2.5.1 · cuda:0 (NVIDIA H200)`, `tfjs 4.22.0 · wasm`. A run whose
+ * header has no `engine` (written before it was recorded) is named from its backend: `tfjs · wasm`, `torch · cpu`
+ * (`torch-cpu`), the backend itself otherwise. Null when neither is known. Every part is made one plain, capped
+ * line here (run folders are untrusted); the host still escapes the result for the place it is shown.
+ */
+export function engineLabel(src: EngineSource | null | undefined): string | null {
+  const e = src?.engine;
+  const name = oneLine(e?.name, 40);
+  if (e && name) {
+    const version = oneLine(e.versions?.[e.name], 40);
+    const device = oneLine(e.device, 40);
+    const deviceName = oneLine(e.deviceName, 80);
+    const where = [device, deviceName && (device ? `(${deviceName})` : deviceName)]
+      .filter(Boolean)
+      .join(' ');
+    return [version ? `${name} ${version}` : name, where].filter(Boolean).join(' · ');
+  }
+  const backend = oneLine(src?.backend, 60);
+  if (!backend) return null;
+  const torch = /^torch(?:-(.+))?$/.exec(backend);
+  if (torch) return torch[1] ? `torch · ${torch[1]}` : 'torch';
+  return TFJS_BACKENDS.includes(backend) ? `tfjs · ${backend}` : backend;
+}
+
+/** Every version the header records, the engine's first: `torch 2.5.1, cuda 12.4, python 3.11.9` ('' when none). */
+export function engineVersions(engine: EngineFields | null | undefined): string {
+  const v = engine?.versions;
+  if (!v || typeof v !== 'object') return '';
+  const keys = Object.keys(v).sort((a, b) =>
+    a === engine.name ? -1 : b === engine.name ? 1 : a < b ? -1 : a > b ? 1 : 0,
+  );
+  return keys
+    .slice(0, 20)
+    .map((k) => [oneLine(k, 40), oneLine(v[k], 40)].filter(Boolean).join(' '))
+    .filter(Boolean)
+    .join(', ');
+}

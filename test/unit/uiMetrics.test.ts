@@ -134,6 +134,7 @@ test('metrics: the compare view keeps its metrics, order and summary columns', (
   assert.deepEqual(t.head, [
     'Run',
     'State',
+    'Engine',
     'Early peak Tr(F) @ step',
     'Tr(F_i) @ step',
     'Final test acc.',
@@ -142,7 +143,7 @@ test('metrics: the compare view keeps its metrics, order and summary columns', (
     'Steps',
   ]);
   assert.equal(t.rows[0].length, t.head.length);
-  assert.match(t.rows[0][4], /^\d+\.\d%$/);
+  assert.match(t.rows[0][5], /^\d+\.\d%$/);
 });
 
 test('format: labels, axes, durations and the peak-else-max rule', () => {

@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import * as vscode from 'vscode';
 import { makeRunId } from '../../runs/runId';
 import type { RunSource } from '../launcher';
+import { log } from '../log';
+import { resolvePython } from '../python';
 import { configModule, showConfigError, trusted, type CommandHost } from './common';
 
 /** Launch `source` as a new run named after `nameOrFile`; its id, or undefined when nothing started. */
@@ -22,8 +24,11 @@ export async function launchRun(
   }
   const runId = makeRunId(nameOrFile, new Date(), s.runsDirectory);
   const { totalSteps } = await configModule();
+  // The interpreter for the PyTorch engine (`auto` may pick it too): the setting, the Python extension's, python3.
+  const python = await resolvePython(s.pythonPath, vscode.workspace.workspaceFolders?.[0]?.uri);
+  log.info(`${runId}: Python ${python.exe} (${python.source})`);
   try {
-    launcher.launch({ runId, source, totalSteps: totalSteps(source.config) });
+    launcher.launch({ runId, source, totalSteps: totalSteps(source.config), python: python.exe });
   } catch (e) {
     showConfigError(e, `Could not start ${runId}`);
     return undefined;

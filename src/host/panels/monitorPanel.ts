@@ -23,7 +23,8 @@ function monitorBody(runId: string): string {
   return `<header class="toolbar">
   <div class="run-title"><span class="run-id" id="run-id">${esc(runId)}</span>
     <span id="run-state" class="state" data-state="">loading</span>
-    <span id="run-progress" class="muted"></span></div>
+    <span id="run-progress" class="muted"></span>
+    <span id="run-engine" class="engine" hidden></span></div>
   <div class="controls">
     <label class="ctl">x <vscode-single-select id="x-axis">${option('step', 'step', true)}${option('epoch', 'epoch')}${option('time', 'time (s)')}</vscode-single-select></label>
     ${smoothingControl(['0.6', '0.8', '0.9', '0.95', '0.99'])}

@@ -135,6 +135,8 @@ export const fake = {
   commands: new Map<string, (...a: unknown[]) => unknown>(),
   serializers: new Map<string, unknown>(),
   configEmitter: new EventEmitter<{ affectsConfiguration(s: string): boolean }>(),
+  /** Installed extensions by id (`vscode.extensions.getExtension`), e.g. a fake ms-python.python. */
+  extensions: new Map<string, FakeExtension>(),
   reset() {
     this.messages.length = 0;
     this.answers.length = 0;
@@ -142,6 +144,50 @@ export const fake = {
     this.log.length = 0;
   },
 };
+
+/** An installed extension as `vscode.extensions.getExtension` returns it. */
+export interface FakeExtension {
+  id: string;
+  isActive: boolean;
+  exports: unknown;
+  activate(): Promise<unknown>;
+}
+
+/**
+ * A stand-in for the Python extension (ms-python.python): its API's `environments` with the interpreter
+ * `exe` selected (undefined: an environment without an executable). Counts activations and API calls.
+ */
+export function fakePythonExtension(exe: string | undefined, o: { activateMs?: number } = {}) {
+  const calls = { activate: 0, getActiveEnvironmentPath: 0, resolveEnvironment: 0 };
+  const ext: FakeExtension & { calls: typeof calls } = {
+    id: 'ms-python.python',
+    isActive: false,
+    calls,
+    exports: {
+      environments: {
+        getActiveEnvironmentPath: () => {
+          calls.getActiveEnvironmentPath++;
+          return { id: 'fake-env', path: exe ?? '/fake/env' };
+        },
+        resolveEnvironment: async (p: { path: string }) => {
+          calls.resolveEnvironment++;
+          return {
+            id: 'fake-env',
+            path: p.path,
+            executable: { uri: exe ? Uri.file(exe) : undefined },
+          };
+        },
+      },
+    },
+    async activate() {
+      calls.activate++;
+      if (o.activateMs) await new Promise((r) => setTimeout(r, o.activateMs));
+      ext.isActive = true;
+      return ext.exports;
+    },
+  };
+  return ext;
+}
 
 function message(level: 'info' | 'warn' | 'error') {
   return async (text: string, ...rest: unknown[]) => {
@@ -299,6 +345,12 @@ export const vscodeFake = {
       typeof u === 'string' ? u : path.relative(fake.workspaceFolder || '/', u.fsPath),
     getWorkspaceFolder: () => undefined,
     fs: { readFile: async () => new Uint8Array() },
+  },
+  extensions: {
+    getExtension: (id: string) => fake.extensions.get(id),
+    get all() {
+      return [...fake.extensions.values()];
+    },
   },
   commands: {
     registerCommand: (id: string, fn: (...a: unknown[]) => unknown) => {
