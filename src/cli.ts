@@ -24,10 +24,13 @@ import {
 import {
   AUTO_ORDER,
   BackendUnavailableError,
+  ENGINE_AUTO_ORDER,
   probeAllBackends,
   probeOne,
-  selectBackend,
+  probeTorchBackends,
+  selectEngine,
   type ConcreteBackend,
+  type EngineChoice,
 } from './trainer/backend';
 import { createReporter } from './trainer/progress';
 import { VERSION } from './trainer/version';
@@ -71,6 +74,19 @@ interface Ctx {
 
 const backendOption = () =>
   new Option('--backend <name>', 'compute backend (overrides the config)').choices([...BACKENDS]);
+
+const pythonOption = () =>
+  new Option(
+    '--python <exe>',
+    'Python interpreter with PyTorch for the torch backends (default: $FISHER_LENS_PYTHON, else python3 on the PATH)',
+  );
+
+/** One line naming the backend taken and why the ones before it were not. */
+function backendLine(c: EngineChoice): string {
+  const b = c.choice.backend;
+  const rej = c.choice.rejections;
+  return `backend ${b}${c.engine === 'torch' ? ` (PyTorch engine, ${c.choice.python})` : ''}${rej.length ? `; not taken: ${rej.map((r) => `${r.backend}: ${r.reason}`).join('; ')}` : ''}\n`;
+}
 
 const cut = (v: string) =>
   v.length > 60 ? `${JSON.stringify(v.slice(0, 59))}…` : JSON.stringify(v);
@@ -172,6 +188,7 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
       ).conflicts('quiet'),
     )
     .option('--quiet', 'print nothing but errors (the run folder is the only output)')
+    .addOption(pythonOption())
     .action(
       async (
         configFile: string,
@@ -181,6 +198,7 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
           backend?: BackendName;
           json?: boolean;
           quiet?: boolean;
+          python?: string;
         },
       ) => {
         // Every input is checked before any work (data, backends) and before anything is written.
@@ -199,7 +217,7 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
         if (opts.runId !== undefined) checkRunIdFree(runsRoot, opts.runId);
         // An explicitly requested backend that does not load is an input error (exit 2), found before the data is
         // loaded; the choice is cached, so train() reuses it.
-        await selectBackend(config.backend);
+        await selectEngine(config.backend, { python: opts.python });
         const { train } = await import('./trainer/train');
         const reporter = createReporter({
           mode: opts.quiet ? 'quiet' : opts.json ? 'json' : 'progress',
@@ -213,6 +231,7 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
             configName: path.basename(configFile).replace(/(\.fisher)?\.json$/i, ''),
             sinks: [reporter],
             handleSignals: true,
+            python: opts.python,
           });
         } catch (e) {
           if ((e as Error)?.name === 'DataError')
@@ -254,6 +273,7 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
       0,
     )
     .addOption(backendOption())
+    .addOption(pythonOption())
     .option('--json', 'print JSON')
     .action(async (opts: TraceOptions & { json?: boolean }) => {
       const { traceCheckpoint } = await import('./trainer/trace');
@@ -271,8 +291,9 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
     .command('doctor')
     .description('show which compute backends load on this machine and why the others do not')
     .option('--json', 'print JSON')
+    .addOption(pythonOption())
     .addOption(new Option('--probe <backend>').choices([...AUTO_ORDER]).hideHelp())
-    .action(async (opts: { json?: boolean; probe?: ConcreteBackend }) => {
+    .action(async (opts: { json?: boolean; probe?: ConcreteBackend; python?: string }) => {
       if (opts.probe) {
         // Child mode: one backend per process, so a native crash or a global side effect cannot mask the others.
         io.stdout(JSON.stringify(await probeOne(opts.probe)) + '\n');
@@ -294,16 +315,35 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
           };
         }
       });
+      const torch = probeTorchBackends(opts.python);
+      const all = [...torch.backends, ...results];
+      const byName = new Map(all.map((r) => [r.backend as string, r]));
+      const chosen = ENGINE_AUTO_ORDER.map((b) => byName.get(b)).find((r) => r?.ok);
+      const info = torch.probe.info;
       if (opts.json) {
-        io.stdout(JSON.stringify({ node: process.version, backends: results }) + '\n');
+        io.stdout(
+          JSON.stringify({
+            node: process.version,
+            python: {
+              command: torch.probe.python,
+              problem: torch.probe.problem,
+              ...(info ?? {}),
+            },
+            backends: all,
+            auto: chosen?.backend ?? null,
+          }) + '\n',
+        );
         return;
       }
       io.stdout(
         `fisher-lens ${VERSION} on Node ${process.version} (${process.platform}-${process.arch})\n`,
       );
-      const chosen = results.find((r) => r.ok);
-      for (const r of results)
-        io.stdout(`  ${r.ok ? '✔' : '✘'} ${r.backend.padEnd(15)} ${r.detail}\n`);
+      io.stdout(
+        info
+          ? `Python ${info.python} (${info.executable}): ${info.torch ? `torch ${info.torch}` : 'no torch'}${info.torch ? `; CUDA ${info.cuda.available ? `${info.cuda.version}: ${info.cuda.devices.join(', ')}` : `no (${info.cuda.reason})`}; MPS ${info.mps.available ? 'yes' : `no (${info.mps.reason})`}` : ''}\n`
+          : `Python: ${torch.probe.problem}\n`,
+      );
+      for (const r of all) io.stdout(`  ${r.ok ? '✔' : '✘'} ${r.backend.padEnd(15)} ${r.detail}\n`);
       io.stdout(
         chosen
           ? `auto → ${chosen.backend}\n`
@@ -319,13 +359,17 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
     .option('--runs-dir <dir>', 'runs root directory', path.join('.fisherlens', 'runs'))
     .addOption(backendOption())
     .option('--steps <n>', 'steps per run', positiveInt('--steps'))
-    .action(async (opts: { runsDir: string; backend?: BackendName; steps?: number }) => {
-      const runsRoot = path.resolve(opts.runsDir);
-      checkWritableDir(runsRoot, '--runs-dir');
-      await selectBackend(opts.backend ?? 'auto');
-      const { runDemo } = await import('./trainer/demo');
-      await runDemo({ runsRoot, backend: opts.backend, steps: opts.steps });
-    });
+    .addOption(pythonOption())
+    .action(
+      async (opts: { runsDir: string; backend?: BackendName; steps?: number; python?: string }) => {
+        const runsRoot = path.resolve(opts.runsDir);
+        checkWritableDir(runsRoot, '--runs-dir');
+        const c = await selectEngine(opts.backend ?? 'auto', { python: opts.python });
+        io.stdout(backendLine(c));
+        const { runDemo } = await import('./trainer/demo');
+        await runDemo({ runsRoot, backend: opts.backend, steps: opts.steps, python: opts.python });
+      },
+    );
 
   registerReproduceCommand(program, trainRunner).hook('preAction', (cmd) => {
     // The reproduce command's own folder arguments, checked before the first run starts.

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import platform
 import signal
 import sys
 import threading
@@ -117,6 +118,23 @@ class Control:
         self.out = out
         self.stop_on_eof = stop_on_eof
         self.signals = 0
+        # --lockstep: one {"cmd":"step"} line per step (the TS loop's pull), so the engine never runs ahead.
+        self.credits = 0
+        self.cond = threading.Condition()
+
+    def wait_credit(self) -> bool:
+        """Block until a step is granted (True) or a stop is requested (False)."""
+        with self.cond:
+            while self.credits == 0 and not self.stop:
+                self.cond.wait(0.05)
+            if self.stop:
+                return False
+            self.credits -= 1
+            return True
+
+    def _wake(self):
+        with self.cond:
+            self.cond.notify_all()
 
     def start_stdin(self):
         t = threading.Thread(target=self._read, daemon=True)
@@ -133,7 +151,11 @@ class Control:
                     cmd = msg.get("cmd") if isinstance(msg, dict) else None
                 except ValueError:
                     cmd = None
-                if cmd == "stop":
+                if cmd == "step":
+                    with self.cond:
+                        self.credits += 1
+                        self.cond.notify_all()
+                elif cmd == "stop":
                     self.stop = self.stop or "stop command"
                 elif cmd == "abort":
                     self.abort = True
@@ -145,6 +167,7 @@ class Control:
             pass
         if self.stop_on_eof:
             self.stop = self.stop or "stdin closed"
+        self._wake()
 
     def on_signal(self, signum, _frame):
         self.signals += 1
@@ -163,8 +186,9 @@ class Control:
 
 class Engine:
     def __init__(self, cfg: dict, device: torch.device, out: Out, control: Control | None = None,
-                 checkpoint_dir: str | None = None):
+                 checkpoint_dir: str | None = None, lockstep: bool = False):
         self.cfg = cfg
+        self.lockstep = lockstep
         self.dev = device
         self.out = out
         self.control = control
@@ -214,6 +238,7 @@ class Engine:
         d = self.data
         return {"type": "engine", "t": now_ms(), "engine": "torch", "engineVersion": __version__,
                 "device": str(self.dev), "torch": torch.__version__, "deviceName": device_name(self.dev),
+                "python": platform.python_version(), "cuda": torch.version.cuda,
                 "threads": torch.get_num_threads(), "pid": os.getpid(),
                 "paramCount": self.model.param_count, "layerWidths": self.model.layer_widths,
                 "dataset": {"name": d.name, "trainSize": d.train.n, "testSize": d.test.y.shape[0],
@@ -309,6 +334,9 @@ class Engine:
         step = 0
         while step < self.total:
             if ctl and ctl.stop:
+                state = "stopped"
+                break
+            if ctl and self.lockstep and not ctl.wait_credit():
                 state = "stopped"
                 break
             if step % cfg["fisher"]["every"] == 0:

@@ -1,12 +1,25 @@
 /**
- * Run-time backend selection for the trainer process. `auto` tries, in order, tensorflow-gpu
- * (@tensorflow/tfjs-node-gpu), tensorflow (@tensorflow/tfjs-node), webgpu (Dawn through the `webgpu` package,
- * only with a hardware adapter), wasm, cpu, and records why each rejected candidate was not taken.
+ * Run-time backend selection for the trainer process: which engine (tfjs in process, or the PyTorch child) and
+ * which device. `auto` ({@link ENGINE_AUTO_ORDER}) tries, in order, torch-cuda (PyTorch on an NVIDIA GPU),
+ * tensorflow-gpu (@tensorflow/tfjs-node-gpu), tensorflow (@tensorflow/tfjs-node), webgpu (Dawn through the
+ * `webgpu` package, only with a hardware adapter), torch-cpu, wasm, cpu, and records why each rejected candidate
+ * was not taken. **The CPU rule**: with a working PyTorch (≥ 1.13) torch-cpu comes before wasm, because it is
+ * faster per step on both models measured (`npm run bench`, 2 shared cores: MLP 3×, SimpleCNN 5–6×; exact Tr(F)
+ * on par); its one cost, 1–3 s to start Python and import torch, is repaid within the first ~100 MLP steps.
+ * torch-mps is never chosen by `auto` (unmeasured): ask for `torch` or `torch-mps`.
  * The native packages are optional dependencies: their install downloads libtensorflow, which may not be possible.
  */
 import type { BackendRejection } from '../shared/protocol';
-import type { BackendName } from '../shared/config';
+import { TORCH_BACKENDS, type BackendName } from '../shared/config';
 import { setupWasm } from '../core/backend';
+import {
+  probePython,
+  pythonCommand,
+  torchBackendStatus,
+  type PythonProbe,
+  type TorchBackend,
+} from './torch/python';
+import type { TorchChoice } from './torch/engine';
 
 // tfjs is loaded lazily so that `doctor` and config errors stay fast and a missing package is a clear message.
 type TF = typeof import('@tensorflow/tfjs');
@@ -16,8 +29,19 @@ export function tfjs(): TF {
   return tfModule;
 }
 
+/** The tfjs backends, in `auto` order (each probed in process). */
 export const AUTO_ORDER = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type ConcreteBackend = (typeof AUTO_ORDER)[number];
+/** `auto` over both engines: torch-cuda first, torch-cpu right before wasm (the CPU rule above). */
+export const ENGINE_AUTO_ORDER = [
+  'torch-cuda',
+  'tensorflow-gpu',
+  'tensorflow',
+  'webgpu',
+  'torch-cpu',
+  'wasm',
+  'cpu',
+] as const;
 
 export interface BackendChoice {
   backend: ConcreteBackend;
@@ -133,7 +157,7 @@ export class BackendUnavailableError extends Error {
 /** Pick and activate a backend. `auto` walks {@link AUTO_ORDER}; a named backend fails with its reason. */
 const chosen = new Map<BackendName, BackendChoice>();
 
-export async function selectBackend(requested: BackendName): Promise<BackendChoice> {
+export async function selectBackend(requested: 'auto' | ConcreteBackend): Promise<BackendChoice> {
   // One process may train several runs (demo, reproduce, bench): probe once per request, then reuse.
   const cached = chosen.get(requested);
   if (cached && tfjs().getBackend() === cached.engineName) return cached;
@@ -142,7 +166,7 @@ export async function selectBackend(requested: BackendName): Promise<BackendChoi
   return choice;
 }
 
-async function probeOrder(requested: BackendName): Promise<BackendChoice> {
+async function probeOrder(requested: 'auto' | ConcreteBackend): Promise<BackendChoice> {
   const order: readonly ConcreteBackend[] = requested === 'auto' ? AUTO_ORDER : [requested];
   const rejections: BackendRejection[] = [];
   for (const name of order) {
@@ -177,4 +201,108 @@ export async function probeOne(name: ConcreteBackend): Promise<{ ok: boolean; de
   } catch (e) {
     return { ok: false, detail: short(e) };
   }
+}
+
+// ---- both engines ---------------------------------------------------------------------------------
+
+export const isTorchBackend = (b: string): b is TorchBackend =>
+  (TORCH_BACKENDS as readonly string[]).includes(b);
+
+/** The engine a run uses: tfjs in this process with its backend, or the PyTorch child on a device. */
+export type EngineChoice =
+  { engine: 'tfjs'; choice: BackendChoice } | { engine: 'torch'; choice: TorchChoice };
+
+export interface EngineSelectOptions {
+  /** The Python interpreter (`--python`); default FISHER_LENS_PYTHON, else `python3`. */
+  python?: string;
+}
+
+const engineChoices = new Map<string, EngineChoice>();
+
+/**
+ * Pick the engine and backend for `requested`. A named torch backend probes Python once (one child) and fails with
+ * the reason (no Python, no torch, no CUDA, …); `auto` walks {@link ENGINE_AUTO_ORDER}; a tfjs backend is
+ * {@link selectBackend}. Cached per request and interpreter, so the CLI's check and the run agree.
+ */
+export async function selectEngine(
+  requested: BackendName,
+  opts: EngineSelectOptions = {},
+): Promise<EngineChoice> {
+  const python = pythonCommand(opts.python);
+  const key = `${requested}\0${python}`;
+  const cached = engineChoices.get(key);
+  if (cached && (cached.engine === 'torch' || tfjs().getBackend() === cached.choice.engineName))
+    return cached;
+  const choice = await selectUncached(requested, python);
+  engineChoices.set(key, choice);
+  return choice;
+}
+
+function torchChoice(
+  backend: TorchBackend,
+  probe: PythonProbe,
+  rejections: BackendRejection[],
+): TorchChoice | string {
+  const s = torchBackendStatus(backend, probe);
+  if (!s.ok) return s.reason;
+  if (backend === 'torch') {
+    // The best device: say why the better ones were not taken.
+    for (const b of ['torch-cuda', 'torch-mps'] as const) {
+      if (`torch-${s.device}` === b) break;
+      const r = torchBackendStatus(b, probe);
+      if (!r.ok) rejections.push({ backend: b, reason: r.reason });
+    }
+  }
+  return {
+    backend: `torch-${s.device}`,
+    device: s.device,
+    python: probe.python,
+    rejections,
+    detail: s.detail,
+  };
+}
+
+async function selectUncached(requested: BackendName, python: string): Promise<EngineChoice> {
+  if (isTorchBackend(requested)) {
+    const c = torchChoice(requested, probePython(python), []);
+    if (typeof c === 'string')
+      throw new BackendUnavailableError(requested, [{ backend: requested, reason: c }]);
+    return { engine: 'torch', choice: c };
+  }
+  if (requested !== 'auto') return { engine: 'tfjs', choice: await selectBackend(requested) };
+  const rejections: BackendRejection[] = [];
+  let probe: PythonProbe | undefined;
+  for (const name of ENGINE_AUTO_ORDER) {
+    if (isTorchBackend(name)) {
+      probe ??= probePython(python);
+      const c = torchChoice(name, probe, rejections);
+      if (typeof c !== 'string') return { engine: 'torch', choice: c };
+      rejections.push({ backend: name, reason: c });
+      continue;
+    }
+    try {
+      const { engineName, detail } = await tryBackend(name);
+      const choice = { backend: name, engineName, rejections, detail };
+      chosen.set('auto', choice);
+      return { engine: 'tfjs', choice };
+    } catch (e) {
+      rejections.push({ backend: name, reason: short(e) });
+    }
+  }
+  throw new BackendUnavailableError('auto', rejections);
+}
+
+/** For `fisher-lens doctor`: the interpreter and torch, and whether each torch backend is usable and why. */
+export function probeTorchBackends(python?: string): {
+  probe: PythonProbe;
+  backends: { backend: TorchBackend; ok: boolean; detail: string }[];
+} {
+  const probe = probePython(pythonCommand(python));
+  return {
+    probe,
+    backends: TORCH_BACKENDS.map((b) => {
+      const s = torchBackendStatus(b, probe);
+      return { backend: b, ok: s.ok, detail: s.ok ? `${s.device}: ${s.detail}` : s.reason };
+    }),
+  };
 }

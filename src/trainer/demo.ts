@@ -27,6 +27,8 @@ export async function runDemo(opts: {
   runsRoot: string;
   backend?: BackendName;
   steps?: number;
+  /** The Python interpreter for the torch backends. */
+  python?: string;
 }): Promise<RunSummary[]> {
   const out: RunSummary[] = [];
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
@@ -45,6 +47,7 @@ export async function runDemo(opts: {
       runId: `${stamp}-${r.name}`,
       sinks: [reporter],
       handleSignals: true,
+      python: opts.python,
     });
     reporter.done(s);
     out.push(s);

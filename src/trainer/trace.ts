@@ -13,7 +13,8 @@ import {
 } from '../shared/config';
 import { Rng } from '../shared/rng';
 import { loadDataset, DataError } from './data';
-import { selectBackend, tfjs } from './backend';
+import { selectEngine, tfjs } from './backend';
+import { traceWithTorch } from './torch/trace';
 import { installPatches, loadModel, fisherTrace } from '../core';
 
 export interface TraceOptions {
@@ -23,6 +24,8 @@ export interface TraceOptions {
   labels: 'given' | 'sampled';
   seed: number;
   backend?: BackendName;
+  /** The Python interpreter for the torch backends (`--python`). */
+  python?: string;
 }
 
 export interface TraceResult {
@@ -144,7 +147,22 @@ export function checkTraceOptions(opts: TraceOptions): {
 
 export async function traceCheckpoint(opts: TraceOptions): Promise<TraceResult> {
   const { dataset, split } = checkTraceOptions(opts);
-  const choice = await selectBackend(opts.backend ?? 'auto');
+  const engine = await selectEngine(opts.backend ?? 'auto', { python: opts.python });
+  if (engine.engine === 'torch') {
+    const r = traceWithTorch(engine.choice, opts, dataset, split);
+    return {
+      checkpoint: opts.checkpoint,
+      data: opts.data,
+      split,
+      labels: opts.labels,
+      backend: engine.choice.backend,
+      count: opts.count,
+      seed: opts.seed,
+      ...r,
+      labelSeed: opts.labels === 'sampled' ? opts.seed : null,
+    };
+  }
+  const choice = engine.choice;
   installPatches(choice.engineName);
   const tf = tfjs();
   let model: ReturnType<typeof loadModel>;

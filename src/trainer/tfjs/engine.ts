@@ -8,7 +8,7 @@ import { stepsPerEpoch, totalSteps, type RunConfig } from '../../shared/config';
 import type { LogEvent } from '../../shared/protocol';
 import { installPatches, saveParams } from '../../core';
 import { loadDataset } from '../data';
-import { selectBackend, tfjs } from '../backend';
+import { isTorchBackend, selectBackend, tfjs, type BackendChoice } from '../backend';
 import { learningRate } from '../schedule';
 import type { Engine, EngineEvent, EngineStart } from '../engine';
 import { arrange, dataNotes, headerFacts, type TrainingSetup } from './setup';
@@ -28,13 +28,21 @@ export class TfjsEngine implements Engine {
   /** EMA of the examples per second. */
   private emaRate = 0;
 
-  /** @param baseDir folder a relative `dataset.path` resolves against (a resolved config has none). */
-  constructor(private readonly baseDir?: string) {}
+  /**
+   * @param baseDir folder a relative `dataset.path` resolves against (a resolved config has none).
+   * @param choice the backend chosen already (e.g. by `auto` over both engines); default: chosen at start.
+   */
+  constructor(
+    private readonly baseDir?: string,
+    private readonly choice?: BackendChoice,
+  ) {}
 
   async start(cfg: RunConfig): Promise<EngineStart> {
     this.cfg = cfg;
     const data = loadDataset(cfg.dataset, { seed: cfg.seed, baseDir: this.baseDir });
-    const choice = await selectBackend(cfg.backend);
+    if (!this.choice && isTorchBackend(cfg.backend))
+      throw new Error(`backend ${cfg.backend} is the PyTorch engine's, not tfjs's`);
+    const choice = this.choice ?? (await selectBackend(cfg.backend as 'auto'));
     installPatches(choice.engineName);
     this.setup = arrange(cfg, data);
     this.spe = stepsPerEpoch(cfg);
