@@ -8,6 +8,7 @@
  * Env: E2E_VSIX (the .vsix to install; default <repo>/fisher-lens.vsix), E2E_KEEP=1 keeps the session dir.
  * Prints `N passed, N failed` as its last line; exit status 1 when anything failed.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Frame } from 'playwright-core';
@@ -16,6 +17,7 @@ import {
   BASE_SETTINGS,
   Browse,
   CodeServer,
+  findWebviewFrame,
   freePort,
   installExtension,
   lap,
@@ -44,6 +46,8 @@ const PRESET_2 = /Small learning rate \(/i;
 const SEL = {
   chartTrf: '#chart-trf', // data-points = Tr(F) points received
   runState: '#run-state',
+  runId: '#run-id',
+  runEngine: '#run-engine', // engine · device from the run header, e.g. "torch 2.5.1 · cpu"
   stop: '#stop-button',
   legend: '#compare-legend',
   legendItem: '#compare-legend .legend-item',
@@ -72,6 +76,23 @@ const LONG_CONFIG = {
   fisher: { every: 5, probeSize: 32 },
   evalEvery: 20,
 };
+
+/** The PyTorch step: this interpreter (`fisherLens.pythonPath`) on `torch-cpu` (`fisherLens.backend`), workspace settings. */
+const TORCH_PYTHON = '/usr/bin/python3';
+const TORCH_SETTINGS = { 'fisherLens.backend': 'torch-cpu', 'fisherLens.pythonPath': TORCH_PYTHON };
+
+/** Why the PyTorch step cannot run here (null when it can): {@link TORCH_PYTHON} must import torch. */
+function torchMissing(): string | null {
+  const r = spawnSync(TORCH_PYTHON, ['-c', 'import torch; print(torch.__version__)'], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  if (r.error) return `${TORCH_PYTHON} cannot be run (${r.error.message})`;
+  if (r.status !== 0)
+    return `${TORCH_PYTHON} has no PyTorch (${(r.stderr || '').trim().split('\n').pop()}); Debian: apt-get install python3-torch`;
+  lap(`${TORCH_PYTHON}: torch ${r.stdout.trim()}`);
+  return null;
+}
 
 const settingsWith = (overrides: unknown) => ({
   ...BASE_SETTINGS,
@@ -124,6 +145,20 @@ function rowState(r: TreeRow): string | undefined {
   for (const st of ['completed', 'stopped', 'failed', 'diverged', 'running', 'queued'])
     if (words.includes(st)) return st;
   return undefined;
+}
+
+/** The visible monitor webview of run `id` (its `#run-id`). */
+async function monitorOf(wb: Workbench, id: string, timeoutMs: number): Promise<Frame> {
+  return waitFor(
+    `the monitor of ${id}`,
+    async () => {
+      const f = await findWebviewFrame(wb.page, SEL.chartTrf);
+      const shown = await f?.$eval(SEL.runId, (e) => (e.textContent ?? '').trim()).catch(() => '');
+      return f && shown === id ? f : undefined;
+    },
+    timeoutMs,
+    300,
+  );
 }
 
 async function treeRowFor(wb: Workbench, id: string): Promise<TreeRow | undefined> {
@@ -227,7 +262,7 @@ async function main(): Promise<number> {
         .catch((e) => lap(`(no failure screenshot: ${e})`));
     copyLogs(session);
   });
-  const ids: { first?: string; second?: string; third?: string } = {};
+  const ids: { first?: string; second?: string; third?: string; torch?: string } = {};
 
   try {
     await runner.test('install the packaged .vsix into a fresh code-server', async () => {
@@ -466,6 +501,72 @@ async function main(): Promise<number> {
       lap(`monitor after stop: ${JSON.stringify(monState)}`);
     }, [T_TREE1]);
 
+    const T_TORCH =
+      'New Run… (large-LR preset) on torch-cpu: the monitor fills and names the engine and device (torch · cpu)';
+    const noTorch = torchMissing();
+    if (noTorch) runner.skip(T_TORCH, noTorch);
+    else
+      await runner.test(T_TORCH, async () => {
+        const w = wb!;
+        // Workspace settings for this run only: the PyTorch engine on the CPU, this interpreter.
+        const vsDir = path.join(session.workspace, '.vscode');
+        const wsSettings = path.join(vsDir, 'settings.json');
+        fs.mkdirSync(vsDir, { recursive: true });
+        fs.writeFileSync(wsSettings, JSON.stringify(TORCH_SETTINGS, null, 2) + '\n');
+        await sleep(2000); // VS Code picks up the changed settings file
+        try {
+          ids.torch = await newRunFromPalette(w, session, PRESET_1);
+          const id = ids.torch;
+          let mon = await monitorOf(w, id, 60_000);
+          let last: MonitorSample | undefined;
+          let engine = '';
+          const end = Date.now() + 240_000;
+          for (;;) {
+            try {
+              last = await sampleMonitor(mon);
+              engine = await mon.$eval(SEL.runEngine, (e) => (e.textContent ?? '').trim());
+            } catch {
+              mon = await monitorOf(w, id, 20_000); // the frame was re-created
+              continue;
+            }
+            if (TERMINAL.some((st) => last!.state.includes(st))) break;
+            if (Date.now() > end)
+              throw new Error(
+                `the torch-cpu run did not finish within 240 s (${JSON.stringify(last)})`,
+              );
+            await sleep(300);
+          }
+          lap(`torch monitor: ${JSON.stringify(last)} engine "${engine}"`);
+          const st = readStatus(session, id);
+          assert(
+            last.state.includes('completed'),
+            `#run-state ends "completed" (got "${last.state}"; status.json: ${st?.state}, error ${JSON.stringify(st?.error ?? null)})`,
+          );
+          assert(last.points >= 20, `≥ 20 Tr(F) points in the monitor (got ${last.points})`);
+          assert(
+            /^torch\b.*·\s*cpu\b/.test(engine),
+            `the monitor names the engine and device "torch … · cpu" (got "${engine}")`,
+          );
+          const title = await mon.$eval(SEL.runEngine, (e) => e.getAttribute('title') ?? '');
+          lap(`engine versions (tooltip): ${title}`);
+          await b!.screenshot('monitor-torch');
+          // Cross-check with the run folder: the header of events.jsonl names the engine.
+          const header = JSON.parse(
+            fs
+              .readFileSync(path.join(runsRoot(session), id, 'events.jsonl'), 'utf8')
+              .split('\n')[0],
+          );
+          lap(`header: backend ${header.backend}, engine ${JSON.stringify(header.engine ?? null)}`);
+          assert(
+            header.engine?.name === 'torch' || /^torch/.test(String(header.backend)),
+            `events.jsonl's header names the torch engine (got ${JSON.stringify({ backend: header.backend, engine: header.engine })})`,
+          );
+          await waitTreeState(w, id, 'completed', 60_000);
+        } finally {
+          fs.rmSync(wsSettings, { force: true });
+        }
+      }, ['code-server starts and the workbench loads with the Fisher Lens container']);
+
     const T_WB = 'code-server starts and the workbench loads with the Fisher Lens container';
     await runner.test(
       'no uncaught JavaScript error in our webviews',
@@ -550,7 +651,7 @@ async function main(): Promise<number> {
     copyLogs(session);
   }
 
-  const { passed, failed } = runner.summary();
+  const { passed, failed, skipped } = runner.summary();
   fs.writeFileSync(
     path.join(RESULTS, 'e2e-results.json'),
     JSON.stringify({ ids, results: runner.results }, null, 2),
@@ -558,13 +659,16 @@ async function main(): Promise<number> {
   console.log('');
   for (const r of runner.results)
     console.log(
-      `${r.ok ? 'PASS' : r.skipped ? 'SKIP' : 'FAIL'}  ${r.name}${r.ok ? '' : '\n        ' + (r.error ?? '').split('\n')[0]}`,
+      r.skipReason
+        ? `SKIP  ${r.name}\n        ${r.skipReason}`
+        : `${r.ok ? 'PASS' : r.skipped ? 'SKIP' : 'FAIL'}  ${r.name}${r.ok ? '' : '\n        ' + (r.error ?? '').split('\n')[0]}`,
     );
   if (failed)
     console.log(
       `(failure screenshots, server and extension-host logs: ${path.relative(REPO, RESULTS)}/; session: ${session.dir})`,
     );
   else if (!process.env.E2E_KEEP) fs.rmSync(session.dir, { recursive: true, force: true });
+  if (skipped) console.log(`${skipped} skipped (the reason is printed with each)`);
   console.log(`${passed} passed, ${failed} failed`);
   return failed ? 1 : 0;
 }

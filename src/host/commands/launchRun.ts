@@ -25,10 +25,18 @@ export async function launchRun(
   const runId = makeRunId(nameOrFile, new Date(), s.runsDirectory);
   const { totalSteps } = await configModule();
   // The interpreter for the PyTorch engine (`auto` may pick it too): the setting, the Python extension's, python3.
+  // `python3` on the PATH is also the trainer's own default (after $FISHER_LENS_PYTHON): no --python then.
   const python = await resolvePython(s.pythonPath, vscode.workspace.workspaceFolders?.[0]?.uri);
-  log.info(`${runId}: Python ${python.exe} (${python.source})`);
+  log.info(
+    `${runId}: Python for the PyTorch engine: ${python.exe} (${python.source === 'path' ? "on the PATH, the trainer's default" : python.source})`,
+  );
   try {
-    launcher.launch({ runId, source, totalSteps: totalSteps(source.config), python: python.exe });
+    launcher.launch({
+      runId,
+      source,
+      totalSteps: totalSteps(source.config),
+      python: python.source === 'path' ? undefined : python.exe,
+    });
   } catch (e) {
     showConfigError(e, `Could not start ${runId}`);
     return undefined;
