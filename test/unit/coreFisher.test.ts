@@ -11,9 +11,9 @@ import {
   randomInput,
   randomLabels,
   relErr,
-  runTorch,
   tensorDelta,
   torchCase,
+  torchReference,
   useBackend,
 } from '../fixtures/coreTestUtils';
 
@@ -107,7 +107,7 @@ describe('Fisher trace', () => {
     const x = randomInput(3, t.input, 6);
     const y = randomLabels(3, K, 8);
     try {
-      const ref = runTorch([
+      const ref = torchReference('coreFisher', 'simplecnn', [
         torchCase('cnn', m, x, [{ kind: 'expectedNorms' }, { kind: 'grad', labels: y }]),
       ]);
       const exact = fisherTrace(m, x, { mode: 'exact' });

@@ -26,9 +26,8 @@ import {
   mnistBatch,
   mnistIdxFiles,
   relErr,
-  runTorch,
   torchCase,
-  torchUnavailable,
+  torchReference,
   useBackend,
   type TorchResult,
   type TorchTask,
@@ -37,7 +36,6 @@ import {
 const TOL = 1e-4; // float32 (tfjs) vs float64 (torch)
 const K = 10;
 const KINDS: PenaltyKind[] = ['fisher', 'gp', 'gpr', 'gpx'];
-const SKIP = torchUnavailable();
 
 /** Largest per-element relative difference |a−b|/|b|. */
 function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -53,9 +51,6 @@ const unit = (v: ArrayLike<number>) => {
   const n = norm(v);
   return Array.from(v, (a) => a / n);
 };
-/** Sum of squares of torch's per-parameter gradient arrays. */
-const sqNorm = (grads: number[][]) =>
-  grads.reduce((s, g) => s + g.reduce((t, a) => t + a * a, 0), 0);
 
 /** Every model that pools (max: simplecnn, vgg11; average: resnet), narrow enough for seconds. */
 const POOLING: { name: string; spec: ModelSpec; maxPools: boolean }[] = [
@@ -64,7 +59,7 @@ const POOLING: { name: string; spec: ModelSpec; maxPools: boolean }[] = [
   { name: 'resnet', spec: { arch: 'resnet', width: 0.25 }, maxPools: false },
 ];
 
-describe('max-pool gradient with tied maxima vs PyTorch float64', { skip: SKIP ?? false }, () => {
+describe('max-pool gradient with tied maxima vs PyTorch float64', () => {
   before(async () => {
     await useBackend('wasm');
   });
@@ -117,7 +112,7 @@ describe('max-pool gradient with tied maxima vs PyTorch float64', { skip: SKIP ?
     const wasm = await dxOn('wasm');
     const cpu = await dxOn('cpu');
     await useBackend('wasm');
-    const [[ref]] = runTorch([
+    const [[ref]] = torchReference('coreMaxPoolTies', 'constructed ties', [
       { id: 'pool', op: 'maxpool', shape: [B, H, W, C], x: Array.from(xv), dy: Array.from(dyv) },
     ]);
     assert.deepEqual(wasm, ref.dx, 'wasm vs torch, element for element');
@@ -191,7 +186,7 @@ describe('max-pool gradient with tied maxima vs PyTorch float64', { skip: SKIP ?
           { kind: 'perExample', labels: y },
           { kind: 'perExample', labels: o.sampled.labels },
           { kind: 'expectedNorms' },
-          { kind: 'grad', labels: o.sampled.labels },
+          { kind: 'gradSqNorm', labels: o.sampled.labels },
           ...KINDS.map((kind): TorchTask => ({
             kind: 'penalty',
             penalty: kind,
@@ -215,8 +210,8 @@ describe('max-pool gradient with tied maxima vs PyTorch float64', { skip: SKIP ?
             ),
           );
       });
-      ref = runTorch(cases);
-      control = runTorch(controls);
+      ref = torchReference('coreMaxPoolTies', 'mnist', cases);
+      control = torchReference('coreMaxPoolTies', 'mnist all-ties control', controls);
     });
 
     after(() => {
@@ -246,7 +241,7 @@ describe('max-pool gradient with tied maxima vs PyTorch float64', { skip: SKIP ?
           Math.abs(o.exact.trace - trE) / trE <= TOL,
           `exact Tr(F) ${o.exact.trace} vs ${trE}`,
         );
-        const fb = sqNorm(r[3].grads);
+        const fb: number = r[3].sqNorm;
         assert.ok(Math.abs(o.trFB - fb) / fb <= TOL, `Tr(F_B) ${o.trFB} vs ${fb}`);
       });
 
@@ -314,11 +309,17 @@ describe('max-pool gradient with tied maxima vs PyTorch float64', { skip: SKIP ?
         return { loss: lg.loss, g, d: unit(g) };
       });
       const tasks = (j: number): TorchTask[] => [
-        { kind: 'grad', labels: batches[j].y },
+        { kind: 'gradSqNorm', labels: batches[j].y },
         { kind: 'fd', labels: batches[j].y, dirs: [got[j].d], eps: 1e-6 },
       ];
-      const ref = runTorch(batches.map((b, j) => torchCase(b.what, m, b.x, tasks(j))));
-      const ctl = runTorch(
+      const ref = torchReference(
+        'coreMaxPoolTies',
+        'step 1',
+        batches.map((b, j) => torchCase(b.what, m, b.x, tasks(j))),
+      );
+      const ctl = torchReference(
+        'coreMaxPoolTies',
+        'step 1 all-ties control',
         batches.map((b, j) =>
           torchCase(b.what, m, b.x, [tasks(j)[0]], { maxPoolGrad: 'all-ties' }),
         ),
@@ -349,10 +350,10 @@ describe('max-pool gradient with tied maxima vs PyTorch float64', { skip: SKIP ?
       };
       batches.forEach((b, j) => {
         const ours = norm(got[j].g);
-        const auto = Math.sqrt(sqNorm(ref[j][0].grads));
+        const auto = Math.sqrt(ref[j][0].sqNorm);
         const fd = ref[j][1].fd[0] as number;
         const f32 = fd32(j, 1e-4);
-        const old = Math.sqrt(sqNorm(ctl[j][0].grads));
+        const old = Math.sqrt(ctl[j][0].sqNorm);
         t.diagnostic(
           `${b.what}: ‖∇L‖ ours ${ours}, autograd ${auto}, FD64 ${fd}, FD32 ${f32}, all-ties ${old}`,
         );
@@ -398,7 +399,7 @@ describe('max-pool gradient with tied maxima vs PyTorch float64', { skip: SKIP ?
       const indices = Array.from(
         loadDataset(cfg.dataset, { seed: cfg.seed }).test.indices,
       ) as number[];
-      const [[r]] = runTorch([
+      const [[r]] = torchReference('coreMaxPoolTies', 'readme', [
         {
           id: 'readme',
           op: 'readme-simplecnn',

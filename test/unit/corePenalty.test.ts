@@ -23,10 +23,10 @@ import {
   randomInput,
   randomLabels,
   relErr,
-  runTorch,
   tensorDelta,
   tidyValue,
   torchCase,
+  torchReference,
   useBackend,
   type TorchResult,
   type TorchTask,
@@ -92,7 +92,7 @@ describe('penalties, loss gradient and Tr(H) vs PyTorch float64', () => {
         { kind: 'traceH', labels: ySmall },
       ]),
     );
-    ref = runTorch(cases);
+    ref = torchReference('corePenalty', 'tiny', cases);
   });
 
   after(() => {

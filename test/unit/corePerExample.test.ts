@@ -1,6 +1,6 @@
 // Per-example squared gradient norms (one batched backward pass) against (a) the naive
 // one-backward- pass-per-example loop in tfjs, (b) PyTorch float64 per-example autograd, (c) the
-// cpu backend.
+// cpu backend. The PyTorch values are committed fixtures (test/fixtures/torch/corePerExample.json).
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -12,9 +12,9 @@ import {
   randomInput,
   randomLabels,
   relErr,
-  runTorch,
   tensorDelta,
   torchCase,
+  torchReference,
   useBackend,
 } from '../fixtures/coreTestUtils';
 
@@ -60,7 +60,7 @@ describe('per-example gradient norms (wasm, patched)', () => {
         { kind: 'perExample', labels: ys[i] },
       ]),
     );
-    const ref = runTorch(cases);
+    const ref = torchReference('corePerExample', 'tiny', cases);
     TINY.forEach((t, i) => {
       const logits = tf.tidy(() => models[i].forward(xs[i]));
       const eL = relErr(logits.dataSync(), ref[i][0].logits);
