@@ -2,6 +2,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
+import type { BackendName } from '../shared/config';
 
 /**
  * Backends of the setting (the run-config schema module is not loaded at activation: it is heavy). The
@@ -18,7 +19,7 @@ export const SETTING_BACKENDS = [
   'webgpu',
   'wasm',
   'cpu',
-] as const;
+] as const satisfies readonly BackendName[];
 export type SettingBackend = (typeof SETTING_BACKENDS)[number];
 
 export interface Settings {

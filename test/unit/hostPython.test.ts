@@ -348,3 +348,26 @@ test('engine text from a crafted header is escaped: no link, icon, HTML or bidi 
   assert.ok(!/[\u0000-\u001f\u202a-\u202e]/.test(cell), 'no control characters');
   assert.ok(cell.length < 200, `capped (${cell.length})`);
 });
+
+// ------------------------------------------------------------------------------------ package.json
+
+test('package.json: the backend setting offers every backend; pythonPath is machine-overridable and restricted', () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
+  const props = pkg.contributes.configuration.properties;
+  const { SETTING_BACKENDS } =
+    require('../../src/host/settings') as typeof import('../../src/host/settings');
+  const { BACKENDS } =
+    require('../../src/shared/config') as typeof import('../../src/shared/config');
+  const sorted = (a: readonly string[]) => [...a].sort();
+  assert.deepEqual(sorted(props['fisherLens.backend'].enum), sorted(SETTING_BACKENDS));
+  assert.deepEqual(sorted(SETTING_BACKENDS), sorted(BACKENDS), 'the setting and the CLI agree');
+  assert.equal(
+    props['fisherLens.backend'].enumDescriptions.length,
+    props['fisherLens.backend'].enum.length,
+  );
+  assert.equal(props['fisherLens.pythonPath'].scope, 'machine-overridable');
+  assert.ok(
+    pkg.capabilities.untrustedWorkspaces.restrictedConfigurations.includes('fisherLens.pythonPath'),
+  );
+  assert.match(pkg.dependencies['@vscode/python-extension'], /^\d+\.\d+\.\d+$/, 'pinned exactly');
+});
