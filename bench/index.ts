@@ -1,11 +1,13 @@
-// `npm run bench [-- fisher|penalty|backends|reader ...]`: the speed targets of Fisher Lens, measured side by side in
+// `npm run bench [-- fisher|penalty|backends|reader|torch ...]`: the speed targets of Fisher Lens, measured side by side in
 // one run on this machine (ratios; the machine is shared and noisy, so absolute times drift).
 import { runFisherBench } from './fisher';
 import { runPenaltyOverheadBench, runBackendBench } from './train';
 
 async function main() {
   const argv = process.argv.slice(2);
-  const which = argv.filter((a, i) => !a.startsWith('-') && argv[i - 1] !== '--mb');
+  const which = argv.filter(
+    (a, i) => !a.startsWith('-') && argv[i - 1] !== '--mb' && argv[i - 1] !== '--python',
+  );
   const all = which.length === 0;
   if (all || which.includes('reader')) {
     const mbAt = argv.indexOf('--mb');
@@ -14,6 +16,15 @@ async function main() {
     );
     const { runReaderBench } = await import('./reader');
     runReaderBench(mbAt >= 0 ? Number(argv[mbAt + 1]) : 600);
+    if (which.length === 1) return;
+  }
+  if (all || which.includes('torch')) {
+    console.log(
+      '\n## PyTorch engine (torch-cpu) next to plain PyTorch and the wasm engine (MLP, SimpleCNN; batch 128)',
+    );
+    const { runTorchBench } = await import('./torch');
+    const pyAt = argv.indexOf('--python');
+    await runTorchBench({ python: pyAt >= 0 ? argv[pyAt + 1] : undefined });
     if (which.length === 1) return;
   }
   const { tfjs } = await import('../src/trainer/backend');
