@@ -8,7 +8,7 @@ import { Rng } from '../../shared/rng';
 import type { LogEvent } from '../../shared/protocol';
 import { createModel, type Model } from '../../core';
 import { applyLabelNoise, trackedSubsets, type Dataset } from '../data';
-import { tfjs, type BackendChoice } from '../backend';
+import type { BackendChoice } from '../backend';
 import type { HeaderFields } from '../../runs/writer';
 import { VERSION } from '../version';
 
@@ -128,12 +128,6 @@ export function headerFacts(cfg: RunConfig, s: TrainingSetup, choice: BackendCho
     stepsPerEpoch: stepsPerEpoch(cfg),
     totalSteps: totalSteps(cfg),
     version: VERSION,
-    engine: {
-      name: 'tfjs',
-      device: choice.backend,
-      ...(choice.detail ? { deviceName: choice.detail } : {}),
-      versions: { tfjs: tfjs().version.tfjs },
-    },
   };
 }
 
