@@ -32,6 +32,8 @@ const VOLATILE = new Set([
   'wallSeconds',
   'version',
   'backendRejections',
+  // Recorded after these fixtures; its content is checked below.
+  'engine',
 ]);
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -107,6 +109,8 @@ for (const name of ['mnist-fp-noise', 'synthetic-trfi', 'diverges-gpx']) {
       const wantCode = name === 'diverges-gpx' ? 3 : 0;
       assert.equal(r.status, wantCode, r.stderr.slice(-2000));
 
+      const header = JSON.parse(r.stdout.split('\n')[0]) as { engine?: { name: string } };
+      assert.equal(header.engine?.name, 'tfjs', 'the header names the engine');
       const streamed = lines(r.stdout);
       const problems: string[] = [];
       assert.equal(streamed.length, expected.events.length, 'number of streamed events');

@@ -8,7 +8,7 @@ import { Rng } from '../../shared/rng';
 import type { LogEvent } from '../../shared/protocol';
 import { createModel, type Model } from '../../core';
 import { applyLabelNoise, trackedSubsets, type Dataset } from '../data';
-import type { BackendChoice } from '../backend';
+import { tfjs, type BackendChoice } from '../backend';
 import type { HeaderFields } from '../../runs/writer';
 import { VERSION } from '../version';
 
@@ -128,6 +128,11 @@ export function headerFacts(cfg: RunConfig, s: TrainingSetup, choice: BackendCho
     stepsPerEpoch: stepsPerEpoch(cfg),
     totalSteps: totalSteps(cfg),
     version: VERSION,
+    engine: {
+      name: 'tfjs',
+      device: choice.backend,
+      versions: { engine: VERSION, tfjs: tfjs().version_core },
+    },
   };
 }
 
