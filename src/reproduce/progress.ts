@@ -3,6 +3,7 @@
  * seconds per step of this invocation (weighted by each run's step count). A cli-progress bar on a TTY, one
  * plain line per finished run otherwise (CI logs).
  */
+import { eta as hms } from '../shared/format';
 import cliProgress from 'cli-progress';
 
 export interface ReproProgress {
@@ -14,16 +15,6 @@ export interface ReproProgress {
   runDone(id: string, state: string, seconds: number, line: string): void;
   log(line: string): void;
   stop(): void;
-}
-
-/** Seconds as "1h 02m", "12m 05s" or "42s". */
-export function fmtDuration(s: number): string {
-  if (!Number.isFinite(s) || s < 0) return '?';
-  const r = Math.round(s);
-  if (r >= 3600)
-    return `${Math.floor(r / 3600)}h ${String(Math.floor((r % 3600) / 60)).padStart(2, '0')}m`;
-  if (r >= 60) return `${Math.floor(r / 60)}m ${String(r % 60).padStart(2, '0')}s`;
-  return `${r}s`;
 }
 
 /** ETA bookkeeping, separate from the display so it is testable. */
@@ -87,7 +78,7 @@ export function createReproProgress(
   let runStep = 0;
   const etaText = () => {
     const r = eta.remaining();
-    return r === null ? 'estimating' : fmtDuration(r);
+    return r === null ? 'estimating' : hms(r);
   };
   const payload = () => ({
     runs: `${done}/${totalRuns}`,
@@ -147,7 +138,7 @@ export function createReproProgress(
       eta.end(runSteps);
       done++;
       say(
-        `[${done}/${totalRuns}] ${id}: ${state} in ${fmtDuration(seconds)}${line ? ` — ${line}` : ''}; ETA ${etaText()}`,
+        `[${done}/${totalRuns}] ${id}: ${state} in ${hms(seconds)}${line ? ` — ${line}` : ''}; ETA ${etaText()}`,
       );
     },
     log: say,

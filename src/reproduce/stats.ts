@@ -2,6 +2,7 @@
  * Small statistics for the reproduction report: summaries over seeds, Spearman's rank correlation with ties,
  * a seeded permutation test, and curve helpers (smoothing, early peak, mean curve over seeds). Pure functions.
  */
+import { Rng } from '../shared/rng';
 
 /** Mean of the finite values, or null when there are none. */
 export function mean(xs: readonly (number | null)[]): number | null {
@@ -83,17 +84,6 @@ export function spearman(x: readonly number[], y: readonly number[]): number | n
   return pearson(ranks(x), ranks(y));
 }
 
-/** mulberry32: a tiny seeded generator, so the permutation test is reproducible. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    let t = (s = (s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * One-sided permutation p-value of Spearman's ρ ≤ observed (a negative association): the fraction of
  * pairings of x with a permutation of y whose ρ is at most the observed one. Exact (all n! permutations) for
@@ -131,7 +121,8 @@ export function spearmanPermutationP(
     return hits / total;
   }
   const samples = opts.samples ?? 20000;
-  const rand = rng(opts.seed ?? 12345);
+  const gen = new Rng(opts.seed ?? 12345, 'permutation-test');
+  const rand = () => gen.next();
   const perm = ry.slice();
   let hits = 0;
   for (let s = 0; s < samples; s++) {

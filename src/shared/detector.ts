@@ -38,6 +38,7 @@
  *
  * Non-finite inputs (a diverged run) are counted and ignored so they cannot poison the averages.
  */
+import { eventValue } from './format';
 import type { DetectorEvent } from './protocol';
 
 export interface DetectorOptions {
@@ -164,8 +165,6 @@ export type DetectorInput = { step: number; trF: number } | { step: number; loss
 /** EMA weight of the noise estimate (span 20 measurements). */
 const NOISE_ALPHA = 2 / 21;
 
-const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(1) : x.toPrecision(3));
-
 export class ExplosionDetector {
   readonly options: Readonly<DetectorOptions>;
   private readonly alpha: number;
@@ -283,7 +282,7 @@ export class ExplosionDetector {
           kind: 'peak',
           step: peak.step,
           value: peak.value,
-          message: `Early Tr(F) peak ${fmt(peak.value)} at step ${peak.step} (smoothed; raw ${fmt(peak.raw)}), confirmed at step ${step}`,
+          message: `Early Tr(F) peak ${eventValue(peak.value)} at step ${peak.step} (smoothed; raw ${eventValue(peak.raw)}), confirmed at step ${step}`,
         });
       }
     }
@@ -296,7 +295,7 @@ export class ExplosionDetector {
         step,
         value: sm,
         rise,
-        message: `Fisher explosion: smoothed Tr(F) ${fmt(sm)} at step ${step} is ${rise.toFixed(1)}× its post-warm-up minimum ${fmt(min)} (step ${s.minSmoothed.step})`,
+        message: `Fisher explosion: smoothed Tr(F) ${eventValue(sm)} at step ${step} is ${rise.toFixed(1)}× its post-warm-up minimum ${eventValue(min)} (step ${s.minSmoothed.step})`,
       });
     }
     return out;
@@ -332,7 +331,7 @@ export class ExplosionDetector {
       kind: 'trFi',
       step: t.step,
       value: t.value,
-      message: `Training loss reached ε = ${this.options.lossThreshold} at step ${t.step}: Tr(F_i) = ${fmt(t.value)} (smoothed, measured at step ${t.fisherStep})`,
+      message: `Training loss reached ε = ${this.options.lossThreshold} at step ${t.step}: Tr(F_i) = ${eventValue(t.value)} (smoothed, measured at step ${t.fisherStep})`,
     };
   }
 }

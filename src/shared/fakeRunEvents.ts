@@ -3,6 +3,7 @@
  * that looks like the trainer's, so series, charts and exports can be developed and tested without training.
  * Pure (no fs): `src/runs/fakeRun.ts` writes them as a run folder.
  */
+import { Rng } from './rng';
 import os from 'node:os';
 import { resolveConfig, type RunConfig } from './config';
 import { EVENTS_SCHEMA_VERSION, type RunEvent, type RunState, type RunSummary } from './protocol';
@@ -23,18 +24,6 @@ export interface FakeRunOptions {
   t0?: number;
   /** Simulated ms per step (default 50). */
   msPerStep?: number;
-}
-
-/** Deterministic uniform [0, 1) generator (mulberry32). */
-function rng(seed: number) {
-  let a = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The resolved config a fake run claims to have. */
@@ -58,7 +47,8 @@ export function fakeRunEvents(o: FakeRunOptions): RunEvent[] {
   const steps = o.steps ?? 600;
   const spe = o.stepsPerEpoch ?? 78;
   const explode = o.explosion !== false;
-  const rand = rng(o.seed ?? 1);
+  const gen = new Rng(o.seed ?? 1, 'synthetic-run');
+  const rand = () => gen.next();
   const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
   const t0 = o.t0 ?? Date.now();
   const dt = o.msPerStep ?? 50;

@@ -135,6 +135,21 @@ export function eta(seconds: MaybeNumber): string {
   return `${Math.floor(s / 3600)}h${two(Math.floor((s % 3600) / 60))}m`;
 }
 
+/**
+ * A value inside a detector event's message (written into events.jsonl, so its form is part of the run format):
+ * one decimal from 100 up, else 3 significant digits as `toPrecision` writes them.
+ */
+export const eventValue = (x: number): string =>
+  Math.abs(x) >= 100 ? x.toFixed(1) : x.toPrecision(3);
+
+/** A loss in a divergence message: 3 significant digits, an exponent from 1e4 and below 1e-3. */
+export const lossValue = (v: number): string =>
+  Number.isFinite(v)
+    ? Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3
+      ? v.toExponential(2)
+      : v.toPrecision(3)
+    : String(v);
+
 /** Seconds as minutes with one decimal (`minutes(90) = '1.5 min'`). */
 export const minutes = (seconds: MaybeNumber): string =>
   isFiniteNumber(seconds) ? `${(seconds / 60).toFixed(1)} min` : DASH;

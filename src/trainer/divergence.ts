@@ -34,6 +34,7 @@
  * ln K (deep nets without normalisation sit there for hundreds of steps) would need a threshold close to ln K.
  * The run ends `completed` and its accuracy shows it.
  */
+import { lossValue } from '../shared/format';
 
 export interface DivergenceOptions {
   /** Number of classes K (chance-level loss ln K). */
@@ -64,13 +65,6 @@ export interface DivergenceVerdict {
   /** One readable sentence. */
   message: string;
 }
-
-const fmt = (v: number) =>
-  Number.isFinite(v)
-    ? Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3
-      ? v.toExponential(2)
-      : v.toPrecision(3)
-    : String(v);
 
 /** Feed it every step's loss (and gradient norm); `add` returns a verdict at the first diverging step. */
 export class DivergenceMonitor {
@@ -119,7 +113,7 @@ export class DivergenceMonitor {
       return (this.verdict = {
         rule: 'non-finite',
         step,
-        message: `training diverged at step ${step}: loss ${fmt(loss)}, gradient norm ${fmt(gradNorm)}`,
+        message: `training diverged at step ${step}: loss ${lossValue(loss)}, gradient norm ${lossValue(gradNorm)}`,
       });
     }
     this.recent.push(loss);
@@ -130,7 +124,7 @@ export class DivergenceMonitor {
       return (this.verdict = {
         rule: 'absolute',
         step,
-        message: `training diverged at step ${step}: the training loss (median of the last ${this.recent.length} steps) is ${fmt(med)}, above ${fmt(this.o.absoluteFactor)} × ln K = ${fmt(limit)}`,
+        message: `training diverged at step ${step}: the training loss (median of the last ${this.recent.length} steps) is ${lossValue(med)}, above ${lossValue(this.o.absoluteFactor)} × ln K = ${lossValue(limit)}`,
       });
     }
     const thr = this.threshold; // against the best *before* this step
@@ -142,9 +136,9 @@ export class DivergenceMonitor {
           rule: 'sustained',
           step,
           message:
-            `training diverged at step ${step}: the training loss (median of the last ${this.o.window} steps) has stayed above ${fmt(thr)} ` +
-            `= max(${this.o.relativeFactor} × its lowest value ${fmt(this.best)}, ${this.o.chanceFactor} × ln K = ${fmt(this.o.chanceFactor * this.chance)}) ` +
-            `for ${this.above} steps since step ${this.aboveSince} (now ${fmt(med)})`,
+            `training diverged at step ${step}: the training loss (median of the last ${this.o.window} steps) has stayed above ${lossValue(thr)} ` +
+            `= max(${this.o.relativeFactor} × its lowest value ${lossValue(this.best)}, ${this.o.chanceFactor} × ln K = ${lossValue(this.o.chanceFactor * this.chance)}) ` +
+            `for ${this.above} steps since step ${this.aboveSince} (now ${lossValue(med)})`,
         });
       }
     } else {

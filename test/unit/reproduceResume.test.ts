@@ -17,7 +17,8 @@ import {
 } from '../../src/reproduce/plan';
 import { fakeRunner, writeFakeRun, PAPER_WORLD } from '../../src/reproduce/fakeRunner';
 import { decide } from '../../src/reproduce/store';
-import { Eta, fmtDuration } from '../../src/reproduce/progress';
+import { Eta } from '../../src/reproduce/progress';
+import { eta as hms } from '../../src/shared/format';
 
 const opts = (out: string): ReproOptions & { out: string } => ({
   dataset: parseDatasetArg('synthetic'),
@@ -163,6 +164,6 @@ test('ETA: remaining steps × measured seconds per step; skipped runs count as d
   assert.equal(eta.remaining(), 50);
   eta.end(100);
   assert.equal(eta.remaining(), 50);
-  assert.equal(fmtDuration(3725), '1h 02m');
-  assert.equal(fmtDuration(65), '1m 05s');
+  assert.equal(hms(3725), '1h02m');
+  assert.equal(hms(65), '1m05s');
 });
