@@ -2,24 +2,10 @@
 import os from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
-import type { BackendName } from '../shared/config';
+import { BACKENDS } from '../shared/backends';
 
-/**
- * Backends of the setting (the run-config schema module is not loaded at activation: it is heavy). The
- * `torch*` ones run the PyTorch engine with the interpreter from {@link Settings.pythonPath} (src/host/python.ts).
- */
-export const SETTING_BACKENDS = [
-  'auto',
-  'torch',
-  'torch-cuda',
-  'torch-mps',
-  'torch-cpu',
-  'tensorflow-gpu',
-  'tensorflow',
-  'webgpu',
-  'wasm',
-  'cpu',
-] as const satisfies readonly BackendName[];
+/** Backends of the setting: the run config's (`torch*` ones run the PyTorch engine, see src/host/python.ts). */
+export const SETTING_BACKENDS = BACKENDS;
 export type SettingBackend = (typeof SETTING_BACKENDS)[number];
 
 export interface Settings {

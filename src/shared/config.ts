@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import Ajv, { type ErrorObject } from 'ajv';
+import { BACKENDS } from './backends';
 
 const Int = (opts: Record<string, unknown>) => Type.Integer(opts);
 const Num = (opts: Record<string, unknown>) => Type.Number(opts);
@@ -51,20 +52,7 @@ export const DATASETS = [
 ] as const;
 export const ARCHS = ['mlp', 'simplecnn', 'vgg11', 'resnet'] as const;
 export const PENALTIES = ['none', 'fisher', 'gp', 'gpr', 'gpx'] as const;
-export const BACKENDS = [
-  'auto',
-  'torch',
-  'torch-cuda',
-  'torch-mps',
-  'torch-cpu',
-  'tensorflow-gpu',
-  'tensorflow',
-  'webgpu',
-  'wasm',
-  'cpu',
-] as const;
-/** The backends of the PyTorch engine (a Python child process); `torch` is its best device: cuda, mps, cpu. */
-export const TORCH_BACKENDS = ['torch', 'torch-cuda', 'torch-mps', 'torch-cpu'] as const;
+export { BACKENDS, TORCH_BACKENDS, type BackendName } from './backends';
 
 const lit = <T extends readonly string[]>(xs: T, description: string, dflt: T[number]) =>
   Type.Union(
@@ -345,7 +333,6 @@ export const RunConfigSchema = Type.Object(
 export type RunConfig = Static<typeof RunConfigSchema>;
 export type ModelConfig = RunConfig['model'];
 export type PenaltyKind = (typeof PENALTIES)[number];
-export type BackendName = (typeof BACKENDS)[number];
 
 /** Problems listed in a {@link ConfigError} message; the rest are counted. */
 const MAX_LISTED = 20;
