@@ -9,6 +9,8 @@
  * torch-mps is never chosen by `auto` (unmeasured): ask for `torch` or `torch-mps`.
  * The native packages are optional dependencies: their install downloads libtensorflow, which may not be possible.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import type { BackendRejection } from '../shared/protocol';
 import { TORCH_BACKENDS, type BackendName } from '../shared/config';
 import { setupWasm } from '../core/backend';
@@ -56,6 +58,20 @@ const short = (e: unknown) =>
     .split('\n')[0]
     .slice(0, 300);
 
+/** Whether a tfjs-node package folder holds its compiled addon (`lib/napi-v<N>/tfjs_binding.node`). */
+function hasNativeAddon(dir: string): boolean {
+  try {
+    return fs
+      .readdirSync(path.join(dir, 'lib'))
+      .some(
+        (d) =>
+          /^napi-v\d+$/.test(d) && fs.existsSync(path.join(dir, 'lib', d, 'tfjs_binding.node')),
+      );
+  } catch {
+    return false;
+  }
+}
+
 async function activate(tf: TF, engineName: string): Promise<void> {
   const ok = await tf.setBackend(engineName);
   await tf.ready();
@@ -69,11 +85,18 @@ async function tryBackend(name: ConcreteBackend): Promise<{ engineName: string; 
     case 'tensorflow-gpu':
     case 'tensorflow': {
       const pkg = name === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+      let pkgJson: string;
       try {
-        require.resolve(`${pkg}/package.json`);
+        pkgJson = require.resolve(`${pkg}/package.json`);
       } catch {
         throw new Error(`${pkg} is not installed (optional dependency)`);
       }
+      // Without its native addon (its install script downloads libtensorflow) requiring the package fails
+      // half-way, after it has re-registered every tfjs kernel — hundreds of warnings. Check first.
+      if (!hasNativeAddon(path.dirname(pkgJson)))
+        throw new Error(
+          `${pkg} is installed without its native addon (lib/napi-v*/tfjs_binding.node): its install script, which downloads libtensorflow, did not run`,
+        );
       try {
         require(pkg);
       } catch (e) {
