@@ -540,3 +540,46 @@ test('a NaN loss ends the run as diverged (exit 3)', { timeout: 120_000 }, () =>
   assert.equal(status.state, 'diverged');
   assert.match(status.error, /diverged at step \d+/);
 });
+
+test('doctor: a native tfjs package without its addon is refused with the reason, without kernel-registration noise', () => {
+  const r = spawnSync(process.execPath, [bin, 'doctor', '--json'], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, FISHER_LENS_PYTHON: '/nonexistent/python3' },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+    backends: { backend: string; ok: boolean; detail: string }[];
+  };
+  const tf = out.backends.find((b) => b.backend === 'tensorflow');
+  assert.ok(tf, 'doctor lists the tensorflow backend');
+  const nodeModules = path.join(root, 'node_modules', '@tensorflow', 'tfjs-node');
+  const addon =
+    fs.existsSync(path.join(nodeModules, 'lib')) &&
+    fs
+      .readdirSync(path.join(nodeModules, 'lib'))
+      .some((d) => fs.existsSync(path.join(nodeModules, 'lib', d, 'tfjs_binding.node')));
+  if (!addon) {
+    assert.equal(tf.ok, false);
+    assert.match(tf.detail, /not installed|without its native addon/);
+  }
+  assert.doesNotMatch(r.stderr, /is already registered/, 'no kernel re-registration warnings');
+  const wasm = out.backends.find((b) => b.backend === 'wasm');
+  assert.equal(wasm?.ok, true);
+  if (!addon) {
+    // Asked for by name, in process: exit 2 with the reason, and still no noise.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-cli-tf-'));
+    const cfg = path.join(dir, 'c.fisher.json');
+    fs.writeFileSync(cfg, JSON.stringify({ model: { arch: 'mlp' }, schedule: { steps: 1 } }));
+    const t = spawnSync(
+      process.execPath,
+      [bin, 'train', cfg, '--runs-dir', path.join(dir, 'runs'), '--backend', 'tensorflow'],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
+    assert.equal(t.status, 2, t.stderr);
+    assert.match(t.stderr, /without its native addon/);
+    assert.doesNotMatch(t.stderr, /is already registered/);
+    assert.equal(fs.existsSync(path.join(dir, 'runs')), false);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
