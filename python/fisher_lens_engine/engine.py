@@ -294,15 +294,20 @@ class Engine:
         yb = self.train_y.index_select(0, idx)
         pen = cfg["penalty"]
         penalty_on = pen["kind"] != "none" and pen["alpha"] > 0 and step / self.spe >= pen["startEpoch"]
+        train = None
         if penalty_on and step - self.last_penalty_step >= pen["every"]:
-            value, grads, _ = penalty_gradients(pen["kind"], self.model, self.params, xb, yb.tolist(),
-                                                derive_seed(cfg["seed"], "penalty", step), self.K)
+            # the step's own loss and gradient come from the penalty's forward pass (no second forward)
+            value, grads, _, train = penalty_gradients(pen["kind"], self.model, self.params, xb, yb.tolist(),
+                                                       derive_seed(cfg["seed"], "penalty", step), self.K, y_train=yb)
             self.penalty_grads = [g * pen["alpha"] for g in grads]
             self.penalty_value = pen["alpha"] * value
             self.last_penalty_step = step
-        with torch.enable_grad():
-            loss = F.cross_entropy(self.model.forward(self.params, xb), yb)
-            grads = torch.autograd.grad(loss, self.params)
+        if train is not None:
+            loss, grads = train
+        else:
+            with torch.enable_grad():
+                loss = F.cross_entropy(self.model.forward(self.params, xb), yb)
+                grads = torch.autograd.grad(loss, self.params)
         wd = cfg["optimizer"]["weightDecay"]
         mu = cfg["optimizer"]["momentum"]
         with torch.no_grad():

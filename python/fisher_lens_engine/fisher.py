@@ -60,6 +60,87 @@ def uniform_labels(n: int, K: int, seed: int) -> list:
     return [rng.int(K) for _ in range(n)]
 
 
+_CONV_BWD = getattr(getattr(torch.ops, "aten"), "convolution_backward", None)
+
+
+def _per_example_kernel_grads(a, d, pad, wshape):
+    """G[b] = ∂ℓ_b/∂W for every example at once: [B, O, C·kh·kw].
+
+    The weight gradient of ONE grouped convolution over the batch folded into channels (input a as
+    [1, B·C, H, W], δ as [1, B·O, H', W'], groups = B): the backend's weight-gradient kernel (oneDNN / cuDNN)
+    computes all B per-example kernels in one call. Measured on CPU (SimpleCNN, batch 128, 1 thread) 2.4× faster
+    than a grouped forward convolution with δ as kernels and 2–3× faster than unfold + bmm (no im2col buffer)."""
+    O, C, kh, kw = wshape
+    B = a.shape[0]
+    if _CONV_BWD is not None:
+        try:
+            w = a.new_empty(1).expand(B * O, C, kh, kw)  # only its shape is read (grad_input not requested)
+            G = _CONV_BWD(d.reshape(1, B * O, d.shape[2], d.shape[3]), a.reshape(1, B * C, a.shape[2], a.shape[3]),
+                          w, None, [1, 1], [pad, pad], [1, 1], False, [0, 0], B, [False, True, False])[1]
+            return G.reshape(B, O, C * kh * kw)
+        except (RuntimeError, NotImplementedError):  # a backend without this op: the forward form below
+            pass
+    # G[b, o, c, i, j] = Σ_yx δ[b, o, y, x] · a_pad[b, c, y + i, x + j] as a grouped forward convolution
+    G = F.conv2d(a.transpose(0, 1), d.reshape(B * O, 1, d.shape[2], d.shape[3]), padding=pad, groups=B)
+    return G.reshape(C, B, O, kh * kw).permute(1, 2, 0, 3).reshape(B, O, C * kh * kw)
+
+
+class _KernelGrad(torch.autograd.Function):
+    """∂/∂W of a stride-1 conv2d: gW = Σ_b δ_b ⋆ a_b (the backend's weight-gradient kernel), differentiable once.
+
+    Its backward, needed by double backprop, is two ordinary (non-transposed) convolutions: ∂/∂a = the conv's
+    input gradient with kernel ḡW, ∂/∂δ = conv2d(a, ḡW). PyTorch's own double backward of a convolution takes
+    slow_conv_transpose2d on CPU for the first (torch 1.13: no oneDNN transposed conv)."""
+
+    @staticmethod
+    def forward(ctx, a, d, w, pad):
+        ctx.save_for_backward(a, d)
+        ctx.pad = pad
+        return _CONV_BWD(d, a, w, None, [1, 1], [pad, pad], [1, 1], False, [0, 0], 1, [False, True, False])[1]
+
+    @staticmethod
+    def backward(ctx, gg):
+        a, d = ctx.saved_tensors
+        pad = ctx.pad
+        ga = gd = None
+        if ctx.needs_input_grad[0]:
+            ga = _CONV_BWD(d, a, gg, None, [1, 1], [pad, pad], [1, 1], False, [0, 0], 1, [True, False, False])[0]
+        if ctx.needs_input_grad[1]:
+            gd = F.conv2d(a, gg, padding=pad)
+        return ga, gd, None, None
+
+
+class _Conv2dTwice(torch.autograd.Function):
+    """conv2d(a, w, b, padding=pad), stride 1, with a backward built from ops whose own backward is fast:
+    ∂/∂a = conv2d(δ, flip(w)ᵀ, padding=k−1−pad) (a plain convolution), ∂/∂w = _KernelGrad, ∂/∂b = Σ δ."""
+
+    @staticmethod
+    def forward(ctx, a, w, b, pad):
+        ctx.save_for_backward(a, w)
+        ctx.pad = pad
+        return F.conv2d(a, w, b, padding=pad)
+
+    @staticmethod
+    def backward(ctx, d):
+        a, w = ctx.saved_tensors
+        pad = ctx.pad
+        ga = gw = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = F.conv2d(d, w.flip(2, 3).transpose(0, 1), padding=(w.shape[2] - 1 - pad, w.shape[3] - 1 - pad))
+        if ctx.needs_input_grad[1]:
+            gw = _KernelGrad.apply(a, d, w.detach(), pad)
+        if ctx.needs_input_grad[2]:
+            gb = d.sum((0, 2, 3))
+        return ga, gw, gb, None
+
+
+def conv2d_twice(a, w, b, pad):
+    """F.conv2d for graphs that are differentiated twice (penalties); falls back to F.conv2d without the op."""
+    if _CONV_BWD is None:
+        return F.conv2d(a, w, b, padding=pad)
+    return _Conv2dTwice.apply(a, w, b, pad)
+
+
 def _conv_terms(a, d, L, weight, want_sum):
     """Per-example ‖∂ℓ_i/∂W‖² + ‖∂ℓ_i/∂b‖² of a conv layer from its input a [B,C,H,W] and δ [B,O,H',W']."""
     O, C, kh, kw = weight.shape
@@ -78,14 +159,10 @@ def _conv_terms(a, d, L, weight, want_sum):
         if want_sum:
             gW = torch.mm(D.transpose(0, 1).reshape(O, -1), U.transpose(0, 1).reshape(CK, -1).t())
     else:
-        # All per-example kernel gradients at once as one grouped convolution (group b = example b):
-        # G[b, o, c, i, j] = Σ_yx δ[b, o, y, x] · a_pad[b, c, y + i, x + j]. Same numbers as δ_i·U_iᵀ without
-        # materialising the im2col matrix U (measured 15–30 % faster on CPU than unfold + bmm).
-        G = F.conv2d(a.transpose(0, 1), d.reshape(B * O, 1, d.shape[2], d.shape[3]), padding=L.pad, groups=B)
-        G = G.reshape(C, B, O, kh * kw)  # [C, B, O, k·k]
-        norms = norms + G.square().sum((0, 2, 3))
+        G = _per_example_kernel_grads(a, d, L.pad, weight.shape)  # [B, O, C·k·k]
+        norms = norms + G.square().sum((1, 2))
         if want_sum:
-            gW = G.sum(1).permute(1, 0, 2)  # [O, C, k·k]
+            gW = G.sum(0)  # [O, C·k·k]
     return norms, (gW.reshape(O, C, kh, kw) if want_sum else None), (bias_g.sum(0) if want_sum else None)
 
 
@@ -168,10 +245,11 @@ def batch_fisher_trace(model, params, x, labels) -> float:
     return float(sum(t.double().square().sum() for t in g))
 
 
-def penalty_gradients(kind, model, params, x, y_true, seed, num_classes=None, labels=None):
+def penalty_gradients(kind, model, params, x, y_true, seed, num_classes=None, labels=None, y_train=None):
     """P and ∂P/∂θ (double backprop) for kind fisher | gp | gpr | gpx, as penalty.ts.
 
-    Returns (value, grads list, labels list)."""
+    Returns (value, grads list, labels list); with y_train (a label tensor) also the training step's
+    (mean cross-entropy, its gradient list) from the same forward pass (one forward instead of two)."""
     K = num_classes or model.num_classes
     B = x.shape[0]
     if kind in ("gp", "gpx"):
@@ -181,19 +259,27 @@ def penalty_gradients(kind, model, params, x, y_true, seed, num_classes=None, la
     elif kind == "gpr":
         labels = uniform_labels(B, K, derive_seed(seed, 0x67707200))
     ps = [p.detach().requires_grad_() for p in params]
+    train = None
     with torch.enable_grad():
+        xx = x.detach().requires_grad_() if kind == "gpx" else x
+        logits = model.forward(ps, xx, conv2d=conv2d_twice)
+        if labels is None:
+            labels = sample_labels(logits, seed)
+        y = torch.tensor(labels, dtype=torch.long, device=x.device)
+        loss = F.cross_entropy(logits, y)
         if kind == "gpx":
-            xx = x.detach().requires_grad_()
-            y = torch.tensor(labels, dtype=torch.long, device=x.device)
-            (gx,) = torch.autograd.grad(F.cross_entropy(model.forward(ps, xx), y), xx, create_graph=True)
+            (gx,) = torch.autograd.grad(loss, xx, create_graph=True)
             P = gx.square().sum()
         else:
-            logits = model.forward(ps, x)
-            if labels is None:
-                labels = sample_labels(logits, seed)
-            y = torch.tensor(labels, dtype=torch.long, device=x.device)
-            g = torch.autograd.grad(F.cross_entropy(logits, y), ps, create_graph=True)
+            g = torch.autograd.grad(loss, ps, create_graph=True)
             P = sum(t.square().sum() for t in g)
-        grads = torch.autograd.grad(P, ps, allow_unused=True)
+        if y_train is not None and kind == "gp":  # same labels: the training gradient is g itself
+            train = (loss.detach(), [t.detach() for t in g])
+        grads = torch.autograd.grad(P, ps, allow_unused=True, retain_graph=y_train is not None and train is None)
+        if y_train is not None and train is None:
+            tl = F.cross_entropy(logits, y_train)
+            train = (tl.detach(), list(torch.autograd.grad(tl, ps)))
     grads = [torch.zeros_like(p) if gr is None else gr.detach() for p, gr in zip(ps, grads)]
+    if y_train is not None:
+        return float(P.detach()), grads, labels, train
     return float(P.detach()), grads, labels

@@ -195,8 +195,11 @@ class Model:
         return self
 
     # ---- forward -----------------------------------------------------------------------------
-    def forward(self, p, x, taps=None):
-        """Logits of x [B, C, H, W] (NCHW) with parameters p (engine layout)."""
+    def forward(self, p, x, taps=None, conv2d=None):
+        """Logits of x [B, C, H, W] (NCHW) with parameters p (engine layout).
+
+        conv2d: replaces F.conv2d(a, w, b, padding) (fisher.conv2d_twice for double backprop)."""
+        self._conv2d = conv2d or _plain_conv2d
         act = self.act
         h = x
         for op in self.plan:
@@ -233,12 +236,16 @@ class Model:
 
     def _conv(self, p, li, a, taps):
         L = self.layers[li]
-        z = F.conv2d(a, p[L.weight], p[L.bias], padding=L.pad)
+        z = self._conv2d(a, p[L.weight], p[L.bias], L.pad)
         if taps is not None:
             taps.append((L, a, z))
         return z
 
     __call__ = forward
+
+
+def _plain_conv2d(a, w, b, pad):
+    return F.conv2d(a, w, b, padding=pad)
 
 
 def nhwc_to_nchw(x: torch.Tensor) -> torch.Tensor:
