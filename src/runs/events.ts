@@ -8,42 +8,27 @@
  * schema (`src/shared/protocol.ts`); anything else is a corrupt line (or, for a valid object of an unknown
  * `type`, skipped as written by a newer trainer).
  */
-import { EVENT_TYPES, isRunEvent as isValidRunEvent, type RunEvent } from '../shared/protocol';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { EVENT_SCHEMAS, EVENT_TYPES, type RunEvent, type RunEventType } from '../shared/protocol';
 
 const KNOWN_TYPES: ReadonlySet<string> = new Set<string>(EVENT_TYPES);
 
-const finite = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
-const metric = (v: unknown): boolean => v === null || finite(v);
-
 /**
- * Exact check of the `step` event schema by hand: step events are nearly every line of a long log and the
- * interpreted schema check costs several times the JSON parse. Accepting here implies the schema accepts;
- * anything it rejects goes through the full check.
+ * The run format's event schemas, compiled: `step` lines are nearly every line of a long log, and the
+ * interpreted check (`isRunEvent` in protocol.ts, which the webview must use: its CSP forbids code generation)
+ * costs several times the JSON parse. The host and the CLI may compile; same schemas, same verdicts.
  */
-function isStepFast(e: Record<string, unknown>): boolean {
-  return (
-    e.type === 'step' &&
-    finite(e.t) &&
-    Number.isInteger(e.step) &&
-    (e.step as number) >= 0 &&
-    finite(e.epoch) &&
-    metric(e.loss) &&
-    metric(e.lr) &&
-    metric(e.penalty) &&
-    metric(e.gradNorm) &&
-    metric(e.examplesPerSec)
-  );
-}
+let compiled: Record<RunEventType, TypeCheck<(typeof EVENT_SCHEMAS)[RunEventType]>> | undefined;
 
-/**
- * A valid run event of a known type (the run format's schema), with a fast exact path for `step` lines: the
- * reader's check. The schema's own check is `isRunEvent` in `src/shared/protocol.ts`.
- */
+/** A valid run event of a known type (the run format's schema): the reader's check. */
 export function isRunEventLine(x: unknown): x is RunEvent {
   if (!x || typeof x !== 'object' || Array.isArray(x)) return false;
-  if ((x as { type?: unknown }).type === 'step' && isStepFast(x as Record<string, unknown>))
-    return true;
-  return isValidRunEvent(x);
+  const type = (x as { type?: unknown }).type;
+  if (typeof type !== 'string' || !KNOWN_TYPES.has(type)) return false;
+  compiled ??= Object.fromEntries(
+    EVENT_TYPES.map((t) => [t, TypeCompiler.Compile(EVENT_SCHEMAS[t])]),
+  ) as NonNullable<typeof compiled>;
+  return compiled[type as RunEventType].Check(x);
 }
 
 export interface ParsedLines {

@@ -19,6 +19,7 @@ import {
   salvageRunSummary,
 } from '../../src/shared/protocol';
 import { readRun, runInfo } from '../../src/runs/reader';
+import { isRunEventLine } from '../../src/runs/events';
 
 const root = path.join(__dirname, '..', '..');
 const published: { oneOf: { $ref: string }[] } & Record<string, unknown> = JSON.parse(
@@ -68,6 +69,7 @@ test('run format: every committed run folder validates (ours and Ajv over the pu
       const where = `${path.relative(root, dir)}/events.jsonl:${i + 1}`;
       assert.equal(runEventErrors(e), null, where);
       assert.ok(isRunEvent(e), where);
+      assert.ok(isRunEventLine(e), `${where}: the reader's compiled check agrees`);
       assert.ok(ajvEvent(e), `${where}: ${ajv.errorsText(ajvEvent.errors)}`);
       if (i === 0) assert.equal(e.type, 'header', `${where}: first line`);
       types.add(e.type);
@@ -120,6 +122,7 @@ test('run format: invalid events are refused by both validators, naming the fiel
     const err = runEventErrors(e);
     assert.ok(err && re.test(err), `${JSON.stringify(e)?.slice(0, 80)} → ${err}`);
     assert.equal(isRunEvent(e), false);
+    assert.equal(isRunEventLine(e), false, `compiled check: ${JSON.stringify(e)?.slice(0, 80)}`);
     assert.equal(ajvEvent(e), false, JSON.stringify(e)?.slice(0, 80));
   }
   // Error messages show at most a short excerpt of a huge value.
