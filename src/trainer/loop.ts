@@ -56,7 +56,9 @@ class StopRequests {
   finished = false;
   private readonly onSignal = (sig: NodeJS.Signals) => {
     if (!this.reason || this.finished) {
+      const first = !this.reason && !this.finished;
       this.request(`received ${sig}`);
+      if (first) this.onFirstSignal(sig);
       return;
     }
     this.finished = true;
@@ -67,6 +69,7 @@ class StopRequests {
   constructor(
     private readonly opts: Pick<LoopOptions, 'handleSignals' | 'signal'>,
     private readonly onSecondSignal: (sig: NodeJS.Signals) => void,
+    private readonly onFirstSignal: (sig: NodeJS.Signals) => void = () => {},
   ) {
     if (opts.handleSignals) for (const s of SIGNALS) process.on(s, this.onSignal);
     opts.signal?.addEventListener('abort', this.onAbort);
@@ -136,18 +139,32 @@ export async function runLoop(
   });
   for (const n of notes) rec.recordSafe(n);
 
-  const stop = new StopRequests(opts, (sig) => {
-    // Second signal: do not wait for the current phase (final evaluation, checkpoint); record `stopped` with
-    // what the run has measured so far, synchronously, and exit.
-    rec.finish('stopped', `stopped: ${stop.reason}, then ${sig} (ended at once)`);
-    process.exit(130);
-  });
+  const stop = new StopRequests(
+    opts,
+    (sig) => {
+      // Second signal: do not wait for the current phase (final evaluation, checkpoint); record `stopped` with
+      // what the run has measured so far, synchronously, and exit.
+      rec.finish('stopped', `stopped: ${stop.reason}, then ${sig} (ended at once)`);
+      process.exit(130);
+    },
+    (sig) =>
+      rec.recordSafe({
+        type: 'log',
+        t: Date.now(),
+        level: 'info',
+        message: `received ${sig}: stopping after the current step (the final measurement and checkpoint follow); send it again to end at once`,
+      }),
+  );
   let state: RunState = 'running';
   let error: string | null = null;
   try {
     ({ state, error } = await trainSteps(engine, rec, stop, cfg, header.dataset.numClasses, opts));
     if (state !== 'diverged') {
-      for await (const e of engine.finish()) rec.append(e);
+      // Yield between the final phases, so that a second signal is noticed during them.
+      for await (const e of engine.finish()) {
+        rec.append(e);
+        await yieldToEventLoop();
+      }
       if (cfg.checkpoint) await rec.writeCheckpoint((dir) => engine.saveCheckpoint(dir));
     }
   } catch (e) {

@@ -283,19 +283,26 @@ test(
   'signals: SIGTERM twice ends at once as stopped (exit 130); SIGHUP stops like SIGTERM',
   { timeout: 180_000 },
   async () => {
-    // Slow steps (~0.1–0.3 s) so both signals land within one step and are handled together after it.
+    // The second signal is sent once the first is acknowledged (a log event), while the run is in its final
+    // phases: a Tr(F) measurement on a large probe and an evaluation on the whole test set (seconds here).
     const cfg = writeConfig(
       small({
+        dataset: { name: 'mnist', trainSize: 1024, testSize: 10000 },
         model: { arch: 'mlp', hidden: [512, 512] },
-        optimizer: { lr: 0.01, batchSize: 512 },
+        optimizer: { lr: 0.01, batchSize: 64 },
         schedule: { steps: 5000 },
-        fisher: { every: 50, probeSize: 32, warmupSteps: 10 },
+        fisher: { every: 1000, probeSize: 1024, warmupSteps: 10 },
+        evalEvery: 1000,
       }),
     );
     const c = start(['train', cfg, '--runs-dir', runsDir, '--run-id', 'term2', '--json']);
     await until(() => c.out.some((l) => l.includes('"type":"step"')), 60_000, 'the first step');
     c.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 30));
+    await until(
+      () => c.out.some((l) => l.includes('received SIGTERM: stopping after the current step')),
+      60_000,
+      'the first signal acknowledged',
+    );
     c.kill('SIGTERM');
     const ex = await c.exited;
     assert.equal(ex.code, 130, c.err());
