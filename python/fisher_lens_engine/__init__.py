@@ -1,2 +1,13 @@
 """Fisher Lens PyTorch engine: the TS trainer's maths on PyTorch (see python/README.md)."""
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # The user API imports torch: loaded on first use, so the package imports without torch (the doctor).
+    if name == "Monitor":
+        from .monitor import Monitor
+        return Monitor
+    if name == "UnsupportedModelError":
+        from .module_fisher import UnsupportedModelError
+        return UnsupportedModelError
+    raise AttributeError(f"module 'fisher_lens_engine' has no attribute {name!r}")
