@@ -39,6 +39,10 @@ if (exists('src/cli.ts')) {
   });
 }
 
+// A development build runs the engine from the repository's python/: a copy left by an earlier production build
+// would be found first (dist/python) and run stale code.
+if (!production) fs.rmSync(path.join(root, 'dist', 'python'), { recursive: true, force: true });
+
 /** Files the production trainer bundle needs beside it: wasm binaries and the bundled MNIST. */
 function copyTrainerAssets() {
   const req = createRequire(import.meta.url);

@@ -1,5 +1,5 @@
 /**
- * `fisher-lens` command line: train, trace, doctor, demo, reproduce. The top layer: a thin entry over the trainer,
+ * `fisher-lens` command line: train, run (a user's own script), trace, doctor, demo, reproduce. The top layer: a thin entry over the trainer,
  * the runs folder and the reproduction (which gets the trainer as a runner, never imports it).
  * Exit codes: 0 completed/stopped, 1 failed (or an unexpected error), 2 invalid input (config, data, arguments;
  * nothing is written), 3 diverged. Every argument is checked before any work (loading data, probing backends).
@@ -241,6 +241,68 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
         }
         reporter.done(summary);
         ctx.code = exitCodeForState(summary.state);
+      },
+    );
+
+  program
+    .command('run')
+    .description(
+      'run your own PyTorch training script with Fisher Lens watching: its fisher_lens_engine.Monitor streams Tr(F), loss and accuracy into a run folder (e.g. fisher-lens run -- python3 train.py)',
+    )
+    .argument(
+      '<command...>',
+      'the command to run, after --: fisher-lens run -- python3 train.py --epochs 3',
+    )
+    .option('--name <name>', "run name (default: the Monitor's name, else the script file name)")
+    .option('--runs-dir <dir>', 'runs root directory', path.join('.fisherlens', 'runs'))
+    .option('--run-id <id>', 'run id (directory name); default: <timestamp>-<name>')
+    .addOption(
+      new Option(
+        '--json',
+        "stream the run events as NDJSON on stdout (the script's own output goes to stderr)",
+      ).conflicts('quiet'),
+    )
+    .option('--quiet', "print nothing but errors and the script's own output")
+    .action(
+      async (
+        command: string[],
+        opts: { name?: string; runsDir: string; runId?: string; json?: boolean; quiet?: boolean },
+      ) => {
+        if (opts.runId !== undefined) {
+          const bad = runIdProblem(opts.runId);
+          if (bad) throw new UsageError(`--run-id: ${bad}`);
+        }
+        if (opts.name !== undefined && !/^[\w.-]{1,100}$/.test(opts.name))
+          throw new UsageError('--name: expected 1–100 letters, digits, ".", "-" or "_"');
+        const runsRoot = path.resolve(opts.runsDir);
+        checkWritableDir(runsRoot, '--runs-dir');
+        if (opts.runId !== undefined) checkRunIdFree(runsRoot, opts.runId);
+        const { runScript, ScriptLaunchError } = await import('./trainer/script');
+        const reporter = createReporter({
+          mode: opts.quiet ? 'quiet' : opts.json ? 'json' : 'progress',
+        });
+        let r;
+        try {
+          r = await runScript({
+            command,
+            runsRoot,
+            runId: opts.runId,
+            name: opts.name,
+            sinks: [reporter],
+            handleSignals: true,
+            scriptStdout: opts.json ? 'stderr' : 'stdout',
+          });
+        } catch (e) {
+          if (e instanceof ScriptLaunchError) throw new UsageError(e.message);
+          throw e;
+        }
+        if (!r.summary) {
+          io.stderr(`fisher-lens: ${r.error}\n`);
+          ctx.code = EXIT.failed;
+          return;
+        }
+        reporter.done(r.summary);
+        ctx.code = r.endedAtOnce ? 130 : exitCodeForState(r.summary.state);
       },
     );
 

@@ -182,7 +182,7 @@ class Monitor:
             "inputShape": [int(s) for s in self.probe.shape[1:]][:8], "every": every, "seed": self.seed,
             "totalSteps": total_steps, "stepsPerEpoch": steps_per_epoch,
             "engine": {"name": "torch", "device": str(dev),
-                       "deviceName": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
+                       **({"deviceName": torch.cuda.get_device_name(dev)} if dev.type == "cuda" else {}),
                        "versions": {"torch": torch.__version__, "python": sys.version.split()[0]}},
         })
         self._measure()  # step 0: the early phase starts here

@@ -15,9 +15,11 @@ import path from 'node:path';
 import {
   EVENTS_SCHEMA_VERSION,
   RUN_FILES,
+  isScriptConfigLike,
   isTerminal,
   salvageRunStatus,
   salvageRunSummary,
+  scriptRunConfigErrors,
   type DetectorEvent,
   type EvalEvent,
   type FisherEvent,
@@ -27,6 +29,7 @@ import {
   type RunState,
   type RunStatus,
   type RunSummary,
+  type ScriptRunConfig,
   type StatusEvent,
   type StepEvent,
 } from '../shared/protocol';
@@ -57,7 +60,10 @@ export interface EventsByType {
 export interface RunData {
   id: string;
   dir: string;
-  config: RunConfig;
+  /** The run config (null for a run of the user's own script: see `script`). */
+  config: RunConfig | null;
+  /** config.json of a run recorded from the user's own script by `fisher-lens run` (else null). */
+  script: ScriptRunConfig | null;
   header: HeaderEvent | null;
   /** All events after the header, in file order. */
   events: RunEvent[];
@@ -86,6 +92,8 @@ export interface RunFolderInfo {
   summary: RunSummary | null;
   /** config.json when it is a valid run config, else null (the problems say why). */
   config: RunConfig | null;
+  /** config.json of a run of the user's own script (`fisher-lens run`), else null. */
+  script: ScriptRunConfig | null;
   /** Start time (ms since epoch): status.startedAt, else the folder's mtime. */
   startedAt: number;
   /** Latest modification of status.json / events.jsonl / summary.json (ms since epoch). */
@@ -272,20 +280,34 @@ export function checkSummary(raw: unknown): { summary: RunSummary | null; proble
   return { summary: s.value, problems: s.problems.map((p) => `${RUN_FILES.summary}: ${p}`) };
 }
 
-/** config.json as a valid, resolved run config, or null with the problems (the config schema's messages). */
-export function checkConfig(raw: unknown): { config: RunConfig | null; problems: string[] } {
-  if (raw === null || raw === undefined) return { config: null, problems: [] };
+/**
+ * config.json as a valid, resolved run config, or as a valid script-run config (`kind: "script"`), or neither
+ * with the problems (the schema's messages).
+ */
+export function checkConfig(raw: unknown): {
+  config: RunConfig | null;
+  script: ScriptRunConfig | null;
+  problems: string[];
+} {
+  if (raw === null || raw === undefined) return { config: null, script: null, problems: [] };
+  if (isScriptConfigLike(raw)) {
+    const bad = scriptRunConfigErrors(raw);
+    return bad
+      ? { config: null, script: null, problems: [`${RUN_FILES.config}: ${bad.slice(0, 300)}`] }
+      : { config: null, script: raw as ScriptRunConfig, problems: [] };
+  }
   // The config schema (TypeBox + Ajv) loads on first use: it is most of the extension's start-up cost.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { resolveConfig } = require('../shared/config') as typeof import('../shared/config');
   try {
-    return { config: resolveConfig(raw), problems: [] };
+    return { config: resolveConfig(raw), script: null, problems: [] };
   } catch (e) {
     const problems = Array.isArray((e as { problems?: unknown }).problems)
       ? (e as { problems: string[] }).problems
       : [(e as Error).message];
     return {
       config: null,
+      script: null,
       problems: problems.slice(0, 5).map((p) => `${RUN_FILES.config}: ${String(p).slice(0, 300)}`),
     };
   }
@@ -329,7 +351,7 @@ export function readRun(dir: string, opts: StateOptions = {}): RunData {
   if (!rawConfig)
     throw new RunReadError(cfgFile, 'missing: not a run folder, or the run was never created');
   const cfg = checkConfig(rawConfig);
-  if (!cfg.config)
+  if (!cfg.config && !cfg.script)
     throw new RunReadError(
       cfgFile,
       `not a valid run config: ${cfg.problems.map((p) => p.replace(`${RUN_FILES.config}: `, '')).join('; ')}`,
@@ -376,6 +398,7 @@ export function readRun(dir: string, opts: StateOptions = {}): RunData {
     id: path.basename(dir),
     dir,
     config: cfg.config,
+    script: cfg.script,
     header,
     events,
     byType: groupEvents(events),
@@ -442,6 +465,7 @@ export function runInfo(dir: string, opts: StateOptions = {}): RunFolderInfo {
     status,
     summary,
     config: cf.config,
+    script: cf.script,
     startedAt: Number.isFinite(started) ? started : mtimeOf(dir),
     mtime,
     problems,

@@ -8,13 +8,21 @@
  * Stopping (signals, STOP file) and divergence are the loop's: it records an engine's `step` event, checks it
  * for divergence, and only then lets the detector see it ({@link RunRecorder.detect}).
  */
-import type { RunConfig } from '../shared/config';
 import { detectorOptionsFromConfig, toDetectorEvent, type DetectorState } from '../shared/detector';
 import type { RunEvent, RunState, RunSummary } from '../shared/protocol';
 import { SummaryAccumulator } from './summary';
 import { RunExistsError, UnsafeRunDirError } from './safeFs';
 import { makeRunId } from './runId';
 import { RunWriter, type EventInput, type HeaderFields, type RunWriterOptions } from './writer';
+import type { StoredRunConfig } from './runDir';
+
+/** The detector's settings of a run config; a script run (`fisher-lens run`) has the config schema's defaults. */
+const SCRIPT_DETECTOR_CONFIG = { fisher: { warmupSteps: 20, lossThreshold: 1 } };
+function detectorConfigOf(c: StoredRunConfig) {
+  return 'kind' in c && c.kind === 'script'
+    ? SCRIPT_DETECTOR_CONFIG
+    : (c as Exclude<StoredRunConfig, { kind: 'script' }>);
+}
 
 /** Where recorded events go besides the run folder. */
 export interface EventSink {
@@ -44,7 +52,9 @@ export class RunRecorder {
     this.now = opts.now ?? Date.now;
     this.sinks = opts.sinks ?? [];
     this.detectorEvents = opts.detectorEvents ?? true;
-    this.summary = new SummaryAccumulator(detectorOptionsFromConfig(writer.config));
+    this.summary = new SummaryAccumulator(
+      detectorOptionsFromConfig(detectorConfigOf(writer.config)),
+    );
     this.startedAt = opts.startedAt ?? writer.opening[0].t;
     for (const e of writer.opening) {
       this.summary.note(e);
@@ -56,7 +66,7 @@ export class RunRecorder {
   static create(
     runsRoot: string,
     runId: string,
-    config: RunConfig,
+    config: StoredRunConfig,
     header: HeaderFields,
     opts: RunRecorderOptions = {},
   ): RunRecorder {
@@ -70,7 +80,7 @@ export class RunRecorder {
   static createUnique(
     runsRoot: string,
     name: string,
-    config: RunConfig,
+    config: StoredRunConfig,
     header: HeaderFields,
     opts: RunRecorderOptions & { date?: Date } = {},
   ): RunRecorder {
@@ -169,7 +179,7 @@ export class RunRecorder {
   finish(state: RunState, message?: string | null, extra: Partial<RunSummary> = {}): RunSummary {
     const isError = state === 'failed' || state === 'diverged';
     const base = this.summary.result(state, {
-      lossThreshold: this.writer.config.fisher.lossThreshold,
+      lossThreshold: detectorConfigOf(this.writer.config).fisher.lossThreshold,
       wallSeconds: (this.now() - this.startedAt) / 1000,
       runId: this.writer.runId,
       error: isError ? (message ?? null) : null,

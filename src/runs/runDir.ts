@@ -18,6 +18,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { RUN_FILES, type RunState, type RunStatus } from '../shared/protocol';
 import type { RunConfig } from '../shared/config';
+import type { ScriptRunConfig } from '../shared/protocol';
+
+/** What config.json holds: a run config, or the launch of the user's own script (`fisher-lens run`). */
+export type StoredRunConfig = RunConfig | ScriptRunConfig;
 import { RUN_ID_PATTERN } from './runId';
 import { ensureDir } from './preflight';
 import {
@@ -119,7 +123,7 @@ export interface Created {
 
 /** Lines and JSON files a new (or adopted) run starts with. */
 export interface Initial {
-  config: RunConfig;
+  config: StoredRunConfig;
   status: RunStatus;
   /** Header + first status lines; absent for a queued placeholder. */
   events?: Buffer;
@@ -297,7 +301,7 @@ export function createRunDir(
 export function writeQueuedRun(
   runsRoot: string,
   runId: string,
-  config: RunConfig,
+  config: StoredRunConfig,
   opts: { jobId?: string | null; host?: string; totalSteps?: number } = {},
 ): string {
   const now = new Date().toISOString();

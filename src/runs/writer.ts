@@ -41,10 +41,9 @@ import {
   type RunStatus,
   type RunSummary,
 } from '../shared/protocol';
-import type { RunConfig } from '../shared/config';
 import { makeRunId } from './runId';
 import { writeCheckpointDir } from './checkpointDir';
-import { createRunDir } from './runDir';
+import { createRunDir, type StoredRunConfig } from './runDir';
 import {
   RunExistsError,
   RunWriteError,
@@ -129,7 +128,7 @@ export class RunWriter {
   private constructor(
     readonly runsRoot: string,
     readonly runId: string,
-    readonly config: RunConfig,
+    readonly config: StoredRunConfig,
     header: HeaderFields,
     opts: RunWriterOptions,
   ) {
@@ -201,7 +200,7 @@ export class RunWriter {
   static create(
     runsRoot: string,
     runId: string,
-    config: RunConfig,
+    config: StoredRunConfig,
     header: HeaderFields,
     opts: RunWriterOptions = {},
   ): RunWriter {
@@ -215,7 +214,7 @@ export class RunWriter {
   static createUnique(
     runsRoot: string,
     name: string,
-    config: RunConfig,
+    config: StoredRunConfig,
     header: HeaderFields,
     opts: RunWriterOptions & { date?: Date } = {},
   ): RunWriter {

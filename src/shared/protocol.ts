@@ -527,6 +527,47 @@ export function salvageRunSummary(x: unknown): Salvaged<RunSummary> {
   });
 }
 
+// ------------------------------------------------------------------------------ runs of a user's own script
+
+/**
+ * config.json of a run recorded from the user's own training script by `fisher-lens run` (the Python
+ * `Monitor`): what was launched and how Tr(F) was measured. The model, data and optimiser are the script's own;
+ * the header names the model class and its parameter count.
+ */
+export const ScriptRunConfigSchema = Obj(
+  {
+    kind: Type.Literal('script'),
+    name: Opt(Str(200, 'Run name (`--name`).')),
+    command: Type.Array(Str(10_000), {
+      minItems: 1,
+      maxItems: 1000,
+      description: 'The command that was launched, e.g. ["python3", "train.py", "--epochs", "3"].',
+    }),
+    cwd: Str(10_000, 'Its working directory.'),
+    fisher: Opt(
+      Obj(
+        {
+          every: Count("Tr(F) every this many steps (the Monitor's `every`)."),
+          probeSize: Count('Examples in the probe set.'),
+        },
+        'How the script measures Tr(F), as reported by its Monitor.',
+      ),
+    ),
+    seed: Opt(Num('Seed of the sampled labels.')),
+  },
+  "`config.json` of a run of the user's own script (`fisher-lens run`).",
+);
+export type ScriptRunConfig = Static<typeof ScriptRunConfigSchema>;
+
+/** Whether config.json is that of a script run (then it is checked against {@link ScriptRunConfigSchema}). */
+export const isScriptConfigLike = (x: unknown): boolean =>
+  typeof x === 'object' && x !== null && (x as { kind?: unknown }).kind === 'script';
+
+export function scriptRunConfigErrors(x: unknown): string | null {
+  const p = schemaProblems(ScriptRunConfigSchema, x);
+  return p.length ? p.slice(0, 5).join('; ') : null;
+}
+
 /** The published JSON schema of the run format (`schemas/run-events.schema.json`). */
 export function runEventsJsonSchema(): Record<string, unknown> {
   const strip = (s: unknown): unknown => JSON.parse(JSON.stringify(s));
@@ -542,6 +583,7 @@ export function runEventsJsonSchema(): Record<string, unknown> {
       ...Object.fromEntries(Object.entries(EVENT_SCHEMAS).map(([k, s]) => [`${k}Event`, strip(s)])),
       status: strip(RunStatusSchema),
       summary: strip(RunSummarySchema),
+      scriptConfig: strip(ScriptRunConfigSchema),
     },
     oneOf: EVENT_TYPES.map((k) => ({ $ref: `#/definitions/${k}Event` })),
   };
