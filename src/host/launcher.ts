@@ -16,7 +16,8 @@ import { ensureDir } from '../runs/preflight';
 import { writeQueuedRun } from '../runs/writer';
 import { beatQueuedStatus, failQueuedRun, settleExitedRun } from '../runs/statusFixups';
 import type { RunConfig } from '../shared/config';
-import { RUN_FILES, type RunState } from '../shared/protocol';
+import { RUN_FILES, type RunState, type ScriptRunConfig } from '../shared/protocol';
+import type { StoredRunConfig } from '../runs/runDir';
 import { DisposableOwner } from './dispose';
 import { log } from './log';
 import type { Settings } from './settings';
@@ -74,7 +75,10 @@ export function createStopFile(dir: string, root: string): 'created' | 'exists' 
 
 /** What to run: a resolved config, or one read from a config file (either way written once, to the placeholder). */
 export type RunSource =
-  { kind: 'config'; config: RunConfig } | { kind: 'file'; file: string; config: RunConfig };
+  | { kind: 'config'; config: RunConfig }
+  | { kind: 'file'; file: string; config: RunConfig }
+  /** The user's own script (`fisher-lens run -- <command>`): config.json records the launch. */
+  | { kind: 'script'; config: ScriptRunConfig };
 
 export interface LaunchRequest {
   runId: string;
@@ -93,7 +97,7 @@ export interface LocalRun {
   runId: string;
   runsDir: string;
   name: string;
-  config: RunConfig;
+  config: StoredRunConfig;
   state: 'queued' | 'running' | 'exited';
   child?: ChildProcess;
   pid?: number;
@@ -223,18 +227,24 @@ export class Launcher extends DisposableOwner {
 
   private start(run: LocalRun, nodeOverride?: string) {
     const s = this.settings();
-    const args = [
-      this.cliPath,
-      'train',
-      run.file,
-      '--runs-dir',
-      run.runsDir,
-      '--run-id',
-      run.runId,
-      '--quiet',
-    ];
-    if (s.backend !== 'auto') args.push('--backend', s.backend);
-    if (run.python) args.push('--python', run.python);
+    const script = 'kind' in run.config && run.config.kind === 'script' ? run.config : null;
+    const args = script
+      ? [this.cliPath, 'run', '--runs-dir', run.runsDir, '--run-id', run.runId, '--quiet']
+      : [
+          this.cliPath,
+          'train',
+          run.file,
+          '--runs-dir',
+          run.runsDir,
+          '--run-id',
+          run.runId,
+          '--quiet',
+        ];
+    if (script) args.push('--', ...script.command);
+    else {
+      if (s.backend !== 'auto') args.push('--backend', s.backend);
+      if (run.python) args.push('--python', run.python);
+    }
     const node = nodeOverride ?? (s.nodePath || 'node');
     const env: NodeJS.ProcessEnv = { ...process.env };
     // Electron's own binary is plain Node only with this variable; `node` on PATH ignores it.
@@ -253,7 +263,7 @@ export class Launcher extends DisposableOwner {
     let child: ChildProcess;
     try {
       child = spawn(node, args, {
-        cwd: this.cwd(),
+        cwd: script ? script.cwd : this.cwd(),
         env,
         stdio: ['ignore', 'ignore', fd],
         windowsHide: true,

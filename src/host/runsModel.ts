@@ -265,7 +265,12 @@ export class RunsModel extends DisposableOwner {
       config,
       problems: d.problems ?? [],
       // config.json passed the run-config schema, whose `name` pattern has no markup characters.
-      name: typeof config?.name === 'string' && config.name ? config.name : d.id,
+      name:
+        typeof config?.name === 'string' && config.name
+          ? config.name
+          : d.script?.name
+            ? d.script.name
+            : d.id,
       headline: headline(this.series(d.id), d.summary),
       startedAt: d.startedAt,
       engine: engineOf(this.header(d.id, d.dir)),

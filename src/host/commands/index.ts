@@ -15,6 +15,7 @@ import { replaySyntheticRun } from './replaySyntheticRun';
 import { rerunWithPenalty } from './rerunWithPenalty';
 import { revealRun } from './revealRun';
 import { runConfigFile } from './runConfigFile';
+import { runPythonScript } from './runPythonScript';
 import { stopRun } from './stopRun';
 
 export type { CommandHost } from './common';
@@ -25,6 +26,7 @@ type Command = (h: CommandHost, ...args: never[]) => unknown;
 const COMMANDS: Record<string, Command> = {
   'fisherLens.newRun': newRun,
   'fisherLens.runConfigFile': runConfigFile,
+  'fisherLens.runPythonScript': runPythonScript,
   'fisherLens.stopRun': stopRun,
   'fisherLens.openMonitor': openMonitor,
   'fisherLens.compareRuns': compareRuns,

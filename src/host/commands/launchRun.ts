@@ -34,8 +34,8 @@ export async function launchRun(
     launcher.launch({
       runId,
       source,
-      totalSteps: totalSteps(source.config),
-      python: python.source === 'path' ? undefined : python.exe,
+      totalSteps: source.kind === 'script' ? 0 : totalSteps(source.config),
+      python: python.source === 'path' || source.kind === 'script' ? undefined : python.exe,
     });
   } catch (e) {
     showConfigError(e, `Could not start ${runId}`);
