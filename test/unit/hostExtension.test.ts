@@ -443,3 +443,36 @@ test('host: PNG export is a request/reply round trip with the monitor; a late or
   );
   p.dispose();
 });
+
+test('host: Run Python Script with Fisher Lens launches `fisher-lens run -- <python> <script>` in its folder and opens the monitor', async () => {
+  const script = path.join(ws, 'my_train.py');
+  fs.mkdirSync(ws, { recursive: true });
+  fs.writeFileSync(script, 'print("training")\n');
+  const n = cliCalls().length;
+  const id = (await exec('fisherLens.runPythonScript', Uri.file(script))) as string;
+  assert.match(id, /my_train/);
+  const call = await until(
+    () =>
+      cliCalls()
+        .slice(n)
+        .find((c) => c.args[0] === 'run'),
+    'the trainer started with `run`',
+  );
+  const dash = call.args.indexOf('--');
+  assert.ok(dash > 0, JSON.stringify(call.args));
+  assert.deepEqual(call.args.slice(dash + 2), [script]);
+  assert.ok(call.args.slice(dash + 1, dash + 2)[0].length > 0, 'an interpreter');
+  assert.deepEqual(call.args.slice(1, dash), ['--runs-dir', runs, '--run-id', id, '--quiet']);
+  assert.equal(fs.realpathSync(call.cwd), fs.realpathSync(ws));
+  const cfg = JSON.parse(fs.readFileSync(path.join(runs, id, 'config.json'), 'utf8'));
+  assert.equal(cfg.kind, 'script');
+  assert.equal(cfg.name, 'my_train');
+  assert.deepEqual(cfg.command.slice(-1), [script]);
+  assert.ok(fake.panels.some((p: FakePanel) => p.viewType === 'fisherLens.monitor'));
+  await until(() => status(id).state === 'completed', 'the run completes');
+  const none = (await exec(
+    'fisherLens.runPythonScript',
+    Uri.file(path.join(ws, 'x.fisher.json')),
+  )) as string | undefined;
+  assert.equal(none, undefined, 'only .py files');
+});

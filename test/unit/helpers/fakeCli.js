@@ -1,4 +1,5 @@
-// A stand-in for dist/cli.js in host tests: `train <config> --runs-dir D --run-id ID --json [--backend B]`.
+// A stand-in for dist/cli.js in host tests: `train <config> --runs-dir D --run-id ID --json [--backend B]` (or
+// `run --runs-dir D --run-id ID --quiet -- <command>`).
 // Records its arguments (FAKE_CLI_LOG), adopts the queued run folder, writes a short run with a Fisher
 // explosion, and stops early on SIGTERM or a STOP file. FAKE_CLI_EXIT forces an exit code (2: bad config).
 'use strict';
@@ -18,8 +19,9 @@ if (process.env.FAKE_CLI_LOG)
     process.env.FAKE_CLI_LOG,
     JSON.stringify({
       args,
-      config: JSON.parse(fs.readFileSync(args[1], 'utf8')),
+      config: args[0] === 'train' ? JSON.parse(fs.readFileSync(args[1], 'utf8')) : null,
       pid: process.pid,
+      cwd: process.cwd(),
     }) + '\n',
   );
 if (process.env.FAKE_CLI_EXIT) {
