@@ -166,10 +166,13 @@ def _conv_terms(a, d, L, weight, want_sum):
     return norms, (gW.reshape(O, C, kh, kw) if want_sum else None), (bias_g.sum(0) if want_sum else None)
 
 
-def per_example_sq_norms(model, params, x, labels=None, seed=0, want_sum=False):
+def per_example_sq_norms(model, params, x, labels=None, seed=0, want_sum=False, want_sum_sq=False):
     """n_i = ‖∇θ ℓ(x_i, y_i)‖² for x [B,C,H,W] (NCHW); labels given or sampled with `seed`.
 
-    Returns (norms [B] tensor in x's dtype, labels list, summed gradient list or None)."""
+    Returns (norms [B] tensor in x's dtype, labels list, summed gradient list or None); with `want_sum_sq`
+    (and not `want_sum`) a 4th value, ‖Σ_i ∇θ ℓ_i‖² as a float64 scalar: on a dense layer from the Gram form
+    Σ_ij (a_i·a_j)(δ_i·δ_j) when that is cheaper than the summed weight gradient (B·(in+out) < in·out: the probe
+    is smaller than the layer), which also gives ‖a_i‖² and ‖δ_i‖² as its diagonals."""
     taps = []
     # z must be differentiable: views of the parameters that require grad (their own grads are never computed)
     ps = [p if p.requires_grad else p.detach().requires_grad_() for p in params]
@@ -182,21 +185,36 @@ def per_example_sq_norms(model, params, x, labels=None, seed=0, want_sum=False):
         deltas = torch.autograd.grad(loss, [z for (_, _, z) in taps])
     norms = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
     sums = [None] * len(params) if want_sum else None
+    sq = torch.zeros((), dtype=torch.float64, device=x.device) if want_sum_sq and not want_sum else None
+    B = x.shape[0]
     with torch.no_grad():
         for (L, a, _), d in zip(taps, deltas):
             a = a.detach()
             if L.kind == "dense":
+                if sq is not None and B * (a.shape[1] + d.shape[1]) < a.shape[1] * d.shape[1]:
+                    GA = a.mm(a.t())
+                    GD = d.mm(d.t())
+                    dd = GD.diagonal()
+                    norms += GA.diagonal() * dd + dd
+                    sq += (GA.double() * GD.double()).sum() + d.sum(0).double().square().sum()
+                    continue
                 dd = d.square().sum(1)
                 norms += a.square().sum(1) * dd + dd
                 if want_sum:
                     sums[L.weight] = a.t().mm(d)
                     sums[L.bias] = d.sum(0)
+                elif sq is not None:
+                    sq += a.t().mm(d).double().square().sum() + d.sum(0).double().square().sum()
             else:
-                n, gW, gb = _conv_terms(a, d, L, params[L.weight], want_sum)
+                n, gW, gb = _conv_terms(a, d, L, params[L.weight], want_sum or sq is not None)
                 norms += n
                 if want_sum:
                     sums[L.weight] = gW
                     sums[L.bias] = gb
+                elif sq is not None:
+                    sq += gW.double().square().sum() + gb.double().square().sum()
+    if want_sum_sq and not want_sum:
+        return norms, labels, None, float(sq)
     return norms, labels, sums
 
 
@@ -221,6 +239,14 @@ def fisher_trace(model, params, x, seed=0, labels=None, batch_size=CHUNK, with_f
     N = x.shape[0]
     per, labs = [], []
     total = None
+    trfb = None
+    if with_fb and N <= batch_size:  # one chunk: ‖Σ_i g_i‖² directly (the Gram form where it is cheaper)
+        lab = list(labels) if labels is not None else None
+        n, labs, _, sq = per_example_sq_norms(model, params, x, lab, derive_seed(seed, 0), want_sum_sq=True)
+        per = n.to("cpu", torch.float32).tolist()
+        trfb = sq / (N * N)
+        mean, se = mean_and_stderr(per)
+        return {"trace": mean, "stderr": se, "perExample": per, "labels": labs, "trFB": trfb}
     for s in range(0, N, batch_size):
         xb = x[s:s + batch_size]
         lab = labels[s:s + batch_size] if labels is not None else None
@@ -230,7 +256,6 @@ def fisher_trace(model, params, x, seed=0, labels=None, batch_size=CHUNK, with_f
         if with_fb:
             total = sums if total is None else [t + u for t, u in zip(total, sums)]
     mean, se = mean_and_stderr(per)
-    trfb = None
     if with_fb:
         trfb = float(sum(((t / N).double().square().sum()) for t in total))
     return {"trace": mean, "stderr": se, "perExample": per, "labels": labs, "trFB": trfb}

@@ -84,3 +84,20 @@ def test_fisher_trace_definitions(images):
     assert abs(f["stderr"] - (ref.std() / 12 ** 0.5).item()) <= 1e-5 * f["stderr"]
     fb = FI.batch_fisher_trace(m, m.params, x, labels)
     assert abs(f["trFB"] - fb) <= 1e-9 * fb and fb <= f["trace"]
+
+
+@pytest.mark.parametrize("spec", [{"arch": "mlp", "width": 0.25}, {"arch": "mlp", "hidden": [600, 600]},
+                                  {"arch": "simplecnn", "width": 0.25}], ids=["mlp-small", "mlp-wide", "simplecnn"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
+def test_single_chunk_tr_fb_equals_autograd(mnist_dir, spec, dtype):
+    """One chunk: Tr(F_B) from the Gram form of the dense layers (probe smaller than the layer) or the summed
+    gradient equals ‖mean gradient‖² by plain autograd, on real MNIST images with the same sampled labels."""
+    ds = load_dataset({"name": "mnist", "trainSize": 1000, "testSize": 10}, seed=2, mnist_dir=mnist_dir)
+    x = nhwc_to_nchw(ds.train.x[:100]).to(dtype)
+    m = Model(spec, [28, 28, 1], 10, 4).to(dtype=dtype)
+    f = FI.fisher_trace(m, m.params, x, seed=5)
+    fb = FI.batch_fisher_trace(m, m.params, x, f["labels"])
+    assert abs(f["trFB"] - fb) <= (1e-9 if dtype == torch.float64 else 1e-4) * fb, (f["trFB"], fb)
+    ref, _ = naive(m, m.params, x.double(), f["labels"]) if dtype == torch.float64 else (None, None)
+    if ref is not None:
+        assert torch.allclose(torch.tensor(f["perExample"], dtype=torch.float64), ref, rtol=1e-6)
