@@ -95,6 +95,19 @@ export function installPatches(backendName: string): void {
   }
 }
 
+/**
+ * Backends whose tensors can only be read back asynchronously here: tfjs-backend-webgpu's synchronous read
+ * (dataSync) goes through a browser canvas, which Node lacks. The maths reads with `await t.data()` everywhere;
+ * on these backends a label function (sampled ŷ) also needs its logits read before the gradient pass, which costs
+ * one extra forward pass (see perExampleSqNorms, penaltyGradients).
+ */
+const ASYNC_READ_BACKENDS = new Set(['webgpu']);
+
+/** Whether the active backend (or `backendName`) can read a tensor synchronously (dataSync). */
+export function hasSyncReads(backendName: string = tf.getBackend()): boolean {
+  return !ASYNC_READ_BACKENDS.has(backendName);
+}
+
 /** True when `installPatches` has registered the global gradient overrides. */
 export function patchesInstalled(): boolean {
   return gradientsInstalled;

@@ -52,7 +52,7 @@ export class Sgd {
   }
 
   /** Step `step` (0-based) at learning rate `lr`, on the next mini-batch. */
-  step(step: number, lr: number, stepsPerEpoch: number): StepResult {
+  async step(step: number, lr: number, stepsPerEpoch: number): Promise<StepResult> {
     const tf = tfjs();
     const { cfg, model } = this;
     const [h, w, c] = this.shape;
@@ -62,7 +62,7 @@ export class Sgd {
     const penaltyOn =
       pen.kind !== 'none' && pen.alpha > 0 && step / stepsPerEpoch >= pen.startEpoch;
     if (penaltyOn && step - this.lastPenaltyStep >= pen.every) {
-      const r = penaltyGradients(pen.kind as Exclude<typeof pen.kind, 'none'>, model, xb, batch.y, {
+      const r = await penaltyGradients(pen.kind as Exclude<typeof pen.kind, 'none'>, model, xb, batch.y, {
         seed: deriveSeed(cfg.seed, 'penalty', step),
         numClasses: this.numClasses,
       });
@@ -73,7 +73,7 @@ export class Sgd {
       this.lastPenaltyStep = step;
     }
     const penaltyGrads = penaltyOn ? this.penaltyGrads : null;
-    const { loss, grads } = lossAndGradients(model, xb, batch.y);
+    const { loss, grads } = await lossAndGradients(model, xb, batch.y);
     const normT = tf.tidy(() => {
       let sq: tfTypes.Tensor = tf.scalar(0);
       model.params.forEach((p, i) => {
@@ -88,10 +88,10 @@ export class Sgd {
       });
       return tf.sqrt(sq);
     });
-    const gradNorm = normT.dataSync()[0];
-    normT.dispose();
     grads.forEach((g) => g.dispose());
     xb.dispose();
+    const gradNorm = (await normT.data())[0];
+    normT.dispose();
     return { loss, gradNorm, penalty: penaltyOn ? this.penaltyValue : null };
   }
 
