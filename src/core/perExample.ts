@@ -40,7 +40,8 @@ export async function perExampleSqNorms(
   labels: LabelSource,
 ): Promise<PerExampleResult> {
   const B = x.shape[0];
-  if (typeof labels === 'function' && !hasSyncReads()) labels = await labelsFromLogits(model, x, labels);
+  if (typeof labels === 'function' && !hasSyncReads())
+    labels = await labelsFromLogits(model, x, labels);
   const fixed = typeof labels === 'function' ? null : await labelsToArray(labels);
   let used: Int32Array | null = null;
   const taps: Taps = { inputs: [] };

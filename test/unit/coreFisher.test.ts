@@ -110,7 +110,7 @@ describe(`Fisher trace (${TEST_BACKEND})`, () => {
     const y = randomLabels(3, K, 8);
     try {
       const ref = torchReference('coreFisher', 'simplecnn', [
-        torchCase('cnn', m, x, [{ kind: 'expectedNorms' }, { kind: 'grad', labels: y }]),
+        await torchCase('cnn', m, x, [{ kind: 'expectedNorms' }, { kind: 'grad', labels: y }]),
       ]);
       const exact = await fisherTrace(m, x, { mode: 'exact' });
       assert.ok(
@@ -158,28 +158,16 @@ describe(`Fisher trace (${TEST_BACKEND})`, () => {
         0,
         'sampled',
       );
-      assert.equal(
-        await tensorDelta(() => fisherTrace(m, x, { mode: 'exact' }), 1),
-        0,
-        'exact',
-      );
+      assert.equal(await tensorDelta(() => fisherTrace(m, x, { mode: 'exact' }), 1), 0, 'exact');
       assert.equal(
         await tensorDelta(() => fisherTrace(m, x, { mode: 'given', labels: y })),
         0,
         'given',
       );
-      assert.equal(
-        await tensorDelta(() => batchFisherTrace(m, x, y)),
-        0,
-        'Tr(F_B)',
-      );
+      assert.equal(await tensorDelta(() => batchFisherTrace(m, x, y)), 0, 'Tr(F_B)');
       const z = tf.tidy(() => m.forward(x));
       await z.data();
-      assert.equal(
-        await tensorDelta(() => sampleLabels(z, 1)),
-        0,
-        'sampleLabels',
-      );
+      assert.equal(await tensorDelta(() => sampleLabels(z, 1)), 0, 'sampleLabels');
       z.dispose();
     } finally {
       x.dispose();

@@ -203,10 +203,10 @@ describe(`max-pool gradient with tied maxima vs PyTorch float64 (${TEST_BACKEND}
           { kind: 'grad', labels: y },
           { kind: 'fd', labels: y, dirs: o.dirs, eps: 1e-6 },
         ];
-        cases.push(torchCase(t.name, m, x, tasks));
+        cases.push(await torchCase(t.name, m, x, tasks));
         if (t.maxPools)
           controls.push(
-            torchCase(
+            await torchCase(
               t.name,
               m,
               x,
@@ -324,13 +324,15 @@ describe(`max-pool gradient with tied maxima vs PyTorch float64 (${TEST_BACKEND}
       const ref = torchReference(
         'coreMaxPoolTies',
         'step 1',
-        batches.map((b, j) => torchCase(b.what, m, b.x, tasks(j))),
+        await Promise.all(batches.map((b, j) => torchCase(b.what, m, b.x, tasks(j)))),
       );
       const ctl = torchReference(
         'coreMaxPoolTies',
         'step 1 all-ties control',
-        batches.map((b, j) =>
-          torchCase(b.what, m, b.x, [tasks(j)[0]], { maxPoolGrad: 'all-ties' }),
+        await Promise.all(
+          batches.map((b, j) =>
+            torchCase(b.what, m, b.x, [tasks(j)[0]], { maxPoolGrad: 'all-ties' }),
+          ),
         ),
       );
       // float32 finite differences through our own forward pass, along the same direction. The
@@ -386,47 +388,51 @@ describe(`max-pool gradient with tied maxima vs PyTorch float64 (${TEST_BACKEND}
     }
   });
 
-  test('README "Models": SimpleCNN rebuilt with torch.nn from the README reproduces a run’s test loss from its checkpoint (≤ 1e-6)', { skip: WASM_ONLY }, async (t) => {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-readme-'));
-    try {
-      const cfg = resolveConfig({
-        name: 'readme-check',
-        backend: 'wasm',
-        seed: 11,
-        dataset: { name: 'mnist', trainSize: 48, testSize: 20 },
-        model: { arch: 'simplecnn', width: 0.3 }, // 32·0.3 = 9.6 → 10 etc.: rounding shows
-        optimizer: { lr: 0.05, batchSize: 16 },
-        schedule: { steps: 6 },
-        fisher: { every: 3, probeSize: 8 },
-      });
-      const summary = await train({ config: cfg, runsRoot: root, runId: 'r' });
-      assert.equal(summary.state, 'completed', summary.error ?? '');
-      const dir = path.join(root, 'r', 'checkpoint');
-      const { meta } = loadParams(dir);
-      assert.deepEqual(meta.spec.layerWidths, [10, 10, 19, 19, 38, 10]);
-      assert.equal('hidden' in meta.spec, false, 'no MLP hidden sizes in a SimpleCNN spec');
-      const indices = Array.from(
-        loadDataset(cfg.dataset, { seed: cfg.seed }).test.indices,
-      ) as number[];
-      const [[r]] = torchReference('coreMaxPoolTies', 'readme', [
-        {
-          id: 'readme',
-          op: 'readme-simplecnn',
-          checkpoint: dir,
-          ...mnistIdxFiles('test'),
-          indices,
-        },
-      ]);
-      const ours = summary.finalTestLoss as number;
-      t.diagnostic(`README rebuild ${r.loss}, run ${ours}, |Δ| ${Math.abs(r.loss - ours)}`);
-      assert.ok(
-        Math.abs(r.loss - ours) <= 1e-6,
-        `README rebuild ${r.loss} vs the run's final test loss ${ours} (|Δ| ${Math.abs(r.loss - ours)})`,
-      );
-    } finally {
-      fs.rmSync(root, { recursive: true, force: true });
-    }
-  });
+  test(
+    'README "Models": SimpleCNN rebuilt with torch.nn from the README reproduces a run’s test loss from its checkpoint (≤ 1e-6)',
+    { skip: WASM_ONLY },
+    async (t) => {
+      const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-readme-'));
+      try {
+        const cfg = resolveConfig({
+          name: 'readme-check',
+          backend: 'wasm',
+          seed: 11,
+          dataset: { name: 'mnist', trainSize: 48, testSize: 20 },
+          model: { arch: 'simplecnn', width: 0.3 }, // 32·0.3 = 9.6 → 10 etc.: rounding shows
+          optimizer: { lr: 0.05, batchSize: 16 },
+          schedule: { steps: 6 },
+          fisher: { every: 3, probeSize: 8 },
+        });
+        const summary = await train({ config: cfg, runsRoot: root, runId: 'r' });
+        assert.equal(summary.state, 'completed', summary.error ?? '');
+        const dir = path.join(root, 'r', 'checkpoint');
+        const { meta } = loadParams(dir);
+        assert.deepEqual(meta.spec.layerWidths, [10, 10, 19, 19, 38, 10]);
+        assert.equal('hidden' in meta.spec, false, 'no MLP hidden sizes in a SimpleCNN spec');
+        const indices = Array.from(
+          loadDataset(cfg.dataset, { seed: cfg.seed }).test.indices,
+        ) as number[];
+        const [[r]] = torchReference('coreMaxPoolTies', 'readme', [
+          {
+            id: 'readme',
+            op: 'readme-simplecnn',
+            checkpoint: dir,
+            ...mnistIdxFiles('test'),
+            indices,
+          },
+        ]);
+        const ours = summary.finalTestLoss as number;
+        t.diagnostic(`README rebuild ${r.loss}, run ${ours}, |Δ| ${Math.abs(r.loss - ours)}`);
+        assert.ok(
+          Math.abs(r.loss - ours) <= 1e-6,
+          `README rebuild ${r.loss} vs the run's final test loss ${ours} (|Δ| ${Math.abs(r.loss - ours)})`,
+        );
+      } finally {
+        fs.rmSync(root, { recursive: true, force: true });
+      }
+    },
+  );
 });
 
 describe('params.json spec records the widths as built', { skip: WASM_ONLY }, () => {

@@ -73,7 +73,7 @@ describe(`penalties, loss gradient and Tr(H) vs PyTorch float64 (${TEST_BACKEND}
       plain.push({ loss: lg.loss, grads: await flatValues(lg.grads), correct: lg.correct! });
       lg.grads.forEach((g) => g.dispose());
       tasks.push({ kind: 'grad', labels: ys[i] });
-      cases.push(torchCase(t.name, m, xs[i], tasks));
+      cases.push(await torchCase(t.name, m, xs[i], tasks));
     }
     small = createModel(
       { arch: 'mlp', width: 1, hidden: [6], activation: 'tanh' },
@@ -87,8 +87,12 @@ describe(`penalties, loss gradient and Tr(H) vs PyTorch float64 (${TEST_BACKEND}
     const rng = new Rng(9);
     v = small.params.map((p) => tf.tensor(rng.normalArray(p.size), p.shape));
     cases.push(
-      torchCase('small', small, xSmall, [
-        { kind: 'hvp', labels: ySmall, v: await Promise.all(v.map(async (t) => Array.from(await t.data()))) },
+      await torchCase('small', small, xSmall, [
+        {
+          kind: 'hvp',
+          labels: ySmall,
+          v: await Promise.all(v.map(async (t) => Array.from(await t.data()))),
+        },
         { kind: 'traceH', labels: ySmall },
       ]),
     );
@@ -272,9 +276,7 @@ describe(`penalties, loss gradient and Tr(H) vs PyTorch float64 (${TEST_BACKEND}
     }
     assert.equal(
       await tensorDelta(async () =>
-        tf.dispose(
-          (await lossAndGradients(models[1], xs[1], ys[1], { withAccuracy: true })).grads,
-        ),
+        tf.dispose((await lossAndGradients(models[1], xs[1], ys[1], { withAccuracy: true })).grads),
       ),
       0,
       'loss',

@@ -56,11 +56,13 @@ describe(`per-example gradient norms (${TEST_BACKEND}, patched)`, () => {
 
   test('logits and per-example norms match PyTorch float64 (rel ≤ 1e-4)', async () => {
     const ys = TINY.map((_, i) => randomLabels(B, K, 30 + i));
-    const cases = TINY.map((t, i) =>
-      torchCase(t.name, models[i], xs[i], [
-        { kind: 'logits' },
-        { kind: 'perExample', labels: ys[i] },
-      ]),
+    const cases = await Promise.all(
+      TINY.map((t, i) =>
+        torchCase(t.name, models[i], xs[i], [
+          { kind: 'logits' },
+          { kind: 'perExample', labels: ys[i] },
+        ]),
+      ),
     );
     const ref = torchReference('corePerExample', 'tiny', cases);
     for (const [i, t] of TINY.entries()) {
@@ -89,23 +91,27 @@ describe(`per-example gradient norms (${TEST_BACKEND}, patched)`, () => {
     assert.deepEqual(Array.from(r.norms), Array.from(again));
   });
 
-  test('the cpu backend gives the same norms (simplecnn, resnet)', { skip: SWITCHES_BACKEND }, async () => {
-    const y = randomLabels(B, K, 3);
-    const here: Float32Array[] = [];
-    for (const i of [1, 2]) here.push((await perExampleSqNorms(models[i], xs[i], y)).norms);
-    await useBackend('cpu');
-    try {
-      for (const [k, i] of [1, 2].entries()) {
-        const cpu = (await perExampleSqNorms(models[i], xs[i], y)).norms;
-        assert.ok(
-          relErr(cpu, here[k]) <= 1e-5,
-          `${TINY[i].name}: cpu ${cpu} vs ${TEST_BACKEND} ${here[k]}`,
-        );
+  test(
+    'the cpu backend gives the same norms (simplecnn, resnet)',
+    { skip: SWITCHES_BACKEND },
+    async () => {
+      const y = randomLabels(B, K, 3);
+      const here: Float32Array[] = [];
+      for (const i of [1, 2]) here.push((await perExampleSqNorms(models[i], xs[i], y)).norms);
+      await useBackend('cpu');
+      try {
+        for (const [k, i] of [1, 2].entries()) {
+          const cpu = (await perExampleSqNorms(models[i], xs[i], y)).norms;
+          assert.ok(
+            relErr(cpu, here[k]) <= 1e-5,
+            `${TINY[i].name}: cpu ${cpu} vs ${TEST_BACKEND} ${here[k]}`,
+          );
+        }
+      } finally {
+        await useBackend(TEST_BACKEND);
       }
-    } finally {
-      await useBackend(TEST_BACKEND);
-    }
-  });
+    },
+  );
 
   test('no tensor leak, including when the pass throws', async () => {
     const y = randomLabels(B, K, 1);

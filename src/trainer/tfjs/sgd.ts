@@ -62,10 +62,16 @@ export class Sgd {
     const penaltyOn =
       pen.kind !== 'none' && pen.alpha > 0 && step / stepsPerEpoch >= pen.startEpoch;
     if (penaltyOn && step - this.lastPenaltyStep >= pen.every) {
-      const r = await penaltyGradients(pen.kind as Exclude<typeof pen.kind, 'none'>, model, xb, batch.y, {
-        seed: deriveSeed(cfg.seed, 'penalty', step),
-        numClasses: this.numClasses,
-      });
+      const r = await penaltyGradients(
+        pen.kind as Exclude<typeof pen.kind, 'none'>,
+        model,
+        xb,
+        batch.y,
+        {
+          seed: deriveSeed(cfg.seed, 'penalty', step),
+          numClasses: this.numClasses,
+        },
+      );
       this.penaltyGrads?.forEach((g) => g.dispose());
       this.penaltyGrads = r.grads.map((g) => tf.keep(tf.mul(g, pen.alpha)));
       r.grads.forEach((g) => g.dispose());
