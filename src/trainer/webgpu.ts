@@ -6,6 +6,9 @@
  * software one is slower than wasm); an explicit `webgpu` takes either, which is how CI runs the maths on it.
  * Reads are asynchronous only on this backend (its dataSync needs a browser canvas): see core's hasSyncReads.
  */
+import fs from 'node:fs';
+import path from 'node:path';
+
 type TF = typeof import('@tensorflow/tfjs');
 
 /** What Dawn says about its adapter (GPUAdapterInfo), and whether it is a software (CPU) one. */
@@ -38,9 +41,28 @@ const SOFTWARE = /\b(software|cpu|llvmpipe|lavapipe|swiftshader)\b/i;
 
 let gpu: Gpu | undefined;
 
+/**
+ * On Linux, whether the Vulkan loader (libvulkan.so.1) can be found: in LD_LIBRARY_PATH or the linker cache.
+ * Checked before Dawn loads, which would otherwise print its own multi-line warning.
+ */
+function vulkanLoaderFound(): boolean {
+  if (process.platform !== 'linux') return true;
+  const dirs = (process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean);
+  if (dirs.some((d) => fs.existsSync(path.join(d, 'libvulkan.so.1')))) return true;
+  try {
+    return fs.readFileSync('/etc/ld.so.cache').includes('libvulkan.so.1');
+  } catch {
+    return true; // no cache to read (not glibc?): let Dawn say
+  }
+}
+
 /** Loads Dawn and exposes it as `navigator.gpu` (and the WebGPU globals) for tfjs-backend-webgpu. Idempotent. */
 function loadDawn(): Gpu {
   if (gpu) return gpu;
+  if (!vulkanLoaderFound())
+    throw new Error(
+      'the Vulkan loader libvulkan.so.1 is not installed (apt-get install libvulkan1), so Dawn finds no GPU',
+    );
   let webgpu: { create: (o: string[]) => unknown; globals: Record<string, unknown> };
   try {
     webgpu = require('webgpu');
