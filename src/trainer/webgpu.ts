@@ -57,7 +57,7 @@ function vulkanLoaderFound(): boolean {
 }
 
 /** Loads Dawn and exposes it as `navigator.gpu` (and the WebGPU globals) for tfjs-backend-webgpu. Idempotent. */
-function loadDawn(): Gpu {
+async function loadDawn(): Promise<Gpu> {
   if (gpu) return gpu;
   if (!vulkanLoaderFound())
     throw new Error(
@@ -65,7 +65,8 @@ function loadDawn(): Gpu {
     );
   let webgpu: { create: (o: string[]) => unknown; globals: Record<string, unknown> };
   try {
-    webgpu = require('webgpu');
+    // An ES module: import() loads it on every Node 20 (require() of ESM only from 20.19).
+    webgpu = (await import('webgpu')) as unknown as typeof webgpu;
   } catch (e) {
     throw new Error(
       `the 'webgpu' package (Dawn) did not load: ${short(e)} (it needs glibc ≥ 2.34 and GCC 12's libstdc++)`,
@@ -87,7 +88,7 @@ function loadDawn(): Gpu {
 
 /** The adapter tfjs-backend-webgpu will get (it asks for high performance), described. */
 export async function findAdapter(): Promise<AdapterFacts> {
-  const adapter = await loadDawn().requestAdapter({ powerPreference: 'high-performance' });
+  const adapter = await (await loadDawn()).requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter)
     throw new Error(
       'no WebGPU adapter found (Dawn needs a Vulkan driver and the Vulkan loader libvulkan.so.1, or Metal)',
