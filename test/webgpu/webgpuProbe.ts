@@ -1,6 +1,5 @@
 // Whether Dawn finds a WebGPU adapter here, probed once in a child process (as `doctor` does): null when it does,
-// else the reason the webgpu tests skip with. FISHER_LENS_WEBGPU_REQUIRED=1 (CI, once lavapipe is set up) turns
-// a missing adapter into a failure instead.
+// else the reason the webgpu tests skip with (scripts/test.mjs fails instead under FISHER_LENS_WEBGPU_REQUIRED=1).
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 
@@ -28,7 +27,5 @@ export function webgpuUnavailable(): string | null {
   probed = p?.ok
     ? null
     : `no WebGPU adapter here (${p?.detail ?? `probe exited ${r.status ?? r.signal}: ${(r.stderr ?? '').trim().split('\n').pop()}`}); on Debian 12: scripts/setup-lavapipe.sh DIR && source DIR/env.sh`;
-  if (probed && process.env.FISHER_LENS_WEBGPU_REQUIRED === '1')
-    throw new Error(`FISHER_LENS_WEBGPU_REQUIRED=1 but ${probed}`);
   return probed;
 }
