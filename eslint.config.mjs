@@ -71,9 +71,9 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
-    // The optional native TensorFlow packages are loaded lazily with require(), so a missing one is a reason
-    // shown by `fisher-lens doctor`, not a failed import.
-    files: ['src/trainer/backend.ts', 'src/trainer/backends/**/*.ts'],
+    // The optional native TensorFlow packages and Dawn (`webgpu`) are loaded lazily with require(), so a missing
+    // one is a reason shown by `fisher-lens doctor`, not a failed import.
+    files: ['src/trainer/backend.ts', 'src/trainer/webgpu.ts', 'src/trainer/backends/**/*.ts'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {

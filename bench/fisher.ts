@@ -95,23 +95,25 @@ export async function runFisherBench(opts: FisherBenchOptions = {}): Promise<Fis
   for (const name of opts.models ?? ['mlp', 'simplecnn']) {
     const model = createModel(SPECS[name], shape, 10, 1);
     const lr = 0.01;
-    const step = () =>
-      tf.tidy(() => {
-        const { grads } = lossAndGradients(model, x, y);
-        model.params.forEach((p, i) => p.assign(tf.sub(p, tf.mul(grads[i], lr))));
-      });
+    const step = async () => {
+      const { grads } = await lossAndGradients(model, x, y);
+      tf.tidy(() => model.params.forEach((p, i) => p.assign(tf.sub(p, tf.mul(grads[i], lr)))));
+      tf.dispose(grads);
+    };
     let seed = 0;
     const trace = () => fisherTrace(model, x, { seed: ++seed });
-    const fp = () =>
-      penaltyGradients('fisher', model, x, y, { seed: ++seed }).grads.forEach((g) => g.dispose());
+    const fp = async () =>
+      tf.dispose((await penaltyGradients('fisher', model, x, y, { seed: ++seed })).grads);
 
     // Correctness of the fast path on this very model and batch, with fixed sampled labels.
     const logits = tf.tidy(() => model.forward(x));
     const yhat = sampleLabels(logits, 123);
     logits.dispose();
-    const fast = fisherTrace(model, x, { mode: 'given', labels: yhat }).perExample;
+    const fast = (await fisherTrace(model, x, { mode: 'given', labels: yhat })).perExample;
     let slow: Float32Array = new Float32Array(0);
-    const firstNaive = time(() => (slow = naivePerExampleSqNorms(model, x, yhat)));
+    const firstNaive = await time(async () => {
+      slow = await naivePerExampleSqNorms(model, x, yhat);
+    });
     let maxRelDiff = 0;
     for (let i = 0; i < B; i++)
       maxRelDiff = Math.max(maxRelDiff, Math.abs(fast[i] - slow[i]) / slow[i]);
@@ -123,14 +125,14 @@ export async function runFisherBench(opts: FisherBenchOptions = {}): Promise<Fis
       naive: [] as Sample[],
       fp: [] as Sample[],
     };
-    step();
-    trace();
-    fp(); // warm-up (kernel compilation, allocator)
+    await step();
+    await trace();
+    await fp(); // warm-up (kernel compilation, allocator)
     for (let r = 0; r < reps; r++) {
-      t.step.push(time(step));
-      t.vec.push(time(trace));
-      t.fp.push(time(fp));
-      if (r < naiveReps - 1) t.naive.push(time(() => naivePerExampleSqNorms(model, x, yhat)));
+      t.step.push(await time(step));
+      t.vec.push(await time(trace));
+      t.fp.push(await time(fp));
+      if (r < naiveReps - 1) t.naive.push(await time(() => naivePerExampleSqNorms(model, x, yhat)));
     }
     t.naive.push(firstNaive);
     const row: FisherBenchRow = {
@@ -172,10 +174,10 @@ interface Sample {
   cpu: number;
 }
 
-function time(f: () => void): Sample {
+async function time(f: () => Promise<unknown>): Promise<Sample> {
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  f();
+  await f();
   const wall = performance.now() - t0;
   const c = process.cpuUsage(c0);
   return { wall, cpu: (c.user + c.system) / 1000 };

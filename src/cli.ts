@@ -28,7 +28,9 @@ import {
   probeAllBackends,
   probeOne,
   probeTorchBackends,
+  releaseBackends,
   selectEngine,
+  type BackendProbe,
   type ConcreteBackend,
   type EngineChoice,
 } from './trainer/backend';
@@ -369,7 +371,7 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
         );
         const line = (r.stdout ?? '').trim().split('\n').pop() ?? '';
         try {
-          return JSON.parse(line) as { ok: boolean; detail: string };
+          return JSON.parse(line) as BackendProbe;
         } catch {
           return {
             ok: false,
@@ -380,7 +382,9 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
       const torch = probeTorchBackends(opts.python);
       const all = [...torch.backends, ...results];
       const byName = new Map(all.map((r) => [r.backend as string, r]));
-      const chosen = ENGINE_AUTO_ORDER.map((b) => byName.get(b)).find((r) => r?.ok);
+      const chosen = ENGINE_AUTO_ORDER.map((b) => byName.get(b)).find(
+        (r) => r?.ok && !('autoSkip' in r && r.autoSkip),
+      );
       const info = torch.probe.info;
       if (opts.json) {
         io.stdout(
@@ -405,7 +409,11 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
           ? `Python ${info.python} (${info.executable}): ${info.torch ? `torch ${info.torch}` : 'no torch'}${info.torch ? `; CUDA ${info.cuda.available ? `${info.cuda.version}: ${info.cuda.devices.join(', ')}` : `no (${info.cuda.reason})`}; MPS ${info.mps.available ? 'yes' : `no (${info.mps.reason})`}` : ''}\n`
           : `Python: ${torch.probe.problem}\n`,
       );
-      for (const r of all) io.stdout(`  ${r.ok ? '✔' : '✘'} ${r.backend.padEnd(15)} ${r.detail}\n`);
+      for (const r of all) {
+        io.stdout(`  ${r.ok ? '✔' : '✘'} ${r.backend.padEnd(15)} ${r.detail}\n`);
+        if ('autoSkip' in r && r.autoSkip)
+          io.stdout(`    ${''.padEnd(15)} not for auto: ${r.autoSkip}\n`);
+      }
       io.stdout(
         chosen
           ? `auto → ${chosen.backend}\n`
@@ -528,6 +536,8 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   process.on('unhandledRejection', fatal);
   const code = await runCli(argv);
   process.exitCode = code;
+  // Nothing more to compute: let go of the GPU device, or Dawn keeps the event loop (and the process) alive.
+  releaseBackends();
   return code;
 }
 

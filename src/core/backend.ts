@@ -74,6 +74,9 @@ export function setupWasm(): string {
  * - on wasm, bias-add gradients (sum over leading axes) as a matMul with ones, and a first-layer
  *   (C ≤ 4 input channels) conv's dW as per-offset matMuls instead of the batch-as-channels conv
  *   (see registerBiasAddGrad, SMALL_C_FILTER_GRAD).
+ * - on webgpu, AddN over more tensors than a shader may bind (tfjs-backend-webgpu binds them all in one
+ *   program, and the device's maxStorageBuffersPerShaderStage — 8 by default — is soon exceeded by a
+ *   model's parameter list: an invalid pipeline, then garbage) as a tree of AddNs that fit.
  * Relu's gradient (dy·step(x)) is already second-order correct.
  * Softmax/LogSoftmax/softmaxCrossEntropy stay wrong for double backprop: core never uses them on
  * that path (see loss.ts).
@@ -91,8 +94,22 @@ export function installPatches(backendName: string): void {
   if (!kernelPatchedBackends.has(backendName)) {
     if (!tf.getKernel('Conv2DBackpropFilter', backendName))
       registerConvBackpropFilterKernel(backendName);
+    if (backendName === 'webgpu') registerChunkedAddN(backendName);
     kernelPatchedBackends.add(backendName);
   }
+}
+
+/**
+ * Backends whose tensors can only be read back asynchronously here: tfjs-backend-webgpu's synchronous read
+ * (dataSync) goes through a browser canvas, which Node lacks. The maths reads with `await t.data()` everywhere;
+ * on these backends a label function (sampled ŷ) also needs its logits read before the gradient pass, which costs
+ * one extra forward pass (see perExampleSqNorms, penaltyGradients).
+ */
+const ASYNC_READ_BACKENDS = new Set(['webgpu']);
+
+/** Whether the active backend (or `backendName`) can read a tensor synchronously (dataSync). */
+export function hasSyncReads(backendName: string = tf.getBackend()): boolean {
+  return !ASYNC_READ_BACKENDS.has(backendName);
 }
 
 /** True when `installPatches` has registered the global gradient overrides. */
@@ -290,6 +307,47 @@ function registerConvBackpropFilterKernel(backendName: string): void {
       // Inside a kernel the tape is off, so these ops are not recorded; tidy frees the transposes.
       // A returned Tensor (rank set) is used by the engine as the kernel output as-is.
       return tf.tidy(() => filterGradByConv(inputs.x as tf.Tensor4D, inputs.dy as tf.Tensor4D));
+    },
+  });
+}
+
+/** See installPatches: AddN in groups of at most (storage buffers per shader stage − 1) inputs. */
+function registerChunkedAddN(backendName: string): void {
+  const stock = tf.getKernel('AddN', backendName);
+  if (!stock) return;
+  tf.unregisterKernel('AddN', backendName);
+  tf.registerKernel({
+    kernelName: 'AddN',
+    backendName,
+    kernelFunc: (args) => {
+      const backend = args.backend as unknown as {
+        device?: { limits?: { maxStorageBuffersPerShaderStage?: number } };
+        disposeData: (id: object) => void;
+      };
+      const max = Math.max(2, (backend.device?.limits?.maxStorageBuffersPerShaderStage ?? 8) - 1);
+      const run = (xs: tf.TensorInfo[]) =>
+        stock.kernelFunc({
+          ...args,
+          inputs: xs as unknown as tf.NamedTensorInfoMap,
+        }) as tf.TensorInfo;
+      let xs = Array.from(args.inputs as unknown as ArrayLike<tf.TensorInfo>);
+      const temps: tf.TensorInfo[] = [];
+      while (xs.length > max) {
+        const next: tf.TensorInfo[] = [];
+        for (let i = 0; i < xs.length; i += max) {
+          const part = xs.slice(i, i + max);
+          if (part.length === 1) next.push(part[0]);
+          else {
+            const r = run(part);
+            temps.push(r);
+            next.push(r);
+          }
+        }
+        xs = next;
+      }
+      const out = run(xs);
+      for (const t of temps) backend.disposeData(t.dataId);
+      return out;
     },
   });
 }

@@ -49,17 +49,17 @@ export interface FisherTraceResult {
  * pass per `batchSize` chunk). Labels are sampled inside the same forward pass, so sampling costs
  * no extra pass.
  */
-export function fisherTrace(
+export async function fisherTrace(
   model: Model,
   x: tf.Tensor4D,
   opts: FisherTraceOptions = {},
-): FisherTraceResult {
+): Promise<FisherTraceResult> {
   const mode = opts.mode ?? 'sampled';
   const N = x.shape[0];
   const bs = Math.max(1, opts.batchSize ?? 128);
   const seed = opts.seed ?? 0;
   if (mode === 'given' && !opts.labels) throw new Error("fisherTrace: mode 'given' needs labels");
-  const given = mode === 'given' ? labelsToArray(opts.labels!) : null;
+  const given = mode === 'given' ? await labelsToArray(opts.labels!) : null;
   if (given && given.length !== N)
     throw new Error(`fisherTrace: ${given.length} labels for ${N} examples`);
   const perExample = new Float32Array(N);
@@ -70,13 +70,13 @@ export function fisherTrace(
     const xb = n === N ? x : (tf.slice(x, [s, 0, 0, 0], [n, -1, -1, -1]) as tf.Tensor4D);
     try {
       if (mode === 'exact') {
-        perExample.set(expectedSqNorms(model, xb), s);
+        perExample.set(await expectedSqNorms(model, xb), s);
       } else {
         // A chunk's stream depends only on (seed, chunk start): reproducible for any N.
         const src = given
           ? given.subarray(s, s + n)
           : (z: tf.Tensor2D) => sampleLabels(z, deriveSeed(seed, s));
-        const r = perExampleSqNorms(model, xb, src);
+        const r = await perExampleSqNorms(model, xb, src);
         perExample.set(r.norms, s);
         labels!.set(r.labels, s);
       }
@@ -89,15 +89,16 @@ export function fisherTrace(
 }
 
 /** E_ŷ ||∇ℓ(x_i, ŷ)||² = Σ_k p_ik n_i(k) for x [B,h,w,c] → [B]; K backward passes. */
-function expectedSqNorms(model: Model, x: tf.Tensor4D): Float64Array {
+async function expectedSqNorms(model: Model, x: tf.Tensor4D): Promise<Float64Array> {
   const B = x.shape[0];
   const K = model.numClasses;
   const logits = tf.tidy(() => model.forward(x));
-  const p = softmaxRows(logits);
+  const z = await logits.data();
   logits.dispose();
+  const p = softmaxRows(z as Float32Array, K);
   const out = new Float64Array(B);
   for (let k = 0; k < K; k++) {
-    const { norms } = perExampleSqNorms(model, x, new Int32Array(B).fill(k));
+    const { norms } = await perExampleSqNorms(model, x, new Int32Array(B).fill(k));
     for (let i = 0; i < B; i++) out[i] += p[i * K + k] * norms[i];
   }
   return out;
@@ -107,7 +108,11 @@ function expectedSqNorms(model: Model, x: tf.Tensor4D): Float64Array {
  * Tr(F_B) = ||(1/B) Σ_i ∇θ ℓ(x_i, ŷ_i)||² = ||∇θ of the mean loss||² for x [B,h,w,c] and labels ŷ
  * [B] (sample them with `sampleLabels` for the Fisher penalty's quantity; true labels give GP's).
  */
-export function batchFisherTrace(model: Model, x: tf.Tensor4D, yhat: Labels): number {
+export async function batchFisherTrace(
+  model: Model,
+  x: tf.Tensor4D,
+  yhat: Labels,
+): Promise<number> {
   const s = withTapeGuard(() =>
     tf.tidy(() => {
       const y = oneHot(yhat, model.numClasses);
@@ -115,9 +120,11 @@ export function batchFisherTrace(model: Model, x: tf.Tensor4D, yhat: Labels): nu
       return tf.addN(g.map((t) => tf.sum(tf.square(t))));
     }),
   );
-  const v = s.dataSync()[0];
-  s.dispose();
-  return v;
+  try {
+    return (await s.data())[0];
+  } finally {
+    s.dispose();
+  }
 }
 
 /** Mean and standard error (sample sd / √N) in float64. */

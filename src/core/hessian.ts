@@ -42,12 +42,12 @@ export interface HutchinsonResult {
  * Hutchinson estimate of Tr(∇²θ L) on one batch x [B,h,w,c] with labels y [B] (true labels: the
  * training loss's Hessian). Each probe costs one double-backprop pass (≈ 3 gradient evaluations).
  */
-export function hutchinsonTraceH(
+export async function hutchinsonTraceH(
   model: Model,
   x: tf.Tensor4D,
   y: Labels,
   opts: { probes?: number; seed?: number } = {},
-): HutchinsonResult {
+): Promise<HutchinsonResult> {
   const M = opts.probes ?? 30;
   const rng = new Rng(opts.seed ?? 0);
   const samples = new Float64Array(M);
@@ -57,8 +57,11 @@ export function hutchinsonTraceH(
       const hv = hessianVectorProduct(model, x, y, v);
       return tf.addN(hv.map((h, i) => tf.sum(tf.mul(h, v[i]))));
     });
-    samples[m] = s.dataSync()[0];
-    s.dispose();
+    try {
+      samples[m] = (await s.data())[0];
+    } finally {
+      s.dispose();
+    }
   }
   const { mean, stderr } = meanAndStderr(samples);
   return { trace: mean, stderr, samples };

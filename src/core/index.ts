@@ -1,7 +1,13 @@
 // Fisher maths on tfjs tensors. Node only (checkpoints use fs; setupWasm resolves node_modules).
 // Call setupWasm() before tf.setBackend('wasm'), and installPatches(tf.getBackend()) once the
 // backend is set.
-export { installPatches, patchesInstalled, setupWasm, withTapeGuard } from './backend';
+export {
+  hasSyncReads,
+  installPatches,
+  patchesInstalled,
+  setupWasm,
+  withTapeGuard,
+} from './backend';
 export {
   createModel,
   createModelFromValues,

@@ -53,13 +53,15 @@ export function oneHot(labels: Labels, numClasses: number): tf.Tensor2D {
   });
 }
 
-/** Labels as an Int32Array (reads a tensor back). */
-export function labelsToArray(labels: Labels): Int32Array {
-  return labels instanceof tf.Tensor ? Int32Array.from(labels.dataSync()) : labels;
+/** Labels as an Int32Array (reads a tensor back, asynchronously: every backend can). */
+export async function labelsToArray(labels: Labels): Promise<Int32Array> {
+  return labels instanceof tf.Tensor ? Int32Array.from(await labels.data()) : labels;
 }
 
 /**
  * Softmax probabilities of each row, in float64 on the host: logits [B, K] → p, row-major [B·K].
+ * A tensor is read synchronously: on a backend without synchronous reads (webgpu) pass its values, or a tensor
+ * already read with `await t.data()` (the values are then cached on the host).
  */
 export function softmaxRows(logits: tf.Tensor2D | Float32Array, numClasses?: number): Float64Array {
   const z = logits instanceof tf.Tensor ? logits.dataSync() : logits;

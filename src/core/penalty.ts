@@ -15,7 +15,7 @@
 // `addScaled` combines.
 // `addScaled` combines.
 import * as tf from '@tensorflow/tfjs';
-import { withTapeGuard } from './backend';
+import { hasSyncReads, withTapeGuard } from './backend';
 import {
   crossEntropy,
   labelsToArray,
@@ -53,23 +53,33 @@ export interface PenaltyResult {
  * The penalty P of `kind` on the batch x [B,h,w,c] with true labels yTrue [B], and its gradient
  * w.r.t. the model parameters (back-propagated through the inner gradient).
  */
-export function penaltyGradients(
+export async function penaltyGradients(
   kind: PenaltyKind,
   model: Model,
   x: tf.Tensor4D,
   yTrue: Labels,
   opts: PenaltyOptions,
-): PenaltyResult {
+): Promise<PenaltyResult> {
   const K = opts.numClasses ?? model.numClasses;
   const B = x.shape[0];
   let labels: Int32Array | null =
     kind === 'gp' || kind === 'gpx'
-      ? labelsToArray(yTrue)
+      ? await labelsToArray(yTrue)
       : opts.labels
-        ? labelsToArray(opts.labels)
+        ? await labelsToArray(opts.labels)
         : kind === 'gpr'
           ? uniformLabels(B, K, deriveSeed(opts.seed, 0x67707200))
           : null; // fisher: sampled from the logits of the same forward pass, below
+  if (labels === null && !hasSyncReads()) {
+    // No synchronous read inside the pass (webgpu): sample ŷ from the logits of a forward pass of
+    // their own (the same values; one more forward pass).
+    const logits = tf.tidy(() => model.forward(x));
+    try {
+      labels = sampleLabels((await logits.data()) as Float32Array, opts.seed, K);
+    } finally {
+      logits.dispose();
+    }
+  }
   const targets = (logits: tf.Tensor2D) => {
     labels ??= sampleLabels(logits, opts.seed);
     return oneHot(labels, K);
@@ -92,8 +102,15 @@ export function penaltyGradients(
       })(model.params),
     ),
   );
-  const v = value.dataSync()[0];
-  value.dispose();
+  let v: number;
+  try {
+    v = (await value.data())[0];
+  } catch (e) {
+    tf.dispose(grads);
+    throw e;
+  } finally {
+    value.dispose();
+  }
   return { value: v, grads: grads.map((t) => tf.keep(t)), labels: labels! };
 }
 
@@ -110,12 +127,12 @@ export interface LossGradResult {
  * Mean cross-entropy of x [B,h,w,c] with labels y [B] and its parameter gradient, in one forward
  * and one backward pass (the plain SGD step's work).
  */
-export function lossAndGradients(
+export async function lossAndGradients(
   model: Model,
   x: tf.Tensor4D,
   y: Labels,
   opts: { withAccuracy?: boolean } = {},
-): LossGradResult {
+): Promise<LossGradResult> {
   let correct: tf.Scalar | undefined;
   const { value, grads } = withTapeGuard(() =>
     tf.tidy(() => {
@@ -131,14 +148,17 @@ export function lossAndGradients(
       })(model.params);
     }),
   );
-  const loss = value.dataSync()[0];
-  value.dispose();
-  let c: number | undefined;
-  if (correct) {
-    c = correct.dataSync()[0];
-    correct.dispose();
+  try {
+    const loss = (await value.data())[0];
+    const c = correct ? (await correct.data())[0] : undefined;
+    return { loss, grads, correct: c };
+  } catch (e) {
+    tf.dispose(grads);
+    throw e;
+  } finally {
+    value.dispose();
+    correct?.dispose();
   }
-  return { loss, grads, correct: c };
 }
 
 /**

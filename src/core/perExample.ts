@@ -9,7 +9,7 @@
 //                           all i at once by ONE depthwise conv (batch ↔ channel axes swapped).
 // The naive alternative (one backward pass per example) is kept for tests and the benchmark.
 import * as tf from '@tensorflow/tfjs';
-import { withTapeGuard } from './backend';
+import { hasSyncReads, withTapeGuard } from './backend';
 import { crossEntropy, crossEntropySum, labelsToArray, oneHot, type Labels } from './loss';
 import { releaseInputs, type Model, type Taps } from './models';
 
@@ -31,14 +31,18 @@ export interface PerExampleResult {
  * Squared norms of the per-example gradients of the cross-entropy, all parameters together.
  * @param x inputs [B, h, w, c]
  * @param labels y [B], or a function of the logits [B, K] returning them (called once, inside
- *   the pass)
+ *   the pass; on a backend without synchronous reads (webgpu) on the logits of a forward pass of
+ *   their own, read back first — the same values, one more forward pass)
  */
-export function perExampleSqNorms(
+export async function perExampleSqNorms(
   model: Model,
   x: tf.Tensor4D,
   labels: LabelSource,
-): PerExampleResult {
+): Promise<PerExampleResult> {
   const B = x.shape[0];
+  if (typeof labels === 'function' && !hasSyncReads())
+    labels = await labelsFromLogits(model, x, labels);
+  const fixed = typeof labels === 'function' ? null : await labelsToArray(labels);
   let used: Int32Array | null = null;
   const taps: Taps = { inputs: [] };
   let out: tf.Tensor1D;
@@ -48,7 +52,7 @@ export function perExampleSqNorms(
         const add = model.tapShapes(B).map((s) => tf.zeros(s));
         const deltas = tf.grads((...t: tf.Tensor[]) => {
           const logits = model.forward(x, { add: t, inputs: taps.inputs });
-          used = typeof labels === 'function' ? labels(logits) : labelsToArray(labels);
+          used = fixed ?? (labels as (z: tf.Tensor2D) => Int32Array)(logits);
           return crossEntropySum(logits, oneHot(used, model.numClasses));
         })(add);
         const terms = model.layers.map((L, l) => layerSqNorms(L.kind, taps.inputs![l], deltas[l]));
@@ -60,9 +64,26 @@ export function perExampleSqNorms(
   }
   // Read back outside tidy (a typed array returned from tidy is slow to hand over, per
   // ARCHITECTURE).
-  const norms = out.dataSync() as Float32Array;
-  out.dispose();
-  return { norms, labels: used! };
+  try {
+    return { norms: (await out.data()) as Float32Array, labels: used! };
+  } finally {
+    out.dispose();
+  }
+}
+
+/** `pick` applied to the logits of x, read back to the host first (for backends without synchronous reads). */
+async function labelsFromLogits(
+  model: Model,
+  x: tf.Tensor4D,
+  pick: (logits: tf.Tensor2D) => Int32Array,
+): Promise<Int32Array> {
+  const logits = tf.tidy(() => model.forward(x));
+  try {
+    await logits.data(); // cached on the host: `pick` may now read it synchronously
+    return pick(logits);
+  } finally {
+    logits.dispose();
+  }
 }
 
 /**
@@ -99,8 +120,12 @@ export function layerSqNorms(kind: 'dense' | 'conv', a: tf.Tensor, d: tf.Tensor)
  * The same norms by one backward pass per example (slow; reference for tests and the benchmark).
  * @param x [B, h, w, c]; labels [B]
  */
-export function naivePerExampleSqNorms(model: Model, x: tf.Tensor4D, labels: Labels): Float32Array {
-  const y = labelsToArray(labels);
+export async function naivePerExampleSqNorms(
+  model: Model,
+  x: tf.Tensor4D,
+  labels: Labels,
+): Promise<Float32Array> {
+  const y = await labelsToArray(labels);
   const B = x.shape[0];
   const out = new Float32Array(B);
   for (let i = 0; i < B; i++) {
@@ -114,7 +139,7 @@ export function naivePerExampleSqNorms(model: Model, x: tf.Tensor4D, labels: Lab
         return tf.addN(g.map((t) => tf.sum(tf.square(t))));
       }),
     );
-    out[i] = s.dataSync()[0];
+    out[i] = (await s.data())[0];
     s.dispose();
   }
   return out;

@@ -319,7 +319,7 @@ export const RunConfigSchema = Type.Object(
     }),
     backend: lit(
       BACKENDS,
-      'Compute backend. `auto`: torch-cuda, tensorflow-gpu, tensorflow, webgpu, then torch-cpu (when PyTorch is installed: 3–6× faster than wasm per step), wasm, cpu. `torch` is the PyTorch engine on its best device (cuda, mps, cpu); `torch-cuda`, `torch-mps`, `torch-cpu` name the device.',
+      'Compute backend. `auto`: torch-cuda, tensorflow-gpu, tensorflow, webgpu (a GPU adapter only; `webgpu` by name also takes a software one), then torch-cpu (when PyTorch is installed: 3–6× faster than wasm per step), wasm, cpu. `torch` is the PyTorch engine on its best device (cuda, mps, cpu); `torch-cuda`, `torch-mps`, `torch-cpu` name the device.',
       'auto',
     ),
   },

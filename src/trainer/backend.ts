@@ -2,7 +2,7 @@
  * Run-time backend selection for the trainer process: which engine (tfjs in process, or the PyTorch child) and
  * which device. `auto` ({@link ENGINE_AUTO_ORDER}) tries, in order, torch-cuda (PyTorch on an NVIDIA GPU),
  * tensorflow-gpu (@tensorflow/tfjs-node-gpu), tensorflow (@tensorflow/tfjs-node), webgpu (Dawn through the
- * `webgpu` package, only with a hardware adapter), torch-cpu, wasm, cpu, and records why each rejected candidate
+ * `webgpu` package, only with a hardware adapter: an explicit `webgpu` also takes a software one, see ./webgpu), torch-cpu, wasm, cpu, and records why each rejected candidate
  * was not taken. **The CPU rule**: with a working PyTorch (≥ 1.13) torch-cpu comes before wasm, because it is
  * faster per step on both models measured (`npm run bench`, 2 shared cores: MLP 3×, SimpleCNN 5–6×; exact Tr(F)
  * on par); its one cost, 1–3 s to start Python and import torch, is repaid within the first ~100 MLP steps.
@@ -22,6 +22,7 @@ import {
   type TorchBackend,
 } from './torch/python';
 import type { TorchChoice } from './torch/engine';
+import { activateWebgpu, describeAdapter, releaseWebgpu, SOFTWARE_NOT_AUTO } from './webgpu';
 
 // tfjs is loaded lazily so that `doctor` and config errors stay fast and a missing package is a clear message.
 type TF = typeof import('@tensorflow/tfjs');
@@ -79,7 +80,14 @@ async function activate(tf: TF, engineName: string): Promise<void> {
     throw new Error(`tf.setBackend('${engineName}') failed`);
 }
 
-async function tryBackend(name: ConcreteBackend): Promise<{ engineName: string; detail: string }> {
+/**
+ * Loads and activates one tfjs backend. `allowSoftware`: an explicit request, which takes a software WebGPU
+ * adapter too (`auto` does not). `autoSkip` says why `auto` would not take what loaded.
+ */
+async function tryBackend(
+  name: ConcreteBackend,
+  allowSoftware = false,
+): Promise<{ engineName: string; detail: string; autoSkip?: string }> {
   const tf = tfjs();
   switch (name) {
     case 'tensorflow-gpu':
@@ -109,41 +117,11 @@ async function tryBackend(name: ConcreteBackend): Promise<{ engineName: string; 
       return { engineName: 'tensorflow', detail: pkg };
     }
     case 'webgpu': {
-      let webgpu: { create: (o: string[]) => unknown; globals: Record<string, unknown> };
-      try {
-        webgpu = require('webgpu');
-      } catch (e) {
-        throw new Error(`the 'webgpu' package (Dawn) did not load: ${short(e)}`);
-      }
-      const g = globalThis as Record<string, unknown>;
-      Object.assign(g, webgpu.globals);
-      const gpu = webgpu.create([]) as { requestAdapter: () => Promise<unknown> };
-      if (!g.navigator)
-        Object.defineProperty(g, 'navigator', {
-          value: { gpu },
-          configurable: true,
-          writable: true,
-        });
-      else (g.navigator as Record<string, unknown>).gpu = gpu;
-      const adapter = (await gpu.requestAdapter()) as {
-        isFallbackAdapter?: boolean;
-        info?: { architecture?: string; vendor?: string; description?: string };
-      } | null;
-      if (!adapter) throw new Error('no WebGPU adapter found (Dawn needs a Vulkan driver)');
-      const info = adapter.info ?? {};
-      if (
-        adapter.isFallbackAdapter ||
-        /software|cpu/i.test(`${info.architecture} ${info.description}`)
-      ) {
-        throw new Error(
-          `only a CPU (software) WebGPU adapter was found (${info.vendor ?? '?'} ${info.architecture ?? ''}); wasm is faster`,
-        );
-      }
-      require('@tensorflow/tfjs-backend-webgpu');
-      await activate(tf, 'webgpu');
+      const facts = await activateWebgpu(tf, allowSoftware);
       return {
         engineName: 'webgpu',
-        detail: `${info.vendor ?? ''} ${info.architecture ?? ''}`.trim(),
+        detail: describeAdapter(facts),
+        ...(facts.software ? { autoSkip: SOFTWARE_NOT_AUTO } : {}),
       };
     }
     case 'wasm': {
@@ -194,7 +172,7 @@ async function probeOrder(requested: 'auto' | ConcreteBackend): Promise<BackendC
   const rejections: BackendRejection[] = [];
   for (const name of order) {
     try {
-      const { engineName, detail } = await tryBackend(name);
+      const { engineName, detail } = await tryBackend(name, requested !== 'auto');
       return { backend: name, engineName, rejections, detail };
     } catch (e) {
       rejections.push({ backend: name, reason: short(e) });
@@ -205,25 +183,46 @@ async function probeOrder(requested: 'auto' | ConcreteBackend): Promise<BackendC
 
 /** For `fisher-lens doctor`: which backends load here and why the others do not. Each probed in a child. */
 export async function probeAllBackends(
-  run: (name: ConcreteBackend) => Promise<{ ok: boolean; detail: string }>,
-): Promise<{ backend: ConcreteBackend; ok: boolean; detail: string }[]> {
-  const out: { backend: ConcreteBackend; ok: boolean; detail: string }[] = [];
+  run: (name: ConcreteBackend) => Promise<BackendProbe>,
+): Promise<({ backend: ConcreteBackend } & BackendProbe)[]> {
+  const out: ({ backend: ConcreteBackend } & BackendProbe)[] = [];
   for (const b of AUTO_ORDER) out.push({ backend: b, ...(await run(b)) });
   return out;
 }
 
-/** Probe exactly one backend in this process (used by `doctor --probe NAME` in a child process). */
-export async function probeOne(name: ConcreteBackend): Promise<{ ok: boolean; detail: string }> {
+/** A backend's probe: whether it loads (and runs a kernel), what it is, and why `auto` skips it if it does. */
+export interface BackendProbe {
+  ok: boolean;
+  detail: string;
+  /** It loads, but `auto` does not take it (a software WebGPU adapter), and why. */
+  autoSkip?: string;
+}
+
+/**
+ * Probe exactly one backend in this process (used by `doctor --probe NAME` in a child process, and the bench),
+ * as an explicit request would load it: a software WebGPU adapter loads, with `autoSkip` saying why `auto` skips it.
+ */
+export async function probeOne(name: ConcreteBackend): Promise<BackendProbe> {
   try {
-    const { detail } = await tryBackend(name);
-    // A tiny op proves kernels run.
+    const { detail, autoSkip } = await tryBackend(name, true);
+    // A tiny op proves kernels run (read asynchronously: webgpu has no synchronous read in Node).
     const tf = tfjs();
-    const v = tf.tidy(() => tf.sum(tf.mul(tf.tensor1d([1, 2, 3]), 2)).dataSync()[0]);
+    const t = tf.tidy(() => tf.sum(tf.mul(tf.tensor1d([1, 2, 3]), tf.scalar(2))));
+    const v = (await t.data())[0];
+    t.dispose();
     if (v !== 12) throw new Error(`sanity op returned ${v}`);
-    return { ok: true, detail };
+    return { ok: true, detail, ...(autoSkip ? { autoSkip } : {}) };
   } catch (e) {
     return { ok: false, detail: short(e) };
   }
+}
+
+/**
+ * Releases what a backend holds that would keep the process alive once its work is done (Dawn's GPU device).
+ * Call when the process has nothing more to compute.
+ */
+export function releaseBackends(): void {
+  releaseWebgpu(tfModule);
 }
 
 // ---- both engines ---------------------------------------------------------------------------------

@@ -205,7 +205,7 @@ export async function traceCheckpoint(opts: TraceOptions): Promise<TraceResult> 
     y[i] = part.y[j];
   });
   const xt = tf.tensor4d(x, [opts.count, h, w, c]);
-  const r = fisherTrace(
+  const r = await fisherTrace(
     model,
     xt,
     opts.labels === 'given' ? { mode: 'given', labels: y } : { mode: 'sampled', seed: opts.seed },

@@ -28,7 +28,9 @@ import {
   relErr,
   torchCase,
   torchReference,
+  TEST_BACKEND,
   useBackend,
+  type TestBackend,
   type TorchResult,
   type TorchTask,
 } from '../fixtures/coreTestUtils';
@@ -36,6 +38,8 @@ import {
 const TOL = 1e-4; // float32 (tfjs) vs float64 (torch)
 const K = 10;
 const KINDS: PenaltyKind[] = ['fisher', 'gp', 'gpr', 'gpx'];
+/** Tests of the model format, not of a backend's maths: run with the wasm suite only. */
+const WASM_ONLY = TEST_BACKEND !== 'wasm' && 'not a backend check (runs in the wasm suite)';
 
 /** Largest per-element relative difference |a−b|/|b|. */
 function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -59,12 +63,12 @@ const POOLING: { name: string; spec: ModelSpec; maxPools: boolean }[] = [
   { name: 'resnet', spec: { arch: 'resnet', width: 0.25 }, maxPools: false },
 ];
 
-describe('max-pool gradient with tied maxima vs PyTorch float64', () => {
+describe(`max-pool gradient with tied maxima vs PyTorch float64 (${TEST_BACKEND})`, () => {
   before(async () => {
-    await useBackend('wasm');
+    await useBackend(TEST_BACKEND);
   });
 
-  test('constructed ties (constant input, 2×2 equal blocks, odd sizes): the same single element gets each window’s gradient as in torch, on wasm and cpu', async () => {
+  test(`constructed ties (constant input, 2×2 equal blocks, odd sizes): the same single element gets each window’s gradient as in torch, on ${TEST_BACKEND} and cpu`, async () => {
     const [B, H, W, C] = [3, 5, 7, 2];
     const [H2, W2] = [H >> 1, W >> 1];
     const xv = new Float32Array(B * H * W * C);
@@ -95,27 +99,27 @@ describe('max-pool gradient with tied maxima vs PyTorch float64', () => {
     const ties = countTiedWindows(xv, [B, H, W, C]);
     assert.ok(ties >= 20, `only ${ties} windows tie: the case would not test ties`);
 
-    const dxOn = async (backend: 'wasm' | 'cpu') => {
+    const dxOn = async (backend: TestBackend) => {
       await useBackend(backend);
-      return tf.tidy(() => {
+      const dx = tf.tidy(() => {
         const x = tf.tensor4d(xv, [B, H, W, C]);
         const dy = tf.tensor4d(dyv, [B, H2, W2, C]);
-        return Array.from(
-          tf
-            .grad((t: tf.Tensor) =>
-              tf.sum(tf.mul(tf.maxPool(t as tf.Tensor4D, 2, 2, 'valid'), dy)),
-            )(x)
-            .dataSync(),
-        );
+        return tf.grad((t: tf.Tensor) =>
+          tf.sum(tf.mul(tf.maxPool(t as tf.Tensor4D, 2, 2, 'valid'), dy)),
+        )(x);
       });
+      const v = Array.from(await dx.data());
+      dx.dispose();
+      return v;
     };
-    const wasm = await dxOn('wasm');
+    // (named `wasm` for the suite's default backend; TEST_BACKEND in general)
+    const wasm = await dxOn(TEST_BACKEND);
     const cpu = await dxOn('cpu');
-    await useBackend('wasm');
+    await useBackend(TEST_BACKEND);
     const [[ref]] = torchReference('coreMaxPoolTies', 'constructed ties', [
       { id: 'pool', op: 'maxpool', shape: [B, H, W, C], x: Array.from(xv), dy: Array.from(dyv) },
     ]);
-    assert.deepEqual(wasm, ref.dx, 'wasm vs torch, element for element');
+    assert.deepEqual(wasm, ref.dx, `${TEST_BACKEND} vs torch, element for element`);
     assert.deepEqual(cpu, ref.dx, 'cpu vs torch, element for element');
     // exactly one receiver per window, carrying the window's dy; the dropped odd row/col get none
     assert.equal(wasm.filter((v) => v !== 0).length, dyv.length);
@@ -152,32 +156,36 @@ describe('max-pool gradient with tied maxima vs PyTorch float64', () => {
     }
 
     before(async () => {
-      await useBackend('wasm');
+      await useBackend(TEST_BACKEND);
       ({ x, y } = mnistBatch([0, 1, 2, 3, 4, 5, 6, 7]));
       const cases: unknown[] = [];
       const controls: unknown[] = [];
-      POOLING.forEach((t, i) => {
+      for (const [i, t] of POOLING.entries()) {
         const m = createModel(t.spec, [28, 28, 1], K, 30 + i);
         // Non-zero biases, as after a little training: backgrounds then tie at positive values,
         // where the ReLU passes the gradient (zero ties are killed by it either way).
         jitterBiases(m, 50 + i, 0.2);
         models.push(m);
         const o = {} as Ours;
-        o.given = perExampleSqNorms(m, x, y).norms;
-        const s = fisherTrace(m, x, { mode: 'sampled', seed: 5 });
+        o.given = (await perExampleSqNorms(m, x, y)).norms;
+        const s = await fisherTrace(m, x, { mode: 'sampled', seed: 5 });
         o.sampled = { norms: s.perExample, labels: s.labels!, trace: s.trace };
-        const e = fisherTrace(m, x, { mode: 'exact' });
+        const e = await fisherTrace(m, x, { mode: 'exact' });
         o.exact = { norms: e.perExample, trace: e.trace };
-        o.trFB = batchFisherTrace(m, x, o.sampled.labels);
+        o.trFB = await batchFisherTrace(m, x, o.sampled.labels);
         o.penalties = {};
         for (const kind of KINDS) {
-          const r = penaltyGradients(kind, m, x, y, { seed: 7 });
-          o.penalties[kind] = { value: r.value, grads: flatValues(r.grads), labels: r.labels };
+          const r = await penaltyGradients(kind, m, x, y, { seed: 7 });
+          o.penalties[kind] = {
+            value: r.value,
+            grads: await flatValues(r.grads),
+            labels: r.labels,
+          };
           r.grads.forEach((g) => g.dispose());
         }
-        const lg = lossAndGradients(m, x, y);
+        const lg = await lossAndGradients(m, x, y);
         o.loss = lg.loss;
-        o.grad = flatValues(lg.grads);
+        o.grad = await flatValues(lg.grads);
         lg.grads.forEach((g) => g.dispose());
         const rnd = new Rng(60 + i).normalArray(o.grad.length);
         o.dirs = [unit(o.grad), unit(rnd)];
@@ -195,10 +203,10 @@ describe('max-pool gradient with tied maxima vs PyTorch float64', () => {
           { kind: 'grad', labels: y },
           { kind: 'fd', labels: y, dirs: o.dirs, eps: 1e-6 },
         ];
-        cases.push(torchCase(t.name, m, x, tasks));
+        cases.push(await torchCase(t.name, m, x, tasks));
         if (t.maxPools)
           controls.push(
-            torchCase(
+            await torchCase(
               t.name,
               m,
               x,
@@ -209,7 +217,7 @@ describe('max-pool gradient with tied maxima vs PyTorch float64', () => {
               { maxPoolGrad: 'all-ties' },
             ),
           );
-      });
+      }
       ref = torchReference('coreMaxPoolTies', 'mnist', cases);
       control = torchReference('coreMaxPoolTies', 'mnist all-ties control', controls);
     });
@@ -291,7 +299,7 @@ describe('max-pool gradient with tied maxima vs PyTorch float64', () => {
   });
 
   test('two inverted MNIST digits (1 − x), fresh SimpleCNN: step-1 ‖∇L‖ = autograd = finite differences; a constant image too', async (t) => {
-    await useBackend('wasm');
+    await useBackend(TEST_BACKEND);
     const batches = [
       { what: 'inverted digits', ...mnistBatch([0, 1], 'train', true) },
       {
@@ -302,12 +310,13 @@ describe('max-pool gradient with tied maxima vs PyTorch float64', () => {
     ];
     const m = createModel({ arch: 'simplecnn', width: 0.25 }, [28, 28, 1], K, 0);
     try {
-      const got = batches.map(({ x, y }) => {
-        const lg = lossAndGradients(m, x, y);
-        const g = flatValues(lg.grads);
+      const got: { loss: number; g: Float64Array; d: number[] }[] = [];
+      for (const { x, y } of batches) {
+        const lg = await lossAndGradients(m, x, y);
+        const g = await flatValues(lg.grads);
         lg.grads.forEach((t) => t.dispose());
-        return { loss: lg.loss, g, d: unit(g) };
-      });
+        got.push({ loss: lg.loss, g, d: unit(g) });
+      }
       const tasks = (j: number): TorchTask[] => [
         { kind: 'gradSqNorm', labels: batches[j].y },
         { kind: 'fd', labels: batches[j].y, dirs: [got[j].d], eps: 1e-6 },
@@ -315,21 +324,23 @@ describe('max-pool gradient with tied maxima vs PyTorch float64', () => {
       const ref = torchReference(
         'coreMaxPoolTies',
         'step 1',
-        batches.map((b, j) => torchCase(b.what, m, b.x, tasks(j))),
+        await Promise.all(batches.map((b, j) => torchCase(b.what, m, b.x, tasks(j)))),
       );
       const ctl = torchReference(
         'coreMaxPoolTies',
         'step 1 all-ties control',
-        batches.map((b, j) =>
-          torchCase(b.what, m, b.x, [tasks(j)[0]], { maxPoolGrad: 'all-ties' }),
+        await Promise.all(
+          batches.map((b, j) =>
+            torchCase(b.what, m, b.x, [tasks(j)[0]], { maxPoolGrad: 'all-ties' }),
+          ),
         ),
       );
       // float32 finite differences through our own forward pass, along the same direction. The
       // step is small because a fresh net's background pre-activations are shared by hundreds of
       // positions: one of them near zero puts a ReLU kink a few 1e-4 away (seen at 1e-3: −0.4%).
-      const fd32 = (j: number, eps: number) => {
+      const fd32 = async (j: number, eps: number) => {
         const saved = m.params.map((p) => p.clone());
-        const L = (s: number) => {
+        const L = async (s: number) => {
           let o = 0;
           m.params.forEach((p, k) => {
             const n = p.size;
@@ -337,22 +348,22 @@ describe('max-pool gradient with tied maxima vs PyTorch float64', () => {
             p.assign(tf.tidy(() => tf.add(saved[k], tf.tensor(step, p.shape))));
             o += n;
           });
-          const lg = lossAndGradients(m, batches[j].x, batches[j].y);
+          const lg = await lossAndGradients(m, batches[j].x, batches[j].y);
           lg.grads.forEach((t) => t.dispose());
           return lg.loss;
         };
         try {
-          return (L(1) - L(-1)) / (2 * eps);
+          return ((await L(1)) - (await L(-1))) / (2 * eps);
         } finally {
           m.params.forEach((p, k) => p.assign(saved[k]));
           saved.forEach((t) => t.dispose());
         }
       };
-      batches.forEach((b, j) => {
+      for (const [j, b] of batches.entries()) {
         const ours = norm(got[j].g);
         const auto = Math.sqrt(ref[j][0].sqNorm);
         const fd = ref[j][1].fd[0] as number;
-        const f32 = fd32(j, 1e-4);
+        const f32 = await fd32(j, 1e-4);
         const old = Math.sqrt(ctl[j][0].sqNorm);
         t.diagnostic(
           `${b.what}: ‖∇L‖ ours ${ours}, autograd ${auto}, FD64 ${fd}, FD32 ${f32}, all-ties ${old}`,
@@ -370,57 +381,61 @@ describe('max-pool gradient with tied maxima vs PyTorch float64', () => {
           Math.abs(old - fd) / fd > 1e-2,
           `${b.what}: an all-ties gradient (${old}) would pass too: the case has no teeth`,
         );
-      });
+      }
     } finally {
       m.dispose();
       batches.forEach((b) => b.x.dispose());
     }
   });
 
-  test('README "Models": SimpleCNN rebuilt with torch.nn from the README reproduces a run’s test loss from its checkpoint (≤ 1e-6)', async (t) => {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-readme-'));
-    try {
-      const cfg = resolveConfig({
-        name: 'readme-check',
-        backend: 'wasm',
-        seed: 11,
-        dataset: { name: 'mnist', trainSize: 48, testSize: 20 },
-        model: { arch: 'simplecnn', width: 0.3 }, // 32·0.3 = 9.6 → 10 etc.: rounding shows
-        optimizer: { lr: 0.05, batchSize: 16 },
-        schedule: { steps: 6 },
-        fisher: { every: 3, probeSize: 8 },
-      });
-      const summary = await train({ config: cfg, runsRoot: root, runId: 'r' });
-      assert.equal(summary.state, 'completed', summary.error ?? '');
-      const dir = path.join(root, 'r', 'checkpoint');
-      const { meta } = loadParams(dir);
-      assert.deepEqual(meta.spec.layerWidths, [10, 10, 19, 19, 38, 10]);
-      assert.equal('hidden' in meta.spec, false, 'no MLP hidden sizes in a SimpleCNN spec');
-      const indices = Array.from(
-        loadDataset(cfg.dataset, { seed: cfg.seed }).test.indices,
-      ) as number[];
-      const [[r]] = torchReference('coreMaxPoolTies', 'readme', [
-        {
-          id: 'readme',
-          op: 'readme-simplecnn',
-          checkpoint: dir,
-          ...mnistIdxFiles('test'),
-          indices,
-        },
-      ]);
-      const ours = summary.finalTestLoss as number;
-      t.diagnostic(`README rebuild ${r.loss}, run ${ours}, |Δ| ${Math.abs(r.loss - ours)}`);
-      assert.ok(
-        Math.abs(r.loss - ours) <= 1e-6,
-        `README rebuild ${r.loss} vs the run's final test loss ${ours} (|Δ| ${Math.abs(r.loss - ours)})`,
-      );
-    } finally {
-      fs.rmSync(root, { recursive: true, force: true });
-    }
-  });
+  test(
+    'README "Models": SimpleCNN rebuilt with torch.nn from the README reproduces a run’s test loss from its checkpoint (≤ 1e-6)',
+    { skip: WASM_ONLY },
+    async (t) => {
+      const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-readme-'));
+      try {
+        const cfg = resolveConfig({
+          name: 'readme-check',
+          backend: 'wasm',
+          seed: 11,
+          dataset: { name: 'mnist', trainSize: 48, testSize: 20 },
+          model: { arch: 'simplecnn', width: 0.3 }, // 32·0.3 = 9.6 → 10 etc.: rounding shows
+          optimizer: { lr: 0.05, batchSize: 16 },
+          schedule: { steps: 6 },
+          fisher: { every: 3, probeSize: 8 },
+        });
+        const summary = await train({ config: cfg, runsRoot: root, runId: 'r' });
+        assert.equal(summary.state, 'completed', summary.error ?? '');
+        const dir = path.join(root, 'r', 'checkpoint');
+        const { meta } = loadParams(dir);
+        assert.deepEqual(meta.spec.layerWidths, [10, 10, 19, 19, 38, 10]);
+        assert.equal('hidden' in meta.spec, false, 'no MLP hidden sizes in a SimpleCNN spec');
+        const indices = Array.from(
+          loadDataset(cfg.dataset, { seed: cfg.seed }).test.indices,
+        ) as number[];
+        const [[r]] = torchReference('coreMaxPoolTies', 'readme', [
+          {
+            id: 'readme',
+            op: 'readme-simplecnn',
+            checkpoint: dir,
+            ...mnistIdxFiles('test'),
+            indices,
+          },
+        ]);
+        const ours = summary.finalTestLoss as number;
+        t.diagnostic(`README rebuild ${r.loss}, run ${ours}, |Δ| ${Math.abs(r.loss - ours)}`);
+        assert.ok(
+          Math.abs(r.loss - ours) <= 1e-6,
+          `README rebuild ${r.loss} vs the run's final test loss ${ours} (|Δ| ${Math.abs(r.loss - ours)})`,
+        );
+      } finally {
+        fs.rmSync(root, { recursive: true, force: true });
+      }
+    },
+  );
 });
 
-describe('params.json spec records the widths as built', () => {
+describe('params.json spec records the widths as built', { skip: WASM_ONLY }, () => {
   before(async () => {
     await useBackend('wasm');
   });

@@ -10,7 +10,7 @@ import { loadModel, loadParams, saveParams } from '../../src/core/checkpoint';
 import { createModel } from '../../src/core/models';
 import { lossAndGradients } from '../../src/core/penalty';
 import {
-  flatValues,
+  flatValuesSync,
   randomInput,
   randomLabels,
   relErr,
@@ -119,9 +119,9 @@ describe('models', () => {
     [a, b, c].forEach((m) => m.dispose());
   });
 
-  test('creating and disposing a model leaves no tensors behind', () => {
+  test('creating and disposing a model leaves no tensors behind', async () => {
     for (const arch of ['mlp', 'simplecnn', 'vgg11', 'resnet'] as const) {
-      const d = tensorDelta(
+      const d = await tensorDelta(
         () => createModel({ arch, width: 0.125 }, [12, 12, 1], 10, 1).dispose(),
         1,
       );
@@ -188,7 +188,7 @@ describe('backend patches', () => {
     const gradsWasm = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
       tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'valid'), dy)),
     )([x, k]);
-    const leak = tensorDelta(() => backpropFilter(x, dy, [3, 3, 4, 5]).dispose());
+    const leak = await tensorDelta(() => backpropFilter(x, dy, [3, 3, 4, 5]).dispose());
     assert.equal(leak, 0, 'Conv2DBackpropFilter kernel leaks');
     const vals = [dWwasm, ...gradsWasm].map((t) => t.dataSync().slice());
     await useBackend('cpu');
@@ -222,7 +222,7 @@ describe('backend patches', () => {
       return { x, k, dy };
     });
     const got = cases.map(({ x, k, dy }) =>
-      flatValues(
+      flatValuesSync(
         tf.grads((a: tf.Tensor, b: tf.Tensor) =>
           tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'valid'), dy)),
         )([x, k]),
@@ -232,7 +232,7 @@ describe('backend patches', () => {
     try {
       cases.forEach(({ x, k, dy }, i) => {
         const want = tidyValue(() =>
-          flatValues([
+          flatValuesSync([
             tf.conv2dTranspose(dy, k, x.shape, 1, 'valid'),
             backpropFilter(x, dy, k.shape),
           ]),
@@ -319,7 +319,7 @@ describe('backend patches', () => {
         [false, true, a, b.transpose()],
         [true, true, a.transpose(), b.transpose()],
       ].map(([tA, tB, u, v]) =>
-        flatValues(
+        flatValuesSync(
           tf.grads((p: tf.Tensor, q: tf.Tensor) =>
             tf.sum(
               tf.square(
@@ -340,16 +340,16 @@ describe('backend patches', () => {
     [a, b].forEach((t) => t.dispose());
   });
 
-  test('a training step (lossAndGradients) leaves the tensor count flat', () => {
+  test('a training step (lossAndGradients) leaves the tensor count flat', async () => {
     const m = createModel({ arch: 'simplecnn', width: 0.125 }, [12, 12, 1], 10, 1);
     const x = randomInput(4, [12, 12, 1], 1);
     const y = randomLabels(4, 10, 1);
-    const step = () =>
-      tf.tidy(() => {
-        const { grads } = lossAndGradients(m, x, y);
-        m.params.forEach((p, i) => p.assign(tf.sub(p, tf.mul(grads[i], 0.01))));
-      });
-    assert.equal(tensorDelta(step), 0);
+    const step = async () => {
+      const { grads } = await lossAndGradients(m, x, y);
+      tf.tidy(() => m.params.forEach((p, i) => p.assign(tf.sub(p, tf.mul(grads[i], 0.01)))));
+      tf.dispose(grads);
+    };
+    assert.equal(await tensorDelta(step), 0);
     x.dispose();
     m.dispose();
   });

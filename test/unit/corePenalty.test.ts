@@ -24,9 +24,9 @@ import {
   randomLabels,
   relErr,
   tensorDelta,
-  tidyValue,
   torchCase,
   torchReference,
+  TEST_BACKEND,
   useBackend,
   type TorchResult,
   type TorchTask,
@@ -37,7 +37,7 @@ const K = 4;
 const KINDS: PenaltyKind[] = ['fisher', 'gp', 'gpr', 'gpx'];
 const TOL = 1e-4; // float32 (tfjs) vs float64 (torch)
 
-describe('penalties, loss gradient and Tr(H) vs PyTorch float64', () => {
+describe(`penalties, loss gradient and Tr(H) vs PyTorch float64 (${TEST_BACKEND})`, () => {
   const models: Model[] = [];
   const xs: tf.Tensor4D[] = [];
   const ys: Int32Array[] = [];
@@ -50,9 +50,9 @@ describe('penalties, loss gradient and Tr(H) vs PyTorch float64', () => {
   const plain: { loss: number; grads: Float64Array; correct: number }[] = [];
 
   before(async () => {
-    await useBackend('wasm');
+    await useBackend(TEST_BACKEND);
     const cases: unknown[] = [];
-    TINY.forEach((t, i) => {
+    for (const [i, t] of TINY.entries()) {
       const m = createModel(t.spec, t.input, K, 21 + i);
       jitterBiases(m, 40 + i);
       models.push(m);
@@ -60,21 +60,21 @@ describe('penalties, loss gradient and Tr(H) vs PyTorch float64', () => {
       ys.push(randomLabels(B, K, 300 + i));
       const tasks: TorchTask[] = [];
       for (const kind of KINDS) {
-        const r = penaltyGradients(kind, m, xs[i], ys[i], { seed: 7 });
+        const r = await penaltyGradients(kind, m, xs[i], ys[i], { seed: 7 });
         results[`${t.name}/${kind}`] = {
           value: r.value,
-          grads: flatValues(r.grads),
+          grads: await flatValues(r.grads),
           labels: r.labels,
         };
         r.grads.forEach((g) => g.dispose());
         tasks.push({ kind: 'penalty', penalty: kind, labels: r.labels });
       }
-      const lg = lossAndGradients(m, xs[i], ys[i], { withAccuracy: true });
-      plain.push({ loss: lg.loss, grads: flatValues(lg.grads), correct: lg.correct! });
+      const lg = await lossAndGradients(m, xs[i], ys[i], { withAccuracy: true });
+      plain.push({ loss: lg.loss, grads: await flatValues(lg.grads), correct: lg.correct! });
       lg.grads.forEach((g) => g.dispose());
       tasks.push({ kind: 'grad', labels: ys[i] });
-      cases.push(torchCase(t.name, m, xs[i], tasks));
-    });
+      cases.push(await torchCase(t.name, m, xs[i], tasks));
+    }
     small = createModel(
       { arch: 'mlp', width: 1, hidden: [6], activation: 'tanh' },
       [2, 2, 1],
@@ -87,8 +87,12 @@ describe('penalties, loss gradient and Tr(H) vs PyTorch float64', () => {
     const rng = new Rng(9);
     v = small.params.map((p) => tf.tensor(rng.normalArray(p.size), p.shape));
     cases.push(
-      torchCase('small', small, xSmall, [
-        { kind: 'hvp', labels: ySmall, v: v.map((t) => Array.from(t.dataSync())) },
+      await torchCase('small', small, xSmall, [
+        {
+          kind: 'hvp',
+          labels: ySmall,
+          v: await Promise.all(v.map(async (t) => Array.from(await t.data()))),
+        },
         { kind: 'traceH', labels: ySmall },
       ]),
     );
@@ -121,8 +125,8 @@ describe('penalties, loss gradient and Tr(H) vs PyTorch float64', () => {
     });
   }
 
-  test('lossAndGradients: loss, ∂L/∂θ and accuracy count', () => {
-    TINY.forEach((t, i) => {
+  test('lossAndGradients: loss, ∂L/∂θ and accuracy count', async () => {
+    for (const [i, t] of TINY.entries()) {
       const want = ref[i][KINDS.length];
       assert.ok(Math.abs(plain[i].loss - want.loss) / want.loss <= 1e-5, `${t.name} loss`);
       assert.ok(
@@ -130,31 +134,32 @@ describe('penalties, loss gradient and Tr(H) vs PyTorch float64', () => {
         `${t.name} gradient`,
       );
       const logits = tf.tidy(() => models[i].forward(xs[i]));
-      const am = (tf.tidy(() => tf.argMax(logits, 1)).dataSync() as Int32Array).filter(
-        (c, j) => c === ys[i][j],
-      ).length;
+      const top = tf.tidy(() => tf.argMax(logits, 1));
+      const am = ((await top.data()) as Int32Array).filter((c, j) => c === ys[i][j]).length;
+      top.dispose();
       logits.dispose();
       assert.equal(plain[i].correct, am, `${t.name} correct count`);
-    });
+    }
   });
 
-  test('control: stock tf.losses.softmaxCrossEntropy loses the second-order terms (the check has teeth)', () => {
+  test('control: stock tf.losses.softmaxCrossEntropy loses the second-order terms (the check has teeth)', async () => {
     const i = 0;
     let e = Infinity; // a disconnected outer gradient (tfjs throws) counts as "does not match"
     try {
-      const got = withTapeGuard(() =>
-        tidyValue(() => {
+      const grads = withTapeGuard(() =>
+        tf.tidy(() => {
           const y = oneHot(results['mlp/gp'].labels, K);
-          const { grads } = tf.valueAndGrads((...p: tf.Tensor[]) =>
+          return tf.valueAndGrads((...p: tf.Tensor[]) =>
             sumOfSquares(
               tf.grads((...q: tf.Tensor[]) =>
                 tf.losses.softmaxCrossEntropy(y, models[i].apply(q, xs[i])),
               )(p),
             ),
-          )(models[i].params);
-          return flatValues(grads);
+          )(models[i].params).grads;
         }),
       );
+      const got = await flatValues(grads);
+      tf.dispose(grads);
       e = relErr(got, (ref[i][1].grads as number[][]).flat());
     } catch {
       // expected with tfjs 4.22
@@ -165,19 +170,19 @@ describe('penalties, loss gradient and Tr(H) vs PyTorch float64', () => {
     );
   });
 
-  test('Hessian-vector product matches torch; Hutchinson Tr(H) within 4 stderr of the exact trace', () => {
+  test('Hessian-vector product matches torch; Hutchinson Tr(H) within 4 stderr of the exact trace', async () => {
     const hv = hessianVectorProduct(small, xSmall, ySmall, v);
-    const e = relErr(flatValues(hv), (ref[TINY.length][0].hv as number[][]).flat());
+    const e = relErr(await flatValues(hv), (ref[TINY.length][0].hv as number[][]).flat());
     hv.forEach((t) => t.dispose());
     assert.ok(e <= TOL, `Hv rel err ${e}`);
     const exact: number = ref[TINY.length][1].trace;
-    const h = hutchinsonTraceH(small, xSmall, ySmall, { probes: 300, seed: 3 });
+    const h = await hutchinsonTraceH(small, xSmall, ySmall, { probes: 300, seed: 3 });
     assert.equal(h.samples.length, 300);
     const z = (h.trace - exact) / h.stderr;
     assert.ok(Math.abs(z) < 4, `Hutchinson ${h.trace} ± ${h.stderr} vs exact ${exact}`);
   });
 
-  test('FP gradient agrees with central finite differences on a tanh net', () => {
+  test('FP gradient agrees with central finite differences on a tanh net', async () => {
     const m = createModel(
       { arch: 'mlp', width: 1, hidden: [16, 12], activation: 'tanh' },
       [6, 6, 1],
@@ -189,9 +194,9 @@ describe('penalties, loss gradient and Tr(H) vs PyTorch float64', () => {
     const y = randomLabels(8, K, 6);
     const saved = m.params.map((p) => p.clone());
     try {
-      const r = penaltyGradients('fisher', m, x, y, { seed: 1 });
+      const r = await penaltyGradients('fisher', m, x, y, { seed: 1 });
       const labels = r.labels; // hold ŷ fixed: P is then a smooth function of θ
-      const g = flatValues(r.grads);
+      const g = await flatValues(r.grads);
       r.grads.forEach((t) => t.dispose());
       const rng = new Rng(2);
       for (const dir of ['gradient', 'random'] as const) {
@@ -200,7 +205,7 @@ describe('penalties, loss gradient and Tr(H) vs PyTorch float64', () => {
         const dn = Math.sqrt(d.reduce((s, a) => s + a * a, 0));
         d.forEach((a, j) => (d[j] = a / dn));
         const analytic = g.reduce((s, a, j) => s + a * d[j], 0);
-        const P = (eps: number) => {
+        const P = async (eps: number) => {
           let o = 0;
           m.params.forEach((p, k) => {
             const n = p.size;
@@ -217,12 +222,12 @@ describe('penalties, loss gradient and Tr(H) vs PyTorch float64', () => {
             );
             o += n;
           });
-          const pr = penaltyGradients('fisher', m, x, y, { seed: 1, labels });
+          const pr = await penaltyGradients('fisher', m, x, y, { seed: 1, labels });
           pr.grads.forEach((t) => t.dispose());
           return pr.value;
         };
         const eps = 1e-2;
-        const fd = (P(eps) - P(-eps)) / (2 * eps);
+        const fd = ((await P(eps)) - (await P(-eps))) / (2 * eps);
         const scale = Math.max(
           Math.abs(analytic),
           1e-3 * Math.sqrt(g.reduce((s, a) => s + a * a, 0)),
@@ -240,53 +245,51 @@ describe('penalties, loss gradient and Tr(H) vs PyTorch float64', () => {
     }
   });
 
-  test('sampling is seeded: same seed same ŷ and value; GPr labels depend on the seed', () => {
+  test('sampling is seeded: same seed same ŷ and value; GPr labels depend on the seed', async () => {
     const m = models[1];
-    const a = penaltyGradients('fisher', m, xs[1], ys[1], { seed: 7 });
+    const a = await penaltyGradients('fisher', m, xs[1], ys[1], { seed: 7 });
     a.grads.forEach((t) => t.dispose());
     assert.deepEqual(Array.from(a.labels), Array.from(results['simplecnn/fisher'].labels));
     assert.equal(a.value, results['simplecnn/fisher'].value);
-    const r1 = penaltyGradients('gpr', m, xs[1], ys[1], { seed: 1 });
-    const r2 = penaltyGradients('gpr', m, xs[1], ys[1], { seed: 2 });
+    const r1 = await penaltyGradients('gpr', m, xs[1], ys[1], { seed: 1 });
+    const r2 = await penaltyGradients('gpr', m, xs[1], ys[1], { seed: 2 });
     [...r1.grads, ...r2.grads].forEach((t) => t.dispose());
     assert.notDeepEqual(Array.from(r1.labels), Array.from(r2.labels));
   });
 
-  test('addScaled combines loss and cached penalty gradients', () => {
+  test('addScaled combines loss and cached penalty gradients', async () => {
     const g = [tf.tensor1d([1, 2]), tf.tensor2d([[3]])];
     const h = [tf.tensor1d([10, 20]), tf.tensor2d([[30]])];
     const s = addScaled(g, h, 0.5);
-    assert.deepEqual(Array.from(flatValues(s)), [6, 12, 18]);
+    assert.deepEqual(Array.from(await flatValues(s)), [6, 12, 18]);
     [...g, ...h, ...s].forEach((t) => t.dispose());
   });
 
-  test('no tensor leak', () => {
+  test('no tensor leak', async () => {
     for (const kind of KINDS) {
-      const d = tensorDelta(
-        () =>
-          penaltyGradients(kind, models[2], xs[2], ys[2], { seed: 1 }).grads.forEach((t) =>
-            t.dispose(),
-          ),
+      const d = await tensorDelta(
+        async () =>
+          tf.dispose((await penaltyGradients(kind, models[2], xs[2], ys[2], { seed: 1 })).grads),
         2,
       );
       assert.equal(d, 0, kind);
     }
     assert.equal(
-      tensorDelta(() =>
-        lossAndGradients(models[1], xs[1], ys[1], { withAccuracy: true }).grads.forEach((t) =>
-          t.dispose(),
-        ),
+      await tensorDelta(async () =>
+        tf.dispose((await lossAndGradients(models[1], xs[1], ys[1], { withAccuracy: true })).grads),
       ),
       0,
       'loss',
     );
     assert.equal(
-      tensorDelta(() => hessianVectorProduct(small, xSmall, ySmall, v).forEach((t) => t.dispose())),
+      await tensorDelta(() =>
+        hessianVectorProduct(small, xSmall, ySmall, v).forEach((t) => t.dispose()),
+      ),
       0,
       'hvp',
     );
     assert.equal(
-      tensorDelta(() => hutchinsonTraceH(small, xSmall, ySmall, { probes: 2 }), 1),
+      await tensorDelta(() => hutchinsonTraceH(small, xSmall, ySmall, { probes: 2 }), 1),
       0,
       'hutchinson',
     );

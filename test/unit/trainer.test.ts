@@ -323,7 +323,7 @@ test(
     assert.equal(last.step, 30);
     const model = loadModel(path.join(dir, 'checkpoint'));
     const xt = tf.tensor4d(x, [idx.length, h, w, ch]);
-    const f = fisherTrace(model, xt, { seed: last.labelSeed! });
+    const f = await fisherTrace(model, xt, { seed: last.labelSeed! });
     xt.dispose();
     model.dispose();
     assert.ok(

@@ -69,11 +69,11 @@ export class TfjsEngine implements Engine {
     const { cfg, spe } = this;
     const step = this.taken;
     if (step % cfg.fisher.every === 0)
-      yield fisherEvent(this.setup.model, this.probeX, cfg.seed, step, spe);
+      yield await fisherEvent(this.setup.model, this.probeX, cfg.seed, step, spe);
     if (step % cfg.evalEvery === 0 && step > 0) yield await evalEvent(this.setup, step, spe);
     const t0 = performance.now();
     const lr = learningRate(cfg, step, this.total);
-    const r = this.sgd.step(step, lr, spe);
+    const r = await this.sgd.step(step, lr, spe);
     const rate = cfg.optimizer.batchSize / Math.max((performance.now() - t0) / 1000, 1e-6);
     this.emaRate = this.emaRate ? 0.9 * this.emaRate + 0.1 * rate : rate;
     this.taken = step + 1;
@@ -92,7 +92,7 @@ export class TfjsEngine implements Engine {
 
   async *finish(): AsyncGenerator<EngineEvent> {
     this.ensureState();
-    yield fisherEvent(this.setup.model, this.probeX, this.cfg.seed, this.taken, this.spe);
+    yield await fisherEvent(this.setup.model, this.probeX, this.cfg.seed, this.taken, this.spe);
     yield await evalEvent(this.setup, this.taken, this.spe);
   }
 

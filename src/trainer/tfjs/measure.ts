@@ -38,7 +38,7 @@ export async function evaluate(
       );
       return tf.stack([l, hit]);
     });
-    const [l, hit] = r.dataSync();
+    const [l, hit] = await r.data();
     r.dispose();
     lossSum += l;
     correct += hit;
@@ -79,17 +79,17 @@ export async function evalEvent(
  * (seeded per step), its standard error, and Tr(F_B) on the same probe with the same sampled labels
  * (‖mean gradient‖² ≤ mean ‖gradient‖² = Tr(F)).
  */
-export function fisherEvent(
+export async function fisherEvent(
   model: Model,
   probeX: tfTypes.Tensor4D,
   seed: number,
   step: number,
   stepsPerEpoch: number,
-): FisherEvent {
+): Promise<FisherEvent> {
   const t0 = performance.now();
   const labelSeed = deriveSeed(seed, 'fisher', step);
-  const f = fisherTrace(model, probeX, { seed: labelSeed });
-  const trFB = batchFisherTrace(model, probeX, f.labels!);
+  const f = await fisherTrace(model, probeX, { seed: labelSeed });
+  const trFB = await batchFisherTrace(model, probeX, f.labels!);
   return {
     type: 'fisher',
     t: Date.now(),

@@ -52,7 +52,7 @@ export class Sgd {
   }
 
   /** Step `step` (0-based) at learning rate `lr`, on the next mini-batch. */
-  step(step: number, lr: number, stepsPerEpoch: number): StepResult {
+  async step(step: number, lr: number, stepsPerEpoch: number): Promise<StepResult> {
     const tf = tfjs();
     const { cfg, model } = this;
     const [h, w, c] = this.shape;
@@ -62,10 +62,16 @@ export class Sgd {
     const penaltyOn =
       pen.kind !== 'none' && pen.alpha > 0 && step / stepsPerEpoch >= pen.startEpoch;
     if (penaltyOn && step - this.lastPenaltyStep >= pen.every) {
-      const r = penaltyGradients(pen.kind as Exclude<typeof pen.kind, 'none'>, model, xb, batch.y, {
-        seed: deriveSeed(cfg.seed, 'penalty', step),
-        numClasses: this.numClasses,
-      });
+      const r = await penaltyGradients(
+        pen.kind as Exclude<typeof pen.kind, 'none'>,
+        model,
+        xb,
+        batch.y,
+        {
+          seed: deriveSeed(cfg.seed, 'penalty', step),
+          numClasses: this.numClasses,
+        },
+      );
       this.penaltyGrads?.forEach((g) => g.dispose());
       this.penaltyGrads = r.grads.map((g) => tf.keep(tf.mul(g, pen.alpha)));
       r.grads.forEach((g) => g.dispose());
@@ -73,7 +79,7 @@ export class Sgd {
       this.lastPenaltyStep = step;
     }
     const penaltyGrads = penaltyOn ? this.penaltyGrads : null;
-    const { loss, grads } = lossAndGradients(model, xb, batch.y);
+    const { loss, grads } = await lossAndGradients(model, xb, batch.y);
     const normT = tf.tidy(() => {
       let sq: tfTypes.Tensor = tf.scalar(0);
       model.params.forEach((p, i) => {
@@ -88,10 +94,10 @@ export class Sgd {
       });
       return tf.sqrt(sq);
     });
-    const gradNorm = normT.dataSync()[0];
-    normT.dispose();
     grads.forEach((g) => g.dispose());
     xb.dispose();
+    const gradNorm = (await normT.data())[0];
+    normT.dispose();
     return { loss, gradNorm, penalty: penaltyOn ? this.penaltyValue : null };
   }
 
