@@ -338,6 +338,8 @@ export interface MonitorChart {
   missing?: { ids: MetricId[]; text: string; grey: boolean };
   /** The title note shows `prefix` and the latest value of this metric. */
   latest?: { id: MetricId; prefix: string };
+  /** Title of the y axis of each scale (key 'y': the left axis); the unit is added by {@link axisTitles}. */
+  axes: Record<string, string>;
 }
 
 /** The monitor's charts, in page order; their lines are the metrics whose `monitor.chart` names them. */
@@ -348,6 +350,7 @@ export const MONITOR_CHARTS: readonly MonitorChart[] = [
     title: 'Tr(F) <span class="muted">± s.e., early peak and Tr(F<sub>i</sub>) marked</span>',
     height: 300,
     wide: true,
+    axes: { y: 'Tr(F)' },
   },
   {
     id: 'trFB',
@@ -355,8 +358,9 @@ export const MONITOR_CHARTS: readonly MonitorChart[] = [
     title: 'Tr(F<sub>B</sub>) <span class="muted">mini-batch</span>',
     height: 200,
     missing: { ids: ['trFB'], text: 'no Tr(F_B) measured', grey: true },
+    axes: { y: 'mini-batch Tr(F)' },
   },
-  { id: 'loss', dom: 'chart-loss', title: 'Loss', height: 200 },
+  { id: 'loss', dom: 'chart-loss', title: 'Loss', height: 200, axes: { y: 'loss' } },
   {
     id: 'acc',
     dom: 'chart-acc',
@@ -364,6 +368,7 @@ export const MONITOR_CHARTS: readonly MonitorChart[] = [
     height: 200,
     percent: true,
     latest: { id: 'testAcc', prefix: 'test' },
+    axes: { y: 'accuracy' },
   },
   {
     id: 'noise',
@@ -372,6 +377,7 @@ export const MONITOR_CHARTS: readonly MonitorChart[] = [
     height: 200,
     percent: true,
     missing: { ids: ['cleanAcc', 'noisyAcc'], text: 'no label noise in this run', grey: true },
+    axes: { y: 'training accuracy' },
   },
   {
     id: 'lr',
@@ -379,6 +385,7 @@ export const MONITOR_CHARTS: readonly MonitorChart[] = [
     title: 'Learning rate and penalty',
     height: 200,
     missing: { ids: ['penalty'], text: 'no penalty', grey: false },
+    axes: { y: 'learning rate', pen: 'penalty α·P' },
   },
 ];
 
@@ -391,3 +398,33 @@ export function chartLines(
     .filter((x): x is MetricSpec & { monitor: MonitorLine } => x.monitor?.chart === chart)
     .sort((a, b) => a.monitor.rank - b.monitor.rank);
 }
+
+/** Title of the x axis for a choice of x coordinate. */
+export function xAxisTitle(axis: 'step' | 'epoch' | 'time'): string {
+  return axis === 'time' ? 'time (s)' : axis;
+}
+
+/**
+ * The y axis titles of a monitor chart, per scale key, with the unit of its lines: `loss (nats)`, `accuracy (%)`,
+ * `learning rate`; a scale whose lines have different units names none.
+ */
+export function axisTitles(
+  chart: MonitorChart,
+  metrics: readonly MetricSpec[] = METRICS,
+): Record<string, string> {
+  const lines = chartLines(chart.id, metrics);
+  const out: Record<string, string> = {};
+  for (const [scale, title] of Object.entries(chart.axes)) {
+    const on = lines.filter((l) => (l.monitor.scale ?? 'y') === scale);
+    const units = new Set(on.map((l) => (l.format === 'percent' ? '%' : l.unit)));
+    const unit = units.size === 1 ? [...units][0] : '';
+    out[scale] = unit ? `${title} (${unit})` : title;
+  }
+  return out;
+}
+
+/** Axis title of a compare chart: the metric's label and unit. */
+export const metricAxisTitle = (m: Pick<MetricSpec, 'label' | 'unit' | 'format'>): string => {
+  const unit = m.format === 'percent' ? '%' : m.unit;
+  return unit ? `${m.label} (${unit})` : m.label;
+};
