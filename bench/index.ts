@@ -8,7 +8,7 @@ async function main() {
   const which = argv.filter(
     (a, i) =>
       !a.startsWith('-') &&
-      !['--mb', '--python', '--points', '--batch-ms'].includes(argv[i - 1] ?? ''),
+      !['--mb', '--python', '--points', '--batch-ms', '--shots'].includes(argv[i - 1] ?? ''),
   );
   const all = which.length === 0;
   if (which.includes('webview')) {
@@ -22,6 +22,7 @@ async function main() {
       points: num('--points'),
       batchMs: num('--batch-ms'),
       profile: argv.includes('--profile'),
+      shots: argv.includes('--shots') ? argv[argv.indexOf('--shots') + 1] : undefined,
     });
     if (which.length === 1) return;
   }

@@ -10,8 +10,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 import { monitorBody } from '../src/host/panels/monitorHtml';
 import { fakeRunEvents } from '../src/shared/fakeRunEvents';
 import type { RunEvent } from '../src/shared/protocol';
@@ -48,7 +49,7 @@ const INIT = `
 `;
 
 export async function runWebviewBench(
-  o: { points?: number; batchMs?: number; profile?: boolean } = {},
+  o: { points?: number; batchMs?: number; profile?: boolean; shots?: string } = {},
 ): Promise<number> {
   const points = o.points ?? 12_000;
   const batchMs = o.batchMs ?? 50;
@@ -79,10 +80,10 @@ export async function runWebviewBench(
   );
 
   const html = `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
-<link rel="stylesheet" href="${ORIGIN}/monitor.css">
+<link rel="stylesheet" href="${ORIGIN}/monitor.css"><style id="theme-vars">${THEMES.dark}</style>
 <script type="module" src="${ORIGIN}/vscode-elements.js"></script>
 <script src="${ORIGIN}/monitor.js" defer></script></head>
-<body data-view="monitor">${monitorBody(runId)}</body></html>`;
+<body data-view="monitor" class="vscode-dark">${monitorBody(runId)}</body></html>`;
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -115,6 +116,23 @@ export async function runWebviewBench(
       state: 'running',
       summary: null,
     };
+    // The machine's own noise: frames of the same page, drawn and idle, before the stream starts.
+    const idle = await page.evaluate(async () => {
+      const frames: number[] = [];
+      let last = performance.now();
+      const t0 = last;
+      await new Promise<void>((done) => {
+        const loop = () => {
+          const now = performance.now();
+          frames.push(now - last);
+          last = now;
+          if (now - t0 < 2000) requestAnimationFrame(loop);
+          else done();
+        };
+        requestAnimationFrame(loop);
+      });
+      return frames;
+    });
     const cdp = o.profile ? await page.context().newCDPSession(page) : null;
     if (cdp) {
       await cdp.send('Profiler.enable');
@@ -159,6 +177,9 @@ export async function runWebviewBench(
     );
     if (cdp) printProfile((await cdp.send('Profiler.stop')).profile);
     const p = (xs: number[], q: number) => percentile(xs, q).toFixed(1);
+    console.log(
+      `machine: ${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(1)}; the idle page's frames: p50 ${p(idle, 50)} ms · p95 ${p(idle, 95)} ms`,
+    );
     const over = stats.frames.filter((f) => f > TARGET_P95_MS).length;
     console.log(
       `streamed for ${stats.seconds.toFixed(1)} s: ${stats.frames.length} frames, Tr(F) points drawn ${stats.points} of ${fisherPoints}`,
@@ -169,6 +190,7 @@ export async function runWebviewBench(
     console.log(
       `redraw work per frame (the page's animation-frame callbacks): p50 ${p(stats.callbacks, 50)} ms · p95 ${p(stats.callbacks, 95)} ms · max ${Math.max(...stats.callbacks).toFixed(1)} ms`,
     );
+    if (o.shots) await shots(page, o.shots);
     for (const l of stats.logs) console.log(`webview log: ${JSON.stringify(l).slice(0, 300)}`);
     for (const e of errors) console.log(`page error: ${e}`);
     const p95 = percentile(stats.frames, 95);
@@ -199,4 +221,53 @@ function printProfile(p: { nodes: ProfileNode[]; samples?: number[]; timeDeltas?
   const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25);
   console.log('CPU profile, self time:');
   for (const [k, ms] of top) console.log(`  ${ms.toFixed(0).padStart(7)} ms  ${k}`);
+}
+
+/** The VS Code theme variables the views read (a few of Dark Modern's and Light Modern's). */
+const THEMES = {
+  dark: `body { --vscode-font-family: system-ui, sans-serif; --vscode-font-size: 13px; --vscode-foreground: #cccccc;
+    --vscode-descriptionForeground: #9d9d9d; --vscode-editor-background: #1f1f1f; --vscode-panel-border: #2b2b2b;
+    --vscode-editorWidget-border: #454545; --vscode-charts-blue: #3794ff; --vscode-charts-red: #f14c4c;
+    --vscode-charts-green: #89d185; --vscode-charts-yellow: #cca700; --vscode-charts-orange: #d18616;
+    --vscode-charts-purple: #b180d7; --vscode-badge-background: #616161; --vscode-badge-foreground: #f8f8f8; }`,
+  light: `body { --vscode-font-family: system-ui, sans-serif; --vscode-font-size: 13px; --vscode-foreground: #3b3b3b;
+    --vscode-descriptionForeground: #717171; --vscode-editor-background: #ffffff; --vscode-panel-border: #e5e5e5;
+    --vscode-editorWidget-border: #c8c8c8; --vscode-charts-blue: #1a85ff; --vscode-charts-red: #e51400;
+    --vscode-charts-green: #388a34; --vscode-charts-yellow: #bf8803; --vscode-charts-orange: #d18616;
+    --vscode-charts-purple: #652d90; --vscode-badge-background: #cccccc; --vscode-badge-foreground: #3b3b3b; }`,
+};
+
+/** Screenshots of the monitor in both themes (the theme switch as VS Code does it: body class) and its PNG export. */
+async function shots(page: Page, dir: string): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
+  for (const kind of ['dark', 'light'] as const) {
+    await page.evaluate(
+      ({ css, kind }) => {
+        document.getElementById('theme-vars')!.textContent = css;
+        document.body.className = `vscode-${kind}`;
+      },
+      { css: THEMES[kind], kind },
+    );
+    await page.waitForTimeout(800);
+    await page.screenshot({ path: path.join(dir, `bench-monitor-${kind}.png`), fullPage: true });
+    const box = await page.locator('#chart-trf').boundingBox();
+    if (box)
+      await page.screenshot({
+        path: path.join(dir, `bench-trf-marks-${kind}.png`),
+        clip: { x: box.x, y: box.y, width: Math.min(box.width, 700), height: 140 },
+      });
+  }
+  const url = await page.evaluate(async () => {
+    const w = window as unknown as { __posted: { type: string; dataUrl?: string }[] };
+    window.postMessage({ type: 'exportPng', requestId: 1 }, '*');
+    for (let i = 0; i < 100; i++) {
+      const m = w.__posted.find((x) => x.type === 'png');
+      if (m) return m.dataUrl ?? JSON.stringify(m);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return 'no png';
+  });
+  if (!url.startsWith('data:image/png;base64,')) throw new Error(`PNG export: ${url}`);
+  fs.writeFileSync(path.join(dir, 'bench-export.png'), Buffer.from(url.split(',')[1], 'base64'));
+  console.log(`screenshots and the PNG export in ${dir}`);
 }

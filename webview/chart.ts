@@ -8,7 +8,13 @@
 import uPlot from 'uplot';
 import { decimateIndices, pick } from '../src/shared/decimate';
 import type { Val } from '../src/shared/series';
-import { compact, logTickLabels, percentTickLabels, tickLabels } from '../src/shared/ticks';
+import {
+  compact,
+  labelRuns,
+  logTickLabels,
+  percentTickLabels,
+  tickLabels,
+} from '../src/shared/ticks';
 import { withAlpha, type Theme } from './theme';
 
 /** A colour, or how to pick it from a theme (so the chart can be drawn in another theme, e.g. the PNG's). */
@@ -95,6 +101,22 @@ const ySize =
   (font: string) =>
   (_u: uPlot, values: string[] | null): number =>
     Math.ceil(Math.max(28, textWidth(values ?? [], font) + 14));
+
+/** A legend label as an element when it has subscripts (text nodes and `<sub>`, never HTML from a string). */
+function subscripted(label: string): string | HTMLElement {
+  const runs = labelRuns(label);
+  if (!runs.some((r) => r.sub)) return label;
+  const span = document.createElement('span');
+  for (const r of runs) {
+    if (!r.sub) span.append(document.createTextNode(r.text));
+    else {
+      const sub = document.createElement('sub');
+      sub.textContent = r.text;
+      span.append(sub);
+    }
+  }
+  return span;
+}
 
 export class Chart {
   private u: uPlot | null = null;
@@ -317,8 +339,9 @@ export class Chart {
             o.xFormat
               ? splits.map((v) => (v === null ? '' : o.xFormat!(v)))
               : tickLabels(splits, incr),
+          size: 26,
           label: o.xTitle,
-          labelSize: o.xTitle ? 16 : 0,
+          labelSize: o.xTitle ? 14 : 0,
           labelFont: t.font,
           labelGap: 0,
         },
@@ -333,7 +356,7 @@ export class Chart {
         ...o.lines.map((l): uPlot.Series => {
           const color = resolve(l.color, t);
           return {
-            label: l.label,
+            label: subscripted(l.label),
             scale: l.scale ?? 'y',
             stroke: color,
             width: l.width ?? 1.5,

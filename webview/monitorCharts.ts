@@ -146,12 +146,14 @@ export class MonitorCharts {
     let c = this.charts.get(spec.dom);
     if (!c) {
       const v = this.view();
-      const { plot } = chartBox(
+      const { box, plot } = chartBox(
         $('charts') ?? document.querySelector('section.charts') ?? document.body,
         spec.dom,
         { html: spec.title },
         spec.wide,
       );
+      // The axis titles are drawn on the canvas; the box names them too (tests, assistive tools).
+      box.dataset.axes = [xAxisTitle(v.xAxis), ...Object.values(axisTitles(spec))].join(' | ');
       c = new Chart({
         container: plot,
         height: spec.height,
@@ -307,6 +309,9 @@ export class MonitorCharts {
     const font = `${11 * dpr}px ${family}`;
     const subFont = `${8 * dpr}px ${family}`;
     ctx.save();
+    // uPlot leaves its axis text alignment on the context.
+    ctx.textAlign = 'left';
+    ctx.textBaseline = 'alphabetic';
     let row = 0;
     for (const m of marks) {
       const x = xOfStep(s.fisher.step, this.trfX, m.step);

@@ -3,6 +3,7 @@
  * (whatever the editor's theme), under its title (subscripts kept: Tr(F<sub>B</sub>) is drawn with a lowered,
  * smaller B) and a legend of its lines.
  */
+import { labelRuns } from '../src/shared/ticks';
 import type { Chart } from './chart';
 import { lightTheme, type Theme } from './theme';
 
@@ -50,6 +51,7 @@ function drawRuns(
   for (const r of runs) {
     const size = r.sub ? px * 0.72 : px;
     ctx.font = `${r.muted ? '' : '600 '}${size}px ${family}`;
+    // The subscript of a bold title is bold too; muted runs are plain.
     ctx.fillStyle = r.muted ? t.muted : t.fg;
     ctx.fillText(r.text, x, y + (r.sub ? px * 0.3 : 0));
     x += ctx.measureText(r.text).width;
@@ -112,9 +114,8 @@ export async function renderPng(
     for (const l of i.legend) {
       ctx.fillStyle = l.color;
       ctx.fillRect(lx, y + 9 * dpr, 14 * dpr, 3 * dpr);
-      ctx.fillStyle = t.muted;
-      ctx.fillText(l.label, lx + 18 * dpr, y + 15 * dpr);
-      lx += 18 * dpr + ctx.measureText(l.label).width + 16 * dpr;
+      const runs = labelRuns(l.label).map((r) => ({ ...r, muted: true }));
+      lx = drawRuns(ctx, runs, lx + 18 * dpr, y + 15 * dpr, 12 * dpr, family, t) + 16 * dpr;
     }
     y += titleH;
     ctx.drawImage(i.canvas, pad, y);

@@ -23,7 +23,7 @@ export function decimalsOf(v: number, max = 12): number {
   if (a === 0) return 0;
   for (let d = 0; d <= max; d++) {
     const s = a * 10 ** d;
-    if (Math.abs(s - Math.round(s)) <= 1e-9 * Math.max(1, s)) return d;
+    if (Math.abs(s - Math.round(s)) <= 1e-9 * s) return d;
   }
   return max + 1;
 }
@@ -114,3 +114,17 @@ export function percentTickLabels(splits: readonly (number | null)[], incr: numb
   );
   return labels.map((l) => (l ? `${l}%` : l));
 }
+
+/** Label runs: `Tr(F_B)` is `Tr(F`, subscript `B`, `)` (the catalogue writes subscripts with `_`). */
+export function labelRuns(label: string): { text: string; sub: boolean }[] {
+  const out: { text: string; sub: boolean }[] = [];
+  let last = 0;
+  for (const m of label.matchAll(/_([A-Za-z0-9]+)/g)) {
+    if (m.index > last) out.push({ text: label.slice(last, m.index), sub: false });
+    out.push({ text: m[1], sub: true });
+    last = m.index + m[0].length;
+  }
+  if (last < label.length) out.push({ text: label.slice(last), sub: false });
+  return out;
+}
+
