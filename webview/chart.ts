@@ -7,6 +7,7 @@
  */
 import uPlot from 'uplot';
 import { decimateIndices, pick } from '../src/shared/decimate';
+import { thousands } from '../src/shared/format';
 import type { Val } from '../src/shared/series';
 import {
   compact,
@@ -117,6 +118,19 @@ function subscripted(label: string): string | HTMLElement {
   }
   return span;
 }
+
+/**
+ * Whether a series' points are worth drawing: only while its values in view are at least 8 px apart on average
+ * (a dense series reads as its line, and thousands of small arcs are the costliest thing on the canvas).
+ */
+const sparse = (u: uPlot, si: number, i0: number, i1: number): boolean => {
+  const ys = u.data[si];
+  let n = 0;
+  const limit = u.bbox.width / (8 * (devicePixelRatio || 1));
+  for (let i = i0; i <= i1; i++)
+    if (ys[i] !== null && ys[i] !== undefined && ++n > limit) return false;
+  return true;
+};
 
 export class Chart {
   private u: uPlot | null = null;
@@ -351,7 +365,13 @@ export class Chart {
         {
           label: o.xLabel ?? 'x',
           value: (_u: uPlot, v: number | null) =>
-            v === null || v === undefined ? '–' : o.xFormat ? o.xFormat(v) : compact(v, 6),
+            v === null || v === undefined
+              ? '–'
+              : o.xFormat
+                ? o.xFormat(v)
+                : Number.isInteger(v)
+                  ? thousands(v)
+                  : compact(v, 6),
         },
         ...o.lines.map((l): uPlot.Series => {
           const color = resolve(l.color, t);
@@ -362,7 +382,7 @@ export class Chart {
             width: l.width ?? 1.5,
             dash: l.dash,
             spanGaps: true,
-            points: { show: l.points ?? false, size: 4, fill: color },
+            points: { show: l.points ? sparse : false, size: 4, fill: color },
             value: (u: uPlot, v: number | null, _si: number, idx: number | null) =>
               v === null || v === undefined
                 ? '–'
@@ -386,6 +406,11 @@ export class Chart {
             if (min === undefined || max === undefined || min === null || max === null) return;
             const full = this.x.length ? { min: this.x[0], max: this.x[this.x.length - 1] } : null;
             const whole = !full || (min <= full.min && max >= full.max);
+            // uPlot also reports the x range it derives from new data (drawn in a microtask, after `updating`
+            // is over): only a change of the group's range is a zoom, else every chart of the group would be
+            // redrawn on each chart's data.
+            const cur = this.opts.zoom.range;
+            if (whole ? cur === null : cur !== null && cur.min === min && cur.max === max) return;
             // A user zoom (drag): apply it to the whole group, after uPlot has finished handling the event.
             queueMicrotask(() => this.opts.zoom.set(whole ? null : { min, max }, this));
           },

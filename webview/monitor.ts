@@ -161,7 +161,17 @@ function handle(m: ToMonitorMessage) {
   }
 }
 
-const scheduleRender = frameScheduler(() => renderAll());
+/**
+ * Redraws of a live run: each spread over a few frames (one chart per frame, see MonitorCharts), at most one
+ * every {@link LIVE_REDRAW_MS} (the host batches increments every 200 ms anyway), and on a machine where
+ * drawing is slow, so rarely that drawing takes at most a fifth of the time ({@link LIVE_DRAW_SHARE}).
+ */
+const LIVE_REDRAW_MS = 250;
+const LIVE_DRAW_SHARE = 0.2;
+const scheduleRender = frameScheduler(
+  () => renderAll(),
+  () => Math.max(LIVE_REDRAW_MS, charts.cycleCostMs / LIVE_DRAW_SHARE),
+);
 
 // --------------------------------------------------------------------------------------------- header
 

@@ -116,10 +116,28 @@ export class MonitorCharts {
     this.pump();
   }
 
+  /**
+   * What drawing every chart once costs here (ms, a moving average over recent draws, uPlot's own deferred
+   * drawing included): the monitor spaces live redraws by a multiple of it, so a slow machine redraws less often
+   * instead of dropping frames.
+   */
+  get cycleCostMs(): number {
+    return this.costPerChart * MONITOR_CHARTS.length;
+  }
+  private costPerChart = 0;
+
   /** Draw the next waiting chart now, and ask for a frame for the one after. */
   private pump(): void {
     const spec = this.pending.shift();
-    if (spec && this.series) this.renderOne(spec, this.series);
+    if (spec && this.series) {
+      const t0 = performance.now();
+      this.renderOne(spec, this.series);
+      // uPlot draws in a microtask queued by setData: this one runs after it.
+      queueMicrotask(() => {
+        const ms = performance.now() - t0;
+        this.costPerChart = this.costPerChart ? 0.8 * this.costPerChart + 0.2 * ms : ms;
+      });
+    }
     if (this.pending.length && !this.frame)
       this.frame = requestAnimationFrame(() => {
         this.frame = 0;

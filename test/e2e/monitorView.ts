@@ -178,7 +178,7 @@ export async function monitorViewTests(
       const byId = Object.fromEntries(axes);
       assert(/loss \(nats\)/.test(byId['chart-loss']), 'the loss axis names its unit (nats)');
       assert(/accuracy \(%\)/.test(byId['chart-acc']), 'the accuracy axis names its unit (%)');
-      await ctx.browse().screenshot('monitor-charts-dark');
+      await ctx.browse().screenshot('monitor-charts-stream');
     },
     dependsOn,
   );
@@ -243,7 +243,7 @@ export async function monitorViewTests(
       await sleep(1500);
       await ctx
         .browse()
-        .screenshot(`monitor-charts-${/Light/.test(theme.source) ? 'light' : 'dark2'}`);
+        .screenshot(`monitor-charts-${/Light/.test(theme.source) ? 'light' : 'dark'}`);
     }
   }, [T_STREAM]);
 }
