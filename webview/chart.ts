@@ -194,10 +194,10 @@ export class Chart {
     this.render();
   }
 
-  /** Lines shown in the legend: label and colour in `theme` (for PNG export). */
+  /** Lines with data shown in the legend: label and colour in `theme` (for PNG export). */
   legend(theme: Theme = this.opts.theme): { label: string; color: string }[] {
     return this.opts.lines
-      .filter((l) => !l.noLegend && !l.passive)
+      .filter((l, i) => !l.noLegend && !l.passive && this.ys[i]?.some((v) => v !== null))
       .map((l) => ({ label: l.label, color: resolve(l.color, theme) }));
   }
 
