@@ -49,6 +49,8 @@ export interface MetricSpecOf<E extends MetricEvent> {
   label: string;
   /** Unit ('' when dimensionless). */
   unit: string;
+  /** Short name on a y axis when the label is long or has a subscript (the unit is added to it). */
+  axis?: string;
   /** How values are shown: numbers as they are, or fractions in [0, 1] as percentages. */
   format: 'number' | 'percent';
   /**
@@ -81,6 +83,7 @@ export const METRICS = [
     field: 'loss',
     label: 'Training loss (mini-batch)',
     unit: 'nats',
+    axis: 'loss',
     format: 'number',
     smooth: true,
     csv: 'loss',
@@ -102,6 +105,7 @@ export const METRICS = [
     field: 'lr',
     label: 'Learning rate',
     unit: '',
+    axis: 'learning rate',
     format: 'number',
     smooth: false,
     csv: 'lr',
@@ -128,6 +132,7 @@ export const METRICS = [
     field: 'gradNorm',
     label: 'Gradient norm',
     unit: '',
+    axis: 'gradient norm',
     format: 'number',
     smooth: true,
     csv: 'grad_norm',
@@ -139,6 +144,7 @@ export const METRICS = [
     field: 'examplesPerSec',
     label: 'Throughput',
     unit: 'examples/s',
+    axis: 'throughput',
     format: 'number',
     smooth: false,
     csv: 'examples_per_sec',
@@ -164,6 +170,7 @@ export const METRICS = [
     field: 'trFStderr',
     label: 'Standard error of Tr(F)',
     unit: '',
+    axis: 's.e. of Tr(F)',
     format: 'number',
     smooth: false,
     csv: 'trF_stderr',
@@ -175,6 +182,7 @@ export const METRICS = [
     field: 'trFB',
     label: 'Tr(F_B)',
     unit: '',
+    axis: 'mini-batch Tr(F)',
     format: 'number',
     smooth: true,
     csv: 'trF_B',
@@ -188,6 +196,7 @@ export const METRICS = [
     field: 'testLoss',
     label: 'Test loss',
     unit: 'nats',
+    axis: 'loss',
     format: 'number',
     smooth: true,
     csv: 'test_loss',
@@ -202,6 +211,7 @@ export const METRICS = [
     field: 'testAcc',
     label: 'Test accuracy',
     unit: '',
+    axis: 'accuracy',
     format: 'percent',
     smooth: false,
     csv: 'test_acc',
@@ -217,6 +227,7 @@ export const METRICS = [
     field: 'trainLoss',
     label: 'Training loss (tracked subset)',
     unit: 'nats',
+    axis: 'loss',
     format: 'number',
     smooth: true,
     csv: 'train_loss',
@@ -229,6 +240,7 @@ export const METRICS = [
     field: 'trainAcc',
     label: 'Training accuracy',
     unit: '',
+    axis: 'accuracy',
     format: 'percent',
     smooth: false,
     csv: 'train_acc',
@@ -243,6 +255,7 @@ export const METRICS = [
     field: 'cleanLoss',
     label: 'Clean-label training loss',
     unit: 'nats',
+    axis: 'loss',
     format: 'number',
     smooth: true,
     csv: 'clean_loss',
@@ -254,6 +267,7 @@ export const METRICS = [
     field: 'cleanAcc',
     label: 'Clean-label training accuracy',
     unit: '',
+    axis: 'accuracy',
     format: 'percent',
     smooth: false,
     csv: 'clean_acc',
@@ -269,6 +283,7 @@ export const METRICS = [
     field: 'noisyLoss',
     label: 'Noisy-label training loss',
     unit: 'nats',
+    axis: 'loss',
     format: 'number',
     smooth: true,
     csv: 'noisy_loss',
@@ -280,6 +295,7 @@ export const METRICS = [
     field: 'noisyAcc',
     label: 'Noisy-label training accuracy',
     unit: '',
+    axis: 'accuracy',
     format: 'percent',
     smooth: false,
     csv: 'noisy_acc',
@@ -423,8 +439,11 @@ export function axisTitles(
   return out;
 }
 
-/** Axis title of a compare chart: the metric's label and unit. */
-export const metricAxisTitle = (m: Pick<MetricSpec, 'label' | 'unit' | 'format'>): string => {
+/** y axis title of a compare chart: the metric's short axis name (else its label) and unit. */
+export const metricAxisTitle = (
+  m: Pick<MetricSpec, 'label' | 'unit' | 'format' | 'axis'>,
+): string => {
   const unit = m.format === 'percent' ? '%' : m.unit;
-  return unit ? `${m.label} (${unit})` : m.label;
+  const name = m.axis ?? m.label;
+  return unit ? `${name} (${unit})` : name;
 };

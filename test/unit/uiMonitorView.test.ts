@@ -4,6 +4,7 @@ import { monitorBody } from '../../src/host/panels/monitorHtml';
 import { MEMENTO_KEY, mementoViewSettings } from '../../src/host/panels/viewSettings';
 import {
   axisTitles,
+  METRICS,
   MONITOR_CHARTS,
   metricAxisTitle,
   metricById,
@@ -26,8 +27,11 @@ test('axis titles: every monitor chart has a y title per scale, with the unit of
   assert.deepEqual(axisTitles(chart('lr')), { y: 'learning rate', pen: 'penalty α·P' });
   assert.equal(xAxisTitle('time'), 'time (s)');
   assert.equal(xAxisTitle('epoch'), 'epoch');
-  assert.equal(metricAxisTitle(metricById('testAcc')!), 'Test accuracy (%)');
-  assert.equal(metricAxisTitle(metricById('testLoss')!), 'Test loss (nats)');
+  assert.equal(metricAxisTitle(metricById('testAcc')!), 'accuracy (%)');
+  assert.equal(metricAxisTitle(metricById('testLoss')!), 'loss (nats)');
+  assert.equal(metricAxisTitle(metricById('trF')!), 'Tr(F)');
+  // No raw subscript markup on a canvas axis.
+  for (const m of METRICS) assert.doesNotMatch(metricAxisTitle(m), /_/, m.id);
 });
 
 test('view settings: kept per run in the memento, validated when read back, bounded', () => {
