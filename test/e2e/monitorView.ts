@@ -15,6 +15,7 @@ import { writeFakeRun } from '../../src/runs/fakeRun';
 import {
   assert,
   lap,
+  RESULTS,
   sleep,
   waitFor,
   waitForWebviewFrame,
@@ -29,7 +30,7 @@ const CMD_THEME = 'Preferences: Color Theme';
 /** Step points of the streamed run (the fake run writes one every other step). */
 const POINTS = 12_000;
 /** Loose bound on the frame p95 in the editor on a shared machine: the view must stay responsive. */
-const RESPONSIVE_P95_MS = 250;
+const RESPONSIVE_P95_MS = 500;
 
 const reEsc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -159,7 +160,7 @@ export async function monitorViewTests(
         `[e2e] monitor frame times while ${POINTS} points streamed: ${m.frames.length} frames, p50 ${percentile(m.frames, 50).toFixed(1)} ms, p95 ${p95.toFixed(1)} ms, max ${Math.max(...m.frames).toFixed(1)} ms (target p95 ≤ 50 ms: ${p95 <= 50 ? 'met' : 'NOT met on this machine'})`,
       );
       fs.writeFileSync(
-        path.join(ctx.runsRoot, '..', 'frame-times.json'),
+        path.join(RESULTS, 'e2e-frame-times.json'),
         JSON.stringify({ points: POINTS, p95, frames: m.frames }),
       );
       assert(p95 <= RESPONSIVE_P95_MS, `frame p95 ${p95.toFixed(1)} ms ≤ ${RESPONSIVE_P95_MS} ms`);
