@@ -127,4 +127,3 @@ export function labelRuns(label: string): { text: string; sub: boolean }[] {
   if (last < label.length) out.push({ text: label.slice(last), sub: false });
   return out;
 }
-
