@@ -1,4 +1,4 @@
-// `npm run bench [-- fisher|penalty|backends|reader|torch ...]`: the speed targets of Fisher Lens, measured side by side in
+// `npm run bench [-- fisher|penalty|backends|reader|torch|webview ...]`: the speed targets of Fisher Lens, measured side by side in
 // one run on this machine (ratios; the machine is shared and noisy, so absolute times drift).
 import { runFisherBench } from './fisher';
 import { runPenaltyOverheadBench, runBackendBench } from './train';
@@ -6,9 +6,26 @@ import { runPenaltyOverheadBench, runBackendBench } from './train';
 async function main() {
   const argv = process.argv.slice(2);
   const which = argv.filter(
-    (a, i) => !a.startsWith('-') && argv[i - 1] !== '--mb' && argv[i - 1] !== '--python',
+    (a, i) =>
+      !a.startsWith('-') &&
+      !['--mb', '--python', '--points', '--batch-ms', '--shots'].includes(argv[i - 1] ?? ''),
   );
   const all = which.length === 0;
+  if (which.includes('webview')) {
+    console.log('\n## Monitor webview in Chromium: frame times while a long run streams in');
+    const { runWebviewBench } = await import('./webview');
+    const num = (flag: string) => {
+      const at = argv.indexOf(flag);
+      return at >= 0 ? Number(argv[at + 1]) : undefined;
+    };
+    process.exitCode = await runWebviewBench({
+      points: num('--points'),
+      batchMs: num('--batch-ms'),
+      profile: argv.includes('--profile'),
+      shots: argv.includes('--shots') ? argv[argv.indexOf('--shots') + 1] : undefined,
+    });
+    if (which.length === 1) return;
+  }
   if (all || which.includes('reader')) {
     const mbAt = argv.indexOf('--mb');
     console.log(

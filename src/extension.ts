@@ -10,6 +10,7 @@ import { Launcher } from './host/launcher';
 import { createLog, log } from './host/log';
 import { ComparePanel } from './host/panels/comparePanel';
 import { MonitorPanel } from './host/panels/monitorPanel';
+import { mementoViewSettings } from './host/panels/viewSettings';
 import { RunsModel } from './host/runsModel';
 import { RunsTreeProvider } from './host/runsTree';
 import { getSettings, workspaceRoot } from './host/settings';
@@ -95,6 +96,7 @@ function createHost(context: vscode.ExtensionContext, sub: Sub): CommandHost {
     openMonitor: (runId) => void MonitorPanel.show(host, runId),
     setActiveRun: (runId) => statusBar.setActive(runId),
     isQueuedHere: (runId) => launcher.get(runId)?.state === 'queued',
+    viewSettings: mementoViewSettings(context.workspaceState),
     revealInTree: (runId) => {
       const r = store.get(runId);
       if (r && treeView.visible) void treeView.reveal(r, { select: true, focus: false });

@@ -13,8 +13,7 @@ import {
   type MetricDef,
 } from '../src/shared/compare';
 import { configDiff, showValue } from '../src/shared/configDiff';
-import { percentAxis } from '../src/shared/format';
-import { tableOf } from '../src/shared/metrics';
+import { metricAxisTitle, tableOf, xAxisTitle } from '../src/shared/metrics';
 import { appendEvents, boundSeries, ema, VIEW_MAX_POINTS, type Val } from '../src/shared/series';
 import {
   validateToCompare,
@@ -201,8 +200,10 @@ function renderCharts() {
         theme,
         zoom,
         yLog: wide && logScale,
-        yFormat: m.format === 'percent' ? { y: percentAxis } : undefined,
+        percent: m.format === 'percent' ? ['y'] : undefined,
         xLabel: axis,
+        xTitle: xAxisTitle(axis),
+        yTitle: { y: metricAxisTitle(m) },
         lines: runs.map((r, i) => ({
           label: r.runId,
           color: colorOf(i),

@@ -15,13 +15,17 @@ import {
   type XAxis,
 } from '../src/shared/series';
 import {
+  validateMonitorSettings,
+  validateMonitorViewState,
   validateToMonitor,
   type FromMonitorMessage,
+  type MonitorSettings,
   type MonitorViewState,
   type ToMonitorMessage,
 } from '../src/shared/webviewProtocol';
 import { ZoomGroup } from './chart';
 import { MonitorCharts } from './monitorCharts';
+import { renderPng } from './png';
 import { onThemeChange, readTheme, type Theme } from './theme';
 import { $, bindControls, frameScheduler } from './view';
 import { onHostMessage, reportErrors, webviewApi } from './vscodeApi';
@@ -30,12 +34,31 @@ const api = webviewApi<FromMonitorMessage, MonitorViewState>();
 reportErrors(api);
 
 const runIdFromDom = $('run-id')?.textContent ?? '';
-const saved = api.getState();
+
+/** The smoothing weights the toolbar offers (a kept value that is not one of them is not restored). */
+const smoothingChoices = [...document.querySelectorAll('#smoothing vscode-option')].map((o) =>
+  Number(o.getAttribute('value')),
+);
+
+/** The settings the host kept for this run (in the toolbar's `data-settings`), validated. */
+function keptSettings(): MonitorSettings | null {
+  const raw = document.querySelector('header.toolbar')?.getAttribute('data-settings');
+  if (!raw) return null;
+  try {
+    return validateMonitorSettings(JSON.parse(raw));
+  } catch {
+    return null;
+  }
+}
+
+// This panel's own saved state (a reload) first, else what the host kept for the run, else the defaults.
+const saved = validateMonitorViewState(api.getState());
+const initial = saved?.runId === runIdFromDom ? saved : keptSettings();
 const view: MonitorViewState = {
   runId: runIdFromDom,
-  xAxis: saved?.runId === runIdFromDom ? (saved.xAxis ?? 'step') : 'step',
-  logScale: saved?.runId === runIdFromDom ? !!saved.logScale : false,
-  smoothing: saved?.runId === runIdFromDom ? (saved.smoothing ?? 0) : 0,
+  xAxis: initial?.xAxis ?? 'step',
+  logScale: !!initial?.logScale,
+  smoothing: smoothingChoices.includes(initial?.smoothing ?? 0) ? (initial?.smoothing ?? 0) : 0,
 };
 api.setState(view);
 
@@ -55,10 +78,19 @@ const charts = new MonitorCharts(() => ({
   zoom,
 }));
 
-/** Keep a change of the view's settings (for a reload), then redraw. */
+/** Keep a change of the view's settings (this panel's state for a reload, the host's for this run), then redraw. */
 function save(patch: Partial<MonitorViewState>, then: () => void) {
   Object.assign(view, patch);
   api.setState(view);
+  api.post({
+    type: 'viewSettings',
+    runId: view.runId,
+    settings: {
+      xAxis: view.xAxis ?? 'step',
+      smoothing: view.smoothing ?? 0,
+      logScale: !!view.logScale,
+    },
+  });
   then();
 }
 
@@ -129,15 +161,30 @@ function handle(m: ToMonitorMessage) {
   }
 }
 
-const scheduleRender = frameScheduler(() => renderAll());
+/**
+ * Redraws of a live run: each spread over a few frames (one chart per frame, see MonitorCharts), at most one
+ * every {@link LIVE_REDRAW_MS} (the host batches increments every 200 ms anyway), and on a machine where
+ * drawing is slow, so rarely that drawing takes at most a fifth of the time ({@link LIVE_DRAW_SHARE}).
+ */
+const LIVE_REDRAW_MS = 250;
+const LIVE_DRAW_SHARE = 0.2;
+const scheduleRender = frameScheduler(
+  () => renderAll(),
+  () => Math.max(LIVE_REDRAW_MS, charts.cycleCostMs / LIVE_DRAW_SHARE),
+);
 
 // --------------------------------------------------------------------------------------------- header
+
+/** Set an element's text only when it changes (no style or layout work for the same text). */
+function setText(el: HTMLElement, text: string): void {
+  if (el.textContent !== text) el.textContent = text;
+}
 
 function updateHeader() {
   const st = $('run-state');
   const state = runState ?? series?.state ?? null;
-  st.textContent = state ?? 'waiting';
-  st.dataset.state = state ?? '';
+  setText(st, state ?? 'waiting');
+  if (st.dataset.state !== (state ?? '')) st.dataset.state = state ?? '';
   const parts: string[] = [];
   if (series) {
     const total = series.header?.totalSteps;
@@ -147,7 +194,9 @@ function updateHeader() {
     if (series.header) parts.push(series.header.model.arch);
   }
   if (stateMessage) parts.push(stateMessage);
-  $('run-progress').textContent = parts.join(' · ');
+  const progress = $('run-progress');
+  setText(progress, parts.join(' · '));
+  if (progress.title !== progress.textContent) progress.title = progress.textContent ?? '';
   renderEngine();
   const stop = $('stop-button');
   const live = state === 'running' || state === 'queued';
@@ -156,13 +205,17 @@ function updateHeader() {
     stop.setAttribute('disabled', '');
     stop.textContent = 'Stop';
   }
-  $('chart-trf').dataset.points = String(fisherPoints);
+  if ($('chart-trf').dataset.points !== String(fisherPoints))
+    $('chart-trf').dataset.points = String(fisherPoints);
   const banner = $('banner');
   const ex = series?.markers.find((mk) => mk.kind === 'explosion');
   if (ex) {
     banner.hidden = false;
-    banner.textContent = `Fisher explosion detected at step ${ex.step}${ex.rise ? `: smoothed Tr(F) rose ${fmt(ex.rise, 2)}× above its post-warm-up minimum` : ''}. ${summary ? '' : 'A Fisher penalty (α 0.01 every 10 steps) counters it.'}`;
-  } else banner.hidden = true;
+    setText(
+      banner,
+      `Fisher explosion detected at step ${ex.step}${ex.rise ? `: smoothed Tr(F) rose ${fmt(ex.rise, 2)}× above its post-warm-up minimum` : ''}. ${summary ? '' : 'A Fisher penalty (α 0.01 every 10 steps) counters it.'}`,
+    );
+  } else if (!banner.hidden) banner.hidden = true;
 }
 
 /** Engine, device and versions from the run header (`engine`, else its `backend`): `torch 2.5.1 · cuda:0 (…)`. */
@@ -170,10 +223,11 @@ function renderEngine() {
   const el = $('run-engine');
   const h = series?.header;
   const label = h ? engineLabel({ engine: h.engine, backend: h.backend }) : null;
-  el.hidden = !label;
-  el.textContent = label ?? '';
+  if (el.hidden !== !label) el.hidden = !label;
+  setText(el, label ?? '');
   const versions = engineVersions(h?.engine);
-  el.title = versions ? `Versions: ${versions}` : '';
+  const title = versions ? `Versions: ${versions}` : '';
+  if (el.title !== title) el.title = title;
 }
 
 function renderConfig() {
@@ -203,61 +257,16 @@ function renderAll() {
 // ------------------------------------------------------------------------------------------ PNG export
 
 function exportPng(requestId: number) {
-  try {
-    const items = charts.order
-      .map((id) => ({
-        id,
-        title: ($(id).querySelector('h3')?.textContent ?? id).trim(),
-        canvas: charts.get(id)?.canvas() ?? null,
-        legend: charts.get(id)?.legend() ?? [],
-      }))
-      .filter(
-        (
-          i,
-        ): i is {
-          id: string;
-          title: string;
-          canvas: HTMLCanvasElement;
-          legend: { label: string; color: string }[];
-        } => !!i.canvas && i.canvas.width > 0,
-      );
-    if (!items.length) throw new Error('no chart drawn yet');
-    const dpr = devicePixelRatio || 1;
-    const pad = 12 * dpr;
-    const titleH = 22 * dpr;
-    const width = Math.max(...items.map((i) => i.canvas.width)) + 2 * pad;
-    const height = titleH + pad + items.reduce((h, i) => h + titleH + i.canvas.height + pad, 0);
-    const out = document.createElement('canvas');
-    out.width = width;
-    out.height = height;
-    const ctx = out.getContext('2d')!;
-    ctx.fillStyle = theme.bg;
-    ctx.fillRect(0, 0, width, height);
-    ctx.fillStyle = theme.fg;
-    ctx.font = `bold ${14 * dpr}px ${getComputedStyle(document.body).fontFamily}`;
-    ctx.fillText(`${view.runId} — ${runState ?? ''} — x: ${view.xAxis}`, pad, titleH);
-    let y = titleH + pad;
-    ctx.font = `${12 * dpr}px ${getComputedStyle(document.body).fontFamily}`;
-    for (const i of items) {
-      ctx.fillStyle = theme.fg;
-      ctx.fillText(i.title, pad, y + 14 * dpr);
-      // legend after the title: a colour swatch and the label of each line
-      let lx = pad + ctx.measureText(i.title).width + 24 * dpr;
-      for (const l of i.legend) {
-        ctx.fillStyle = l.color;
-        ctx.fillRect(lx, y + 8 * dpr, 14 * dpr, 3 * dpr);
-        ctx.fillStyle = theme.muted;
-        ctx.fillText(l.label, lx + 18 * dpr, y + 14 * dpr);
-        lx += 18 * dpr + ctx.measureText(l.label).width + 16 * dpr;
-      }
-      y += titleH;
-      ctx.drawImage(i.canvas, pad, y);
-      y += i.canvas.height + pad;
-    }
-    api.post({ type: 'png', requestId, dataUrl: out.toDataURL('image/png'), error: null });
-  } catch (e) {
-    api.post({ type: 'png', requestId, dataUrl: null, error: (e as Error).message });
-  }
+  if (series) charts.flush(series);
+  renderPng(charts, {
+    runId: view.runId,
+    state: runState ?? series?.state ?? null,
+    xAxis: view.xAxis ?? 'step',
+  }).then(
+    (dataUrl) => api.post({ type: 'png', requestId, dataUrl, error: null }),
+    (e: unknown) =>
+      api.post({ type: 'png', requestId, dataUrl: null, error: (e as Error).message }),
+  );
 }
 
 onThemeChange(() => {

@@ -79,3 +79,40 @@ export function onThemeChange(fn: () => void): void {
     attributeFilter: ['class', 'data-vscode-theme-kind'],
   });
 }
+
+/**
+ * A neutral light theme (VS Code's Light+ chart colours on white), whatever the editor's theme: what exported
+ * images are drawn in, so they read the same in a paper or on a slide.
+ */
+export function lightTheme(family = css('--vscode-font-family', 'sans-serif')): Theme {
+  const c = {
+    blue: '#1a85ff',
+    red: '#e51400',
+    green: '#388a34',
+    yellow: '#bf8803',
+    orange: '#d18616',
+    purple: '#652d90',
+  };
+  return {
+    fg: '#1f1f1f',
+    muted: '#595959',
+    grid: '#d0d0d0',
+    bg: '#ffffff',
+    font: `11px ${family}`,
+    palette: [
+      c.blue,
+      c.orange,
+      c.green,
+      c.red,
+      c.purple,
+      c.yellow,
+      '#16825d',
+      '#a31515',
+      '#0070c1',
+      '#af00db',
+      '#795e26',
+      '#008000',
+    ],
+    ...c,
+  };
+}

@@ -8,15 +8,31 @@ import { whenElementsDefined } from './vscodeApi';
 export const $ = <T extends HTMLElement = HTMLElement>(id: string): T =>
   document.getElementById(id) as T;
 
-/** `run` at most once per animation frame, however often the returned function is called. */
-export function frameScheduler(run: () => void): () => void {
+/**
+ * `run` at most once per animation frame, however often the returned function is called, and (with `minMs`) not
+ * sooner than `minMs` (a number, or read at each call) after its previous run: a call in between is kept for
+ * later, never dropped.
+ */
+export function frameScheduler(run: () => void, minMs: number | (() => number) = 0): () => void {
   let frame = 0;
-  return () => {
-    if (frame) return;
+  let timer: ReturnType<typeof setTimeout> | 0 = 0;
+  let last = -Infinity;
+  const go = () => {
     frame = requestAnimationFrame(() => {
       frame = 0;
+      last = performance.now();
       run();
     });
+  };
+  return () => {
+    if (frame || timer) return;
+    const wait = last + (typeof minMs === 'function' ? minMs() : minMs) - performance.now();
+    if (wait <= 0) go();
+    else
+      timer = setTimeout(() => {
+        timer = 0;
+        go();
+      }, wait);
   };
 }
 

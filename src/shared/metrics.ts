@@ -49,6 +49,8 @@ export interface MetricSpecOf<E extends MetricEvent> {
   label: string;
   /** Unit ('' when dimensionless). */
   unit: string;
+  /** Short name on a y axis when the label is long or has a subscript (the unit is added to it). */
+  axis?: string;
   /** How values are shown: numbers as they are, or fractions in [0, 1] as percentages. */
   format: 'number' | 'percent';
   /**
@@ -81,6 +83,7 @@ export const METRICS = [
     field: 'loss',
     label: 'Training loss (mini-batch)',
     unit: 'nats',
+    axis: 'loss',
     format: 'number',
     smooth: true,
     csv: 'loss',
@@ -102,6 +105,7 @@ export const METRICS = [
     field: 'lr',
     label: 'Learning rate',
     unit: '',
+    axis: 'learning rate',
     format: 'number',
     smooth: false,
     csv: 'lr',
@@ -128,6 +132,7 @@ export const METRICS = [
     field: 'gradNorm',
     label: 'Gradient norm',
     unit: '',
+    axis: 'gradient norm',
     format: 'number',
     smooth: true,
     csv: 'grad_norm',
@@ -139,6 +144,7 @@ export const METRICS = [
     field: 'examplesPerSec',
     label: 'Throughput',
     unit: 'examples/s',
+    axis: 'throughput',
     format: 'number',
     smooth: false,
     csv: 'examples_per_sec',
@@ -164,6 +170,7 @@ export const METRICS = [
     field: 'trFStderr',
     label: 'Standard error of Tr(F)',
     unit: '',
+    axis: 's.e. of Tr(F)',
     format: 'number',
     smooth: false,
     csv: 'trF_stderr',
@@ -175,6 +182,7 @@ export const METRICS = [
     field: 'trFB',
     label: 'Tr(F_B)',
     unit: '',
+    axis: 'mini-batch Tr(F)',
     format: 'number',
     smooth: true,
     csv: 'trF_B',
@@ -188,6 +196,7 @@ export const METRICS = [
     field: 'testLoss',
     label: 'Test loss',
     unit: 'nats',
+    axis: 'loss',
     format: 'number',
     smooth: true,
     csv: 'test_loss',
@@ -202,6 +211,7 @@ export const METRICS = [
     field: 'testAcc',
     label: 'Test accuracy',
     unit: '',
+    axis: 'accuracy',
     format: 'percent',
     smooth: false,
     csv: 'test_acc',
@@ -217,6 +227,7 @@ export const METRICS = [
     field: 'trainLoss',
     label: 'Training loss (tracked subset)',
     unit: 'nats',
+    axis: 'loss',
     format: 'number',
     smooth: true,
     csv: 'train_loss',
@@ -229,6 +240,7 @@ export const METRICS = [
     field: 'trainAcc',
     label: 'Training accuracy',
     unit: '',
+    axis: 'accuracy',
     format: 'percent',
     smooth: false,
     csv: 'train_acc',
@@ -243,6 +255,7 @@ export const METRICS = [
     field: 'cleanLoss',
     label: 'Clean-label training loss',
     unit: 'nats',
+    axis: 'loss',
     format: 'number',
     smooth: true,
     csv: 'clean_loss',
@@ -254,6 +267,7 @@ export const METRICS = [
     field: 'cleanAcc',
     label: 'Clean-label training accuracy',
     unit: '',
+    axis: 'accuracy',
     format: 'percent',
     smooth: false,
     csv: 'clean_acc',
@@ -269,6 +283,7 @@ export const METRICS = [
     field: 'noisyLoss',
     label: 'Noisy-label training loss',
     unit: 'nats',
+    axis: 'loss',
     format: 'number',
     smooth: true,
     csv: 'noisy_loss',
@@ -280,6 +295,7 @@ export const METRICS = [
     field: 'noisyAcc',
     label: 'Noisy-label training accuracy',
     unit: '',
+    axis: 'accuracy',
     format: 'percent',
     smooth: false,
     csv: 'noisy_acc',
@@ -338,6 +354,8 @@ export interface MonitorChart {
   missing?: { ids: MetricId[]; text: string; grey: boolean };
   /** The title note shows `prefix` and the latest value of this metric. */
   latest?: { id: MetricId; prefix: string };
+  /** Title of the y axis of each scale (key 'y': the left axis); the unit is added by {@link axisTitles}. */
+  axes: Record<string, string>;
 }
 
 /** The monitor's charts, in page order; their lines are the metrics whose `monitor.chart` names them. */
@@ -348,6 +366,7 @@ export const MONITOR_CHARTS: readonly MonitorChart[] = [
     title: 'Tr(F) <span class="muted">± s.e., early peak and Tr(F<sub>i</sub>) marked</span>',
     height: 300,
     wide: true,
+    axes: { y: 'Tr(F)' },
   },
   {
     id: 'trFB',
@@ -355,8 +374,9 @@ export const MONITOR_CHARTS: readonly MonitorChart[] = [
     title: 'Tr(F<sub>B</sub>) <span class="muted">mini-batch</span>',
     height: 200,
     missing: { ids: ['trFB'], text: 'no Tr(F_B) measured', grey: true },
+    axes: { y: 'mini-batch Tr(F)' },
   },
-  { id: 'loss', dom: 'chart-loss', title: 'Loss', height: 200 },
+  { id: 'loss', dom: 'chart-loss', title: 'Loss', height: 200, axes: { y: 'loss' } },
   {
     id: 'acc',
     dom: 'chart-acc',
@@ -364,6 +384,7 @@ export const MONITOR_CHARTS: readonly MonitorChart[] = [
     height: 200,
     percent: true,
     latest: { id: 'testAcc', prefix: 'test' },
+    axes: { y: 'accuracy' },
   },
   {
     id: 'noise',
@@ -372,6 +393,7 @@ export const MONITOR_CHARTS: readonly MonitorChart[] = [
     height: 200,
     percent: true,
     missing: { ids: ['cleanAcc', 'noisyAcc'], text: 'no label noise in this run', grey: true },
+    axes: { y: 'training accuracy' },
   },
   {
     id: 'lr',
@@ -379,6 +401,7 @@ export const MONITOR_CHARTS: readonly MonitorChart[] = [
     title: 'Learning rate and penalty',
     height: 200,
     missing: { ids: ['penalty'], text: 'no penalty', grey: false },
+    axes: { y: 'learning rate', pen: 'penalty α·P' },
   },
 ];
 
@@ -391,3 +414,36 @@ export function chartLines(
     .filter((x): x is MetricSpec & { monitor: MonitorLine } => x.monitor?.chart === chart)
     .sort((a, b) => a.monitor.rank - b.monitor.rank);
 }
+
+/** Title of the x axis for a choice of x coordinate. */
+export function xAxisTitle(axis: 'step' | 'epoch' | 'time'): string {
+  return axis === 'time' ? 'time (s)' : axis;
+}
+
+/**
+ * The y axis titles of a monitor chart, per scale key, with the unit of its lines: `loss (nats)`, `accuracy (%)`,
+ * `learning rate`; a scale whose lines have different units names none.
+ */
+export function axisTitles(
+  chart: MonitorChart,
+  metrics: readonly MetricSpec[] = METRICS,
+): Record<string, string> {
+  const lines = chartLines(chart.id, metrics);
+  const out: Record<string, string> = {};
+  for (const [scale, title] of Object.entries(chart.axes)) {
+    const on = lines.filter((l) => (l.monitor.scale ?? 'y') === scale);
+    const units = new Set(on.map((l) => (l.format === 'percent' ? '%' : l.unit)));
+    const unit = units.size === 1 ? [...units][0] : '';
+    out[scale] = unit ? `${title} (${unit})` : title;
+  }
+  return out;
+}
+
+/** y axis title of a compare chart: the metric's short axis name (else its label) and unit. */
+export const metricAxisTitle = (
+  m: Pick<MetricSpec, 'label' | 'unit' | 'format' | 'axis'>,
+): string => {
+  const unit = m.format === 'percent' ? '%' : m.unit;
+  const name = m.axis ?? m.label;
+  return unit ? `${name} (${unit})` : name;
+};

@@ -160,13 +160,30 @@ export const LogMessageSchema = Msg('log', {
   message: Type.String({ maxLength: 100_000 }),
 });
 export type LogMessage = Static<typeof LogMessageSchema>;
+/**
+ * The monitor's view settings, kept per run (the host stores them and presets the page when the run's monitor
+ * is opened again): x axis, smoothing weight (one of the toolbar's, in [0, 1)), log scale of Tr(F).
+ */
+export const MonitorSettingsSchema = Type.Object({
+  xAxis: Type.Union([Type.Literal('step'), Type.Literal('epoch'), Type.Literal('time')]),
+  smoothing: Type.Number({ minimum: 0, exclusiveMaximum: 1 }),
+  logScale: Type.Boolean(),
+});
+export type MonitorSettings = Static<typeof MonitorSettingsSchema>;
+/** Monitor → host: the user changed the view settings of this run. */
+export const ViewSettingsMessageSchema = Msg('viewSettings', {
+  runId: RunIdSchema,
+  settings: MonitorSettingsSchema,
+});
+export type ViewSettingsMessage = Static<typeof ViewSettingsMessageSchema>;
 /** Compare → host: open the monitor of a run (click in the legend or the table). */
 export const OpenMonitorMessageSchema = Msg('openMonitor', { runId: RunIdSchema });
 export type OpenMonitorMessage = Static<typeof OpenMonitorMessageSchema>;
 
 export type ToMonitorMessage =
   MonitorSnapshotMessage | EventsMessage | StateMessage | ExportPngMessage;
-export type FromMonitorMessage = ReadyMessage | StopMessage | PngMessage | LogMessage;
+export type FromMonitorMessage =
+  ReadyMessage | StopMessage | PngMessage | LogMessage | ViewSettingsMessage;
 export type ToCompareMessage = CompareSnapshotMessage | EventsMessage | StateMessage;
 export type FromCompareMessage = ReadyMessage | LogMessage | OpenMonitorMessage;
 
@@ -177,7 +194,7 @@ export const MonitorViewStateSchema = Type.Object({
     Type.Union([Type.Literal('step'), Type.Literal('epoch'), Type.Literal('time')]),
   ),
   logScale: Type.Optional(Type.Boolean()),
-  smoothing: Type.Optional(Type.Number()),
+  smoothing: Type.Optional(Type.Number({ minimum: 0, exclusiveMaximum: 1 })),
 });
 export const CompareViewStateSchema = Type.Object({
   runIds: Type.Array(RunIdSchema, { maxItems: 1000 }),
@@ -200,6 +217,7 @@ const MESSAGE_SCHEMAS = {
   png: PngMessageSchema,
   log: LogMessageSchema,
   openMonitor: OpenMonitorMessageSchema,
+  viewSettings: ViewSettingsMessageSchema,
 } as const;
 
 type Kind = keyof typeof MESSAGE_SCHEMAS;
@@ -253,7 +271,13 @@ export const validateToMonitor = validator<ToMonitorMessage>([
   'exportPng',
 ]);
 /** Validate a message received by the host from a monitor webview. */
-export const validateFromMonitor = validator<FromMonitorMessage>(['ready', 'stop', 'png', 'log']);
+export const validateFromMonitor = validator<FromMonitorMessage>([
+  'ready',
+  'stop',
+  'png',
+  'log',
+  'viewSettings',
+]);
 /** Validate a message received by the compare webview. */
 export const validateToCompare = validator<ToCompareMessage>([
   'compareSnapshot',
@@ -266,5 +290,8 @@ export const validateFromCompare = validator<FromCompareMessage>(['ready', 'log'
 /** Validate state restored by a panel serializer (anything else is ignored). */
 export const validateMonitorViewState = (v: unknown): MonitorViewState | null =>
   Value.Check(MonitorViewStateSchema, v) ? v : null;
+/** Monitor settings kept for a run (host memento or the page's preset), or null when they are not valid. */
+export const validateMonitorSettings = (v: unknown): MonitorSettings | null =>
+  Value.Check(MonitorSettingsSchema, v) ? v : null;
 export const validateCompareViewState = (v: unknown): CompareViewState | null =>
   Value.Check(CompareViewStateSchema, v) ? v : null;

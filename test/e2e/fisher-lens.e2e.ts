@@ -34,6 +34,7 @@ import {
   type Session,
   type TreeRow,
 } from './harness';
+import { monitorViewTests } from './monitorView';
 
 // ---- what the test agrees on with the extension (ids, titles, labels) -------------------------------------
 const CMD_NEW_RUN = 'Fisher Lens: New Run…';
@@ -640,6 +641,11 @@ async function main(): Promise<number> {
       }, ['code-server starts and the workbench loads with the Fisher Lens container']);
 
     const T_WB = 'code-server starts and the workbench loads with the Fisher Lens container';
+    await monitorViewTests(
+      runner,
+      { wb: () => wb!, browse: () => b!, runsRoot: runsRoot(session) },
+      [T_WB],
+    );
     await runner.test(
       'no uncaught JavaScript error in our webviews',
       async () => {

@@ -27,6 +27,11 @@ const extDir = path.join(tmp, 'ext');
 const cliLog = path.join(tmp, 'cli.jsonl');
 let ctx: { subscriptions: { dispose(): unknown }[] };
 let api: ReturnType<typeof activate>;
+let memento: {
+  keys(): string[];
+  get(k: string, d?: unknown): unknown;
+  update(k: string, v: unknown): Promise<void>;
+};
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until<T>(
@@ -91,11 +96,19 @@ before(async () => {
   };
   process.env.FAKE_CLI_LOG = cliLog;
   ctx = { subscriptions: [] };
+  // The workspace memento (vscode.Memento): the monitor keeps its view settings per run there.
+  const kept = new Map<string, unknown>();
+  memento = {
+    keys: () => [...kept.keys()],
+    get: (k: string, d?: unknown) => (kept.has(k) ? kept.get(k) : d),
+    update: (k: string, v: unknown) => (kept.set(k, v), Promise.resolve()),
+  };
   api = activate({
     subscriptions: ctx.subscriptions,
     extensionUri: Uri.file(extDir),
     extensionPath: extDir,
     globalStorageUri: Uri.file(path.join(tmp, 'global')),
+    workspaceState: memento,
   } as never);
   await api.store.ready;
 });
@@ -320,6 +333,35 @@ test('host: monitor panel — strict CSP, snapshot on ready, validated increment
       ),
     'state message',
   );
+
+  // View settings: kept for the run (validated), and the run's monitor opens with them again.
+  p.webview.receive({
+    type: 'viewSettings',
+    runId: id,
+    settings: { xAxis: 'epoch', smoothing: 0.9, logScale: true },
+  });
+  p.webview.receive({
+    type: 'viewSettings',
+    runId: id,
+    settings: { xAxis: 'epoch', smoothing: 7, logScale: true },
+  });
+  assert.deepEqual((memento.get('fisherLens.monitorSettings') as Record<string, unknown>)[id], {
+    xAxis: 'epoch',
+    smoothing: 0.9,
+    logScale: true,
+  });
+  p.dispose();
+  await exec('fisherLens.openMonitor', id);
+  const reopened = lastPanel('fisherLens.monitor');
+  assert.notEqual(reopened, p);
+  const attr = /data-settings="([^"]*)"/.exec(reopened.webview.html)?.[1] ?? '';
+  assert.deepEqual(JSON.parse(attr.replace(/&quot;/g, '"')), {
+    xAxis: 'epoch',
+    smoothing: 0.9,
+    logScale: true,
+  });
+  assert.match(reopened.webview.html, /<vscode-option value="epoch" selected>/);
+  reopened.dispose();
 });
 
 test('host: compare panel snapshot, delete refuses running runs, export writes CSV and TensorBoard', async () => {

@@ -13,40 +13,10 @@ import {
 import { log } from '../log';
 import { ReplicaPanel, type PanelHost } from './panelBase';
 import { PendingRequests } from './requestReply';
-import { esc, option, panelOptions, smoothingControl } from './webviewHtml';
+import { monitorBody } from './monitorHtml';
+import { panelOptions } from './webviewHtml';
 
 const FLUSH_MS = 200;
-
-function monitorBody(runId: string): string {
-  const chart = (id: string, title: string, cls = '') =>
-    `<div class="chart${cls ? ' ' + cls : ''}" id="${id}" data-points="0"><div class="chart-head"><h3>${title}</h3><span class="chart-note"></span></div><div class="plot"></div></div>`;
-  return `<header class="toolbar">
-  <div class="run-title"><span class="run-id" id="run-id">${esc(runId)}</span>
-    <span id="run-state" class="state" data-state="">loading</span>
-    <span id="run-progress" class="muted"></span>
-    <span id="run-engine" class="engine" hidden></span></div>
-  <div class="controls">
-    <label class="ctl">x <vscode-single-select id="x-axis">${option('step', 'step', true)}${option('epoch', 'epoch')}${option('time', 'time (s)')}</vscode-single-select></label>
-    ${smoothingControl(['0.6', '0.8', '0.9', '0.95', '0.99'])}
-    <vscode-checkbox id="log-scale">log Tr(F)</vscode-checkbox>
-    <vscode-button id="stop-button" disabled>Stop</vscode-button>
-  </div>
-</header>
-<div id="banner" class="banner" hidden></div>
-<section class="charts">
-  ${chart('chart-trf', 'Tr(F) <span class="muted">± s.e., early peak and Tr(F<sub>i</sub>) marked</span>', 'wide')}
-  ${chart('chart-trfb', 'Tr(F<sub>B</sub>) <span class="muted">mini-batch</span>')}
-  ${chart('chart-loss', 'Loss')}
-  ${chart('chart-acc', 'Accuracy')}
-  ${chart('chart-noise', 'Clean vs noisy-label training accuracy')}
-  ${chart('chart-lr', 'Learning rate and penalty')}
-</section>
-<section class="details">
-  <vscode-collapsible title="Run config" id="config-section" open>
-    <div id="config-summary" class="config-summary"></div>
-  </vscode-collapsible>
-</section>`;
-}
 
 export class MonitorPanel extends ReplicaPanel<ToMonitorMessage, FromMonitorMessage> {
   static readonly viewType = 'fisherLens.monitor';
@@ -106,7 +76,11 @@ export class MonitorPanel extends ReplicaPanel<ToMonitorMessage, FromMonitorMess
     });
     // Works before the run directory is listed (a run just launched): the tailer waits for its files.
     this.followRuns([runId]);
-    this.load('monitor', `Fisher Lens: ${runId}`, monitorBody(runId));
+    this.load(
+      'monitor',
+      `Fisher Lens: ${runId}`,
+      monitorBody(runId, host.viewSettings?.get(runId) ?? null),
+    );
     host.setActiveRun(runId);
   }
 
@@ -158,6 +132,9 @@ export class MonitorPanel extends ReplicaPanel<ToMonitorMessage, FromMonitorMess
       case 'stop':
         if (m.runId === this.runId) this.host.stopRun(this.runId);
         else log.warn(`monitor ${this.runId}: ignored a stop for another run (${m.runId})`);
+        break;
+      case 'viewSettings':
+        if (m.runId === this.runId) this.host.viewSettings?.set(this.runId, m.settings);
         break;
     }
   }

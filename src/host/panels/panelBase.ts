@@ -15,6 +15,7 @@ import type {
 import { DisposableOwner } from '../dispose';
 import { log } from '../log';
 import type { Follow, RunEntry, RunsModel } from '../runsModel';
+import type { RunViewSettings } from './viewSettings';
 import { webviewHtml, type View } from './webviewHtml';
 
 /** What panels need from the rest of the host. */
@@ -26,6 +27,8 @@ export interface PanelHost {
   setActiveRun(runId: string): void;
   /** Whether this window has queued the run and not started it yet (its folder may not be listed yet). */
   isQueuedHere?(runId: string): boolean;
+  /** The monitor's view settings kept per run (absent: nothing is kept across reopening). */
+  viewSettings?: RunViewSettings;
 }
 
 /** The line a view shows next to a run's state: why it is stale, its error, or what is wrong with its files. */

@@ -23,20 +23,9 @@ export function panelOptions(
 /** The views, one bundle each: `dist/webview/<view>.js` and `.css`. */
 export type View = 'monitor' | 'compare';
 
-/** Escape text for HTML. */
-export const esc = (s: string): string =>
-  s.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
-  );
+import { esc } from './markup';
 
-/** One `<vscode-option>` of a select (`value` and `label` are our own markup, not escaped). */
-export const option = (value: string, label: string, selected = false): string =>
-  `<vscode-option value="${value}"${selected ? ' selected' : ''}>${label}</vscode-option>`;
-
-/** The smoothing select of a toolbar: `off` (0, selected) and the EMA weights given. */
-export const smoothingControl = (weights: readonly string[]): string =>
-  `<label class="ctl">smoothing <vscode-single-select id="smoothing">${['0', ...weights].map((v, i) => option(v, v === '0' ? 'off' : v, i === 0)).join('')}</vscode-single-select></label>`;
+export { esc, option, smoothingControl } from './markup';
 
 /**
  * The document of a view: `dist/webview/<view>.css` and `<view>.js` (IIFE), vscode-elements as a nonce'd
