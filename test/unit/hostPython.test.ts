@@ -10,7 +10,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fake, fakePythonExtension, installFakeVscode, Uri } from './helpers/fakeVscode';
+import {
+  fake,
+  fakePythonExtension,
+  installFakeVscode,
+  Uri,
+  fakeMemento,
+} from './helpers/fakeVscode';
 
 installFakeVscode();
 
@@ -142,6 +148,7 @@ before(async () => {
     extensionUri: Uri.file(extDir),
     extensionPath: extDir,
     globalStorageUri: Uri.file(path.join(tmp, 'global')),
+    workspaceState: fakeMemento(),
   } as never);
   await api.store.ready;
 });

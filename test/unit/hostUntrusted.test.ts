@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fake, installFakeVscode, Uri } from './helpers/fakeVscode';
+import { fake, installFakeVscode, Uri, fakeMemento } from './helpers/fakeVscode';
 
 installFakeVscode();
 
@@ -173,6 +173,7 @@ before(async () => {
     extensionUri: Uri.file(extDir),
     extensionPath: extDir,
     globalStorageUri: Uri.file(path.join(tmp, 'global')),
+    workspaceState: fakeMemento(),
   } as never);
   await api.store.ready;
 });

@@ -373,6 +373,16 @@ interface FakeTreeProvider {
 
 let installed = false;
 /** Make `require('vscode')` return the fake. */
+/** An in-memory vscode.Memento (the extension context's workspaceState). */
+export function fakeMemento() {
+  const kept = new Map<string, unknown>();
+  return {
+    keys: () => [...kept.keys()],
+    get: (k: string, d?: unknown) => (kept.has(k) ? kept.get(k) : d),
+    update: (k: string, v: unknown) => (kept.set(k, v), Promise.resolve()),
+  };
+}
+
 export function installFakeVscode(): void {
   if (installed) return;
   installed = true;
