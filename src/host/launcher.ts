@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { ensureDir } from '../runs/preflight';
+import { ensureRunsRoot } from '../runs/preflight';
 import { writeQueuedRun } from '../runs/writer';
 import { beatQueuedStatus, failQueuedRun, settleExitedRun } from '../runs/statusFixups';
 import type { RunConfig } from '../shared/config';
@@ -157,7 +157,7 @@ export class Launcher extends DisposableOwner {
     const s = this.settings();
     const config = req.source.config;
     // A runs root such as /proc/x: one clear error (a plain recursive mkdir would loop forever there).
-    ensureDir(s.runsDirectory, 'fisherLens.runsDirectory');
+    ensureRunsRoot(s.runsDirectory, 'fisherLens.runsDirectory');
     const dir = writeQueuedRun(s.runsDirectory, req.runId, config, { totalSteps: req.totalSteps });
     // The placeholder names its owner (this extension host) and heartbeats while this window holds it, so
     // other windows and later sessions see it stale once the owner is gone.

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { RUN_FILES, type RunState, type RunStatus } from '../shared/protocol';
 import type { RunConfig } from '../shared/config';
 import { RUN_ID_PATTERN } from './runId';
-import { ensureDir } from './preflight';
+import { ensureRunsRoot } from './preflight';
 import {
   NEW_FILE_FLAGS,
   RunExistsError,
@@ -56,7 +56,7 @@ function validateId(runId: string): void {
 function ensureRoot(runsRoot: string): void {
   try {
     // Not mkdirSync({ recursive }): that loops forever on some paths (/proc/x); this checks first.
-    ensureDir(runsRoot, 'runs folder');
+    ensureRunsRoot(runsRoot, 'runs folder');
   } catch (e) {
     if ((e as Error).name === 'PreflightError') throw e;
     throw new RunWriteError(runsRoot, e);
