@@ -65,8 +65,17 @@ function createHost(context: vscode.ExtensionContext, sub: Sub): CommandHost {
   const settings = () => getSettings(globalRuns);
   const store = sub(new RunsModel(settings().runsDirectory));
   const launcher = sub(
-    new Launcher(context.extensionPath, settings, () => workspaceRoot() ?? store.root),
+    new Launcher(
+      context.extensionPath,
+      settings,
+      () => workspaceRoot() ?? store.root,
+      context.workspaceState,
+    ),
   );
+  // Runs this workspace queued before a reload start here (after trust is granted, in an untrusted one).
+  launcher.resumeQueue();
+  if (vscode.workspace.onDidGrantWorkspaceTrust)
+    sub(vscode.workspace.onDidGrantWorkspaceTrust(() => launcher.resumeQueue()));
   const tree = sub(new RunsTreeProvider(store));
   const treeView = sub(
     vscode.window.createTreeView('fisherLens.runs', {
