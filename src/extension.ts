@@ -17,6 +17,8 @@ import { RunStatusBar } from './host/statusBar';
 import { reportTrainerExit } from './host/trainerExit';
 import { fixed } from './shared/format';
 
+const FILTER_KEY = 'fisherLens.runsFilter';
+
 /** Everything goes into `context.subscriptions`: `sub(d)` adds `d` and returns it. */
 type Sub = <T extends vscode.Disposable>(d: T) => T;
 
@@ -109,7 +111,26 @@ function createHost(context: vscode.ExtensionContext, sub: Sub): CommandHost {
       if (r && treeView.visible) void treeView.reveal(r, { select: true, focus: false });
     },
     refreshTree: () => tree.refresh(),
+    runFilter: {
+      get: () => tree.filter,
+      set: (text) => {
+        tree.setFilter(text);
+        showFilter();
+        void context.workspaceState?.update(FILTER_KEY, text || undefined);
+        void vscode.commands.executeCommand('setContext', 'fisherLens.runsFiltered', !!text);
+      },
+    },
   };
+  // The filter is named above the list while it hides runs, with how many it shows.
+  const showFilter = () => {
+    const { shown, total } = tree.counts();
+    treeView.message = tree.filter
+      ? `Filter "${tree.filter.slice(0, 80)}": ${shown} of ${total} runs`
+      : undefined;
+  };
+  sub(store.onDidChange(() => tree.filter && showFilter()));
+  const saved = context.workspaceState?.get<unknown>(FILTER_KEY);
+  if (typeof saved === 'string' && saved.length <= 200) host.runFilter.set(saved);
   return host;
 }
 

@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { RUN_FILES } from '../shared/protocol';
+import { USER_FILE } from '../shared/userMeta';
 import { runIdProblem } from './runId';
 import { writeNewFile } from './safeFs';
 
@@ -97,6 +98,7 @@ const ADOPTABLE = (name: string) =>
   name === RUN_FILES.config ||
   name === RUN_FILES.status ||
   name === RUN_FILES.stop ||
+  name === USER_FILE ||
   /\.(log|out|err)$/.test(name) ||
   /\.tmp-\d+-\d+$/.test(name);
 

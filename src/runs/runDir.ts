@@ -17,6 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RUN_FILES, type RunState, type RunStatus } from '../shared/protocol';
+import { USER_FILE } from '../shared/userMeta';
 import type { RunConfig } from '../shared/config';
 import { RUN_ID_PATTERN } from './runId';
 import { ensureRunsRoot } from './preflight';
@@ -40,6 +41,7 @@ const ADOPTABLE = (name: string) =>
   name === RUN_FILES.config ||
   name === RUN_FILES.status ||
   name === RUN_FILES.stop ||
+  name === USER_FILE ||
   /\.(log|out|err)$/.test(name) ||
   TMP_RE.test(name);
 const STAGE_RE = /^\.(.+)\.creating-(\d+)$/;

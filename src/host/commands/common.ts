@@ -20,6 +20,8 @@ export interface CommandHost extends PanelHost {
   settings(): Settings;
   revealInTree(runId: string): void;
   refreshTree(): void;
+  /** The Runs view's filter text ('' = all runs). */
+  runFilter: { get(): string; set(text: string): void };
 }
 
 /** A run argument as VS Code passes it: a tree element, a run id, or nothing. */

@@ -15,6 +15,7 @@ import { replaySyntheticRun } from './replaySyntheticRun';
 import { rerunWithPenalty } from './rerunWithPenalty';
 import { revealRun } from './revealRun';
 import { runConfigFile } from './runConfigFile';
+import { clearRunFilter, editRunNotes, editRunTags, filterRuns, renameRun } from './runMeta';
 import { stopRun } from './stopRun';
 
 export type { CommandHost } from './common';
@@ -38,6 +39,11 @@ const COMMANDS: Record<string, Command> = {
   'fisherLens.rerunWithFisherPenalty': rerunWithPenalty,
   'fisherLens.replaySyntheticRun': replaySyntheticRun,
   'fisherLens.showLog': () => log.show(),
+  'fisherLens.renameRun': renameRun,
+  'fisherLens.editRunNotes': editRunNotes,
+  'fisherLens.editRunTags': editRunTags,
+  'fisherLens.filterRuns': filterRuns,
+  'fisherLens.clearRunFilter': clearRunFilter,
 };
 
 export function registerCommands(h: CommandHost): vscode.Disposable[] {
