@@ -177,3 +177,29 @@ test('the filter matches ids, names, notes and #tags; it is named above the list
   assert.equal(tree().message, undefined);
   assert.equal(state.get('fisherLens.runsFilter'), undefined);
 });
+
+test('New Run: each preset says what it will cost on the backend that runs it, from earlier runs here', async () => {
+  const { PRESETS, presetConfig } =
+    require('../../src/shared/presets') as typeof import('../../src/shared/presets');
+  const { totalSteps } =
+    require('../../src/shared/config') as typeof import('../../src/shared/config');
+  const { eta } = require('../../src/shared/format') as typeof import('../../src/shared/format');
+  let shown: { label: string; description?: string; presetId?: string }[] = [];
+  fake.quickPicks.push((items) => {
+    shown = items as typeof shown;
+    return undefined;
+  });
+  await exec('fisherLens.newRun');
+  const desc = (id: string) => shown.find((i) => i.presetId === id)?.description;
+  // The three finished fake runs: SimpleCNN without penalty on backend "fake", 50 ms per step.
+  const steps = totalSteps(presetConfig(PRESETS.find((p) => p.id === 'small-lr')!));
+  assert.equal(
+    desc('small-lr'),
+    `small-lr · ≈ ${eta(0.05 * steps)} on fake (from 3 earlier simplecnn runs)`,
+  );
+  assert.equal(
+    desc('small-lr-fp'),
+    'small-lr-fp · time unknown on fake: no finished simplecnn + penalty run there yet',
+  );
+  assert.equal(desc('noisy-25'), 'noisy-25 · time unknown on fake: no finished mlp run there yet');
+});
