@@ -5,6 +5,7 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { registerCommands, type CommandHost } from './host/commands';
+import { ConfigDiagnostics } from './host/configDiagnostics';
 import { ExplosionWatch } from './host/explosionWatch';
 import { Launcher } from './host/launcher';
 import { createLog, log } from './host/log';
@@ -87,6 +88,7 @@ function createHost(context: vscode.ExtensionContext, sub: Sub): CommandHost {
     }),
   );
   const statusBar = sub(new RunStatusBar(store));
+  const configDiagnostics = sub(new ConfigDiagnostics());
   const onRootChange = () => store.setRoot(settings().runsDirectory);
   sub(
     vscode.workspace.onDidChangeConfiguration((e) => {
@@ -111,6 +113,7 @@ function createHost(context: vscode.ExtensionContext, sub: Sub): CommandHost {
       if (r && treeView.visible) void treeView.reveal(r, { select: true, focus: false });
     },
     refreshTree: () => tree.refresh(),
+    configProblems: (uri, text, e) => configDiagnostics.report(uri, text, e),
     runFilter: {
       get: () => tree.filter,
       set: (text) => {
