@@ -507,7 +507,6 @@ test('config files: size capped at 1 MiB; folders, FIFOs and devices refused wit
 });
 
 test('the editor schema states the rules between fields that JSON Schema can: steps or epochs, hidden only for mlp', () => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const Ajv = require('ajv') as typeof import('ajv').default;
   const check = new Ajv({ strict: false, allErrors: true }).compile(runConfigJsonSchema());
   const ok = (c: unknown) => check(c);
