@@ -72,6 +72,81 @@ function hasNativeAddon(dir: string): boolean {
   }
 }
 
+/** What the WebGPU probe child prints: its adapter, or why there is none. */
+const WEBGPU_PROBE = `
+const w = require(process.argv[1]);
+Object.assign(globalThis, w.globals);
+w.create([]).requestAdapter().then(
+  (a) => { process.stdout.write(JSON.stringify(a ? { found: true, fallback: !!a.isFallbackAdapter, info: { vendor: a.info && a.info.vendor, architecture: a.info && a.info.architecture, description: a.info && a.info.description } } : { found: false })); process.exit(0); },
+  (e) => { process.stdout.write(JSON.stringify({ found: false, error: String(e && e.message || e) })); process.exit(0); });
+`;
+
+/**
+ * Look for a hardware WebGPU adapter in a child Node process (its stderr — Dawn's driver warnings — is kept
+ * out of this run's output; its first warning line becomes the reason). Throws with one line when there is none.
+ */
+export async function probeWebgpuInChild(timeoutMs = 30_000): Promise<void> {
+  let entry: string;
+  try {
+    entry = require.resolve('webgpu');
+  } catch (e) {
+    throw new Error(`the 'webgpu' package (Dawn) is not installed: ${short(e)}`);
+  }
+  const { spawn } = await import('node:child_process');
+  const out = await new Promise<{ stdout: string; stderr: string; code: number | null }>(
+    (resolve) => {
+      const child = spawn(process.execPath, ['-e', WEBGPU_PROBE, entry], {
+        env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        windowsHide: true,
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      child.on('error', (e) => {
+        clearTimeout(timer);
+        resolve({ stdout: '', stderr: String(e.message), code: null });
+      });
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ stdout, stderr, code });
+      });
+    },
+  );
+  interface Probe {
+    found?: boolean;
+    fallback?: boolean;
+    error?: string;
+    info?: { vendor?: string; architecture?: string; description?: string };
+  }
+  let r: Probe | null;
+  try {
+    r = JSON.parse(out.stdout) as Probe;
+  } catch {
+    r = null;
+  }
+  // Dawn's warning, e.g. "Warning: Couldn't load Vulkan: libvulkan.so.1: cannot open shared object file…".
+  const warning = out.stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => /^(Warning|Error)\b/i.test(l));
+  if (!r)
+    throw new Error(
+      `the WebGPU probe failed (${short(warning ?? out.stderr) || `exit ${out.code}`})`,
+    );
+  if (!r.found)
+    throw new Error(
+      `no WebGPU adapter found${warning ? ` (${warning.replace(/^Warning:\s*/i, '').slice(0, 200)})` : r.error ? ` (${short(r.error)})` : ' (Dawn needs a Vulkan driver)'}`,
+    );
+  const info = r.info ?? {};
+  if (r.fallback || /software|cpu/i.test(`${info.architecture} ${info.description}`))
+    throw new Error(
+      `only a CPU (software) WebGPU adapter was found (${info.vendor ?? '?'} ${info.architecture ?? ''}); wasm is faster`,
+    );
+}
+
 async function activate(tf: TF, engineName: string): Promise<void> {
   const ok = await tf.setBackend(engineName);
   await tf.ready();
@@ -109,6 +184,9 @@ async function tryBackend(name: ConcreteBackend): Promise<{ engineName: string; 
       return { engineName: 'tensorflow', detail: pkg };
     }
     case 'webgpu': {
+      // Dawn prints its driver warnings (no Vulkan loader, …) straight to stderr, where nothing can catch them:
+      // ask a child process first, and load it here only where it finds a hardware adapter.
+      await probeWebgpuInChild();
       let webgpu: { create: (o: string[]) => unknown; globals: Record<string, unknown> };
       try {
         webgpu = require('webgpu');
