@@ -47,7 +47,7 @@ export function activate(context: vscode.ExtensionContext): {
   sub(
     launcher.onDidExit((o) => {
       store.refresh();
-      reportTrainerExit(o, host.openMonitor);
+      reportTrainerExit(o, host.openMonitor, store.get(o.runId)?.status?.error);
     }),
   );
   registerPanels(host, sub);

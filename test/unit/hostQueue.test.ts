@@ -164,3 +164,53 @@ test('a saved queue entry whose placeholder was stopped, removed or started mean
   assert.deepEqual(b.resumeQueue(), []);
   assert.deepEqual(memento.get('fisherLens.queuedRuns'), []);
 });
+
+test('a trainer that dies with a stack trace: the reason is the error line, not the last stack frame', async () => {
+  const { reportTrainerExit } =
+    require('../../src/host/trainerExit') as typeof import('../../src/host/trainerExit');
+  const { fake } = require('./helpers/fakeVscode') as typeof import('./helpers/fakeVscode');
+  const stderr = [
+    'Error: ENOSPC: no space left on device, write',
+    '    at Object.writeSync (node:fs:927:3)',
+    '    at async _se (/ext/dist/cli.js:8637:839)',
+    '',
+    'Node.js v20.20.2',
+    '',
+  ].join('\n');
+  process.env.FAKE_CLI_EXIT = '1';
+  process.env.FAKE_CLI_STDERR = stderr;
+  try {
+    const a = newLauncher();
+    const exited = new Promise<import('../../src/host/launcher').LaunchOutcome>((r) =>
+      a.onDidExit(r),
+    );
+    a.launch({
+      runId: '20261129-040000-crash',
+      source: { kind: 'config', config },
+      totalSteps: 30,
+    });
+    const o = await exited;
+    assert.equal(o.code, 1);
+    const st = status('20261129-040000-crash');
+    assert.equal(st.state, 'failed');
+    assert.equal(
+      st.error,
+      'trainer exited with code 1: Error: ENOSPC: no space left on device, write',
+    );
+    fake.reset();
+    reportTrainerExit(o, () => undefined);
+    assert.equal(
+      fake.messages.at(-1)?.text,
+      'Fisher Lens: 20261129-040000-crash failed: Error: ENOSPC: no space left on device, write',
+    );
+    // A reason the run recorded itself (status.json) comes first.
+    reportTrainerExit(o, () => undefined, 'out of memory in fisher.trace\n  at …');
+    assert.equal(
+      fake.messages.at(-1)?.text,
+      'Fisher Lens: 20261129-040000-crash failed: out of memory in fisher.trace',
+    );
+  } finally {
+    delete process.env.FAKE_CLI_EXIT;
+    delete process.env.FAKE_CLI_STDERR;
+  }
+});
