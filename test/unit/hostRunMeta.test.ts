@@ -203,3 +203,67 @@ test('New Run: each preset says what it will cost on the backend that runs it, f
   );
   assert.equal(desc('noisy-25'), 'noisy-25 · time unknown on fake: no finished mlp run there yet');
 });
+
+test('Runs table: rows of config fields and outcomes (validated like every view message); ticked runs open in Compare', async () => {
+  const { validateToRunsTable, rowMatches } =
+    require('../../src/shared/runsTable') as typeof import('../../src/shared/runsTable');
+  await exec('fisherLens.openRunsTable');
+  const p = fake.panels.find((x) => x.viewType === 'fisherLens.runsTable' && !x.disposed)!;
+  assert.ok(p, 'panel opened');
+  assert.match(p.webview.html, /default-src 'none'/);
+  assert.match(p.webview.html, /runsTable\.js/);
+  p.webview.receive({ type: 'ready' });
+  const msg = await until(
+    () => p.webview.posted.find((m) => (m as { type: string }).type === 'runsTable'),
+    'rows',
+  );
+  const v = validateToRunsTable(msg);
+  assert.ok(v.ok, v.ok ? '' : v.error);
+  const rows = v.ok ? v.msg.rows : [];
+  assert.equal(rows.length, 3);
+  const large = rows.find((r) => r.runId === '20261129-010000-lr-large')!;
+  const small = rows.find((r) => r.runId === '20261129-010100-lr-small')!;
+  const entry = api.store.get(large.runId)!;
+  // Values are the run's own: its config and its measured headline numbers.
+  const cfg = entry.config as {
+    optimizer: { lr: number; batchSize: number };
+    model: { arch: string };
+  };
+  assert.equal(large.values.lr, cfg.optimizer.lr);
+  assert.equal(large.values.batchSize, cfg.optimizer.batchSize);
+  assert.equal(large.values.arch, cfg.model.arch);
+  assert.equal(large.values.peakTrF, entry.headline.peakTrF);
+  assert.equal(large.values.testAcc, entry.headline.testAcc);
+  assert.equal(typeof large.values.explosionStep, 'number', 'the exploding run has its step');
+  assert.equal(small.values.explosionStep, null, 'the flat run has none');
+  assert.deepEqual(small.tags, ['baseline']);
+  // The filter language of the table.
+  assert.ok(rowMatches('#baseline', small) && !rowMatches('#baseline', large));
+  assert.ok(rowMatches('explosionStep>0', large) && !rowMatches('explosionStep>0', small));
+  assert.ok(rowMatches(`testAcc<=${large.values.testAcc}`, large));
+  assert.ok(!rowMatches('arch=mlp', large) && rowMatches(`arch=${cfg.model.arch}`, large));
+
+  // Compare the ticked runs; a malformed request is ignored.
+  p.webview.receive({ type: 'compare', runIds: [large.runId] });
+  p.webview.receive({ type: 'compare', runIds: ['../x', large.runId] });
+  assert.equal(fake.panels.filter((x) => x.viewType === 'fisherLens.compare').length, 0);
+  p.webview.receive({ type: 'compare', runIds: [large.runId, small.runId] });
+  const cmp = await until(
+    () => fake.panels.find((x) => x.viewType === 'fisherLens.compare' && !x.disposed),
+    'compare panel',
+  );
+  assert.equal(cmp.title, 'Compare 2 runs');
+  // Runs change: the table gets new rows.
+  const before = p.webview.posted.length;
+  await exec('fisherLens.renameRun', small.runId, 'the baseline');
+  const next = await until(
+    () =>
+      p.webview.posted
+        .slice(before)
+        .find((m) =>
+          (m as { rows?: { name?: string }[] }).rows?.some((r) => r.name === 'the baseline'),
+        ),
+    'renamed row',
+  );
+  assert.ok(next);
+});

@@ -5,6 +5,7 @@
  */
 import * as vscode from 'vscode';
 import { log } from '../log';
+import { RunsTablePanel } from '../panels/runsTablePanel';
 import type { CommandHost } from './common';
 import { compareRuns } from './compareRuns';
 import { deleteRun } from './deleteRun';
@@ -44,6 +45,7 @@ const COMMANDS: Record<string, Command> = {
   'fisherLens.editRunTags': editRunTags,
   'fisherLens.filterRuns': filterRuns,
   'fisherLens.clearRunFilter': clearRunFilter,
+  'fisherLens.openRunsTable': (h) => RunsTablePanel.show(h),
 };
 
 export function registerCommands(h: CommandHost): vscode.Disposable[] {
