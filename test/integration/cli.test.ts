@@ -610,7 +610,11 @@ test('webgpu probe: Dawn’s driver warnings stay out of the output; the reason 
   assert.equal(t.status, 0, t.stderr);
   // Dawn's own lines ("Warning: Couldn't load Vulkan…", "at operator() (…BackendVk.cpp)") never show; the
   // reason may, once, in the line that says the backend was not used.
-  assert.doesNotMatch(t.stderr, /BackendVk|^\s*Warning: Couldn't load Vulkan/im, 'no driver warnings');
+  assert.doesNotMatch(
+    t.stderr,
+    /BackendVk|^\s*Warning: Couldn't load Vulkan/im,
+    'no driver warnings',
+  );
   const mentions = t.stderr.split('\n').filter((l) => /vulkan/i.test(l));
   assert.ok(mentions.length <= 1 && mentions.every((l) => /webgpu not used/.test(l)), t.stderr);
   const header = JSON.parse(
