@@ -82,7 +82,7 @@ if (exists('src/extension.ts')) {
     external: ['vscode', '@tensorflow/*'],
   });
 }
-for (const view of ['monitor', 'compare']) {
+for (const view of ['monitor', 'compare', 'runsTable']) {
   if (exists(`webview/${view}.ts`)) {
     builds.push({
       ...common,

@@ -274,8 +274,10 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
           const bad = runIdProblem(opts.runId);
           if (bad) throw new UsageError(`--run-id: ${bad}`);
         }
-        if (opts.name !== undefined && !/^[\w.-]{1,100}$/.test(opts.name))
-          throw new UsageError('--name: expected 1–100 letters, digits, ".", "-" or "_"');
+        if (opts.name !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$/.test(opts.name))
+          throw new UsageError(
+            '--name: expected 1–100 letters, digits, ".", "_", "+" or "-", starting with a letter or digit',
+          );
         const runsRoot = path.resolve(opts.runsDir);
         checkWritableDir(runsRoot, '--runs-dir');
         if (opts.runId !== undefined) checkRunIdFree(runsRoot, opts.runId);

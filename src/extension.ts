@@ -5,6 +5,7 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { registerCommands, type CommandHost } from './host/commands';
+import { ConfigDiagnostics } from './host/configDiagnostics';
 import { ExplosionWatch } from './host/explosionWatch';
 import { Launcher } from './host/launcher';
 import { createLog, log } from './host/log';
@@ -17,6 +18,8 @@ import { getSettings, workspaceRoot } from './host/settings';
 import { RunStatusBar } from './host/statusBar';
 import { reportTrainerExit } from './host/trainerExit';
 import { fixed } from './shared/format';
+
+const FILTER_KEY = 'fisherLens.runsFilter';
 
 /** Everything goes into `context.subscriptions`: `sub(d)` adds `d` and returns it. */
 type Sub = <T extends vscode.Disposable>(d: T) => T;
@@ -45,7 +48,7 @@ export function activate(context: vscode.ExtensionContext): {
   sub(
     launcher.onDidExit((o) => {
       store.refresh();
-      reportTrainerExit(o, host.openMonitor);
+      reportTrainerExit(o, host.openMonitor, store.get(o.runId)?.status?.error);
     }),
   );
   registerPanels(host, sub);
@@ -66,8 +69,17 @@ function createHost(context: vscode.ExtensionContext, sub: Sub): CommandHost {
   const settings = () => getSettings(globalRuns);
   const store = sub(new RunsModel(settings().runsDirectory));
   const launcher = sub(
-    new Launcher(context.extensionPath, settings, () => workspaceRoot() ?? store.root),
+    new Launcher(
+      context.extensionPath,
+      settings,
+      () => workspaceRoot() ?? store.root,
+      context.workspaceState,
+    ),
   );
+  // Runs this workspace queued before a reload start here (after trust is granted, in an untrusted one).
+  launcher.resumeQueue();
+  if (vscode.workspace.onDidGrantWorkspaceTrust)
+    sub(vscode.workspace.onDidGrantWorkspaceTrust(() => launcher.resumeQueue()));
   const tree = sub(new RunsTreeProvider(store));
   const treeView = sub(
     vscode.window.createTreeView('fisherLens.runs', {
@@ -77,6 +89,7 @@ function createHost(context: vscode.ExtensionContext, sub: Sub): CommandHost {
     }),
   );
   const statusBar = sub(new RunStatusBar(store));
+  const configDiagnostics = sub(new ConfigDiagnostics());
   const onRootChange = () => store.setRoot(settings().runsDirectory);
   sub(
     vscode.workspace.onDidChangeConfiguration((e) => {
@@ -102,7 +115,27 @@ function createHost(context: vscode.ExtensionContext, sub: Sub): CommandHost {
       if (r && treeView.visible) void treeView.reveal(r, { select: true, focus: false });
     },
     refreshTree: () => tree.refresh(),
+    configProblems: (uri, text, e) => configDiagnostics.report(uri, text, e),
+    runFilter: {
+      get: () => tree.filter,
+      set: (text) => {
+        tree.setFilter(text);
+        showFilter();
+        void context.workspaceState?.update(FILTER_KEY, text || undefined);
+        void vscode.commands.executeCommand('setContext', 'fisherLens.runsFiltered', !!text);
+      },
+    },
   };
+  // The filter is named above the list while it hides runs, with how many it shows.
+  const showFilter = () => {
+    const { shown, total } = tree.counts();
+    treeView.message = tree.filter
+      ? `Filter "${tree.filter.slice(0, 80)}": ${shown} of ${total} runs`
+      : undefined;
+  };
+  sub(store.onDidChange(() => tree.filter && showFilter()));
+  const saved = context.workspaceState?.get<unknown>(FILTER_KEY);
+  if (typeof saved === 'string' && saved.length <= 200) host.runFilter.set(saved);
   return host;
 }
 

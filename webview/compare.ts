@@ -14,6 +14,7 @@ import {
 } from '../src/shared/compare';
 import { configDiff, showValue } from '../src/shared/configDiff';
 import { metricAxisTitle, tableOf, xAxisTitle } from '../src/shared/metrics';
+import { runColorSlots, shortRunLabels } from '../src/shared/runLabels';
 import { appendEvents, boundSeries, ema, VIEW_MAX_POINTS, type Val } from '../src/shared/series';
 import {
   validateToCompare,
@@ -44,6 +45,10 @@ let smoothing = 0;
 api.setState(view);
 
 let runs: CompareRun[] = [];
+/** Short legend/table labels of `runs`, in order (the full run id is each one's tooltip). */
+let labels: string[] = [];
+/** Palette slot of each run: a function of its run id, the same in every view (src/shared/runLabels.ts). */
+let slots = new Map<string, number>();
 const hidden = new Set<string>();
 let theme: Theme = readTheme();
 const zoom = new ZoomGroup(`fl-compare-${Math.random().toString(36).slice(2)}`);
@@ -78,6 +83,11 @@ function handle(m: ToCompareMessage) {
   switch (m.type) {
     case 'compareSnapshot':
       runs = m.runs;
+      labels = shortRunLabels(runs);
+      slots = runColorSlots(
+        runs.map((r) => r.runId),
+        theme.palette.length,
+      );
       view.runIds = runs.map((r) => r.runId);
       api.setState(view);
       renderLegend();
@@ -108,7 +118,7 @@ const scheduleRender = frameScheduler(() => {
   renderCharts();
 });
 
-const colorOf = (i: number) => theme.palette[i % theme.palette.length];
+const colorOf = (runId: string) => theme.palette[(slots.get(runId) ?? 0) % theme.palette.length];
 
 function renderLegend() {
   const legend = $('compare-legend');
@@ -117,12 +127,12 @@ function renderLegend() {
     const item = document.createElement('span');
     item.className = 'legend-item';
     item.dataset.run = r.runId;
-    item.title = 'Click: show/hide · double-click: open its monitor';
+    item.title = `${r.runId}\nClick: show/hide · double-click: open its monitor`;
     item.classList.toggle('off', hidden.has(r.runId));
     const sw = document.createElement('span');
     sw.className = 'swatch';
-    sw.style.backgroundColor = colorOf(i); // CSSOM, allowed under the CSP (no inline style attribute)
-    item.append(sw, document.createTextNode(r.runId));
+    sw.style.backgroundColor = colorOf(r.runId); // CSSOM, allowed under the CSP (no inline style attribute)
+    item.append(sw, document.createTextNode(labels[i] ?? r.runId));
     item.addEventListener('click', () => {
       if (hidden.has(r.runId)) hidden.delete(r.runId);
       else hidden.add(r.runId);
@@ -135,16 +145,17 @@ function renderLegend() {
   if (!runs.length) legend.textContent = 'None of these runs could be read.';
 }
 
-function table(id: string, head: string[], rows: string[][]) {
+function table(id: string, head: string[], rows: string[][], titles: string[] = []) {
   const t = $(id) as HTMLTableElement;
   const thead = t.tHead ?? t.createTHead();
   thead.replaceChildren();
   const hr = thead.insertRow();
-  for (const h of head) {
+  head.forEach((h, i) => {
     const th = document.createElement('th');
     th.textContent = h;
+    if (titles[i]) th.title = titles[i];
     hr.append(th);
-  }
+  });
   const body = t.tBodies[0] ?? t.createTBody();
   body.replaceChildren();
   for (const r of rows) {
@@ -154,20 +165,30 @@ function table(id: string, head: string[], rows: string[][]) {
 }
 
 function renderTables() {
-  const summary = summaryTable(runs.map((r) => summaryRow(r.series, r.summary, r.state)));
+  const summary = summaryTable(
+    runs.map((r) => summaryRow(r.series, r.summary, r.state, r.config)),
+    labels,
+  );
   table('summary-table', summary.head, summary.rows);
+  // Run cells and diff headers show the short labels; the run id is their tooltip.
+  const rowsEl = ($('summary-table') as HTMLTableElement).tBodies[0]?.rows ?? [];
+  runs.forEach((r, i) => rowsEl[i]?.cells[0] && (rowsEl[i].cells[0].title = r.runId));
+  const head = ['Field', ...labels];
+  const titles = ['', ...runs.map((r) => r.runId)];
   const diff = configDiff(runs.map((r) => r.config ?? {}));
   if (!diff.length)
     table(
       'config-diff',
-      ['Field', ...runs.map((r) => r.runId)],
+      head,
       [[runs.length > 1 ? 'the configs are identical' : '–', ...runs.map(() => '')]],
+      titles,
     );
   else
     table(
       'config-diff',
-      ['Field', ...runs.map((r) => r.runId)],
+      head,
       diff.map((d) => [d.path, ...d.values.map(showValue)]),
+      titles,
     );
 }
 
@@ -205,8 +226,8 @@ function renderCharts() {
         xTitle: xAxisTitle(axis),
         yTitle: { y: metricAxisTitle(m) },
         lines: runs.map((r, i) => ({
-          label: r.runId,
-          color: colorOf(i),
+          label: labels[i] ?? r.runId,
+          color: colorOf(r.runId),
           points: m.event === 'eval',
         })),
       });
@@ -224,6 +245,10 @@ function renderCharts() {
 
 onThemeChange(() => {
   theme = readTheme();
+  slots = runColorSlots(
+    runs.map((r) => r.runId),
+    theme.palette.length,
+  );
   renderLegend();
   resetCharts();
 });

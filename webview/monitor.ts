@@ -4,6 +4,7 @@
  */
 import 'uplot/dist/uPlot.min.css';
 import './common.css';
+import { progressText, runProgress } from '../src/shared/progress';
 import { flatten, showValue } from '../src/shared/configDiff';
 import { engineLabel, engineVersions, fmt } from '../src/shared/format';
 import type { RunState, RunSummary } from '../src/shared/protocol';
@@ -192,6 +193,11 @@ function updateHeader() {
     const ep = series.steps.epoch[series.steps.epoch.length - 1];
     if (ep !== undefined) parts.push(`epoch ${fmt(ep)}`);
     if (series.header) parts.push(series.header.model.arch);
+    // Time left and throughput while it runs (src/shared/progress.ts: its own step events, last minute).
+    if (state === 'running') {
+      const speed = progressText(runProgress(series));
+      if (speed) parts.push(speed);
+    }
   }
   if (stateMessage) parts.push(stateMessage);
   const progress = $('run-progress');

@@ -12,11 +12,18 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { ensureDir } from '../runs/preflight';
+import { ensureRunsRoot } from '../runs/preflight';
 import { writeQueuedRun } from '../runs/writer';
+import { readNoFollow, pidAlive } from '../runs/safeFs';
 import { beatQueuedStatus, failQueuedRun, settleExitedRun } from '../runs/statusFixups';
-import type { RunConfig } from '../shared/config';
-import { RUN_FILES, type RunState, type ScriptRunConfig } from '../shared/protocol';
+import { parseConfig, type RunConfig } from '../shared/config';
+import {
+  RUN_FILES,
+  scriptRunConfigErrors,
+  type RunState,
+  type RunStatus,
+  type ScriptRunConfig,
+} from '../shared/protocol';
 import type { StoredRunConfig } from '../runs/runDir';
 import { DisposableOwner } from './dispose';
 import { log } from './log';
@@ -132,8 +139,96 @@ export class Launcher extends DisposableOwner {
     private readonly extensionPath: string,
     private readonly settings: () => Settings,
     private readonly cwd: () => string,
+    /** Where the queue is kept across reloads (the workspace's state); none: queued runs end with the window. */
+    private readonly memento?: QueueMemento,
   ) {
     super();
+  }
+
+  /** The queue as kept in the memento: runs queued by this workspace and not started yet. */
+  private savedQueue(): SavedQueued[] {
+    const v = this.memento?.get<unknown>(QUEUE_KEY);
+    return Array.isArray(v) ? v.filter(isSavedQueued) : [];
+  }
+
+  private saveQueue() {
+    if (!this.memento || this.disposed) return;
+    const queued = [...this.runs.values()]
+      .filter((r) => r.state === 'queued')
+      .map((r) => ({
+        runId: r.runId,
+        runsDir: r.runsDir,
+        queuedAt: r.queuedAt,
+        ...(r.python ? { python: r.python } : {}),
+        // A script run is resumed from this (the workspace's own record), never from a command on disk.
+        ...('kind' in r.config && r.config.kind === 'script' ? { script: r.config } : {}),
+      }));
+    // Entries still waiting to be taken over (their old window not gone yet) stay listed.
+    const pending = this.savedQueue().filter(
+      (q) => this.waiting.has(q.runId) && !queued.some((r) => r.runId === q.runId),
+    );
+    void this.memento.update(QUEUE_KEY, [...queued, ...pending]);
+  }
+
+  /** Saved entries whose placeholder is still held by a live process (the old window, closing). */
+  private readonly waiting = new Set<string>();
+  private resumeTimer: NodeJS.Timeout | null = null;
+
+  /**
+   * Take over the runs this workspace queued before a reload (or a closed window): each whose placeholder is
+   * still `queued` in its run folder, and whose holder (the window that queued it) is gone, is claimed and
+   * queued again here, keeping its place in the order. A holder still alive (the old window closing) is asked
+   * again shortly; a placeholder gone, started or stopped meanwhile is forgotten. Returns the run ids queued.
+   */
+  resumeQueue(): string[] {
+    if (this.disposed || !vscode.workspace.isTrusted) return [];
+    const resumed: string[] = [];
+    this.waiting.clear();
+    for (const q of this.savedQueue()) {
+      if (this.runs.has(q.runId)) continue;
+      const dir = path.join(q.runsDir, q.runId);
+      const held = queuedHolder(dir, q.runsDir);
+      if (held === 'gone') continue;
+      if (held === 'alive') {
+        this.waiting.add(q.runId);
+        continue;
+      }
+      this.beatQueued(dir, true);
+      if (queuedHolder(dir, q.runsDir) !== 'ours') continue;
+      let config: StoredRunConfig;
+      try {
+        // Untrusted like any run file: the run-config schema, read without following a symlink.
+        config =
+          q.script ?? parseConfig(readNoFollow(path.join(dir, RUN_FILES.config)), RUN_FILES.config);
+      } catch (e) {
+        log.warn(`${q.runId}: queued run not resumed: ${(e as Error).message}`);
+        continue;
+      }
+      this.runs.set(q.runId, {
+        runId: q.runId,
+        runsDir: q.runsDir,
+        name: config.name ?? q.runId,
+        config,
+        state: 'queued',
+        queuedAt: q.queuedAt,
+        file: path.join(dir, RUN_FILES.config),
+        python: q.python,
+      });
+      resumed.push(q.runId);
+      this.changed.fire(q.runId);
+    }
+    if (resumed.length) log.info(`resumed the queue of the last session: ${resumed.join(', ')}`);
+    this.saveQueue();
+    this.pump();
+    if (resumed.length) this.armHeartbeat();
+    if (this.waiting.size && !this.resumeTimer) {
+      this.resumeTimer = setTimeout(() => {
+        this.resumeTimer = null;
+        this.resumeQueue();
+      }, RESUME_RETRY_MS);
+      this.resumeTimer.unref?.();
+    }
+    return resumed;
   }
 
   /** The CLI bundle the trainer runs from. */
@@ -161,7 +256,7 @@ export class Launcher extends DisposableOwner {
     const s = this.settings();
     const config = req.source.config;
     // A runs root such as /proc/x: one clear error (a plain recursive mkdir would loop forever there).
-    ensureDir(s.runsDirectory, 'fisherLens.runsDirectory');
+    ensureRunsRoot(s.runsDirectory, 'fisherLens.runsDirectory');
     const dir = writeQueuedRun(s.runsDirectory, req.runId, config, { totalSteps: req.totalSteps });
     // The placeholder names its owner (this extension host) and heartbeats while this window holds it, so
     // other windows and later sessions see it stale once the owner is gone.
@@ -179,6 +274,7 @@ export class Launcher extends DisposableOwner {
     this.runs.set(run.runId, run);
     this.changed.fire(run.runId);
     this.pump();
+    this.saveQueue();
     this.armHeartbeat();
     return run;
   }
@@ -276,6 +372,7 @@ export class Launcher extends DisposableOwner {
     fs.closeSync(fd);
     run.child = child;
     run.state = 'running';
+    this.saveQueue();
     this.changed.fire(run.runId);
     const stderr = new FileFollower(errFile, (text) =>
       log.append(text.replace(/^(?=.)/gm, `[${run.runId}] `)),
@@ -367,6 +464,7 @@ export class Launcher extends DisposableOwner {
       // The placeholder folder holds nothing but the queued config and status (never follow a symlink).
       const dir = path.join(r.runsDir, runId);
       if (!runDirProblem(dir, r.runsDir)) fs.rmSync(dir, { recursive: true, force: true });
+      this.saveQueue();
       this.changed.fire(runId);
       return 'dequeued';
     }
@@ -399,26 +497,86 @@ export class Launcher extends DisposableOwner {
 
   override dispose(): void {
     // Running trainers are left alone: a window reload must not kill training, and the next window follows
-    // them through their run directories. Queued runs (not started yet) will never start now: their
-    // placeholders are marked `failed` with the reason (kept, so the tree and a restored monitor show what
-    // happened instead of `queued` forever; Delete removes them).
+    // them through their run directories. Queued runs (not started yet) stay queued: the queue is kept in the
+    // workspace's state and the next window of this workspace takes their placeholders over and starts them
+    // ({@link resumeQueue}). Without a place to keep the queue they will never start: marked `failed` with
+    // the reason (kept, so the tree and a restored monitor show what happened instead of `queued` forever).
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;
-    for (const r of this.runs.values()) {
-      if (r.state !== 'queued') continue;
-      const dir = path.join(r.runsDir, r.runId);
-      try {
-        if (runDirProblem(dir, r.runsDir)) continue;
-        failQueuedRun(
-          dir,
-          'never started: the VS Code window that queued it was closed or reloaded (start it again)',
-        );
-      } catch (e) {
-        log.debug(`${r.runId}: queued placeholder not marked: ${(e as Error).message}`);
+    if (this.resumeTimer) clearTimeout(this.resumeTimer);
+    this.resumeTimer = null;
+    if (!this.memento) {
+      for (const r of this.runs.values()) {
+        if (r.state !== 'queued') continue;
+        const dir = path.join(r.runsDir, r.runId);
+        try {
+          if (runDirProblem(dir, r.runsDir)) continue;
+          failQueuedRun(
+            dir,
+            'never started: the VS Code window that queued it was closed or reloaded (start it again)',
+          );
+        } catch (e) {
+          log.debug(`${r.runId}: queued placeholder not marked: ${(e as Error).message}`);
+        }
       }
     }
     super.dispose();
   }
+}
+
+const QUEUE_KEY = 'fisherLens.queuedRuns';
+/** How soon a saved queue entry whose old window is still closing is looked at again. */
+const RESUME_RETRY_MS = 2000;
+
+/** The part of `vscode.Memento` the launcher uses. */
+export interface QueueMemento {
+  get<T>(key: string): T | undefined;
+  update(key: string, value: unknown): Thenable<void>;
+}
+
+interface SavedQueued {
+  runId: string;
+  runsDir: string;
+  queuedAt: number;
+  python?: string;
+  script?: ScriptRunConfig;
+}
+
+const isSavedQueued = (v: unknown): v is SavedQueued => {
+  const o = v as Record<string, unknown> | null;
+  return (
+    !!o &&
+    typeof o === 'object' &&
+    typeof o.runId === 'string' &&
+    typeof o.runsDir === 'string' &&
+    path.isAbsolute(o.runsDir) &&
+    typeof o.queuedAt === 'number' &&
+    (o.python === undefined || typeof o.python === 'string') &&
+    (o.script === undefined || scriptRunConfigErrors(o.script) === null)
+  );
+};
+
+/**
+ * Who holds a queued placeholder: `ours` (this process), `alive` (another live process on this host), `free`
+ * (its holder is gone, or on another host: no heartbeat for a while), `gone` (no such folder, a symlink, or no
+ * longer `queued`).
+ */
+function queuedHolder(dir: string, root: string): 'ours' | 'alive' | 'free' | 'gone' {
+  if (runDirProblem(dir, root)) return 'gone';
+  let status: RunStatus;
+  try {
+    status = JSON.parse(readNoFollow(path.join(dir, RUN_FILES.status))) as RunStatus;
+  } catch {
+    return 'gone';
+  }
+  if (status?.state !== 'queued' || fs.existsSync(path.join(dir, RUN_FILES.stop))) return 'gone';
+  if (status.host && status.host !== os.hostname()) {
+    const beat = Date.parse(String(status.updatedAt));
+    const hb = Number(status.heartbeatSeconds) || QUEUED_HEARTBEAT_S;
+    return Number.isFinite(beat) && Date.now() - beat < 3 * hb * 1000 ? 'alive' : 'free';
+  }
+  if (status.pid === process.pid) return 'ours';
+  return typeof status.pid === 'number' && pidAlive(status.pid) ? 'alive' : 'free';
 }
 
 /** Follows a growing text file (a child's stderr) by polling; `close()` reads the rest and returns the tail. */

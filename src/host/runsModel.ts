@@ -21,6 +21,7 @@ import {
   type Headline,
   type RunSeries,
 } from '../shared/series';
+import { displayName, type UserMeta } from '../shared/userMeta';
 import { isRunEvent } from '../shared/webviewProtocol';
 import { DisposableOwner, toDisposable } from './dispose';
 import { LoadProgress } from './loadProgress';
@@ -42,8 +43,10 @@ export interface RunEntry {
   config: Record<string, unknown> | null;
   /** What is wrong with the run's files, each naming the file and the field (untrusted text: escape it). */
   problems: string[];
-  /** Run name from the config, else the run id. */
+  /** Display name: user.json's name, else the config's name, else the run id. */
   name: string;
+  /** user.json (name, notes, tags), validated; null when there is none. Untrusted text: escape it. */
+  user: UserMeta | null;
   headline: Headline;
   /** Start time, ms since the epoch. */
   startedAt: number;
@@ -264,13 +267,10 @@ export class RunsModel extends DisposableOwner {
       summary: d.summary,
       config,
       problems: d.problems ?? [],
-      // config.json passed the run-config schema, whose `name` pattern has no markup characters.
-      name:
-        typeof config?.name === 'string' && config.name
-          ? config.name
-          : d.script?.name
-            ? d.script.name
-            : d.id,
+      // config.json passed the run-config (or script-run) schema and user.json its own: no name has markup
+      // characters.
+      name: displayName(d.id, d.user, config?.name ?? d.script?.name),
+      user: d.user ?? null,
       headline: headline(this.series(d.id), d.summary),
       startedAt: d.startedAt,
       engine: engineOf(this.header(d.id, d.dir)),

@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import type { RunState } from '../shared/protocol';
 import { atStep, engineLabel, engineVersions, fmt, pct, peakLabel, times } from '../shared/format';
+import { matchesFilter } from '../shared/userMeta';
 import { DisposableOwner } from './dispose';
 import type { RunEntry, RunsModel } from './runsModel';
 import { markdownText, noLinks, plain, safeMarkdown } from './sanitize';
@@ -21,7 +22,8 @@ const ICONS: Record<RunState, [string, string | undefined]> = {
 /** A run in the tree. */
 export class RunItem extends vscode.TreeItem {
   constructor(readonly run: RunEntry) {
-    super(plain(run.runId), vscode.TreeItemCollapsibleState.None);
+    // A run the user named shows that name (the id is in the tooltip); otherwise its id.
+    super(plain(run.user?.name ?? run.runId), vscode.TreeItemCollapsibleState.None);
     this.id = run.runId;
     const [icon, color] = ICONS[run.state] ?? ['circle-outline', undefined];
     this.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
@@ -40,6 +42,7 @@ export class RunItem extends vscode.TreeItem {
 export function describe(r: RunEntry): string {
   const h = r.headline;
   const parts: string[] = [];
+  if (r.user?.tags?.length) parts.push(r.user.tags.map((t) => `#${t}`).join(' '));
   if (r.state === 'running') {
     const total = r.status?.totalSteps;
     parts.push(`step ${Math.max(h.step, r.status?.step ?? 0)}${total ? `/${total}` : ''}`);
@@ -66,6 +69,9 @@ export function tooltip(r: RunEntry): vscode.MarkdownString {
     `**${esc(r.runId)}** — ${esc(r.state)}${r.stale ? ` (stale: ${esc(r.stale)})` : ''}\n\n`,
   );
   const rows: [string, string][] = [];
+  if (r.user?.name) rows.push(['Name', r.user.name]);
+  if (r.user?.tags?.length) rows.push(['Tags', r.user.tags.map((t) => `#${t}`).join(' ')]);
+  if (r.user?.notes) rows.push(['Notes', r.user.notes.replace(/\s+/g, ' ').slice(0, 280)]);
   if (r.status)
     rows.push([
       'Steps',
@@ -148,8 +154,30 @@ export class RunsTreeProvider extends DisposableOwner implements vscode.TreeData
     return new RunItem(run);
   }
 
+  private filterText = '';
+
+  /** The filter ('' = every run): see `matchesFilter` in src/shared/userMeta.ts. */
+  get filter(): string {
+    return this.filterText;
+  }
+
+  setFilter(text: string): void {
+    this.filterText = text;
+    this.changed.fire(undefined);
+  }
+
+  /** Runs shown / all runs. */
+  counts(): { shown: number; total: number } {
+    const all = this.store.runs();
+    return { shown: all.filter((r) => this.passes(r)).length, total: all.length };
+  }
+
+  private passes(r: RunEntry): boolean {
+    return !this.filterText || matchesFilter(this.filterText, { ...r, meta: r.user });
+  }
+
   getChildren(parent?: RunEntry): RunEntry[] {
-    return parent ? [] : this.store.runs();
+    return parent ? [] : this.store.runs().filter((r) => this.passes(r));
   }
 
   getParent(): undefined {

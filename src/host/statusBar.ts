@@ -1,11 +1,13 @@
 /**
- * Status-bar item for the active run: `$(pulse) Tr(F) 12.3 · step 450 · running`; click opens its monitor.
+ * Status-bar item for the active run: `$(pulse) Tr(F) 12.3 · step 450 · running · ETA 3m05s` (throughput in the
+ * tooltip); click opens its monitor.
  * The active run is the one whose monitor was focused last (or that was launched last) while it runs, else
  * the most recently started running run; a finished run stays shown with its final state until another
  * run becomes active.
  */
 import * as vscode from 'vscode';
-import { engineLabel, fmt, peakLabel } from '../shared/format';
+import { engineLabel, eta, fmt, peakLabel } from '../shared/format';
+import { progressText, runProgress } from '../shared/progress';
 import { DisposableOwner } from './dispose';
 import type { RunsModel } from './runsModel';
 import { noIcons, plain } from './sanitize';
@@ -71,10 +73,16 @@ export class RunStatusBar extends DisposableOwner {
     const h = r.headline;
     const step = Math.max(h.step, r.status?.step ?? 0);
     const state = r.stale ? 'stale' : r.state;
+    // Time left and throughput of a running run, from its own step events (src/shared/progress.ts).
+    const series = r.state === 'running' ? this.store.series(r.runId) : null;
+    const p = series ? runProgress(series, r.status?.totalSteps || null) : null;
+    const parts = [`Tr(F) ${fmt(h.lastTrF)}`, `step ${step}`, state];
+    if (p?.etaSeconds != null) parts.push(`ETA ${eta(p.etaSeconds)}`);
     // Only our own `$(pulse)` may render as an icon: everything after it is escaped.
-    this.item.text = `$(pulse) ${noIcons([`Tr(F) ${fmt(h.lastTrF)}`, `step ${step}`, state].join(' · '))}`;
+    this.item.text = `$(pulse) ${noIcons(parts.join(' · '))}`;
     const engine = engineLabel(r.engine);
-    this.item.tooltip = `Fisher Lens: ${plain(r.runId)} (${state})${engine ? `\n${plain(engine)}` : ''}${r.stale ? `\n${plain(r.stale)}` : ''}${h.peakTrF !== null ? `\n${peakLabel(h.peakKind)} ${fmt(h.peakTrF)}` : ''}\nClick to open the monitor`;
+    const speed = p ? progressText(p) : '';
+    this.item.tooltip = `Fisher Lens: ${plain(r.runId)} (${state})${engine ? `\n${plain(engine)}` : ''}${speed ? `\n${speed} (over the last minute)` : ''}${r.stale ? `\n${plain(r.stale)}` : ''}${h.peakTrF !== null ? `\n${peakLabel(h.peakKind)} ${fmt(h.peakTrF)}` : ''}\nClick to open the monitor`;
     this.item.command = {
       command: 'fisherLens.openMonitor',
       title: 'Open Monitor',

@@ -9,7 +9,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { RUN_FILES } from '../shared/protocol';
+import { USER_FILE } from '../shared/userMeta';
 import { runIdProblem } from './runId';
+import { writeNewFile } from './safeFs';
 
 /** A runs root or run id that cannot be used; the message names the argument, the path and the reason. */
 export class PreflightError extends Error {
@@ -96,6 +98,7 @@ const ADOPTABLE = (name: string) =>
   name === RUN_FILES.config ||
   name === RUN_FILES.status ||
   name === RUN_FILES.stop ||
+  name === USER_FILE ||
   /\.(log|out|err)$/.test(name) ||
   /\.tmp-\d+-\d+$/.test(name);
 
@@ -165,4 +168,31 @@ export function ensureDir(dir: string, label = '--runs-dir'): string {
     }
   }
   return path.resolve(dir);
+}
+
+/** What a runs root created by Fisher Lens holds as `.gitignore`: run folders (checkpoints included) stay out of git. */
+export const RUNS_ROOT_GITIGNORE =
+  '# Created by Fisher Lens: run folders (metrics, configs, checkpoints) are not for version control.\n*\n';
+
+/**
+ * {@link ensureDir} for a runs root: when the root itself is created here, a `.gitignore` that ignores everything
+ * in it is written first (exclusively, never through a symlink), so runs never show up as untracked files. An
+ * existing root is left as it is (its owner decides). Returns the absolute path.
+ */
+export function ensureRunsRoot(dir: string, label = '--runs-dir'): string {
+  let existed = true;
+  try {
+    fs.lstatSync(dir);
+  } catch {
+    existed = false;
+  }
+  const abs = ensureDir(dir, label);
+  if (!existed) {
+    try {
+      writeNewFile(path.join(abs, '.gitignore'), Buffer.from(RUNS_ROOT_GITIGNORE), label);
+    } catch {
+      // Another process created the root (and its .gitignore) at the same moment: theirs is as good.
+    }
+  }
+  return abs;
 }

@@ -36,6 +36,8 @@ import {
 import type { RunConfig } from '../shared/config';
 import { openRunFile, readEventsFile } from './eventsReader';
 import { RUN_ID_PATTERN } from './runId';
+import { readUserMeta } from './userMeta';
+import type { UserMeta } from '../shared/userMeta';
 
 /** A run file that cannot be read; the message starts with the file's path. */
 export class RunReadError extends Error {
@@ -102,6 +104,8 @@ export interface RunFolderInfo {
   error?: string;
   /** Each problem with the run's files, naming the file and the field. */
   problems: string[];
+  /** user.json's valid fields (name, notes, tags), null when there is none. */
+  user: UserMeta | null;
 }
 
 export interface StateOptions {
@@ -446,7 +450,8 @@ export function runInfo(dir: string, opts: StateOptions = {}): RunFolderInfo {
   const st = checkStatus(tryRead(RUN_FILES.status, 'the run status'));
   const sm = checkSummary(tryRead(RUN_FILES.summary, 'the run summary'));
   const cf = checkConfig(tryRead(RUN_FILES.config, 'the run config'));
-  problems.push(...st.problems, ...sm.problems, ...cf.problems);
+  const um = readUserMeta(dir);
+  problems.push(...st.problems, ...sm.problems, ...cf.problems, ...um.problems);
   const status = st.status;
   const summary = sm.summary;
   const statusMtimeMs = mtimeOf(path.join(dir, RUN_FILES.status));
@@ -469,6 +474,7 @@ export function runInfo(dir: string, opts: StateOptions = {}): RunFolderInfo {
     startedAt: Number.isFinite(started) ? started : mtimeOf(dir),
     mtime,
     problems,
+    user: um.meta,
   };
   if (eff.stale) info.stale = eff.stale;
   if (problems.length) info.error = problems.join('; ');

@@ -17,13 +17,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RUN_FILES, type RunState, type RunStatus } from '../shared/protocol';
+import { USER_FILE } from '../shared/userMeta';
 import type { RunConfig } from '../shared/config';
 import type { ScriptRunConfig } from '../shared/protocol';
 
 /** What config.json holds: a run config, or the launch of the user's own script (`fisher-lens run`). */
 export type StoredRunConfig = RunConfig | ScriptRunConfig;
 import { RUN_ID_PATTERN } from './runId';
-import { ensureDir } from './preflight';
+import { ensureRunsRoot } from './preflight';
 import {
   NEW_FILE_FLAGS,
   RunExistsError,
@@ -44,6 +45,7 @@ const ADOPTABLE = (name: string) =>
   name === RUN_FILES.config ||
   name === RUN_FILES.status ||
   name === RUN_FILES.stop ||
+  name === USER_FILE ||
   /\.(log|out|err)$/.test(name) ||
   TMP_RE.test(name);
 const STAGE_RE = /^\.(.+)\.creating-(\d+)$/;
@@ -60,7 +62,7 @@ function validateId(runId: string): void {
 function ensureRoot(runsRoot: string): void {
   try {
     // Not mkdirSync({ recursive }): that loops forever on some paths (/proc/x); this checks first.
-    ensureDir(runsRoot, 'runs folder');
+    ensureRunsRoot(runsRoot, 'runs folder');
   } catch (e) {
     if ((e as Error).name === 'PreflightError') throw e;
     throw new RunWriteError(runsRoot, e);

@@ -6,6 +6,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
+import { errorLineOf } from '../shared/format';
 import { isTerminal, RUN_FILES, type RunStatus } from '../shared/protocol';
 import { readRunText } from './reader';
 import { writeJsonAtomic } from './safeFs';
@@ -66,7 +67,8 @@ export function settleExitedRun(
     });
     return;
   }
-  const last = exit.stderrTail.trim().split('\n').slice(-3).join(' ').trim();
+  // The line that says what went wrong, not the last frame of a stack trace.
+  const last = errorLineOf(exit.stderrTail);
   const why =
     code === EXIT_CODES.usage
       ? 'invalid config'

@@ -22,6 +22,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { RUN_FILES, type RunEvent, type RunStatus, type RunSummary } from '../shared/protocol';
+import { USER_FILE } from '../shared/userMeta';
 import { EventsFileReader } from './eventsReader';
 import {
   checkStatus,
@@ -392,7 +393,7 @@ export class RunsWatcher extends WatchedFolder<RunsWatcherListener> {
         const dir = path.join(this.runsRoot, id);
         if (!isRunDir(dir)) continue;
         seen.add(id);
-        const s = [RUN_FILES.status, RUN_FILES.summary, RUN_FILES.config]
+        const s = [RUN_FILES.status, RUN_FILES.summary, RUN_FILES.config, USER_FILE]
           .map((f) => sig(path.join(dir, f)))
           .join('|');
         const prev = this.known.get(id);

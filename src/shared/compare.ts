@@ -2,7 +2,7 @@
  * Comparing runs: the metrics that can be overlaid, aligning several runs' points onto one x array (by step
  * or epoch) as overlaid charts need, and the summary table. No DOM.
  */
-import { DASH, engineLabel, fmt, pct, type PeakKind } from './format';
+import { DASH, engineLabel, fmt, pct, times, type PeakKind } from './format';
 import { compareMetrics, summaryColumns, tableOf, type MetricId, type MetricSpec } from './metrics';
 import type { RunState, RunSummary } from './protocol';
 import {
@@ -88,6 +88,10 @@ export interface SummaryRow {
   /** Last value of each metric with a `summaryColumn`, by metric id. */
   finals: Record<string, Val>;
   steps: number;
+  /** The configured learning rate (optimizer.lr), null when the config is not known. */
+  lr: number | null;
+  /** The detector's explosion: step and rise over the post-warm-up minimum; null when none. */
+  explosion: { step: number; rise: number | null } | null;
 }
 
 /** Summary row from the run's summary when it has one, else from its series so far. */
@@ -95,8 +99,10 @@ export function summaryRow(
   s: RunSeries,
   summary: RunSummary | null,
   state: RunState | null,
+  config?: Record<string, unknown> | null,
 ): SummaryRow {
   const h = headline(s, summary);
+  const lr = (config?.optimizer as { lr?: unknown } | undefined)?.lr;
   return {
     runId: s.runId,
     state: state ?? summary?.state ?? s.state,
@@ -114,11 +120,24 @@ export function summaryRow(
       summaryColumns().map((m) => [m.id, latestValue(s, m.id as MetricId, summary)]),
     ),
     steps: h.step,
+    lr: typeof lr === 'number' && Number.isFinite(lr) ? lr : null,
+    explosion: h.explosion
+      ? {
+          step: h.explosion.step,
+          rise: Number.isFinite(h.explosion.rise) ? (h.explosion.rise as number) : null,
+        }
+      : null,
   };
 }
 
-/** The compare summary table: header and one row of cells per run. */
-export function summaryTable(rows: readonly SummaryRow[]): { head: string[]; rows: string[][] } {
+/**
+ * The compare summary table: header and one row of cells per run (`labels`: what the Run column shows, e.g.
+ * short labels from src/shared/runLabels.ts; default the run ids).
+ */
+export function summaryTable(
+  rows: readonly SummaryRow[],
+  labels?: readonly string[],
+): { head: string[]; rows: string[][] } {
   const cols = summaryColumns();
   const at = (v: number | null, step: number | null) =>
     v === null ? DASH : `${fmt(v)}${step !== null ? ` @ ${step}` : ''}`;
@@ -127,24 +146,30 @@ export function summaryTable(rows: readonly SummaryRow[]): { head: string[]; row
     head: [
       'Run',
       'State',
-      'Engine',
+      'LR',
       'Early peak Tr(F) @ step',
       'Tr(F_i) @ step',
+      'Explosion @ step',
       ...cols.map((m) => m.summaryColumn),
       'Steps',
+      'Engine',
     ],
-    rows: rows.map((s) => [
-      s.runId,
+    rows: rows.map((s, i) => [
+      labels?.[i] ?? s.runId,
       s.state ?? DASH,
-      s.engine ?? DASH,
+      s.lr === null ? DASH : fmt(s.lr),
       s.peakTrF === null
         ? DASH
         : s.peakKind === 'peak'
           ? at(s.peakTrF, s.peakStep)
           : `none (max ${at(s.peakTrF, s.peakStep)})`,
       at(s.trFi, s.trFiStep),
+      s.explosion
+        ? `${s.explosion.rise !== null ? `${times(s.explosion.rise, 2)} ` : ''}@ ${s.explosion.step}`
+        : 'none',
       ...cols.map((m) => cell(m, s.finals[m.id] ?? null)),
       String(s.steps),
+      s.engine ?? DASH,
     ]),
   };
 }

@@ -342,6 +342,11 @@ export class ConfigError extends Error {
   constructor(
     readonly problems: string[],
     readonly source?: string,
+    /**
+     * The config passed the JSON schema and broke a rule between fields (both `steps` and `epochs`, a probe
+     * larger than the training set…): rules the editor's schema check of `*.fisher.json` cannot see.
+     */
+    readonly crossField = false,
   ) {
     const listed = problems.slice(0, MAX_LISTED);
     const more =
@@ -705,7 +710,7 @@ function resolveWith(input: unknown, source?: string, sources?: NumberSources): 
       break;
     }
   }
-  if (problems.length) throw new ConfigError(problems, source);
+  if (problems.length) throw new ConfigError(problems, source, true);
   delete (cfg as { $schema?: string }).$schema;
   return cfg;
 }
@@ -894,5 +899,16 @@ export function runConfigJsonSchema(): Record<string, unknown> {
     for (const v of Object.values(o)) if (v && typeof v === 'object') relax(v);
   };
   relax(schema);
+  // Rules between fields that a JSON schema can state, so the editor flags them as the trainer would.
+  const props = (schema as { properties: Record<string, Record<string, unknown>> }).properties;
+  const notAllowed = (errorMessage: string) => ({ not: {}, errorMessage });
+  props.schedule.if = { required: ['steps'] };
+  props.schedule.then = {
+    properties: { epochs: notAllowed('give schedule.epochs or schedule.steps, not both') },
+  };
+  props.model.if = { properties: { arch: { not: { const: 'mlp' } } }, required: ['arch'] };
+  props.model.then = {
+    properties: { hidden: notAllowed('model.hidden is only allowed with model.arch "mlp"') },
+  };
   return { $schema: 'http://json-schema.org/draft-07/schema#', ...schema };
 }

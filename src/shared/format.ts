@@ -271,3 +271,23 @@ export function engineVersions(engine: EngineFields | null | undefined): string 
     .filter(Boolean)
     .join(', ');
 }
+
+/**
+ * The line of a process's stderr that says what went wrong: the last one that is not a stack frame (`at …`), a
+ * Node warning hint or blank — `Error: ENOSPC …`, not `at async _se (…/cli.js:8637:839)`. '' when there is none.
+ */
+export function errorLineOf(stderr: string, max = 500): string {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(
+      (l) =>
+        l &&
+        !/^at\s/.test(l) &&
+        !/^\(Use `node --trace-/.test(l) &&
+        !/^\^+$/.test(l) &&
+        !/^Node\.js v\d/.test(l),
+    );
+  const last = lines.at(-1) ?? '';
+  return last.length > max ? `${last.slice(0, max - 1)}…` : last;
+}

@@ -537,7 +537,14 @@ export function salvageRunSummary(x: unknown): Salvaged<RunSummary> {
 export const ScriptRunConfigSchema = Obj(
   {
     kind: Type.Literal('script'),
-    name: Opt(Str(200, 'Run name (`--name`).')),
+    name: Opt(
+      Type.String({
+        minLength: 1,
+        maxLength: 100,
+        pattern: '^[A-Za-z0-9][A-Za-z0-9._ +-]*$',
+        description: 'Run name (`--name`, else the script file name).',
+      }),
+    ),
     command: Type.Array(Str(10_000), {
       minItems: 1,
       maxItems: 1000,
@@ -558,6 +565,16 @@ export const ScriptRunConfigSchema = Obj(
   "`config.json` of a run of the user's own script (`fisher-lens run`).",
 );
 export type ScriptRunConfig = Static<typeof ScriptRunConfigSchema>;
+
+/** A valid script-run name from any text (a file name, a Monitor's name): other characters become "-". */
+export function scriptRunName(raw: string): string {
+  const s = raw
+    .replace(/[^A-Za-z0-9._ +-]+/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 100)
+    .trim();
+  return s || 'script';
+}
 
 /** Whether config.json is that of a script run (then it is checked against {@link ScriptRunConfigSchema}). */
 export const isScriptConfigLike = (x: unknown): boolean =>

@@ -105,6 +105,11 @@ export function runSeriesErrors(v: unknown, where = 'series'): string | null {
 /** What a view gets of one run: its history, config, state and summary. */
 const RUN_VIEW = {
   runId: RunIdSchema,
+  /**
+   * Display name (user.json's name, else the config's name; src/shared/userMeta.ts), when it differs from the
+   * run id. Plain text: views put it in with textContent.
+   */
+  name: Type.Optional(Type.String({ maxLength: 200 })),
   series: RunSeriesSchema,
   config: Config,
   state: Nullable(RunStateSchema),

@@ -22,6 +22,7 @@ import {
   HeaderEventSchema,
   runEventErrors,
   schemaProblems,
+  scriptRunName,
   type RunEvent,
   type RunSummary,
   type ScriptRunConfig,
@@ -110,8 +111,7 @@ export function headerInputShape(shape: number[]): [number, number, number] {
 /** The run's default name: the script file (`train.py` → `train`), else the executable's name. */
 export function scriptName(command: string[]): string {
   const script = command.slice(1).find((a) => /\.py$/i.test(a));
-  const base = path.basename(script ?? command[0] ?? 'script').replace(/\.py$/i, '');
-  return base.replace(/[^\w.-]+/g, '-').slice(0, 100) || 'script';
+  return scriptRunName(path.basename(script ?? command[0] ?? 'script').replace(/\.py$/i, ''));
 }
 
 const MAX_BAD_LINES_LOGGED = 5;
@@ -256,7 +256,7 @@ class ScriptSession {
   }
 
   private start(h: Hello): void {
-    const name = this.o.name ?? h.name ?? scriptName(this.o.command);
+    const name = scriptRunName(this.o.name ?? h.name ?? scriptName(this.o.command));
     const config: ScriptRunConfig = {
       kind: 'script',
       ...(name ? { name } : {}),

@@ -399,8 +399,11 @@ async function main(): Promise<number> {
       const legend = await waitFor(
         'both run ids in #compare-legend .legend-item',
         async () => {
+          // Each item shows a short label; its run id is its data-run (and its tooltip).
           const texts = await cmp.$$eval(SEL.legendItem, (els) =>
-            els.map((e) => (e.textContent ?? '').trim()),
+            els.map(
+              (e) => `${(e as HTMLElement).dataset.run ?? ''} ${(e.textContent ?? '').trim()}`,
+            ),
           );
           return texts.some((x) => x.includes(a)) && texts.some((x) => x.includes(c))
             ? texts
@@ -414,9 +417,10 @@ async function main(): Promise<number> {
         '#summary-table has a row per run',
         async () => {
           const rs = await cmp.$$eval(`${SEL.summary} tbody tr`, (trs) =>
+            // The Run cell shows a short label with the run id as its tooltip.
             trs.map((tr) =>
-              Array.from((tr as HTMLTableRowElement).cells).map((td) =>
-                (td.textContent ?? '').trim(),
+              Array.from((tr as HTMLTableRowElement).cells).map((td, i) =>
+                i === 0 && td.title ? td.title : (td.textContent ?? '').trim(),
               ),
             ),
           );

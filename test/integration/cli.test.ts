@@ -583,3 +583,47 @@ test('doctor: a native tfjs package without its addon is refused with the reason
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('webgpu probe: Dawn’s driver warnings stay out of the output; the reason is one line of the rejection', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-cli-gpu-'));
+  const cfg = path.join(dir, 'c.fisher.json');
+  fs.writeFileSync(
+    cfg,
+    JSON.stringify({
+      dataset: { name: 'synthetic', trainSize: 256, testSize: 64 },
+      model: { arch: 'mlp', hidden: [8] },
+      optimizer: { batchSize: 32 },
+      fisher: { probeSize: 16, every: 5 },
+      schedule: { steps: 2 },
+    }),
+  );
+  const runs = path.join(dir, 'runs');
+  const t = spawnSync(
+    process.execPath,
+    [bin, 'train', cfg, '--runs-dir', runs, '--run-id', 'gpu-probe', '--backend', 'auto'],
+    {
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { ...process.env, FISHER_LENS_PYTHON: '/nonexistent/python3' },
+    },
+  );
+  assert.equal(t.status, 0, t.stderr);
+  // Dawn's own lines ("Warning: Couldn't load Vulkan…", "at operator() (…BackendVk.cpp)") never show; the
+  // reason may, once, in the line that says the backend was not used.
+  assert.doesNotMatch(
+    t.stderr,
+    /BackendVk|^\s*Warning: Couldn't load Vulkan/im,
+    'no driver warnings',
+  );
+  const mentions = t.stderr.split('\n').filter((l) => /vulkan/i.test(l));
+  assert.ok(mentions.length <= 1 && mentions.every((l) => /webgpu not used/.test(l)), t.stderr);
+  const header = JSON.parse(
+    fs.readFileSync(path.join(runs, 'gpu-probe', 'events.jsonl'), 'utf8').split('\n')[0],
+  ) as { backend: string; backendRejections: { backend: string; reason: string }[] };
+  const gpu = header.backendRejections.find((r) => r.backend === 'webgpu');
+  if (header.backend !== 'webgpu') {
+    assert.ok(gpu, JSON.stringify(header.backendRejections));
+    assert.ok(!gpu.reason.includes('\n') && gpu.reason.length < 400, gpu.reason);
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+});

@@ -505,3 +505,36 @@ test('config files: size capped at 1 MiB; folders, FIFOs and devices refused wit
   );
   refused(latin1, /is not UTF-8 text/);
 });
+
+test('the editor schema states the rules between fields that JSON Schema can: steps or epochs, hidden only for mlp', () => {
+  const Ajv = require('ajv') as typeof import('ajv').default;
+  const check = new Ajv({ strict: false, allErrors: true }).compile(runConfigJsonSchema());
+  const ok = (c: unknown) => check(c);
+  assert.equal(ok({ schedule: { steps: 10, epochs: 1 } }), false);
+  assert.ok(
+    check.errors!.some((e) => e.instancePath === '/schedule/epochs'),
+    JSON.stringify(check.errors),
+  );
+  assert.equal(ok({ schedule: { steps: 10 } }), true);
+  assert.equal(ok({ schedule: { epochs: 2 } }), true);
+  assert.equal(ok({ model: { arch: 'simplecnn', hidden: [10] } }), false);
+  assert.equal(ok({ model: { arch: 'mlp', hidden: [10] } }), true);
+  // The trainer's validator agrees on both, and marks them as rules between fields.
+  for (const bad of [
+    { schedule: { steps: 10, epochs: 1 } },
+    { model: { arch: 'simplecnn', hidden: [10] } },
+    { dataset: { trainSize: 100 }, fisher: { probeSize: 200 } },
+  ]) {
+    try {
+      resolveConfig(bad);
+      assert.fail(`accepted ${JSON.stringify(bad)}`);
+    } catch (e) {
+      assert.ok(e instanceof ConfigError && e.crossField, String(e));
+    }
+  }
+  try {
+    resolveConfig({ optimizer: { lr: -1 } });
+  } catch (e) {
+    assert.ok(e instanceof ConfigError && !e.crossField, 'a field problem is the schema’s');
+  }
+});

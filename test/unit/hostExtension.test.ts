@@ -212,7 +212,10 @@ test('host: New Run launches the trainer with overrides, queues beyond the limit
 
   // Status bar shows the active run.
   const bar = fake.statusItems.find((s) => s.visible)!;
-  assert.match(bar.text, /^\$\(pulse\) Tr\(F\) [\d.]+ · step \d+ · running$/);
+  assert.match(
+    bar.text,
+    /^\$\(pulse\) Tr\(F\) [\d.]+ · step \d+ · running( · ETA (\d+s|\d+m\d\ds))?$/,
+  );
 
   // Stop the running one: it ends as stopped; the queued one starts.
   await exec('fisherLens.stopRun', first);

@@ -969,3 +969,25 @@ test('a run folder swapped for a symlink while running is noticed: nothing is wr
   // The events went on into the original folder (an open descriptor), complete.
   assert.equal(lines(path.join(root, 'moved-away')).at(-1).state, 'failed');
 });
+
+test('a runs root created for a run is git-ignored (a .gitignore of its own); an existing root is left alone', () => {
+  const repo = tmpDir('fl-git-');
+  const git = (...args: string[]) =>
+    spawnSync('git', args, { cwd: repo, encoding: 'utf8', env: { ...process.env, HOME: repo } });
+  if (git('init', '-q').status !== 0) return; // no git here: nothing to check against
+  const root = path.join(repo, '.fisherlens', 'runs');
+  writeQueuedRun(root, '20261127-214826-queued', testConfig());
+  const w = RunRecorder.create(root, '20261127-214827-ran', testConfig(), testHeader(), {
+    timer: false,
+  });
+  w.finish('completed');
+  assert.equal(fs.readFileSync(path.join(root, '.gitignore'), 'utf8').split('\n').at(-2), '*');
+  // Git itself sees nothing to add: no run file, no checkpoint, not the .gitignore.
+  assert.equal(git('status', '--porcelain', '--untracked-files=all').stdout, '');
+  // A root that already exists (the user's folder) gets no file from us.
+  const own = path.join(repo, 'mine');
+  fs.mkdirSync(own);
+  writeQueuedRun(own, '20261127-214828-queued', testConfig());
+  assert.ok(!fs.existsSync(path.join(own, '.gitignore')));
+  assert.match(git('status', '--porcelain', '--untracked-files=all').stdout, /mine\/20261127/);
+});

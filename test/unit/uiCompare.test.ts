@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { align, alignMetric, COMPARE_METRICS, summaryRow } from '../../src/shared/compare';
+import {
+  align,
+  alignMetric,
+  COMPARE_METRICS,
+  summaryRow,
+  summaryTable,
+} from '../../src/shared/compare';
+import { runColorSlot, runColorSlots, shortRunLabels } from '../../src/shared/runLabels';
 import { fakeRunEvents } from '../../src/shared/fakeRunEvents';
 import { buildSeries } from '../../src/shared/series';
 
@@ -56,4 +63,72 @@ test('compare: summary rows', () => {
   assert.ok(row.peakTrF !== null && row.peakStep !== null);
   assert.ok(row.trFi !== null);
   assert.ok(row.finals.cleanAcc !== null && row.finals.noisyAcc !== null);
+});
+
+test('compare: LR and explosion columns come from the config and the detector', () => {
+  const boom = buildSeries('boom', fakeRunEvents({ runId: 'boom', steps: 600 }));
+  const flat = buildSeries('flat', fakeRunEvents({ runId: 'flat', steps: 600, explosion: false }));
+  const rows = [
+    summaryRow(boom, null, 'completed', { optimizer: { lr: 0.05 } }),
+    summaryRow(flat, null, 'completed', { optimizer: { lr: 5e-4 } }),
+    summaryRow(flat, null, 'completed', null),
+  ];
+  const marker = boom.markers.filter((m) => m.kind === 'explosion').at(-1);
+  assert.ok(marker, 'the fake run has an explosion');
+  assert.deepEqual(rows[0].explosion, { step: marker.step, rise: marker.rise });
+  assert.equal(rows[1].explosion, null);
+  const t = summaryTable(rows, ['large', 'small', 'unknown']);
+  const col = (name: string) => t.rows.map((r) => r[t.head.indexOf(name)]);
+  assert.deepEqual(col('Run'), ['large', 'small', 'unknown']);
+  assert.deepEqual(col('LR'), ['0.05', '5.00e-4', '–']);
+  assert.match(col('Explosion @ step')[0], new RegExp(`^[\\d.]+× @ ${marker.step}$`));
+  assert.deepEqual(col('Explosion @ step').slice(1), ['none', 'none']);
+});
+
+test('run colours: a function of the run id, the same whatever else a view shows; distinct within a view', () => {
+  const ids = Array.from(
+    { length: 40 },
+    (_, i) => `20261129-01${String(i).padStart(2, '0')}00-lr-${i}`,
+  );
+  // Alone, or among any other runs: the same slot unless its own slot is taken by a smaller id.
+  for (const id of ids) {
+    const own = runColorSlot(id, 12);
+    assert.equal(runColorSlots([id], 12).get(id), own);
+    const others = ids.filter((x) => x !== id && runColorSlot(x, 12) !== own);
+    assert.equal(runColorSlots([...others.slice(0, 5), id], 12).get(id), own);
+    assert.equal(runColorSlots([id, ...others.slice(5, 9).reverse()], 12).get(id), own);
+  }
+  // Up to the palette size, runs in one view never share a colour.
+  for (let k = 0; k + 12 <= ids.length; k += 7) {
+    const m = runColorSlots(ids.slice(k, k + 12), 12);
+    assert.equal(new Set(m.values()).size, 12);
+  }
+  // Spread: 40 ids use most of the 12 slots.
+  assert.ok(new Set(ids.map((id) => runColorSlot(id, 12))).size >= 9);
+});
+
+test('run labels: names, else the slug of the id; the start time (then the date) only where they collide', () => {
+  assert.deepEqual(
+    shortRunLabels([
+      { runId: '20261129-010000-lr-large' },
+      { runId: '20261129-010100-lr-small', name: 'baseline η/10' },
+      { runId: '20261129-020304-noise' },
+      { runId: '20261130-020304-noise' },
+      { runId: '20261129-030000-noise' },
+      { runId: 'my_run' },
+    ]),
+    [
+      'lr-large',
+      'baseline η/10',
+      'noise 02:03:04 11/29',
+      'noise 02:03:04 11/30',
+      'noise 03:00:00',
+      'my_run',
+    ],
+  );
+  assert.deepEqual(shortRunLabels([{ runId: '20261129-010000-' + 'x'.repeat(60) }], 20), [
+    'x'.repeat(19) + '…',
+  ]);
+  for (const l of shortRunLabels([{ runId: '20261129-010000-lr-large' }, { runId: 'b' }]))
+    assert.ok(l.length < 24);
 });

@@ -134,16 +134,18 @@ test('metrics: the compare view keeps its metrics, order and summary columns', (
   assert.deepEqual(t.head, [
     'Run',
     'State',
-    'Engine',
+    'LR',
     'Early peak Tr(F) @ step',
     'Tr(F_i) @ step',
+    'Explosion @ step',
     'Final test acc.',
     'Final clean acc.',
     'Final noisy acc.',
     'Steps',
+    'Engine',
   ]);
   assert.equal(t.rows[0].length, t.head.length);
-  assert.match(t.rows[0][5], /^\d+\.\d%$/);
+  assert.match(t.rows[0][6], /^\d+\.\d%$/);
 });
 
 test('format: labels, axes, durations and the peak-else-max rule', () => {

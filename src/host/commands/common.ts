@@ -20,6 +20,10 @@ export interface CommandHost extends PanelHost {
   settings(): Settings;
   revealInTree(runId: string): void;
   refreshTree(): void;
+  /** Put a refused config's problems in the Problems panel, on its file. */
+  configProblems?(uri: vscode.Uri, text: string, e: unknown): void;
+  /** The Runs view's filter text ('' = all runs). */
+  runFilter: { get(): string; set(text: string): void };
 }
 
 /** A run argument as VS Code passes it: a tree element, a run id, or nothing. */

@@ -2,6 +2,7 @@
  * `fisherLens.exportRun` (Export Run): CSV, TensorBoard event files and a PNG of the monitor's charts into
  * `<folder>/<runId>/`. Tests and scripts pass `{ formats, dir }` to skip the pickers.
  */
+import os from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import {
@@ -12,6 +13,7 @@ import {
   type ExportFormat,
 } from '../exporter';
 import { log } from '../log';
+import { revealPath } from '../reveal';
 import { MonitorPanel } from '../panels/monitorPanel';
 import { noLinks } from '../sanitize';
 import { workspaceRoot } from '../settings';
@@ -41,8 +43,7 @@ export async function exportRun(
         reveal,
       )
       .then((c) => {
-        if (c === reveal)
-          void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(written[0]));
+        if (c === reveal) void revealPath(written[0]);
       });
   }
   return written;
@@ -75,7 +76,23 @@ async function pickFormats(runId: string): Promise<ExportFormat[] | undefined> {
   return picks?.map((p) => p.format);
 }
 
+/** The default export folder: `fisher-lens-exports` in the workspace (else the home folder), not its root. */
+export function defaultExportFolder(): string {
+  return path.join(workspaceRoot() ?? os.homedir(), EXPORTS_FOLDER);
+}
+const EXPORTS_FOLDER = 'fisher-lens-exports';
+
 async function pickFolder(runId: string): Promise<string | undefined> {
+  const def = defaultExportFolder();
+  const choice = await vscode.window.showQuickPick(
+    [
+      { label: path.join(def, runId), description: 'default', dir: def },
+      { label: 'Choose a folder…', description: `files go to <folder>/${runId}/`, dir: '' },
+    ],
+    { placeHolder: `Export ${runId} to…` },
+  );
+  if (!choice) return undefined;
+  if (choice.dir) return choice.dir;
   const ws = workspaceRoot();
   const picked = await vscode.window.showOpenDialog({
     canSelectFolders: true,

@@ -5,6 +5,7 @@
  */
 import * as vscode from 'vscode';
 import { log } from '../log';
+import { RunsTablePanel } from '../panels/runsTablePanel';
 import type { CommandHost } from './common';
 import { compareRuns } from './compareRuns';
 import { deleteRun } from './deleteRun';
@@ -16,6 +17,7 @@ import { rerunWithPenalty } from './rerunWithPenalty';
 import { revealRun } from './revealRun';
 import { runConfigFile } from './runConfigFile';
 import { runPythonScript } from './runPythonScript';
+import { clearRunFilter, editRunNotes, editRunTags, filterRuns, renameRun } from './runMeta';
 import { stopRun } from './stopRun';
 
 export type { CommandHost } from './common';
@@ -40,6 +42,12 @@ const COMMANDS: Record<string, Command> = {
   'fisherLens.rerunWithFisherPenalty': rerunWithPenalty,
   'fisherLens.replaySyntheticRun': replaySyntheticRun,
   'fisherLens.showLog': () => log.show(),
+  'fisherLens.renameRun': renameRun,
+  'fisherLens.editRunNotes': editRunNotes,
+  'fisherLens.editRunTags': editRunTags,
+  'fisherLens.filterRuns': filterRuns,
+  'fisherLens.clearRunFilter': clearRunFilter,
+  'fisherLens.openRunsTable': (h) => RunsTablePanel.show(h),
 };
 
 export function registerCommands(h: CommandHost): vscode.Disposable[] {

@@ -3,7 +3,9 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import type { RunConfig } from '../../shared/config';
 import type { Preset } from '../../shared/presets';
+import { estimateCost, type CostEstimate, type PastRun } from '../../shared/costEstimate';
 import {
+  configModule,
   findConfigFiles,
   presetsModule,
   showConfigError,
@@ -19,7 +21,9 @@ export async function newRun(h: CommandHost, presetId?: unknown): Promise<string
   if (!trusted()) return undefined;
   const { PRESETS, presetConfig } = await presetsModule();
   const chosen: Item | undefined =
-    typeof presetId === 'string' ? { label: presetId, presetId } : await pickPresetOrFile(PRESETS);
+    typeof presetId === 'string'
+      ? { label: presetId, presetId }
+      : await pickPresetOrFile(PRESETS, await presetCosts(h, PRESETS));
   if (!chosen) return undefined;
   if (chosen.file) return runConfigFile(h, chosen.file);
   const preset = PRESETS.find((p) => p.id === chosen.presetId);
@@ -42,13 +46,61 @@ export async function newRun(h: CommandHost, presetId?: unknown): Promise<string
   return launchRun(h, { kind: 'config', config }, config.name ?? preset.id);
 }
 
-async function pickPresetOrFile(presets: readonly Preset[]): Promise<Item | undefined> {
+/**
+ * Each preset's expected wall time on the backend that will run it, from this machine's earlier finished runs
+ * (src/shared/costEstimate.ts); the text says what it is based on, or that nothing is known yet.
+ */
+export async function presetCosts(
+  h: CommandHost,
+  presets: readonly Preset[],
+): Promise<Map<string, CostEstimate>> {
+  const { presetConfig } = await presetsModule();
+  const { totalSteps } = await configModule();
+  const history: PastRun[] = [];
+  for (const r of h.store.runs()) {
+    const c = r.config as RunConfig | null;
+    const sm = r.summary;
+    if (!c || !sm || (r.state !== 'completed' && r.state !== 'stopped')) continue;
+    history.push({
+      arch: c.model.arch,
+      penalty: c.penalty.kind !== 'none',
+      backend: sm.backend,
+      steps: sm.steps,
+      wallSeconds: sm.wallSeconds,
+      startedAt: r.startedAt,
+    });
+  }
+  const s = h.settings();
+  const out = new Map<string, CostEstimate>();
+  for (const p of presets) {
+    try {
+      const cfg = presetConfig(p, s.presetOverrides);
+      const backend = s.backend !== 'auto' ? s.backend : (cfg.backend ?? 'auto');
+      out.set(
+        p.id,
+        estimateCost(
+          { arch: cfg.model.arch, penalty: cfg.penalty.kind !== 'none', steps: totalSteps(cfg) },
+          backend,
+          history,
+        ),
+      );
+    } catch {
+      // invalid overrides: said when the preset is picked
+    }
+  }
+  return out;
+}
+
+async function pickPresetOrFile(
+  presets: readonly Preset[],
+  costs: Map<string, CostEstimate>,
+): Promise<Item | undefined> {
   const files = await findConfigFiles();
   const items: Item[] = [
     { label: 'Presets (from the paper)', kind: vscode.QuickPickItemKind.Separator },
     ...presets.map((p) => ({
       label: p.label,
-      description: p.id,
+      description: costs.get(p.id) ? `${p.id} · ${costs.get(p.id)!.text}` : p.id,
       detail: p.detail,
       presetId: p.id,
     })),

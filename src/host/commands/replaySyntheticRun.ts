@@ -3,7 +3,7 @@
  * step by step, so the monitor can be seen without training. Tests pass `{ explosion, steps, replayMs }`.
  */
 import * as vscode from 'vscode';
-import { ensureDir } from '../../runs/preflight';
+import { ensureRunsRoot } from '../../runs/preflight';
 import { makeRunId } from '../../runs/runId';
 import { log } from '../log';
 import { noLinks } from '../sanitize';
@@ -20,7 +20,7 @@ export async function replaySyntheticRun(
     s.runsDirectory,
   );
   try {
-    ensureDir(s.runsDirectory, 'fisherLens.runsDirectory');
+    ensureRunsRoot(s.runsDirectory, 'fisherLens.runsDirectory');
   } catch (e) {
     void vscode.window.showErrorMessage(`Fisher Lens: ${noLinks((e as Error).message, 500)}`);
     return undefined;

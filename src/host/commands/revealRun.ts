@@ -1,8 +1,9 @@
-/** `fisherLens.revealRun` (Reveal Run): its config.json in the explorer (or the OS), and the run in the tree. */
+/** `fisherLens.revealRun` (Reveal Run): its config.json (see ../reveal: Explorer, OS or editor), and the run in the tree. */
 import fs from 'node:fs';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { RUN_FILES } from '../../shared/protocol';
+import { revealPath } from '../reveal';
 import { idOf, pickRun, type CommandHost, type RunArg } from './common';
 
 export async function revealRun(h: CommandHost, arg?: RunArg): Promise<void> {
@@ -12,7 +13,6 @@ export async function revealRun(h: CommandHost, arg?: RunArg): Promise<void> {
   const target = vscode.Uri.file(
     path.join(r.dir, fs.existsSync(path.join(r.dir, RUN_FILES.config)) ? RUN_FILES.config : ''),
   );
-  const inWorkspace = !!vscode.workspace.getWorkspaceFolder(target);
-  await vscode.commands.executeCommand(inWorkspace ? 'revealInExplorer' : 'revealFileInOS', target);
+  await revealPath(target.fsPath);
   h.revealInTree(r.runId);
 }

@@ -19,7 +19,7 @@ export async function runConfigFile(h: CommandHost, arg?: unknown): Promise<stri
   if (!trusted()) return undefined;
   const uri = arg instanceof vscode.Uri ? arg : await activeOrPickedConfig();
   if (!uri) return undefined;
-  const config = await readConfig(uri);
+  const config = await readConfig(h, uri);
   if (!config) return undefined;
   if (uri.scheme !== 'file') {
     return launchRun(h, { kind: 'config', config }, config.name ?? path.basename(uri.path));
@@ -55,14 +55,15 @@ async function activeOrPickedConfig(): Promise<vscode.Uri | undefined> {
   return pick?.uri;
 }
 
-/** The config in `uri` (its editor's text when open, saved first if dirty), validated; undefined after showing why not. */
-async function readConfig(uri: vscode.Uri): Promise<RunConfig | undefined> {
+/** The config in `uri` (its editor's text when open, saved first if dirty), validated; undefined after showing why not (also as problems of the file). */
+async function readConfig(h: CommandHost, uri: vscode.Uri): Promise<RunConfig | undefined> {
   const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
   if (open?.isDirty) await open.save();
+  let text: string | undefined;
   try {
     const cm = await configModule();
     // A local file goes through the CLI's reader: regular files only, size-capped, BOM accepted.
-    const text = open
+    text = open
       ? open.getText()
       : uri.scheme === 'file'
         ? cm.readConfigFile(uri.fsPath)
@@ -70,6 +71,8 @@ async function readConfig(uri: vscode.Uri): Promise<RunConfig | undefined> {
     return cm.parseConfig(text, vscode.workspace.asRelativePath(uri));
   } catch (e) {
     showConfigError(e, 'Invalid run config');
+    // Every problem also in the Problems panel, at its field (the notification may be cut short).
+    if (text !== undefined) h.configProblems?.(uri, text, e);
     return undefined;
   }
 }

@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import * as vscode from 'vscode';
-import type { ScriptRunConfig } from '../../shared/protocol';
+import { scriptRunName, type ScriptRunConfig } from '../../shared/protocol';
 import { resolvePython } from '../python';
 import { trusted, type CommandHost } from './common';
 import { launchRun } from './launchRun';
@@ -31,14 +31,10 @@ export async function runPythonScript(h: CommandHost, arg?: unknown): Promise<st
   if (open?.isDirty) await open.save();
   const folder = vscode.workspace.getWorkspaceFolder(uri);
   const python = await resolvePython(h.settings().pythonPath, folder?.uri);
-  const name =
-    path
-      .basename(uri.fsPath)
-      .replace(/\.py$/i, '')
-      .replace(/[^\w.-]+/g, '-') || 'script';
+  const name = scriptRunName(path.basename(uri.fsPath).replace(/\.py$/i, ''));
   const config: ScriptRunConfig = {
     kind: 'script',
-    name: name.slice(0, 100),
+    name,
     command: [python.exe, uri.fsPath],
     cwd: folder?.uri.fsPath ?? path.dirname(uri.fsPath),
   };

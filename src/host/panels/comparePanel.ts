@@ -25,13 +25,13 @@ function compareBody(runIds: readonly string[]): string {
   </div>
 </header>
 <div id="compare-legend" class="legend">${runIds.map((id) => `<span class="legend-item" data-run="${esc(id)}"><span class="swatch"></span>${esc(id)}</span>`).join('')}</div>
-<section class="charts" id="compare-charts"></section>
 <section class="details">
   <h3>Summary</h3>
   <table id="summary-table" class="grid"><thead></thead><tbody></tbody></table>
   <h3>Config differences</h3>
   <table id="config-diff" class="grid"><thead></thead><tbody></tbody></table>
-</section>`;
+</section>
+<section class="charts" id="compare-charts"></section>`;
 }
 
 export class ComparePanel extends ReplicaPanel<ToCompareMessage, FromCompareMessage> {
@@ -93,7 +93,14 @@ export class ComparePanel extends ReplicaPanel<ToCompareMessage, FromCompareMess
         continue;
       }
       this.snapshotState(id, r);
-      runs.push({ runId: id, series, config: r.config, state: r.state, summary: r.summary });
+      runs.push({
+        runId: id,
+        ...(r.name !== id ? { name: r.name } : {}),
+        series,
+        config: r.config,
+        state: r.state,
+        summary: r.summary,
+      });
     }
     this.post({ type: 'compareSnapshot', runs });
   }

@@ -21,7 +21,7 @@ export function panelOptions(
 }
 
 /** The views, one bundle each: `dist/webview/<view>.js` and `.css`. */
-export type View = 'monitor' | 'compare';
+export type View = 'monitor' | 'compare' | 'runsTable';
 
 import { esc } from './markup';
 

@@ -1,7 +1,8 @@
 // A stand-in for dist/cli.js in host tests: `train <config> --runs-dir D --run-id ID --json [--backend B]` (or
 // `run --runs-dir D --run-id ID --quiet -- <command>`).
 // Records its arguments (FAKE_CLI_LOG), adopts the queued run folder, writes a short run with a Fisher
-// explosion, and stops early on SIGTERM or a STOP file. FAKE_CLI_EXIT forces an exit code (2: bad config).
+// explosion, and stops early on SIGTERM or a STOP file. FAKE_CLI_EXIT forces an exit code (2: bad config), with
+// FAKE_CLI_STDERR as its stderr when set.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -25,7 +26,9 @@ if (process.env.FAKE_CLI_LOG)
     }) + '\n',
   );
 if (process.env.FAKE_CLI_EXIT) {
-  process.stderr.write('invalid run config: optimizer.lr: got -1; must be > 0\n');
+  process.stderr.write(
+    process.env.FAKE_CLI_STDERR ?? 'invalid run config: optimizer.lr: got -1; must be > 0\n',
+  );
   process.exit(Number(process.env.FAKE_CLI_EXIT));
 }
 const dir = path.join(runsDir, runId);

@@ -84,6 +84,37 @@ export class TreeItem {
     readonly collapsibleState?: number,
   ) {}
 }
+export class Position {
+  constructor(
+    readonly line: number,
+    readonly character: number,
+  ) {}
+}
+export class Range {
+  constructor(
+    readonly start: Position,
+    readonly end: Position,
+  ) {}
+}
+export const DiagnosticSeverity = { Error: 0, Warning: 1, Information: 2, Hint: 3 };
+export class Diagnostic {
+  source?: string;
+  constructor(
+    readonly range: Range,
+    readonly message: string,
+    readonly severity: number,
+  ) {}
+}
+/** A text document as the fake workspace holds it (`fake.openDocument`). */
+export interface FakeDocument {
+  uri: Uri;
+  fileName: string;
+  isClosed: boolean;
+  isDirty: boolean;
+  text: string;
+  getText(): string;
+  save(): Promise<boolean>;
+}
 export const TreeItemCollapsibleState = { None: 0, Collapsed: 1, Expanded: 2 };
 export const StatusBarAlignment = { Left: 1, Right: 2 };
 export const ViewColumn = { Active: -1, Beside: -2, One: 1 };
@@ -133,6 +164,33 @@ export const fake = {
     message?: string;
   }[],
   commands: new Map<string, (...a: unknown[]) => unknown>(),
+  /** Diagnostics by file path (what the Problems panel would list). */
+  diagnostics: new Map<string, Diagnostic[]>(),
+  documents: [] as FakeDocument[],
+  docOpened: new EventEmitter<FakeDocument>(),
+  docChanged: new EventEmitter<{ document: FakeDocument }>(),
+  docClosed: new EventEmitter<FakeDocument>(),
+  /** Open (or replace the text of) a document: fires the workspace's open/change events. */
+  openDocument(file: string, text: string): FakeDocument {
+    const known = this.documents.find((d) => d.fileName === file);
+    if (known) {
+      known.text = text;
+      this.docChanged.fire({ document: known });
+      return known;
+    }
+    const d: FakeDocument = {
+      uri: Uri.file(file),
+      fileName: file,
+      isClosed: false,
+      isDirty: false,
+      text,
+      getText: () => d.text,
+      save: async () => true,
+    };
+    this.documents.push(d);
+    this.docOpened.fire(d);
+    return d;
+  },
   serializers: new Map<string, unknown>(),
   configEmitter: new EventEmitter<{ affectsConfiguration(s: string): boolean }>(),
   /** Installed extensions by id (`vscode.extensions.getExtension`), e.g. a fake ms-python.python. */
@@ -270,6 +328,10 @@ export const vscodeFake = {
   StatusBarAlignment,
   ViewColumn,
   QuickPickItemKind,
+  Position,
+  Range,
+  Diagnostic,
+  DiagnosticSeverity,
   version: '1.96.4-fake',
   window: {
     createOutputChannel: () => logChannel(),
@@ -340,11 +402,25 @@ export const vscodeFake = {
     onDidChangeConfiguration: fake.configEmitter.event,
     onDidChangeWorkspaceFolders: new EventEmitter<unknown>().event,
     findFiles: async () => [],
-    textDocuments: [],
+    get textDocuments() {
+      return fake.documents;
+    },
+    onDidOpenTextDocument: fake.docOpened.event,
+    onDidChangeTextDocument: fake.docChanged.event,
+    onDidCloseTextDocument: fake.docClosed.event,
     asRelativePath: (u: Uri | string) =>
       typeof u === 'string' ? u : path.relative(fake.workspaceFolder || '/', u.fsPath),
     getWorkspaceFolder: () => undefined,
     fs: { readFile: async () => new Uint8Array() },
+  },
+  languages: {
+    createDiagnosticCollection: (name: string) => ({
+      name,
+      set: (uri: Uri, ds: Diagnostic[]) => fake.diagnostics.set(uri.fsPath, ds),
+      delete: (uri: Uri) => fake.diagnostics.delete(uri.fsPath),
+      clear: () => fake.diagnostics.clear(),
+      dispose: () => undefined,
+    }),
   },
   extensions: {
     getExtension: (id: string) => fake.extensions.get(id),
