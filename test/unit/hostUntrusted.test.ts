@@ -391,7 +391,7 @@ test('Stop never writes through a STOP symlink; delete never follows a symlink; 
   assert.ok(fake.messages.some((m) => /Refusing to delete/.test(m.text)));
 });
 
-test('queued placeholders name this window as owner and heartbeat; the window going marks them failed', async () => {
+test('queued placeholders name this window as owner and heartbeat; the window going leaves them queued for the next one', async () => {
   fake.reset();
   fake.settings['fisherLens.presetOverrides'] = {
     dataset: { name: 'synthetic', trainSize: 512, testSize: 64 },
@@ -409,8 +409,10 @@ test('queued placeholders name this window as owner and heartbeat; the window go
   assert.ok(st().heartbeatSeconds > 0);
   await until(() => api.store.get(second)?.state === 'queued', 'queued listed');
   api.launcher.dispose();
-  assert.equal(st().state, 'failed');
-  assert.match(st().error, /never started: the VS Code window that queued it/);
+  // The queue is in the workspace state: the next window takes the placeholder over once this holder is gone
+  // (test/unit/hostQueue.test.ts; without a workspace state it is marked failed there too).
+  assert.equal(st().state, 'queued');
+  assert.equal(st().pid, process.pid);
   fs.writeFileSync(path.join(runs, first, 'STOP'), '');
   await until(
     () =>
