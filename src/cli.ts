@@ -1,5 +1,5 @@
 /**
- * `fisher-lens` command line: train, trace, doctor, demo, reproduce. The top layer: a thin entry over the trainer,
+ * `fisher-lens` command line: train, trace, doctor, demo, detect, reproduce. The top layer: a thin entry over the trainer,
  * the runs folder and the reproduction (which gets the trainer as a runner, never imports it).
  * Exit codes: 0 completed/stopped, 1 failed (or an unexpected error), 2 invalid input (config, data, arguments;
  * nothing is written), 3 diverged. Every argument is checked before any work (loading data, probing backends).
@@ -35,6 +35,7 @@ import {
 import { createReporter } from './trainer/progress';
 import { VERSION } from './trainer/version';
 import { registerReproduceCommand, optionsFromFlags } from './reproduce/command';
+import { registerDetectCommand } from './detectCommand';
 import type { Runner } from './reproduce/orchestrate';
 import type { TraceOptions } from './trainer/trace';
 import { checkRunIdFree, checkWritableDir, PreflightError } from './runs/preflight';
@@ -370,6 +371,8 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
         await runDemo({ runsRoot, backend: opts.backend, steps: opts.steps, python: opts.python });
       },
     );
+
+  registerDetectCommand(program, io, (m) => new UsageError(m));
 
   registerReproduceCommand(program, trainRunner).hook('preAction', (cmd) => {
     // The reproduce command's own folder arguments, checked before the first run starts.

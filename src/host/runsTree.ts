@@ -1,10 +1,12 @@
 /**
  * The Runs tree (`fisherLens.runs`): one item per run directory, newest first, label = run id, a live state
- * icon, headline numbers as description, details in the tooltip, `contextValue` `run.<state>` for menus.
+ * icon, headline numbers as description, details in the tooltip, `contextValue` `run.<state>` for menus
+ * (`run.<state>.rerunfp` where "Rerun with Fisher Penalty" applies).
  */
 import * as vscode from 'vscode';
 import type { RunState } from '../shared/protocol';
 import { atStep, engineLabel, engineVersions, fmt, pct, peakLabel, times } from '../shared/format';
+import { rerunFisherPenaltyBlocker, type RerunConfigFields } from '../shared/rerun';
 import { DisposableOwner } from './dispose';
 import type { RunEntry, RunsModel } from './runsModel';
 import { markdownText, noLinks, plain, safeMarkdown } from './sanitize';
@@ -25,7 +27,9 @@ export class RunItem extends vscode.TreeItem {
     this.id = run.runId;
     const [icon, color] = ICONS[run.state] ?? ['circle-outline', undefined];
     this.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
-    this.contextValue = `run.${run.state}`;
+    // `.rerunfp`: "Rerun with Fisher Penalty" applies (package.json menus match it).
+    const rerun = rerunFisherPenaltyBlocker(run.config as RerunConfigFields | null) === null;
+    this.contextValue = `run.${run.state}${rerun ? '.rerunfp' : ''}`;
     this.description = describe(run);
     this.tooltip = tooltip(run);
     this.command = {
@@ -94,7 +98,13 @@ export function tooltip(r: RunEntry): vscode.MarkdownString {
   if (h.explosion)
     rows.push([
       'Explosion',
-      `at step ${h.explosion.step}${h.explosion.rise ? ` (${times(h.explosion.rise, 2)})` : ''}`,
+      `at step ${h.explosion.step}${h.explosion.rise ? ` (early peak ${times(h.explosion.rise, 2)} ${h.explosion.baseLabel ?? 'its Tr(F) at initialisation'})` : ''}`,
+    ]);
+  else if (typeof r.summary?.explosionReason === 'string')
+    // The detector's verdict of a finished run: no explosion, or undecided (e.g. Tr(F) ≈ 0 from the start).
+    rows.push([
+      r.summary.explosion === null ? 'Explosion test: undecided' : 'No explosion',
+      r.summary.explosionReason,
     ]);
   if (h.testAcc !== null) rows.push(['Test accuracy', pct(h.testAcc)]);
   if (h.cleanAcc !== null)
