@@ -1,6 +1,7 @@
 /**
  * `node --import tsx scripts/detector-corpus.ts [--dataset mnist|fashion-mnist|synthetic] [--sizes default,short,tiny]
  * [--seeds 0,1] [--presets large-lr,small-lr,small-lr-fp] [--out .detector-corpus]`
+ * (sizes: default, short, tiny, e2e)
  *
  * Trains the labelled preset runs of the detector corpus (ordinary runs, through the CLI, into a git-ignored folder;
  * a run already there is kept), then `bench/detectorCorpus.ts` compacts them with the reproduction's committed runs
@@ -21,6 +22,14 @@ export const SIZES: Record<string, Record<string, unknown>> = {
     schedule: { steps: 120 },
     model: { arch: 'mlp', hidden: [64] },
     fisher: { every: 5, probeSize: 32 },
+    evalEvery: 20,
+  },
+  /** The end-to-end test's size: `tiny` with the preset's probe of 128 (a probe of 32 is too noisy to tell). */
+  e2e: {
+    dataset: { trainSize: 1024, testSize: 256 },
+    schedule: { steps: 120 },
+    model: { arch: 'mlp', hidden: [64] },
+    fisher: { every: 5, probeSize: 128 },
     evalEvery: 20,
   },
 };

@@ -4,9 +4,10 @@
  *
  * Reference (the paper's comparison, docs/DETECTOR.md): runs are grouped by everything but seed, learning rate and
  * penalty (same model, data, batch, optimiser, length, label noise). In a group, the *best known learning rate* is
- * the one whose unpenalised runs reach the highest mean test accuracy (ties: the larger). A run at a strictly smaller
- * learning rate is compared with the unpenalised run at the best learning rate with the same seed (else the nearest
- * seed); a run at the best or a larger learning rate, or in a group without one, is compared with its own Tr(F) at
+ * the one whose unpenalised runs reach the highest mean test accuracy (ties: the larger), among at least two learning
+ * rates. An unpenalised run at the best learning rate *is* the reference (no explosion, by the paper's definition);
+ * every other run of the group is compared with the unpenalised run at the best learning rate with the same seed
+ * (else the nearest seed). A run in a group without a best learning rate is compared with its own Tr(F) at
  * initialisation.
  */
 import {
@@ -82,8 +83,8 @@ export function replay(r: DetectSubject, extra: Partial<DetectorOptions> = {}): 
  */
 export function pickReferences(
   runs: readonly DetectSubject[],
-): Map<string, DetectSubject | null> {
-  const out = new Map<string, DetectSubject | null>();
+): Map<string, DetectSubject | 'self' | null> {
+  const out = new Map<string, DetectSubject | 'self' | null>();
   const groups = new Map<string, DetectSubject[]>();
   for (const r of runs) {
     const k = groupKey(r.config);
@@ -103,9 +104,15 @@ export function pickReferences(
         bestAcc = m;
       }
     }
+    // A best learning rate needs something to be best among.
+    if (byLr.size < 2) best = null;
     for (const r of members) {
-      if (best === null || !(r.config.optimizer.lr < best)) {
+      if (best === null) {
         out.set(r.id, null);
+        continue;
+      }
+      if (r.config.optimizer.lr === best && penaltyOf(r) === 'none') {
+        out.set(r.id, 'self');
         continue;
       }
       const cands = members.filter(
@@ -127,7 +134,8 @@ export function detectRuns(
   runs: readonly DetectSubject[],
   opts: { references?: boolean; extra?: Partial<DetectorOptions> } = {},
 ): DetectResult[] {
-  const refs = opts.references === false ? new Map<string, null>() : pickReferences(runs);
+  const refs: Map<string, DetectSubject | 'self' | null> =
+    opts.references === false ? new Map() : pickReferences(runs);
   const own = new Map<string, DetectorState>();
   const ownState = (r: DetectSubject) => {
     let s = own.get(r.id);
@@ -135,7 +143,18 @@ export function detectRuns(
     return s;
   };
   return runs.map((r) => {
-    const ref = refs.get(r.id) ?? null;
+    const got = refs.get(r.id) ?? null;
+    if (got === 'self') {
+      const state = ownState(r);
+      const verdict: DetectorVerdict = {
+        explosion: false,
+        rise: 1,
+        base: null,
+        reason: `it is the reference of its group (the best test accuracy, at lr ${r.config.optimizer.lr})`,
+      };
+      return { id: r.id, lr: r.config.optimizer.lr, penalty: penaltyOf(r), state, verdict, reference: null };
+    }
+    const ref = got;
     let reference: DetectResult['reference'] = null;
     const peak = ref ? ownState(ref).earlyPeak : null;
     if (ref && peak)

@@ -7,8 +7,8 @@
  *
  * Definitions (measured from the first measurement, step 0: there is no warm-up):
  * - **Level.** The mean of `window` (3) consecutive Tr(F) measurements, with the standard error of that mean from
- *   the measurements' own standard errors (`trFStderr`). One single-probe measurement is noisy (5–30 %); three
- *   averaged are not fooled by one outlier, and the mean of real measurements is what the chart's marker shows.
+ *   the measurements' own (`trFStderr`). One single-probe measurement is noisy (5–40 %); three averaged are not
+ *   fooled by one outlier, and the mean of real measurements is what the chart's marker shows.
  * - **Early peak.** The highest level of the early phase: from the first measurement up to the first learning-rate
  *   drop (`peakUntilStep`; the whole run without one). Its step is the middle measurement of the window; `from`
  *   and `to` are the first and last. It is the early peak *so far* while the run trains (a `peak` change each time
@@ -17,7 +17,8 @@
  *   `lossSpan` updates, as mini-batch losses are noisy) first falls to ε = `lossThreshold`; when no measurement
  *   exists yet, the first one after the crossing.
  * - **Explosion.** The early peak stands at least `riseFactor` (1.3) × above a *base*, and the difference is at
- *   least `z` (2) standard errors. The base is the early peak of a **reference** run when one is given (the same
+ *   least `z` (3) standard errors of the two combined: 3 rather than 2 because the early peak is the largest of
+ *   many levels (a flat curve with 10–20 % noise then shows a false peak in about 1 run in 100, not 1 in 7). The base is the early peak of a **reference** run when one is given (the same
  *   model and data at a larger, well-tuned learning rate: a pinned baseline, the sweep's best run, the
  *   reproduction's η*), else the run's **own Tr(F) at initialisation** (its first measurement). In the paper's
  *   regimes a well-tuned learning rate keeps Tr(F) from ever climbing far above where it started, while η* ÷ 10 lifts
@@ -61,7 +62,7 @@ export interface DetectorOptions {
 export const DEFAULT_DETECTOR_OPTIONS: Readonly<DetectorOptions> = Object.freeze({
   window: 3,
   riseFactor: 1.3,
-  z: 2,
+  z: 3,
   peakUntilStep: Infinity,
   lossThreshold: 1.0,
   lossSpan: 10,
@@ -103,7 +104,7 @@ export interface Level {
   step: number;
   /** Mean Tr(F) of the window. */
   value: number;
-  /** Standard error of the mean (0 when the measurements carry none). */
+  /** Standard error of the mean (from the measurements' own; 0 when they carry none). */
   stderr: number;
   /** First and last step of the window. */
   from: number;
