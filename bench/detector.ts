@@ -64,7 +64,9 @@ export function runDetectorBench(file?: string): void {
   const runs = loadCorpus(file);
   const live = verdicts(runs, false);
   const refd = verdicts(runs, true);
-  console.log('| source | labelled | live: precision | recall | with references: precision | recall |');
+  console.log(
+    '| source | labelled | live: precision | recall | with references: precision | recall |',
+  );
   console.log('| --- | --- | --- | --- | --- | --- |');
   const sources = [...new Set(runs.map((r) => r.source))];
   for (const src of [...sources, 'all']) {
@@ -82,6 +84,8 @@ export function runDetectorBench(file?: string): void {
     const a = live.get(k) === true;
     const b = refd.get(k) === true;
     if (a !== r.label || b !== r.label)
-      console.log(`  ${k}: ${r.label ? 'exploding' : 'not'} / ${a ? 'warns' : 'silent'} / ${b ? 'warns' : 'silent'} (${r.labelWhy})`);
+      console.log(
+        `  ${k}: ${r.label ? 'exploding' : 'not'} / ${a ? 'warns' : 'silent'} / ${b ? 'warns' : 'silent'} (${r.labelWhy})`,
+      );
   }
 }

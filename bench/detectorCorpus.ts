@@ -66,7 +66,10 @@ function compact(dir: string, source: string, etaStar: number): CorpusRun | null
     },
     testAcc: s.testAcc,
     fisher: s.fisher.map((f) => [f.step, sig(f.trF), f.stderr == null ? null : sig(f.stderr)]),
-    loss: s.loss.map((l) => [l.step, sig(l.loss)]),
+    // The verdict does not read losses (only Tr(F_i) does): at most ~150 per run keep the file small.
+    loss: s.loss
+      .filter((_, i, a) => i % Math.max(1, Math.ceil(a.length / 150)) === 0)
+      .map((l) => [l.step, sig(l.loss)]),
     etaStar,
     label: null,
     labelWhy: '',
@@ -95,7 +98,10 @@ export function label(runs: CorpusRun[]): void {
     const star = runs.find((x) => same(x) && Math.abs(x.config.optimizer.lr - r.etaStar) < eps);
     const [p, pb, ps] = [labelPeak(r), base && labelPeak(base), star && labelPeak(star)];
     if (p == null || pb == null || ps == null) {
-      [r.label, r.labelWhy] = [null, `${pen} penalty: no unpenalised run at lr ${lr} and η* with this seed`];
+      [r.label, r.labelWhy] = [
+        null,
+        `${pen} penalty: no unpenalised run at lr ${lr} and η* with this seed`,
+      ];
       continue;
     }
     const mid = Math.sqrt(pb * ps);
@@ -108,7 +114,9 @@ function main() {
   const root = path.join(__dirname, '..');
   const out: CorpusRun[] = [];
   const repro = path.join(root, 'docs/reproduction/mnist');
-  const eta = (JSON.parse(fs.readFileSync(path.join(repro, 'plan.json'), 'utf8')) as { etaStar: number }).etaStar;
+  const eta = (
+    JSON.parse(fs.readFileSync(path.join(repro, 'plan.json'), 'utf8')) as { etaStar: number }
+  ).etaStar;
   for (const d of fs.readdirSync(path.join(repro, 'runs')).sort()) {
     const r = compact(path.join(repro, 'runs', d), 'reproduction-mnist', eta);
     if (r) out.push(r);

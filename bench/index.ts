@@ -20,7 +20,7 @@ async function main() {
   }
   if (all || which.includes('detector')) {
     console.log(
-      "\n## The explosion warning on the labelled corpus (precision, recall; bench/detector-corpus.json)",
+      '\n## The explosion warning on the labelled corpus (precision, recall; bench/detector-corpus.json)',
     );
     const { runDetectorBench } = await import('./detector');
     runDetectorBench();

@@ -57,9 +57,6 @@ function main() {
         if (fs.existsSync(path.join(runs, runId, 'summary.json'))) continue;
         fs.rmSync(path.join(runs, runId), { recursive: true, force: true });
         const over = deepMerge(SIZES[size], { seed, dataset: { name: dataset } });
-        if (size !== 'default' && (over.schedule as { steps?: number })?.steps) {
-          /* steps replace the preset's epochs (presetConfig does this) */
-        }
         const cfg = presetConfig(preset, over);
         cfg.name = runId;
         const file = path.join(cfgDir, `${runId}.fisher.json`);

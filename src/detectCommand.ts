@@ -14,7 +14,9 @@ import { detectRuns, replay, type DetectResult, type DetectSubject } from './run
 export function subjectOf(run: RunData): DetectSubject {
   const evals = run.byType.eval.map((e) => e.testAcc).filter((a) => Number.isFinite(a));
   const testAcc =
-    run.summary?.bestTestAcc ?? run.summary?.finalTestAcc ?? (evals.length ? Math.max(...evals) : null);
+    run.summary?.bestTestAcc ??
+    run.summary?.finalTestAcc ??
+    (evals.length ? Math.max(...evals) : null);
   return {
     id: run.id,
     config: run.config,
@@ -132,7 +134,13 @@ export function registerDetectCommand(
         });
       } else results = detectRuns(subjects, { references: opts.references });
       if (opts.json)
-        out.stdout(`${JSON.stringify(results.map((r, i) => verdictJson(r, runs[i].dir)), null, 2)}\n`);
+        out.stdout(
+          `${JSON.stringify(
+            results.map((r, i) => verdictJson(r, runs[i].dir)),
+            null,
+            2,
+          )}\n`,
+        );
       else out.stdout(`${results.map(verdictText).join('\n')}\n`);
     });
 }

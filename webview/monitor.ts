@@ -165,7 +165,8 @@ function updateHeader() {
     const against = ex.baseLabel
       ? ` ${ex.baseLabel}${ex.base != null ? ` ${fmt(ex.base)}` : ''}`
       : ' its Tr(F) at initialisation';
-    const penalised = ((config as { penalty?: { kind?: string } } | null)?.penalty?.kind ?? 'none') !== 'none';
+    const penalised =
+      ((config as { penalty?: { kind?: string } } | null)?.penalty?.kind ?? 'none') !== 'none';
     banner.textContent = `Fisher explosion detected at step ${ex.step}${ex.rise ? `: the early peak ${fmt(ex.value)} is ${fmt(ex.rise, 2)}×${against}` : ''}.${summary || penalised ? '' : ' A Fisher penalty (α 0.01 every 10 steps) counters it.'}`;
   } else banner.hidden = true;
 }

@@ -152,7 +152,14 @@ export function detectRuns(
         base: null,
         reason: `it is the reference of its group (the best test accuracy, at lr ${r.config.optimizer.lr})`,
       };
-      return { id: r.id, lr: r.config.optimizer.lr, penalty: penaltyOf(r), state, verdict, reference: null };
+      return {
+        id: r.id,
+        lr: r.config.optimizer.lr,
+        penalty: penaltyOf(r),
+        state,
+        verdict,
+        reference: null,
+      };
     }
     const ref = got;
     let reference: DetectResult['reference'] = null;

@@ -10,7 +10,6 @@ import {
   detectorSummary,
   type DetectorChange,
   type DetectorOptions,
-  type DetectorState,
 } from '../shared/detector';
 
 export { detectorSummary } from '../shared/detector';

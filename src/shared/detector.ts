@@ -195,8 +195,7 @@ export interface DetectorChange {
 
 /** One input of a recorded stream, for {@link detectOffline}. */
 export type DetectorInput =
-  | { step: number; trF: number; stderr?: number | null }
-  | { step: number; loss: number };
+  { step: number; trF: number; stderr?: number | null } | { step: number; loss: number };
 
 export class ExplosionDetector {
   readonly options: Readonly<DetectorOptions>;
@@ -221,7 +220,8 @@ export class ExplosionDetector {
     const o = { ...DEFAULT_DETECTOR_OPTIONS, ...stripUndefined(options) };
     const bad = (name: string, v: unknown, allowed: string) =>
       new RangeError(`detector option ${name}: got ${String(v)}; expected ${allowed}`);
-    if (!(Number.isInteger(o.window) && o.window >= 1)) throw bad('window', o.window, 'an integer ≥ 1');
+    if (!(Number.isInteger(o.window) && o.window >= 1))
+      throw bad('window', o.window, 'an integer ≥ 1');
     if (!(o.riseFactor > 1)) throw bad('riseFactor', o.riseFactor, '> 1');
     if (!(o.z >= 0)) throw bad('z', o.z, '≥ 0');
     if (!(o.lossThreshold > 0)) throw bad('lossThreshold', o.lossThreshold, '> 0');
@@ -383,7 +383,13 @@ export class ExplosionDetector {
     const o = this.options;
     const se = Math.sqrt(p.stderr ** 2 + b.stderr ** 2);
     if (!(p.value >= o.riseFactor * b.value && p.value - b.value >= o.z * se)) return null;
-    const e: Explosion = { step, rise: p.value / b.value, value: p.value, peakStep: p.step, base: b };
+    const e: Explosion = {
+      step,
+      rise: p.value / b.value,
+      value: p.value,
+      peakStep: p.step,
+      base: b,
+    };
     s.explosion = e;
     return {
       kind: 'explosion',

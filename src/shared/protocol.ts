@@ -340,7 +340,7 @@ export const RunSummarySchema = Obj(
     peakTrF: Metric(
       'Early peak of Tr(F): the highest mean of 3 consecutive measurements from step 0 to the first LR drop.',
     ),
-    peakTrFRaw: Metric('Raw Tr(F) measured at the early peak\'s step.'),
+    peakTrFRaw: Metric("Raw Tr(F) measured at the early peak's step."),
     peakStep: Type.Union([Count(), Type.Null()], { description: 'Step of the early peak.' }),
     peakConfirmed: Type.Boolean({
       description:
@@ -356,15 +356,19 @@ export const RunSummarySchema = Obj(
           "The detector's verdict: true exploded, false not, null undecidable (no usable base, e.g. a dead network). Absent in older runs.",
       }),
     ),
-    explosionStep: Opt(Type.Union([Count(), Type.Null()], { description: 'Step the explosion fired.' })),
-    explosionRise: Opt(Metric('Early peak / base (the verdict\'s ratio).')),
+    explosionStep: Opt(
+      Type.Union([Count(), Type.Null()], { description: 'Step the explosion fired.' }),
+    ),
+    explosionRise: Opt(Metric("Early peak / base (the verdict's ratio).")),
     explosionBasis: Opt(
       Type.Union([Literals(['reference', 'initial'] as const), Type.Null()], {
         description: 'What the early peak was compared with.',
       }),
     ),
     explosionBase: Opt(Metric('The value the early peak was compared with.')),
-    explosionReason: Opt(Type.Union([Str(2_000), Type.Null()], { description: 'The verdict in words.' })),
+    explosionReason: Opt(
+      Type.Union([Str(2_000), Type.Null()], { description: 'The verdict in words.' }),
+    ),
     trFi: Metric('Tr(F) when the training loss first crossed `lossThreshold`.'),
     trFiStep: Type.Union([Count(), Type.Null()], { description: 'Step of that crossing.' }),
     lossThreshold: Num(),

@@ -27,7 +27,9 @@ export function inputSide(config: RerunConfigFields): [number, number] | null {
  * penalty, or GP/GPr/GPx, which already counter the explosion), or its model cannot take its data (SimpleCNN needs
  * inputs of at least 12×12), or it has no config.
  */
-export function rerunFisherPenaltyBlocker(config: RerunConfigFields | null | undefined): string | null {
+export function rerunFisherPenaltyBlocker(
+  config: RerunConfigFields | null | undefined,
+): string | null {
   if (!config) return 'its config.json is missing';
   const kind = config.penalty?.kind ?? 'none';
   if (kind !== 'none')

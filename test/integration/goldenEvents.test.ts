@@ -87,9 +87,9 @@ const lines = (text: string): Json[] =>
     .filter((l) => l.trim())
     .map((l) => normalize(JSON.parse(l) as Json))
     .filter((e) => !isDetector(e));
-const DETECTOR_FIELDS = Object.keys(
-  detectorSummary(detectOffline([]).state),
-).filter((k) => k !== 'maxTrF' && k !== 'maxTrFStep');
+const DETECTOR_FIELDS = Object.keys(detectorSummary(detectOffline([]).state)).filter(
+  (k) => k !== 'maxTrF' && k !== 'maxTrFStep',
+);
 
 for (const name of ['mnist-fp-noise', 'synthetic-trfi', 'diverges-gpx']) {
   test(
@@ -178,8 +178,21 @@ for (const name of ['mnist-fp-noise', 'synthetic-trfi', 'diverges-gpx']) {
       const all = r.stdout
         .split('\n')
         .filter((l) => l.trim())
-        .map((l) => JSON.parse(l) as { type: string; step: number; trF?: number; trFStderr?: number; loss?: number | null; kind?: string; value?: number });
-      const cfg = resolveConfig(JSON.parse(fs.readFileSync(path.join(runsDir, name, 'config.json'), 'utf8')));
+        .map(
+          (l) =>
+            JSON.parse(l) as {
+              type: string;
+              step: number;
+              trF?: number;
+              trFStderr?: number;
+              loss?: number | null;
+              kind?: string;
+              value?: number;
+            },
+        );
+      const cfg = resolveConfig(
+        JSON.parse(fs.readFileSync(path.join(runsDir, name, 'config.json'), 'utf8')),
+      );
       const replay = detectOffline(
         all.flatMap<DetectorInput>((e) =>
           e.type === 'fisher'
@@ -191,7 +204,11 @@ for (const name of ['mnist-fp-noise', 'synthetic-trfi', 'diverges-gpx']) {
         detectorOptionsFromConfig(cfg),
       );
       const got = all.filter((e) => e.type === 'detector').map((e) => [e.kind, e.step, e.value]);
-      assert.deepEqual(got, replay.changes.map((c) => [c.kind, c.step, c.value]), 'detector events');
+      assert.deepEqual(
+        got,
+        replay.changes.map((c) => [c.kind, c.step, c.value]),
+        'detector events',
+      );
       const want = detectorSummary(replay.state) as unknown as Record<string, Json>;
       for (const k of DETECTOR_FIELDS) {
         diff(summary[k] ?? null, want[k] ?? null, `summary.json.${k}`, problems);

@@ -13,7 +13,12 @@ import { writeFakeRun } from '../../src/runs/fakeRun';
 import { fakeConfig } from '../../src/shared/fakeRunEvents';
 import { buildSeries, headline } from '../../src/shared/series';
 import { headlineTrF } from '../../src/shared/format';
-import { PRESETS, presetConfig, fisherPenaltyRerunProblem, withFisherPenalty } from '../../src/shared/presets';
+import {
+  PRESETS,
+  presetConfig,
+  fisherPenaltyRerunProblem,
+  withFisherPenalty,
+} from '../../src/shared/presets';
 import { resolveConfig } from '../../src/shared/config';
 import { tmpDir, testConfig, testHeader } from './runsHelpers';
 
@@ -58,11 +63,16 @@ test('detect: η* ÷ 10 explodes against the η* run of the same seed; η* is th
 
   const text = await cli(['detect', ...dirs.slice(0, 2)]);
   assert.equal(text.code, 0);
-  assert.match(text.out, /^lr0\.02-s0: EXPLOSION at step \d+: early peak .* the early peak of run lr0\.2-s0 at lr 0\.2 /m);
+  assert.match(
+    text.out,
+    /^lr0\.02-s0: EXPLOSION at step \d+: early peak .* the early peak of run lr0\.2-s0 at lr 0\.2 /m,
+  );
   assert.match(text.out, /^lr0\.2-s0: no explosion: it is the reference of its group/m);
 
   // Without references, η* ÷ 10 against its own start (the live rule), and η* does not rise above its start.
-  const own = JSON.parse((await cli(['detect', '--json', '--no-references', ...dirs.slice(0, 2)])).out);
+  const own = JSON.parse(
+    (await cli(['detect', '--json', '--no-references', ...dirs.slice(0, 2)])).out,
+  );
   assert.equal(own[0].explosion, true);
   assert.equal(own[0].base.basis, 'initial');
   assert.equal(own[1].explosion, false);
@@ -77,9 +87,27 @@ test('detect: a dead network is undecided (no ratio), recorded by the real recor
   const root = tmpDir();
   const w = RunRecorder.create(root, 'dead', testConfig(), testHeader(200), { timer: false });
   for (let s = 0; s <= 100; s++) {
-    w.append({ type: 'step', step: s, epoch: 0, loss: 2.302585, lr: 0.1, penalty: null, gradNorm: 0, examplesPerSec: 1 });
+    w.append({
+      type: 'step',
+      step: s,
+      epoch: 0,
+      loss: 2.302585,
+      lr: 0.1,
+      penalty: null,
+      gradNorm: 0,
+      examplesPerSec: 1,
+    });
     if (s % 10 === 0)
-      w.append({ type: 'fisher', step: s, epoch: 0, trF: s === 0 ? 0 : 1e-9 * s, trFStderr: 0, probeSize: 16, trFB: null, ms: 1 });
+      w.append({
+        type: 'fisher',
+        step: s,
+        epoch: 0,
+        trF: s === 0 ? 0 : 1e-9 * s,
+        trFStderr: 0,
+        probeSize: 16,
+        trFB: null,
+        ms: 1,
+      });
   }
   const summary = w.finish('completed');
   assert.equal(summary.explosion, null);
@@ -104,7 +132,10 @@ test('Rerun with Fisher Penalty applies only to unpenalised runs and always yiel
   assert.match(fisherPenaltyRerunProblem(gp)!, /already trains with a penalty \(gp\)/);
   // SimpleCNN on 8×8 synthetic inputs cannot run: not offered.
   const tiny = resolveConfig({ dataset: { name: 'synthetic' }, model: { arch: 'simplecnn' } });
-  assert.match(fisherPenaltyRerunProblem(tiny)!, /simplecnn\) needs inputs of at least 12×12, and its data are 8×8/);
+  assert.match(
+    fisherPenaltyRerunProblem(tiny)!,
+    /simplecnn\) needs inputs of at least 12×12, and its data are 8×8/,
+  );
   // The synthetic demo run now claims (and its rerun gets) the 28×28 inputs its header shows.
   const demo = fakeConfig({ runId: 'synthetic-demo' });
   assert.equal(fisherPenaltyRerunProblem(demo), null);
@@ -124,12 +155,32 @@ test('one early peak: the series (chart note, marker), the summary (tree, summar
     assert.equal(fromSeries.peakKind, 'peak');
     assert.equal(fromSeries.peakTrF, run.summary!.peakTrF);
     assert.equal(fromSeries.peakStep, run.summary!.peakStep);
-    assert.deepEqual([withSummary.peakTrF, withSummary.peakStep], [fromSeries.peakTrF, fromSeries.peakStep]);
-    assert.deepEqual([fromSummary!.value, fromSummary!.step], [fromSeries.peakTrF, fromSeries.peakStep]);
+    assert.deepEqual(
+      [withSummary.peakTrF, withSummary.peakStep],
+      [fromSeries.peakTrF, fromSeries.peakStep],
+    );
+    assert.deepEqual(
+      [fromSummary!.value, fromSummary!.step],
+      [fromSeries.peakTrF, fromSeries.peakStep],
+    );
     // One peak marker, carrying the window its value averages.
     const peaks = series.markers.filter((m) => m.kind === 'peak');
     assert.equal(peaks.length, 1);
     assert.ok(peaks[0].from! < peaks[0].step && peaks[0].step < peaks[0].to!);
     assert.equal(run.summary!.explosion, explosion);
   }
+});
+
+test('the labelled corpus (bench/detector-corpus.json): the measure as the bench computes it, on MNIST', async () => {
+  const { loadCorpus, verdicts, score } = await import('../../bench/detector');
+  const runs = loadCorpus().filter((r) => r.source === 'reproduction-mnist');
+  assert.ok(runs.filter((r) => r.label !== null).length >= 20, 'labelled reproduction runs');
+  // Labels come from learning rate and penalty only: η* ÷ 10 exploding, η* not.
+  assert.equal(runs.find((r) => r.id === 'lr0.02-s0')!.label, true);
+  assert.equal(runs.find((r) => r.id === 'lr0.2-s0')!.label, false);
+  const refd = score(runs, verdicts(runs, true));
+  assert.ok(refd.precision >= 0.9 && refd.recall >= 0.9, JSON.stringify(refd));
+  const live = score(runs, verdicts(runs, false));
+  assert.ok(live.precision >= 0.9, JSON.stringify(live));
+  assert.ok(live.recall >= 0.8, JSON.stringify(live));
 });

@@ -44,7 +44,10 @@ test('η* ÷ 10: a rise inside the first 40 steps (120 → 1540) is the explosio
   const curve = (s: number) => (s <= 40 ? 120 * Math.pow(1540 / 120, s / 40) : 1540 - s);
   const { state, changes } = detectOffline(stream(curve, loss, { steps: 200 }));
   assert.ok(state.explosion, 'fired');
-  assert.ok(state.explosion.step <= 40, `fired at step ${state.explosion.step}, inside the old warm-up`);
+  assert.ok(
+    state.explosion.step <= 40,
+    `fired at step ${state.explosion.step}, inside the old warm-up`,
+  );
   assert.equal(state.explosion.base.basis, 'initial');
   assert.ok(Math.abs(state.explosion.base.value - 120) < 20, `base ${state.explosion.base.value}`);
   assert.equal(changes.filter((c) => c.kind === 'explosion').length, 1, 'once');
@@ -58,19 +61,32 @@ test('η* ÷ 10: a rise inside the first 40 steps (120 → 1540) is the explosio
 
 test('η*: Tr(F) collapses from its start to ~1, then rises 3.8× off that minimum: no warning', () => {
   // The η* preset's report: "rose 3.8× since step 80 (now at step 100)", and after the loss reached ~0.
-  const curve = (s: number) => (s < 10 ? 2000 : s < 80 ? Math.max(1, 2000 * Math.exp(-(s - 10) / 8)) : 1 + (2.8 * (s - 80)) / 20);
+  const curve = (s: number) =>
+    s < 10
+      ? 2000
+      : s < 80
+        ? Math.max(1, 2000 * Math.exp(-(s - 10) / 8))
+        : 1 + (2.8 * (s - 80)) / 20;
   const { state } = detectOffline(stream(curve, loss, { steps: 180, every: 5 }));
   assert.equal(state.explosion, null);
   assert.equal(state.verdict.explosion, false);
   assert.ok(state.verdict.rise! <= 1.05, `rise ${state.verdict.rise}`);
-  assert.ok(state.earlyPeak!.step <= 10, `the early peak is at the start (step ${state.earlyPeak!.step})`);
+  assert.ok(
+    state.earlyPeak!.step <= 10,
+    `the early peak is at the start (step ${state.earlyPeak!.step})`,
+  );
 });
 
 test('a dead network (Tr(F) 0 at the start, then 1e-7): undecided, never an absurd ratio', () => {
   const inputs: DetectorInput[] = [];
   for (let s = 0; s <= 100; s += 10) inputs.push({ step: s, trF: s === 0 ? 0 : 1.6, stderr: 0 });
   for (let s = 1; s <= 100; s++) inputs.push({ step: s, loss: 2.302585 });
-  const { state, changes } = detectOffline(mergeSeries({ fisher: inputs.filter((x): x is { step: number; trF: number } => 'trF' in x), loss: [] }));
+  const { state, changes } = detectOffline(
+    mergeSeries({
+      fisher: inputs.filter((x): x is { step: number; trF: number } => 'trF' in x),
+      loss: [],
+    }),
+  );
   assert.equal(state.explosion, null);
   assert.equal(state.verdict.explosion, null);
   assert.equal(state.verdict.rise, null);
@@ -90,8 +106,16 @@ test('a dead network (Tr(F) 0 at the start, then 1e-7): undecided, never an absu
 
 test('a reference run: the verdict compares early peaks and names the reference', () => {
   const rising = (s: number) => 100 + 4 * Math.min(s, 60);
-  const ref = { peak: 150, stderr: 3, label: 'run large-lr-s0 at lr 0.05', runId: 'large-lr-s0', lr: 0.05 };
-  const { state, changes } = detectOffline(stream(rising, loss, { steps: 120 }), { reference: ref });
+  const ref = {
+    peak: 150,
+    stderr: 3,
+    label: 'run large-lr-s0 at lr 0.05',
+    runId: 'large-lr-s0',
+    lr: 0.05,
+  };
+  const { state, changes } = detectOffline(stream(rising, loss, { steps: 120 }), {
+    reference: ref,
+  });
   assert.ok(state.explosion);
   assert.equal(state.explosion.base.basis, 'reference');
   assert.ok(state.explosion.rise >= 1.3);
@@ -103,9 +127,12 @@ test('a reference run: the verdict compares early peaks and names the reference'
   assert.ok(Value.Check(EVENT_SCHEMAS.detector, e), 'a valid detector event');
 
   // The paper's CIFAR regime: the run doubles its own start, but its peak is only 1.1× the reference's: no explosion.
-  const mild = detectOffline(stream((s) => 100 + 2 * Math.min(s, 50), loss, { steps: 120 }), {
-    reference: { peak: 185, stderr: 2, label: 'run eta-star' },
-  }).state;
+  const mild = detectOffline(
+    stream((s) => 100 + 2 * Math.min(s, 50), loss, { steps: 120 }),
+    {
+      reference: { peak: 185, stderr: 2, label: 'run eta-star' },
+    },
+  ).state;
   assert.equal(mild.explosion, null);
   assert.ok(mild.verdict.rise! > 1 && mild.verdict.rise! < 1.3, `rise ${mild.verdict.rise}`);
   // Without the reference the same run rises 2× over its start: the fallback fires (and says so).

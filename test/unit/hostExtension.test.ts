@@ -177,7 +177,10 @@ test('host: New Run launches the trainer with overrides, queues beyond the limit
   assert.equal(call.config.schedule.steps, 30);
   assert.equal(call.config.optimizer.lr, 0.005);
   await until(
-    () => treeItems().find((i) => i.label === second)?.contextValue?.startsWith('run.queued'),
+    () =>
+      treeItems()
+        .find((i) => i.label === second)
+        ?.contextValue?.startsWith('run.queued'),
     'queued item',
   );
   await until(
