@@ -25,7 +25,12 @@ export class RunItem extends vscode.TreeItem {
   constructor(readonly run: RunEntry) {
     super(plain(run.runId), vscode.TreeItemCollapsibleState.None);
     this.id = run.runId;
-    const [icon, color] = ICONS[run.state] ?? ['circle-outline', undefined];
+    // A run that completed with measurements but no usable Tr(F) scale (Tr(F) ≈ 0 from the start: a dead
+    // network) is not shown as a plain success.
+    const dead = run.state === 'completed' && isDead(run);
+    const [icon, color] = dead
+      ? ['warning', 'list.warningForeground']
+      : (ICONS[run.state] ?? ['circle-outline', undefined]);
     this.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
     // `.rerunfp`: "Rerun with Fisher Penalty" applies (package.json menus match it).
     const rerun = rerunFisherPenaltyBlocker(run.config as RerunConfigFields | null) === null;
@@ -38,6 +43,11 @@ export class RunItem extends vscode.TreeItem {
       arguments: [run.runId],
     };
   }
+}
+
+/** The detector found no scale to judge the run by although it measured an early peak (Tr(F) ≈ 0 at the start). */
+function isDead(r: RunEntry): boolean {
+  return r.summary?.explosion === null && typeof r.summary.peakTrF === 'number';
 }
 
 /** Headline numbers: peak Tr(F) and test accuracy; progress for live runs. */
@@ -54,6 +64,7 @@ export function describe(r: RunEntry): string {
   if (h.peakTrF !== null) parts.push(`${h.peakKind} ${fmt(h.peakTrF)}`);
   if (h.testAcc !== null) parts.push(`test ${pct(h.testAcc)}`);
   if (r.state === 'failed' || r.state === 'diverged') parts.push(r.stale ? 'stale' : r.state);
+  if (r.state === 'completed' && isDead(r)) parts.push('⚠ Tr(F) ≈ 0 from the start');
   // What is wrong with its files, named (the first problem; the tooltip lists them).
   if (r.problems.length)
     parts.push(`⚠ ${r.problems[0]}${r.problems.length > 1 ? ` (+${r.problems.length - 1})` : ''}`);
