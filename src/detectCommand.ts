@@ -64,7 +64,7 @@ export function verdictText(r: DetectResult): string {
   const v = r.verdict;
   const head =
     v.explosion === true
-      ? `EXPLOSION at step ${s.explosion!.step}`
+      ? 'EXPLOSION'
       : v.explosion === false
         ? 'no explosion'
         : 'undecided';

@@ -153,7 +153,7 @@ export interface Explosion {
 export interface DetectorVerdict {
   /** True: exploded; false: not (so far); null: undecidable (no usable base or too few measurements). */
   explosion: boolean | null;
-  /** Early peak / base now (null when undecidable). */
+  /** The early peak (so far) / base (null when undecidable); for an explosion larger than at firing. */
   rise: number | null;
   base: DetectorBase | null;
   /** One line: why. */
@@ -279,9 +279,16 @@ export class ExplosionDetector {
     const b = this.base();
     const p = this.s.earlyPeak;
     if (typeof b === 'string') return { explosion: null, rise: null, base: null, reason: b };
-    if (this.s.explosion) {
+    if (this.s.explosion && p) {
+      // The size of the explosion is the early peak's (final, or so far) against the same base; it fired earlier.
       const e = this.s.explosion;
-      return { explosion: true, rise: e.rise, base: e.base, reason: explosionText(e) };
+      const rise = p.value / e.base.value;
+      return {
+        explosion: true,
+        rise,
+        base: e.base,
+        reason: `${explosionText({ rise, value: p.value, peakStep: p.step, base: e.base })} (fired at step ${e.step})`,
+      };
     }
     if (!p)
       return {

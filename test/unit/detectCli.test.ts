@@ -65,7 +65,7 @@ test('detect: η* ÷ 10 explodes against the η* run of the same seed; η* is th
   assert.equal(text.code, 0);
   assert.match(
     text.out,
-    /^lr0\.02-s0: EXPLOSION at step \d+: early peak .* the early peak of run lr0\.2-s0 at lr 0\.2 /m,
+    /^lr0\.02-s0: EXPLOSION: early peak .* the early peak of run lr0\.2-s0 at lr 0\.2 [\d.]+ \(fired at step \d+\)$/m,
   );
   assert.match(text.out, /^lr0\.2-s0: no explosion: it is the reference of its group/m);
 
