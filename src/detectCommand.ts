@@ -63,11 +63,7 @@ export function verdictText(r: DetectResult): string {
   const s = r.state;
   const v = r.verdict;
   const head =
-    v.explosion === true
-      ? 'EXPLOSION'
-      : v.explosion === false
-        ? 'no explosion'
-        : 'undecided';
+    v.explosion === true ? 'EXPLOSION' : v.explosion === false ? 'no explosion' : 'undecided';
   const peak = s.earlyPeak
     ? `early peak ${eventValue(s.earlyPeak.value)} at step ${s.earlyPeak.step} (mean of steps ${s.earlyPeak.from}–${s.earlyPeak.to})`
     : 'early peak –';
