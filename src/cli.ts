@@ -35,7 +35,7 @@ import {
 import { createReporter } from './trainer/progress';
 import { VERSION } from './trainer/version';
 import { registerReproduceCommand, optionsFromFlags } from './reproduce/command';
-import { registerDetectCommand } from './detectCommand';
+import { referenceFromRunDir, registerDetectCommand } from './detectCommand';
 import type { Runner } from './reproduce/orchestrate';
 import type { TraceOptions } from './trainer/trace';
 import { checkRunIdFree, checkWritableDir, PreflightError } from './runs/preflight';
@@ -189,6 +189,10 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
       ).conflicts('quiet'),
     )
     .option('--quiet', 'print nothing but errors (the run folder is the only output)')
+    .option(
+      '--reference <run-dir>',
+      "a finished run of the same model and data (e.g. at the best learning rate): the explosion warning compares the early peak with its early peak instead of with this run's start",
+    )
     .addOption(pythonOption())
     .action(
       async (
@@ -200,6 +204,7 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
           json?: boolean;
           quiet?: boolean;
           python?: string;
+          reference?: string;
         },
       ) => {
         // Every input is checked before any work (data, backends) and before anything is written.
@@ -213,6 +218,9 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
         // The run trains on (and records) the resolved config: a relative dataset folder made absolute, one rule.
         const config = withResolvedDatasetPath(written, configDir);
         if (opts.backend) config.backend = opts.backend;
+        const detectorReference = opts.reference
+          ? referenceFromRunDir(opts.reference, '--reference', (m) => new UsageError(m), config)
+          : null;
         const runsRoot = path.resolve(opts.runsDir);
         checkWritableDir(runsRoot, '--runs-dir');
         if (opts.runId !== undefined) checkRunIdFree(runsRoot, opts.runId);
@@ -233,6 +241,7 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
             sinks: [reporter],
             handleSignals: true,
             python: opts.python,
+            detectorReference,
           });
         } catch (e) {
           if ((e as Error)?.name === 'DataError')

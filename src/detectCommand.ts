@@ -8,7 +8,8 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { eventValue } from './shared/format';
 import { readRun, RunReadError, type RunData } from './runs/reader';
-import { detectRuns, replay, type DetectResult, type DetectSubject } from './runs/detect';
+import { detectRuns, groupKey, replay, type DetectResult, type DetectSubject } from './runs/detect';
+import type { DetectorReference } from './shared/detector';
 
 /** A run folder as the detector's subject (throws {@link RunReadError} naming the file). */
 export function subjectOf(run: RunData): DetectSubject {
@@ -25,6 +26,42 @@ export function subjectOf(run: RunData): DetectSubject {
       .filter((e) => typeof e.loss === 'number')
       .map((e) => ({ step: e.step, loss: e.loss as number })),
     testAcc: typeof testAcc === 'number' ? testAcc : null,
+  };
+}
+
+/**
+ * A run folder as the detector's reference (`detect --reference`, `train --reference`): its early peak. `flag` names
+ * the option in errors; `config` (optional) must have the same model and data.
+ */
+export function referenceFromRunDir(
+  dir: string,
+  flag: string,
+  usageError: (msg: string) => Error,
+  config?: DetectSubject['config'],
+): DetectorReference & { runId: string } {
+  let run: RunData;
+  try {
+    run = readRun(path.resolve(dir));
+  } catch (e) {
+    if (e instanceof RunReadError) throw usageError(`${flag}: ${e.message}`);
+    throw e;
+  }
+  const ref = subjectOf(run);
+  if (config && groupKey(config) !== groupKey(ref.config))
+    throw usageError(
+      `${flag}: run ${ref.id} differs from this run in model, data, optimiser or length; a reference must differ only in seed, learning rate or penalty`,
+    );
+  const peak = replay(ref).earlyPeak;
+  if (!peak)
+    throw usageError(
+      `${flag}: run ${ref.id} has fewer than 3 Tr(F) measurements in its early phase`,
+    );
+  return {
+    peak: peak.value,
+    stderr: peak.stderr,
+    label: `run ${ref.id} at lr ${ref.config.optimizer.lr}`,
+    runId: ref.id,
+    lr: ref.config.optimizer.lr,
   };
 }
 
@@ -104,19 +141,7 @@ export function registerDetectCommand(
       const subjects = runs.map(subjectOf);
       let results: DetectResult[];
       if (opts.reference) {
-        const ref = subjectOf(read(opts.reference));
-        const peak = replay(ref).earlyPeak;
-        if (!peak)
-          throw usageError(
-            `--reference: ${opts.reference} has fewer than 3 Tr(F) measurements in its early phase`,
-          );
-        const reference = {
-          peak: peak.value,
-          stderr: peak.stderr,
-          label: `run ${ref.id} at lr ${ref.config.optimizer.lr}`,
-          runId: ref.id,
-          lr: ref.config.optimizer.lr,
-        };
+        const reference = referenceFromRunDir(opts.reference, '--reference', usageError);
         results = subjects.map((s) => {
           const state = replay(s, { reference });
           return {

@@ -9,7 +9,12 @@
  * for divergence, and only then lets the detector see it ({@link RunRecorder.detect}).
  */
 import type { RunConfig } from '../shared/config';
-import { detectorOptionsFromConfig, toDetectorEvent, type DetectorState } from '../shared/detector';
+import {
+  detectorOptionsFromConfig,
+  toDetectorEvent,
+  type DetectorReference,
+  type DetectorState,
+} from '../shared/detector';
 import type { RunEvent, RunState, RunSummary } from '../shared/protocol';
 import { SummaryAccumulator } from './summary';
 import { RunExistsError, UnsafeRunDirError } from './safeFs';
@@ -29,6 +34,8 @@ export interface RunRecorderOptions extends RunWriterOptions {
   sinks?: EventSink[];
   /** When the run started, for the summary's `wallSeconds` (default: when the folder was created). */
   startedAt?: number;
+  /** The run the explosion detector compares this one with (default: its own Tr(F) at initialisation). */
+  detectorReference?: DetectorReference | null;
 }
 
 export class RunRecorder {
@@ -44,7 +51,9 @@ export class RunRecorder {
     this.now = opts.now ?? Date.now;
     this.sinks = opts.sinks ?? [];
     this.detectorEvents = opts.detectorEvents ?? true;
-    this.summary = new SummaryAccumulator(detectorOptionsFromConfig(writer.config));
+    this.summary = new SummaryAccumulator(
+      detectorOptionsFromConfig(writer.config, { reference: opts.detectorReference ?? null }),
+    );
     this.startedAt = opts.startedAt ?? writer.opening[0].t;
     for (const e of writer.opening) {
       this.summary.note(e);

@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { runCli } from '../../src/cli';
 import { RunRecorder } from '../../src/runs/recorder';
@@ -183,4 +184,71 @@ test('the labelled corpus (bench/detector-corpus.json): the measure as the bench
   const live = score(runs, verdicts(runs, false));
   assert.ok(live.precision >= 0.9, JSON.stringify(live));
   assert.ok(live.recall >= 0.8, JSON.stringify(live));
+});
+
+test('train --reference: the live warning compares with the reference run and says so; a different set-up is refused', async () => {
+  const root = tmpDir();
+  const base = {
+    seed: 0,
+    dataset: { name: 'synthetic', trainSize: 256, testSize: 64 },
+    model: { arch: 'mlp', hidden: [16] },
+    optimizer: { lr: 0.05, momentum: 0.9, batchSize: 32 },
+    schedule: { steps: 40 },
+    fisher: { every: 5, probeSize: 16 },
+    evalEvery: 20,
+    backend: 'cpu',
+  };
+  // A reference whose early peak is tiny: any real run of the same set-up is far above it.
+  const ref = RunRecorder.create(root, 'ref', resolveConfig(base), testHeader(40), {
+    timer: false,
+  });
+  for (let s = 0; s <= 40; s += 5)
+    ref.append({
+      type: 'fisher',
+      step: s,
+      epoch: 0,
+      trF: 1e-3,
+      trFStderr: 0,
+      probeSize: 16,
+      trFB: null,
+      ms: 1,
+    });
+  ref.finish('completed');
+  const file = path.join(root, 'small.fisher.json');
+  fs.writeFileSync(
+    file,
+    JSON.stringify({ ...base, name: 'small', optimizer: { ...base.optimizer, lr: 0.005 } }),
+  );
+  const r = await cli([
+    'train',
+    file,
+    '--runs-dir',
+    path.join(root, 'runs'),
+    '--run-id',
+    'small',
+    '--quiet',
+    '--reference',
+    ref.dir,
+  ]);
+  assert.equal(r.code, 0, r.err);
+  const run = readRun(path.join(root, 'runs', 'small'));
+  const ex = run.byType.detector.find((d) => d.kind === 'explosion');
+  assert.ok(ex, 'fired');
+  assert.equal(ex.basis, 'reference');
+  assert.equal(ex.baseLabel, 'the early peak of run ref at lr 0.05');
+  assert.equal(run.summary!.explosionBasis, 'reference');
+
+  const other = path.join(root, 'other.fisher.json');
+  fs.writeFileSync(other, JSON.stringify({ ...base, model: { arch: 'mlp', hidden: [32] } }));
+  const bad = await cli([
+    'train',
+    other,
+    '--runs-dir',
+    path.join(root, 'runs'),
+    '--quiet',
+    '--reference',
+    ref.dir,
+  ]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /^fisher-lens: --reference: run ref differs from this run in model, data/);
 });
