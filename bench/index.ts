@@ -1,4 +1,5 @@
-// `npm run bench [-- fisher|penalty|backends|reader|torch|webview ...]`: the speed targets of Fisher Lens, measured side by side in
+// `npm run bench [-- fisher|penalty|backends|reader|torch|webview|detector ...]`: the speed targets of Fisher Lens (and the
+// detector's precision and recall), measured side by side in
 // one run on this machine (ratios; the machine is shared and noisy, so absolute times drift).
 import { runFisherBench } from './fisher';
 import { runPenaltyOverheadBench, runBackendBench } from './train';
@@ -33,6 +34,14 @@ async function main() {
     );
     const { runReaderBench } = await import('./reader');
     runReaderBench(mbAt >= 0 ? Number(argv[mbAt + 1]) : 600);
+    if (which.length === 1) return;
+  }
+  if (all || which.includes('detector')) {
+    console.log(
+      '\n## The explosion warning on the labelled corpus (precision, recall; bench/detector-corpus.json)',
+    );
+    const { runDetectorBench } = await import('./detector');
+    runDetectorBench();
     if (which.length === 1) return;
   }
   if (all || which.includes('torch')) {

@@ -1,5 +1,6 @@
 /**
- * `fisher-lens` command line: train, run (a user's own script), trace, doctor, demo, reproduce. The top layer: a thin entry over the trainer,
+ * `fisher-lens` command line: train, run (a user's own script), trace, doctor, demo, detect, reproduce. The top layer: a
+ * thin entry over the trainer,
  * the runs folder and the reproduction (which gets the trainer as a runner, never imports it).
  * Exit codes: 0 completed/stopped, 1 failed (or an unexpected error), 2 invalid input (config, data, arguments;
  * nothing is written), 3 diverged. Every argument is checked before any work (loading data, probing backends).
@@ -37,6 +38,7 @@ import {
 import { createReporter } from './trainer/progress';
 import { VERSION } from './trainer/version';
 import { registerReproduceCommand, optionsFromFlags } from './reproduce/command';
+import { referenceFromRunDir, registerDetectCommand } from './detectCommand';
 import type { Runner } from './reproduce/orchestrate';
 import type { TraceOptions } from './trainer/trace';
 import { checkRunIdFree, checkWritableDir, PreflightError } from './runs/preflight';
@@ -190,6 +192,10 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
       ).conflicts('quiet'),
     )
     .option('--quiet', 'print nothing but errors (the run folder is the only output)')
+    .option(
+      '--reference <run-dir>',
+      "a finished run of the same model and data (e.g. at the best learning rate): the explosion warning compares the early peak with its early peak instead of with this run's start",
+    )
     .addOption(pythonOption())
     .action(
       async (
@@ -201,6 +207,7 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
           json?: boolean;
           quiet?: boolean;
           python?: string;
+          reference?: string;
         },
       ) => {
         // Every input is checked before any work (data, backends) and before anything is written.
@@ -214,6 +221,9 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
         // The run trains on (and records) the resolved config: a relative dataset folder made absolute, one rule.
         const config = withResolvedDatasetPath(written, configDir);
         if (opts.backend) config.backend = opts.backend;
+        const detectorReference = opts.reference
+          ? referenceFromRunDir(opts.reference, '--reference', (m) => new UsageError(m), config)
+          : null;
         const runsRoot = path.resolve(opts.runsDir);
         checkWritableDir(runsRoot, '--runs-dir');
         if (opts.runId !== undefined) checkRunIdFree(runsRoot, opts.runId);
@@ -234,6 +244,7 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
             sinks: [reporter],
             handleSignals: true,
             python: opts.python,
+            detectorReference,
           });
         } catch (e) {
           if ((e as Error)?.name === 'DataError')
@@ -442,6 +453,8 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
         await runDemo({ runsRoot, backend: opts.backend, steps: opts.steps, python: opts.python });
       },
     );
+
+  registerDetectCommand(program, io, (m) => new UsageError(m));
 
   registerReproduceCommand(program, trainRunner).hook('preAction', (cmd) => {
     // The reproduce command's own folder arguments, checked before the first run starts.

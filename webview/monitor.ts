@@ -217,9 +217,15 @@ function updateHeader() {
   const ex = series?.markers.find((mk) => mk.kind === 'explosion');
   if (ex) {
     banner.hidden = false;
+    // The detector's own words for what it compared (run folder text: shown as text, never markup).
+    const against = ex.baseLabel
+      ? ` ${ex.baseLabel}${ex.base != null ? ` ${fmt(ex.base)}` : ''}`
+      : ' its Tr(F) at initialisation';
+    const penalised =
+      ((config as { penalty?: { kind?: string } } | null)?.penalty?.kind ?? 'none') !== 'none';
     setText(
       banner,
-      `Fisher explosion detected at step ${ex.step}${ex.rise ? `: smoothed Tr(F) rose ${fmt(ex.rise, 2)}× above its post-warm-up minimum` : ''}. ${summary ? '' : 'A Fisher penalty (α 0.01 every 10 steps) counters it.'}`,
+      `Fisher explosion detected at step ${ex.step}${ex.rise ? `: the early peak ${fmt(ex.value)} is ${fmt(ex.rise, 2)}×${against}` : ''}.${summary || penalised ? '' : ' A Fisher penalty (α 0.01 every 10 steps) counters it.'}`,
     );
   } else if (!banner.hidden) banner.hidden = true;
 }

@@ -305,13 +305,27 @@ export class MonitorCharts {
     const ctx = u.ctx;
     const dpr = devicePixelRatio || 1;
     const h = headline(s);
-    const marks: { step: number; label: string; color: string; sub?: string; dim?: boolean }[] = [];
+    const marks: {
+      step: number;
+      label: string;
+      color: string;
+      sub?: string;
+      dim?: boolean;
+      /** Drawn on the Tr(F) axis at the value printed: the early peak across the measurements it averages. */
+      level?: { value: number; from: number; to: number };
+    }[] = [];
     if (h.peakTrF !== null && h.peakStep !== null) {
+      const pm = s.markers.find((m) => m.kind === 'peak');
       marks.push({
         step: h.peakStep,
-        label: `${h.peakKind} ${fmt(h.peakTrF)}`,
+        label: `${h.peakKind === 'peak' ? 'early peak' : 'max'} ${fmt(h.peakTrF)}`,
         color: theme.red,
         dim: h.peakKind !== 'peak',
+        level: {
+          value: h.peakTrF,
+          from: pm?.step === h.peakStep && pm.from != null ? pm.from : h.peakStep,
+          to: pm?.step === h.peakStep && pm.to != null ? pm.to : h.peakStep,
+        },
       });
     }
     if (h.trFi !== null && h.trFiStep !== null)
@@ -344,6 +358,24 @@ export class MonitorCharts {
       ctx.lineTo(px, u.bbox.top + u.bbox.height);
       ctx.stroke();
       ctx.setLineDash([]);
+      if (m.level) {
+        // The mark sits on the curve whose value it prints: a bar at the level over its window, a dot at its step.
+        const x0 = xOfStep(s.fisher.step, this.trfX, m.level.from);
+        const x1 = xOfStep(s.fisher.step, this.trfX, m.level.to);
+        const py = u.valToPos(m.level.value, 'y', true);
+        if (x0 !== null && x1 !== null && Number.isFinite(py)) {
+          ctx.lineWidth = 2 * dpr;
+          ctx.beginPath();
+          ctx.moveTo(u.valToPos(x0, 'x', true), py);
+          ctx.lineTo(u.valToPos(x1, 'x', true), py);
+          ctx.stroke();
+          ctx.fillStyle = ctx.strokeStyle;
+          ctx.beginPath();
+          ctx.arc(px, py, 3 * dpr, 0, 2 * Math.PI);
+          ctx.fill();
+          ctx.lineWidth = 1 * dpr;
+        }
+      }
       // Tr(F_i) is written with its subscript: "Tr(F" + small "i" + ") value".
       const parts: { text: string; font: string; dy: number }[] = m.sub
         ? [
@@ -359,7 +391,7 @@ export class MonitorCharts {
       const ty = u.bbox.top + (13 + 16 * row++) * dpr;
       ctx.fillStyle = withAlpha(theme.bg, 0.85);
       ctx.fillRect(tx - pad, ty - 11 * dpr, tw + 2 * pad, 15 * dpr);
-      ctx.fillStyle = m.color;
+      ctx.fillStyle = m.dim ? withAlpha(m.color, 0.6) : m.color;
       let cx = tx;
       parts.forEach((p, i) => {
         ctx.font = p.font;

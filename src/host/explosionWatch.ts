@@ -1,7 +1,7 @@
 /**
  * The Fisher explosion warning: when the detector fires on a run this window is running (a `detector` event
- * of kind `explosion` arrives while we follow it), one warning per run naming it and the size of the rise,
- * with "Open Monitor" and "Rerun with Fisher Penalty".
+ * of kind `explosion` arrives while we follow it), one warning per run naming it, the size of the rise and what
+ * the early peak was compared with, with "Open Monitor" and, where it applies, "Rerun with Fisher Penalty".
  *
  * Run folders are untrusted (a cloned repository can carry a crafted one that claims to be `running` on
  * another host with a fresh explosion event), so a warning is raised only
@@ -12,6 +12,7 @@
  */
 import * as vscode from 'vscode';
 import type { DetectorEvent } from '../shared/protocol';
+import type { RunConfig } from '../shared/config';
 import { fmt, isFiniteNumber, times } from '../shared/format';
 import { DisposableOwner } from './dispose';
 import { log } from './log';
@@ -71,15 +72,31 @@ export class ExplosionWatch extends DisposableOwner {
   }
 
   /**
-   * The warning text, e.g. "Fisher explosion in small-lr: Tr(F) rose 4.2× over its post-warm-up minimum
-   * (step 45)." Everything comes from the detector's event (its step, value and rise), never recomputed.
+   * The warning text, e.g. "Fisher explosion in small-lr: early peak 118 at step 80 is 1.42× its Tr(F) at
+   * initialisation (step 0) 83.0." Everything comes from the detector's event (peak, rise, what it was compared
+   * with), never recomputed; the comparison's wording comes from the run folder and is shown without link syntax.
    */
   message(runId: string, e: DetectorEvent): string {
     const name = noLinks(this.store.get(runId)?.name ?? runId, 100);
+    const at = isFiniteNumber(e.peakStep) ? ` at step ${e.peakStep}` : '';
+    const against =
+      typeof e.baseLabel === 'string' && e.baseLabel
+        ? ` ${noLinks(e.baseLabel, 200)}${isFiniteNumber(e.base) ? ` ${fmt(e.base)}` : ''}`
+        : e.basis === 'reference'
+          ? ' the reference run'
+          : ' its Tr(F) at initialisation';
     const what = isFiniteNumber(e.rise)
-      ? `Tr(F) rose ${times(e.rise, 2)} over its post-warm-up minimum`
-      : `Tr(F) reached ${fmt(e.value)}`;
-    return `Fisher explosion in ${name}: ${what} (step ${e.step}).`;
+      ? `early peak ${fmt(e.value)}${at} is ${times(e.rise, 2)}${against}`
+      : `early Tr(F) peak ${fmt(e.value)}${at}`;
+    return `Fisher explosion in ${name}: ${what} (detected at step ${e.step}).`;
+  }
+
+  /** Whether "Rerun with Fisher Penalty" applies to the run (null: it does; else why not). */
+  async rerunProblem(runId: string): Promise<string | null> {
+    const config = this.store.get(runId)?.config;
+    if (!config) return 'its config.json is missing';
+    const { fisherPenaltyRerunProblem } = await import('../shared/presets');
+    return fisherPenaltyRerunProblem(config as unknown as RunConfig);
   }
 
   private async warn(runId: string, e: DetectorEvent) {
@@ -87,7 +104,9 @@ export class ExplosionWatch extends DisposableOwner {
     this.warned.add(runId);
     const open = 'Open Monitor';
     const rerun = 'Rerun with Fisher Penalty';
-    const choice = await vscode.window.showWarningMessage(this.message(runId, e), open, rerun);
+    // Offered only where it applies (not on a run that already has a penalty) and yields a runnable config.
+    const buttons = (await this.rerunProblem(runId)) === null ? [open, rerun] : [open];
+    const choice = await vscode.window.showWarningMessage(this.message(runId, e), ...buttons);
     if (choice === open) this.actions.openMonitor(runId);
     else if (choice === rerun) this.actions.rerunWithPenalty(runId);
   }

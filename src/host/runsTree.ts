@@ -1,11 +1,13 @@
 /**
  * The Runs tree (`fisherLens.runs`): one item per run directory, newest first, label = run id, a live state
- * icon, headline numbers as description, details in the tooltip, `contextValue` `run.<state>` for menus.
+ * icon, headline numbers as description, details in the tooltip, `contextValue` `run.<state>` for menus
+ * (`run.<state>.rerunfp` where "Rerun with Fisher Penalty" applies).
  */
 import * as vscode from 'vscode';
 import type { RunState } from '../shared/protocol';
 import { atStep, engineLabel, engineVersions, fmt, pct, peakLabel, times } from '../shared/format';
 import { matchesFilter } from '../shared/userMeta';
+import { rerunFisherPenaltyBlocker, type RerunConfigFields } from '../shared/rerun';
 import { DisposableOwner } from './dispose';
 import type { RunEntry, RunsModel } from './runsModel';
 import { markdownText, noLinks, plain, safeMarkdown } from './sanitize';
@@ -25,9 +27,16 @@ export class RunItem extends vscode.TreeItem {
     // A run the user named shows that name (the id is in the tooltip); otherwise its id.
     super(plain(run.user?.name ?? run.runId), vscode.TreeItemCollapsibleState.None);
     this.id = run.runId;
-    const [icon, color] = ICONS[run.state] ?? ['circle-outline', undefined];
+    // A run that completed with measurements but no usable Tr(F) scale (Tr(F) ≈ 0 from the start: a dead
+    // network) is not shown as a plain success.
+    const dead = run.state === 'completed' && isDead(run);
+    const [icon, color] = dead
+      ? ['warning', 'list.warningForeground']
+      : (ICONS[run.state] ?? ['circle-outline', undefined]);
     this.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
-    this.contextValue = `run.${run.state}`;
+    // `.rerunfp`: "Rerun with Fisher Penalty" applies (package.json menus match it).
+    const rerun = rerunFisherPenaltyBlocker(run.config as RerunConfigFields | null) === null;
+    this.contextValue = `run.${run.state}${rerun ? '.rerunfp' : ''}`;
     this.description = describe(run);
     this.tooltip = tooltip(run);
     this.command = {
@@ -36,6 +45,11 @@ export class RunItem extends vscode.TreeItem {
       arguments: [run.runId],
     };
   }
+}
+
+/** The detector found no scale to judge the run by although it measured an early peak (Tr(F) ≈ 0 at the start). */
+function isDead(r: RunEntry): boolean {
+  return r.summary?.explosion === null && typeof r.summary.peakTrF === 'number';
 }
 
 /** Headline numbers: peak Tr(F) and test accuracy; progress for live runs. */
@@ -53,6 +67,7 @@ export function describe(r: RunEntry): string {
   if (h.peakTrF !== null) parts.push(`${h.peakKind} ${fmt(h.peakTrF)}`);
   if (h.testAcc !== null) parts.push(`test ${pct(h.testAcc)}`);
   if (r.state === 'failed' || r.state === 'diverged') parts.push(r.stale ? 'stale' : r.state);
+  if (r.state === 'completed' && isDead(r)) parts.push('⚠ Tr(F) ≈ 0 from the start');
   // What is wrong with its files, named (the first problem; the tooltip lists them).
   if (r.problems.length)
     parts.push(`⚠ ${r.problems[0]}${r.problems.length > 1 ? ` (+${r.problems.length - 1})` : ''}`);
@@ -100,7 +115,13 @@ export function tooltip(r: RunEntry): vscode.MarkdownString {
   if (h.explosion)
     rows.push([
       'Explosion',
-      `at step ${h.explosion.step}${h.explosion.rise ? ` (${times(h.explosion.rise, 2)})` : ''}`,
+      `at step ${h.explosion.step}${h.explosion.rise ? ` (early peak ${times(h.explosion.rise, 2)} ${h.explosion.baseLabel ?? 'its Tr(F) at initialisation'})` : ''}`,
+    ]);
+  else if (typeof r.summary?.explosionReason === 'string')
+    // The detector's verdict of a finished run: no explosion, or undecided (e.g. Tr(F) ≈ 0 from the start).
+    rows.push([
+      r.summary.explosion === null ? 'Explosion test: undecided' : 'No explosion',
+      r.summary.explosionReason,
     ]);
   if (h.testAcc !== null) rows.push(['Test accuracy', pct(h.testAcc)]);
   if (h.cleanAcc !== null)

@@ -8,7 +8,12 @@
  * Stopping (signals, STOP file) and divergence are the loop's: it records an engine's `step` event, checks it
  * for divergence, and only then lets the detector see it ({@link RunRecorder.detect}).
  */
-import { detectorOptionsFromConfig, toDetectorEvent, type DetectorState } from '../shared/detector';
+import {
+  detectorOptionsFromConfig,
+  toDetectorEvent,
+  type DetectorReference,
+  type DetectorState,
+} from '../shared/detector';
 import type { RunEvent, RunState, RunSummary } from '../shared/protocol';
 import { SummaryAccumulator } from './summary';
 import { RunExistsError, UnsafeRunDirError } from './safeFs';
@@ -17,7 +22,7 @@ import { RunWriter, type EventInput, type HeaderFields, type RunWriterOptions } 
 import type { StoredRunConfig } from './runDir';
 
 /** The detector's settings of a run config; a script run (`fisher-lens run`) has the config schema's defaults. */
-const SCRIPT_DETECTOR_CONFIG = { fisher: { warmupSteps: 20, lossThreshold: 1 } };
+const SCRIPT_DETECTOR_CONFIG = { fisher: { lossThreshold: 1 } };
 function detectorConfigOf(c: StoredRunConfig) {
   return 'kind' in c && c.kind === 'script'
     ? SCRIPT_DETECTOR_CONFIG
@@ -37,6 +42,8 @@ export interface RunRecorderOptions extends RunWriterOptions {
   sinks?: EventSink[];
   /** When the run started, for the summary's `wallSeconds` (default: when the folder was created). */
   startedAt?: number;
+  /** The run the explosion detector compares this one with (default: its own Tr(F) at initialisation). */
+  detectorReference?: DetectorReference | null;
 }
 
 export class RunRecorder {
@@ -53,7 +60,9 @@ export class RunRecorder {
     this.sinks = opts.sinks ?? [];
     this.detectorEvents = opts.detectorEvents ?? true;
     this.summary = new SummaryAccumulator(
-      detectorOptionsFromConfig(detectorConfigOf(writer.config)),
+      detectorOptionsFromConfig(detectorConfigOf(writer.config), {
+        reference: opts.detectorReference ?? null,
+      }),
     );
     this.startedAt = opts.startedAt ?? writer.opening[0].t;
     for (const e of writer.opening) {

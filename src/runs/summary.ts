@@ -7,36 +7,12 @@
 import type { RunEvent, RunState, RunSummary } from '../shared/protocol';
 import {
   ExplosionDetector,
+  detectorSummary,
   type DetectorChange,
   type DetectorOptions,
-  type DetectorState,
 } from '../shared/detector';
 
-/** Summary fields that come from the detector's state. */
-export function detectorSummary(
-  s: DetectorState,
-): Pick<
-  RunSummary,
-  | 'peakTrF'
-  | 'peakTrFRaw'
-  | 'peakStep'
-  | 'peakConfirmed'
-  | 'maxTrF'
-  | 'maxTrFStep'
-  | 'trFi'
-  | 'trFiStep'
-> {
-  return {
-    peakTrF: s.earlyPeak?.value ?? null,
-    peakTrFRaw: s.earlyPeak?.raw ?? null,
-    peakStep: s.earlyPeak?.step ?? null,
-    peakConfirmed: s.earlyPeak?.confirmed ?? false,
-    maxTrF: s.maxRaw?.value ?? null,
-    maxTrFStep: s.maxRaw?.step ?? null,
-    trFi: s.trFi?.value ?? null,
-    trFiStep: s.trFi?.step ?? null,
-  };
-}
+export { detectorSummary } from '../shared/detector';
 
 export class SummaryAccumulator {
   readonly detector: ExplosionDetector;
@@ -106,7 +82,7 @@ export class SummaryAccumulator {
   /** The detector's view of the event (training loss of a `step`, Tr(F) of a `fisher`); what it reported. */
   detect(e: RunEvent): DetectorChange[] {
     if (e.type === 'step') return this.detector.addLoss(e.step, e.loss ?? NaN);
-    if (e.type === 'fisher') return this.detector.addFisher(e.step, e.trF);
+    if (e.type === 'fisher') return this.detector.addFisher(e.step, e.trF, e.trFStderr);
     return [];
   }
 

@@ -245,7 +245,7 @@ export const FisherSchema = Type.Object(
       minimum: 0,
       maximum: LIMITS.steps,
       default: 20,
-      description: `Steps ignored by the explosion detector (a short transient at the very start is common); at most ${STEPS}.`,
+      description: `Not used: the explosion detector counts the early phase from step 0 (docs/DETECTOR.md). Accepted so that older configs stay valid; at most ${STEPS}.`,
     }),
   },
   { additionalProperties: false, default: {}, description: 'Tr(F) measurement.' },

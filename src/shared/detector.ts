@@ -1,87 +1,82 @@
 /**
- * The online Fisher-explosion detector, shared by the trainer (which writes `detector` events and the
- * summary) and the editor (which marks the peak and raises the notification). Pure: no I/O, no clock.
+ * The Fisher-explosion detector: the one definition of the early peak, Tr(F_i) and the explosion, shared by the
+ * trainer (the recorder feeds it every live event and writes its `detector` events and the summary), the
+ * `fisher-lens detect` command (replays a finished run's events) and the bench. Pure: no I/O, no clock. Every update
+ * is O(1); {@link detectOffline} replays a recorded stream and reaches exactly the state of the online detector.
+ * The reasoning behind the rule and its constants is in docs/DETECTOR.md.
  *
- * Input: a stream of Tr(F) measurements `(step, trF)` and training losses `(step, loss)`, in the order they
- * happened. Every update is O(1). {@link detectOffline} replays a recorded stream and gives exactly the
- * state the online detector reaches on the same stream.
- *
- * What it computes (the paper's early-phase quantities, made robust to a noisy single-probe Tr(F)):
- * - **Smoothing.** An exponential moving average over *measurements*, α = 2 / (span + 1). Default span 8:
- *   a lag of ~3.5 measurements (35 steps at the default `fisher.every` of 10) and 2.1× less noise than a
- *   single-probe Tr(F); a synthetic sweep at 10–20 % measurement noise needed that much to keep flat curves
- *   from showing confirmed peaks. It restarts at the first measurement at or after `warmupSteps`, so a
- *   transient spike in the first few dozen steps (common even for a good learning rate) leaves no residue
- *   in the post-warm-up curve. An EMA rather than a running median: O(1) with no window buffer, no
- *   plateaus that make the peak step ambiguous, and single-probe noise is roughly Gaussian, so the
- *   median's robustness buys little.
- * - **Early peak.** The maximum of the smoothed curve after warm-up (up to `peakUntilStep`, e.g. the first
- *   learning-rate milestone, so a late rise after a decay does not move the *early* peak). It is
- *   *provisional* until the smoothed curve has fallen below it by `peakDrop` (default 20 %) **and** it
- *   stands `peakMinRise` (default 50 %) above the lowest smoothed value before it; both margins grow to
- *   `noiseSigmas` (default 4) standard deviations of the difference of two smoothed values when the
- *   measurements are noisier (noise estimated online from successive differences). This keeps noise from
- *   confirming a "peak" on a flat curve (at 15 % measurement noise a 20 % fall from the running maximum is
- *   common; at 20 % about one flat run in ten still shows one) and leaves a curve that merely decays from
- *   its first post-warm-up value without a confirmed peak. A later, higher maximum replaces a confirmed
- *   peak and is provisional until confirmed in turn (another `peak` change): `earlyPeak` is always the
- *   maximum. `maxRaw` tracks the largest raw value of the whole run, warm-up included.
- * - **Settling.** The first `ceil(span / 2)` post-warm-up measurements only seed the average (the first one
- *   enters unsmoothed); minimum, peak and explosion start after them.
- * - **Explosion.** Fired once, when the smoothed Tr(F) reaches `riseFactor` (default 3) × its post-warm-up
- *   minimum so far. In the paper a small learning rate climbs 5× or more (SimpleCNN/CIFAR-10: ~10 → 50–60)
- *   while a good one stays within ~1.5× of its early level; 3 sits between with margin for noise.
- * - **Tr(F_i).** The smoothed Tr(F) when the training loss first crosses ≤ `lossThreshold` (ε). Mini-batch
- *   losses are noisy, so the crossing is taken on an EMA of the loss updates (span `lossSpan`, default 10;
- *   1 = raw). The value is the smoothed Tr(F) of the latest measurement at or before the crossing (during
- *   warm-up: the warm-up EMA); when no measurement exists yet, the first one after the crossing.
+ * Definitions (measured from the first measurement, step 0: there is no warm-up):
+ * - **Level.** The mean of `window` (3) consecutive Tr(F) measurements, with the standard error of that mean from
+ *   the measurements' own (`trFStderr`). One single-probe measurement is noisy (5–40 %); three averaged are not
+ *   fooled by one outlier, and the mean of real measurements is what the chart's marker shows.
+ * - **Early peak.** The highest level of the early phase: from the first measurement up to the first learning-rate
+ *   drop (`peakUntilStep`; the whole run without one). Its step is the middle measurement of the window; `from`
+ *   and `to` are the first and last. It is the early peak *so far* while the run trains (a `peak` change each time
+ *   it rises).
+ * - **Tr(F_i).** The level of the latest window at or before the step where the training loss (an EMA over
+ *   `lossSpan` updates, as mini-batch losses are noisy) first falls to ε = `lossThreshold`; when no measurement
+ *   exists yet, the first one after the crossing.
+ * - **Explosion.** The early peak stands at least `riseFactor` (1.3) × above a *base*, and the difference is at
+ *   least `z` (3) standard errors of the two combined: 3 rather than 2 because the early peak is the largest of
+ *   many levels (a flat curve with 10–20 % noise then shows a false peak in about 1 run in 100, not 1 in 7). The base is the early peak of a **reference** run when one is given (the same
+ *   model and data at a larger, well-tuned learning rate: a pinned baseline, the sweep's best run, the
+ *   reproduction's η*), else the run's **own Tr(F) at initialisation** (its first measurement). In the paper's
+ *   regimes a well-tuned learning rate keeps Tr(F) from ever climbing far above where it started, while η* ÷ 10 lifts
+ *   it well above. A base that is not clearly positive (a dead network: Tr(F) ≈ 0 at the start) decides nothing:
+ *   the verdict is then "undecided", never an absurd ratio.
  *
  * Non-finite inputs (a diverged run) are counted and ignored so they cannot poison the averages.
  */
 import { eventValue } from './format';
-import type { DetectorEvent } from './protocol';
+import type { DetectorEvent, RunSummary } from './protocol';
+
+/** A run to compare with: its early peak (as this detector defines it) and who it is. */
+export interface DetectorReference {
+  /** Early peak of the reference run. */
+  peak: number;
+  /** Standard error of that peak (0 or null: unknown). */
+  stderr?: number | null;
+  /** Who the reference is, for messages ("run large-lr-s0 at lr 0.05"). */
+  label: string;
+  runId?: string;
+  lr?: number;
+}
 
 export interface DetectorOptions {
-  /** Measurements before this step are ignored by peak and explosion detection. */
-  warmupSteps: number;
-  /** EMA span over Tr(F) measurements (α = 2/(span+1)); 1 disables smoothing. */
-  span: number;
-  /** Fire when smoothed Tr(F) ≥ riseFactor × its post-warm-up minimum (> 1). */
+  /** Measurements averaged into one level (≥ 1). */
+  window: number;
+  /** The early peak must be ≥ riseFactor × the base (> 1). */
   riseFactor: number;
-  /** Confirm the early peak once the smoothed curve is ≤ (1 − peakDrop) × peak (0 < peakDrop < 1). */
-  peakDrop: number;
-  /** A confirmed peak must be ≥ (1 + peakMinRise) × the lowest smoothed value before it. */
-  peakMinRise: number;
-  /** Peak margins are at least this many standard deviations of the difference of two smoothed values. */
-  noiseSigmas: number;
-  /** Measurements after this step no longer move the early peak (default: never stop). */
+  /** …and exceed it by ≥ z standard errors (0: no significance test). */
+  z: number;
+  /** Measurements after this step no longer move the early peak (the first LR drop; default: never). */
   peakUntilStep: number;
   /** Training-loss threshold ε for Tr(F_i). */
   lossThreshold: number;
   /** EMA span over loss updates used for the ε crossing; 1 = raw mini-batch loss. */
   lossSpan: number;
+  /** The run to compare with; null: the run's own Tr(F) at initialisation. */
+  reference: DetectorReference | null;
 }
 
 export const DEFAULT_DETECTOR_OPTIONS: Readonly<DetectorOptions> = Object.freeze({
-  warmupSteps: 20,
-  span: 8,
-  riseFactor: 3,
-  peakDrop: 0.2,
-  peakMinRise: 0.5,
-  noiseSigmas: 4,
+  window: 3,
+  riseFactor: 1.3,
+  z: 3,
   peakUntilStep: Infinity,
   lossThreshold: 1.0,
   lossSpan: 10,
+  reference: null,
 });
 
 /**
- * Detector options from a resolved run config: `fisher.warmupSteps`, `fisher.lossThreshold`, and with a
- * `step` LR schedule the first milestone as `peakUntilStep` (total steps computed as `totalSteps()` in
- * config.ts does; not imported, to keep this module free of the validator).
+ * Detector options from a resolved run config: `fisher.lossThreshold`, and with a `step` LR schedule the first
+ * milestone as `peakUntilStep` (total steps computed as `totalSteps()` in config.ts does; not imported, to keep this
+ * module free of the validator). `fisher.warmupSteps` is no longer read: the early phase counts from step 0.
  */
 export function detectorOptionsFromConfig(
   cfg: {
-    fisher: { warmupSteps: number; lossThreshold: number };
+    fisher: { lossThreshold: number };
     schedule?: { steps?: number; epochs?: number; lrSchedule?: string; milestones?: number[] };
     dataset?: { trainSize: number };
     optimizer?: { batchSize: number };
@@ -97,118 +92,145 @@ export function detectorOptionsFromConfig(
   }
   return {
     ...DEFAULT_DETECTOR_OPTIONS,
-    warmupSteps: cfg.fisher.warmupSteps,
     lossThreshold: cfg.fisher.lossThreshold,
     peakUntilStep,
-    ...extra,
+    ...stripUndefined(extra ?? {}),
   };
 }
 
-export interface EarlyPeak {
+/** A level: the mean of consecutive measurements. */
+export interface Level {
+  /** Step of the middle measurement (the marker's step). */
   step: number;
-  /** Smoothed Tr(F) at the peak. */
+  /** Mean Tr(F) of the window. */
   value: number;
-  /** Raw Tr(F) measured at the peak step. */
+  /** Standard error of the mean (from the measurements' own; 0 when they carry none). */
+  stderr: number;
+  /** First and last step of the window. */
+  from: number;
+  to: number;
+}
+
+export interface EarlyPeak extends Level {
+  /** Raw Tr(F) measured at `step`. */
   raw: number;
-  /** False while the smoothed curve has not yet fallen far enough below it. */
+  /** Always true (kept for run folders of older versions, where a peak could be provisional). */
   confirmed: boolean;
 }
 
 export interface TrFi {
   /** Step of the (smoothed) loss crossing ≤ ε. */
   step: number;
-  /** Smoothed Tr(F) at that time. */
+  /** Level of the window ending at `fisherStep`. */
   value: number;
-  /** Step of the measurement the value comes from. */
+  /** Step of the latest measurement in that window. */
   fisherStep: number;
 }
 
-export interface Explosion {
-  step: number;
-  /** Smoothed Tr(F) / its post-warm-up minimum at firing. */
-  rise: number;
-  /** Smoothed Tr(F) at firing. */
+/** What the early peak was compared with. */
+export interface DetectorBase {
+  basis: 'reference' | 'initial';
   value: number;
+  stderr: number;
+  /** 'initial': the step of the first measurement; 'reference': null. */
+  step: number | null;
+  /** Who: "run X at lr 0.05" or "its Tr(F) at initialisation (step 0)". */
+  label: string;
+}
+
+export interface Explosion {
+  /** Step of the measurement that completed the deciding window. */
+  step: number;
+  /** Early peak / base at firing. */
+  rise: number;
+  /** Early peak at firing. */
+  value: number;
+  peakStep: number;
+  base: DetectorBase;
+}
+
+/** The detector's answer for the run so far (what `fisher-lens detect` prints). */
+export interface DetectorVerdict {
+  /** True: exploded; false: not (so far); null: undecidable (no usable base or too few measurements). */
+  explosion: boolean | null;
+  /** The early peak (so far) / base (null when undecidable); for an explosion larger than at firing. */
+  rise: number | null;
+  base: DetectorBase | null;
+  /** One line: why. */
+  reason: string;
 }
 
 export interface DetectorState {
   earlyPeak: EarlyPeak | null;
   trFi: TrFi | null;
   explosion: Explosion | null;
-  /** Largest raw Tr(F) of the whole run (warm-up included). */
+  /** First finite measurement (the fallback base). */
+  initial: { step: number; value: number; stderr: number } | null;
+  /** Largest raw Tr(F) of the whole run. */
   maxRaw: { step: number; value: number } | null;
-  /** Smoothed Tr(F) after the latest measurement (warm-up EMA during warm-up). */
+  /** Level of the latest full window. */
   smoothed: number | null;
-  /** Post-warm-up minimum of the smoothed curve. */
-  minSmoothed: { step: number; value: number } | null;
-  /** Estimated relative standard deviation of one raw measurement (null until two post-warm-up ones). */
-  noise: number | null;
   /** Smoothed training loss after the latest loss update. */
   smoothedLoss: number | null;
   /** Tr(F) measurements accepted (finite) and ignored (non-finite). */
   measurements: number;
   ignored: number;
+  /** The verdict so far. */
+  verdict: DetectorVerdict;
 }
 
-/** A change worth an event: the early peak was confirmed, Tr(F_i) was taken, or the explosion fired. */
+/** A change worth an event: the early peak rose, Tr(F_i) was taken, or the explosion fired. */
 export interface DetectorChange {
   kind: 'peak' | 'trFi' | 'explosion';
   step: number;
   value: number;
   rise?: number;
+  /** 'peak': the window; 'explosion': the peak's step. */
+  from?: number;
+  to?: number;
+  peakStep?: number;
+  base?: DetectorBase;
   message: string;
 }
 
 /** One input of a recorded stream, for {@link detectOffline}. */
-export type DetectorInput = { step: number; trF: number } | { step: number; loss: number };
-
-/** EMA weight of the noise estimate (span 20 measurements). */
-const NOISE_ALPHA = 2 / 21;
+export type DetectorInput =
+  { step: number; trF: number; stderr?: number | null } | { step: number; loss: number };
 
 export class ExplosionDetector {
   readonly options: Readonly<DetectorOptions>;
-  private readonly alpha: number;
   private readonly lossAlpha: number;
-  private ema: number | null = null;
-  private inWarmup = true;
-  private postCount = 0;
-  private settleCount: number;
-  private prevRaw: number | null = null;
-  private noiseVar: number | null = null;
-  private minBeforePeak = Infinity;
+  private readonly win: { step: number; trF: number; se: number }[] = [];
   private lossEma: number | null = null;
-  private lastFisherStep: number | null = null;
   private pendingTrFiStep: number | null = null;
-  private readonly s: DetectorState = {
+  private readonly s: Omit<DetectorState, 'verdict'> = {
     earlyPeak: null,
     trFi: null,
     explosion: null,
+    initial: null,
     maxRaw: null,
     smoothed: null,
-    minSmoothed: null,
-    noise: null,
     smoothedLoss: null,
     measurements: 0,
     ignored: 0,
   };
+  private current: Level | null = null;
 
   constructor(options: Partial<DetectorOptions> = {}) {
     const o = { ...DEFAULT_DETECTOR_OPTIONS, ...stripUndefined(options) };
-    const bad = (name: string, v: number, allowed: string) =>
-      new RangeError(`detector option ${name}: got ${v}; expected ${allowed}`);
-    if (!(o.warmupSteps >= 0)) throw bad('warmupSteps', o.warmupSteps, '≥ 0');
-    if (!(o.span >= 1)) throw bad('span', o.span, '≥ 1');
+    const bad = (name: string, v: unknown, allowed: string) =>
+      new RangeError(`detector option ${name}: got ${String(v)}; expected ${allowed}`);
+    if (!(Number.isInteger(o.window) && o.window >= 1))
+      throw bad('window', o.window, 'an integer ≥ 1');
     if (!(o.riseFactor > 1)) throw bad('riseFactor', o.riseFactor, '> 1');
-    if (!(o.peakDrop > 0 && o.peakDrop < 1)) throw bad('peakDrop', o.peakDrop, 'in (0, 1)');
-    if (!(o.peakMinRise >= 0)) throw bad('peakMinRise', o.peakMinRise, '≥ 0');
+    if (!(o.z >= 0)) throw bad('z', o.z, '≥ 0');
     if (!(o.lossThreshold > 0)) throw bad('lossThreshold', o.lossThreshold, '> 0');
     if (!(o.lossSpan >= 1)) throw bad('lossSpan', o.lossSpan, '≥ 1');
-    if (!(o.noiseSigmas >= 0)) throw bad('noiseSigmas', o.noiseSigmas, '≥ 0');
     if (!(o.peakUntilStep >= 0)) throw bad('peakUntilStep', o.peakUntilStep, '≥ 0');
-    this.options = Object.freeze(o);
-    this.alpha = 2 / (o.span + 1);
+    if (o.reference !== null && !(Number.isFinite(o.reference.peak) && o.reference.peak >= 0))
+      throw bad('reference.peak', o.reference.peak, 'a finite number ≥ 0');
+    this.options = Object.freeze({ ...o, reference: o.reference && { ...o.reference } });
     this.lossAlpha = 2 / (o.lossSpan + 1);
-    this.settleCount = Math.ceil(o.span / 2);
   }
 
   /** A snapshot of the current state (a copy; safe to keep). */
@@ -218,14 +240,74 @@ export class ExplosionDetector {
       ...s,
       earlyPeak: s.earlyPeak && { ...s.earlyPeak },
       trFi: s.trFi && { ...s.trFi },
-      explosion: s.explosion && { ...s.explosion },
+      explosion: s.explosion && { ...s.explosion, base: { ...s.explosion.base } },
+      initial: s.initial && { ...s.initial },
       maxRaw: s.maxRaw && { ...s.maxRaw },
-      minSmoothed: s.minSmoothed && { ...s.minSmoothed },
+      verdict: this.verdict(),
     };
   }
 
-  /** Feed one Tr(F) measurement; returns the changes it caused (usually none). */
-  addFisher(step: number, trF: number): DetectorChange[] {
+  /** The base the early peak is compared with, or why there is none. */
+  base(): DetectorBase | string {
+    const ref = this.options.reference;
+    if (ref) {
+      if (!(ref.peak > 0)) return `the reference ${ref.label} has no positive early peak`;
+      return {
+        basis: 'reference',
+        value: ref.peak,
+        stderr: ref.stderr ?? 0,
+        step: null,
+        label: `the early peak of ${ref.label}`,
+      };
+    }
+    const i = this.s.initial;
+    if (!i) return 'no Tr(F) measured yet';
+    const z = Math.max(this.options.z, 1);
+    if (!(i.value > 0) || i.value <= z * i.stderr || i.value < 1e-12)
+      return `Tr(F) at initialisation (step ${i.step}) is ${eventValue(i.value)}, not clearly above 0: no scale to compare with (a dead network?)`;
+    return {
+      basis: 'initial',
+      value: i.value,
+      stderr: i.stderr,
+      step: i.step,
+      label: `its Tr(F) at initialisation (step ${i.step})`,
+    };
+  }
+
+  /** The verdict so far. */
+  verdict(): DetectorVerdict {
+    const b = this.base();
+    const p = this.s.earlyPeak;
+    if (typeof b === 'string') return { explosion: null, rise: null, base: null, reason: b };
+    if (this.s.explosion && p) {
+      // The size of the explosion is the early peak's (final, or so far) against the same base; it fired earlier.
+      const e = this.s.explosion;
+      const rise = p.value / e.base.value;
+      return {
+        explosion: true,
+        rise,
+        base: e.base,
+        reason: `${explosionText({ rise, value: p.value, peakStep: p.step, base: e.base })} (fired at step ${e.step})`,
+      };
+    }
+    if (!p)
+      return {
+        explosion: null,
+        rise: null,
+        base: b,
+        reason: `fewer than ${this.options.window} Tr(F) measurements in the early phase`,
+      };
+    const rise = p.value / b.value;
+    return {
+      explosion: false,
+      rise,
+      base: b,
+      reason: `early peak ${eventValue(p.value)} is ${rise.toFixed(2)}× ${b.label} ${eventValue(b.value)} (explosion: ≥ ${this.options.riseFactor}× and ≥ ${this.options.z} standard errors above)`,
+    };
+  }
+
+  /** Feed one Tr(F) measurement (with its standard error when known); returns the changes it caused. */
+  addFisher(step: number, trF: number, stderr?: number | null): DetectorChange[] {
     if (!Number.isFinite(trF) || !Number.isFinite(step)) {
       this.s.ignored++;
       return [];
@@ -233,70 +315,39 @@ export class ExplosionDetector {
     const s = this.s;
     const o = this.options;
     const out: DetectorChange[] = [];
+    const se = typeof stderr === 'number' && Number.isFinite(stderr) && stderr > 0 ? stderr : 0;
     s.measurements++;
     if (!s.maxRaw || trF > s.maxRaw.value) s.maxRaw = { step, value: trF };
-    const postWarmup = step >= o.warmupSteps;
-    if (postWarmup && this.inWarmup) {
-      this.inWarmup = false;
-      this.ema = null; // restart: no warm-up residue
-    }
-    if (postWarmup && this.prevRaw !== null && this.ema !== null && this.ema > 0) {
-      // Successive differences: Var((x_t − x_{t−1}) / level) ≈ 2σ², nearly free of the trend.
-      const r2 = ((trF - this.prevRaw) / this.ema) ** 2 / 2;
-      this.noiseVar =
-        this.noiseVar === null ? r2 : this.noiseVar + NOISE_ALPHA * (r2 - this.noiseVar);
-      s.noise = Math.sqrt(this.noiseVar);
-    }
-    if (postWarmup) this.prevRaw = trF;
-    this.ema = this.ema === null ? trF : this.ema + this.alpha * (trF - this.ema);
-    const sm = this.ema;
-    s.smoothed = sm;
-    this.lastFisherStep = step;
+    if (!s.initial) s.initial = { step, value: trF, stderr: se };
+    this.win.push({ step, trF, se });
+    if (this.win.length > o.window) this.win.shift();
 
-    if (this.pendingTrFiStep !== null) {
-      s.trFi = { step: this.pendingTrFiStep, value: sm, fisherStep: step };
-      this.pendingTrFiStep = null;
-      out.push(this.trFiChange());
-    }
-    if (!postWarmup || ++this.postCount < this.settleCount) return out;
-
-    if (!s.minSmoothed || sm < s.minSmoothed.value) s.minSmoothed = { step, value: sm };
-    const min = s.minSmoothed.value;
-    // Relative standard deviation of the difference of two smoothed values (stationary EMA of white noise:
-    // Var = σ²·α/(2−α) each): the peak test compares two points of the smoothed curve.
-    const margin =
-      o.noiseSigmas * Math.sqrt(2 * (this.noiseVar ?? 0) * (this.alpha / (2 - this.alpha)));
-
-    const peak = s.earlyPeak;
-    if (step <= o.peakUntilStep && (!peak || sm > peak.value)) {
-      // New running maximum: it exceeds every earlier value, so the running minimum is the lowest value
-      // before it (or itself, for the first point).
-      this.minBeforePeak = min;
-      s.earlyPeak = { step, value: sm, raw: trF, confirmed: false };
-    } else if (peak && !peak.confirmed) {
-      const fell = sm <= (1 - Math.max(o.peakDrop, margin)) * peak.value;
-      const rose = peak.value >= (1 + Math.max(o.peakMinRise, margin)) * this.minBeforePeak;
-      if (fell && rose) {
-        peak.confirmed = true;
+    if (this.win.length === o.window) {
+      const n = o.window;
+      const mid = this.win[Math.floor((n - 1) / 2)];
+      const value = this.win.reduce((a, x) => a + x.trF, 0) / n;
+      const lvlSe = Math.sqrt(this.win.reduce((a, x) => a + x.se * x.se, 0)) / n;
+      this.current = { step: mid.step, value, stderr: lvlSe, from: this.win[0].step, to: step };
+      s.smoothed = value;
+      const peak = s.earlyPeak;
+      if (mid.step <= o.peakUntilStep && (!peak || value > peak.value)) {
+        s.earlyPeak = { ...this.current, raw: mid.trF, confirmed: true };
         out.push({
           kind: 'peak',
-          step: peak.step,
-          value: peak.value,
-          message: `Early Tr(F) peak ${eventValue(peak.value)} at step ${peak.step} (smoothed; raw ${eventValue(peak.raw)}), confirmed at step ${step}`,
+          step: mid.step,
+          value,
+          from: this.current.from,
+          to: step,
+          message: `Early Tr(F) peak so far ${eventValue(value)} at step ${mid.step} (mean of the ${n} measurements at steps ${this.current.from}–${step})`,
         });
+        const fired = this.testExplosion(step);
+        if (fired) out.push(fired);
       }
     }
-
-    if (!s.explosion && min > 0 && sm >= o.riseFactor * min) {
-      const rise = sm / min;
-      s.explosion = { step, rise, value: sm };
-      out.push({
-        kind: 'explosion',
-        step,
-        value: sm,
-        rise,
-        message: `Fisher explosion: smoothed Tr(F) ${eventValue(sm)} at step ${step} is ${rise.toFixed(1)}× its post-warm-up minimum ${eventValue(min)} (step ${s.minSmoothed.step})`,
-      });
+    if (this.pendingTrFiStep !== null) {
+      s.trFi = { step: this.pendingTrFiStep, value: this.trailingLevel(), fisherStep: step };
+      this.pendingTrFiStep = null;
+      out.push(this.trFiChange());
     }
     return out;
   }
@@ -310,19 +361,54 @@ export class ExplosionDetector {
     s.smoothedLoss = this.lossEma;
     if (s.trFi || this.pendingTrFiStep !== null || this.lossEma > this.options.lossThreshold)
       return [];
-    if (s.smoothed === null || this.lastFisherStep === null) {
+    if (this.win.length === 0) {
       this.pendingTrFiStep = step; // no measurement yet: take the next one
       return [];
     }
-    s.trFi = { step, value: s.smoothed, fisherStep: this.lastFisherStep };
+    s.trFi = { step, value: this.trailingLevel(), fisherStep: this.win[this.win.length - 1].step };
     return [this.trFiChange()];
   }
 
   /** Feed one input of a recorded stream. */
   add(input: DetectorInput): DetectorChange[] {
     return 'trF' in input
-      ? this.addFisher(input.step, input.trF)
+      ? this.addFisher(input.step, input.trF, input.stderr)
       : this.addLoss(input.step, input.loss);
+  }
+
+  /** Mean of the measurements in the window so far (fewer than `window` early in a run). */
+  private trailingLevel(): number {
+    return this.win.reduce((a, x) => a + x.trF, 0) / this.win.length;
+  }
+
+  private testExplosion(step: number): DetectorChange | null {
+    const s = this.s;
+    const p = s.earlyPeak;
+    if (s.explosion || !p) return null;
+    const b = this.base();
+    if (typeof b === 'string') return null;
+    const o = this.options;
+    const se = Math.sqrt(p.stderr ** 2 + b.stderr ** 2);
+    if (!(p.value >= o.riseFactor * b.value && p.value - b.value >= o.z * se)) return null;
+    const e: Explosion = {
+      step,
+      rise: p.value / b.value,
+      value: p.value,
+      peakStep: p.step,
+      base: b,
+    };
+    s.explosion = e;
+    return {
+      kind: 'explosion',
+      step,
+      value: p.value,
+      rise: e.rise,
+      peakStep: p.step,
+      from: p.from,
+      to: p.to,
+      base: b,
+      message: `Fisher explosion: ${explosionText(e)}`,
+    };
   }
 
   private trFiChange(): DetectorChange {
@@ -331,9 +417,53 @@ export class ExplosionDetector {
       kind: 'trFi',
       step: t.step,
       value: t.value,
-      message: `Training loss reached ε = ${this.options.lossThreshold} at step ${t.step}: Tr(F_i) = ${eventValue(t.value)} (smoothed, measured at step ${t.fisherStep})`,
+      message: `Training loss reached ε = ${this.options.lossThreshold} at step ${t.step}: Tr(F_i) = ${eventValue(t.value)} (mean of the measurements up to step ${t.fisherStep})`,
     };
   }
+}
+
+/** "early peak 118 at step 80 is 1.42× its Tr(F) at initialisation (step 0) 83.0". */
+export function explosionText(e: Pick<Explosion, 'rise' | 'value' | 'peakStep' | 'base'>): string {
+  return `early peak ${eventValue(e.value)} at step ${e.peakStep} is ${e.rise.toFixed(2)}× ${e.base.label} ${eventValue(e.base.value)}`;
+}
+
+/** Summary fields that come from the detector's state: the one early peak, Tr(F_i) and verdict of the run. */
+export function detectorSummary(
+  s: DetectorState,
+): Pick<
+  RunSummary,
+  | 'peakTrF'
+  | 'peakTrFRaw'
+  | 'peakStep'
+  | 'peakConfirmed'
+  | 'maxTrF'
+  | 'maxTrFStep'
+  | 'trFi'
+  | 'trFiStep'
+  | 'explosion'
+  | 'explosionStep'
+  | 'explosionRise'
+  | 'explosionBasis'
+  | 'explosionBase'
+  | 'explosionReason'
+> {
+  const v = s.verdict;
+  return {
+    peakTrF: s.earlyPeak?.value ?? null,
+    peakTrFRaw: s.earlyPeak?.raw ?? null,
+    peakStep: s.earlyPeak?.step ?? null,
+    peakConfirmed: s.earlyPeak !== null,
+    maxTrF: s.maxRaw?.value ?? null,
+    maxTrFStep: s.maxRaw?.step ?? null,
+    trFi: s.trFi?.value ?? null,
+    trFiStep: s.trFi?.step ?? null,
+    explosion: v.explosion,
+    explosionStep: s.explosion?.step ?? null,
+    explosionRise: v.rise,
+    explosionBasis: v.base?.basis ?? null,
+    explosionBase: v.base?.value ?? null,
+    explosionReason: v.reason,
+  };
 }
 
 /** A detector change as a `detector` event of `events.jsonl`. */
@@ -347,6 +477,14 @@ export function toDetectorEvent(change: DetectorChange, t: number = Date.now()):
     message: change.message,
   };
   if (change.rise !== undefined) e.rise = change.rise;
+  if (change.from !== undefined) e.from = change.from;
+  if (change.to !== undefined) e.to = change.to;
+  if (change.peakStep !== undefined) e.peakStep = change.peakStep;
+  if (change.base) {
+    e.basis = change.base.basis;
+    e.base = change.base.value;
+    e.baseLabel = change.base.label;
+  }
   return e;
 }
 
@@ -359,7 +497,7 @@ export function detectOffline(
   series:
     | readonly DetectorInput[]
     | {
-        fisher: readonly { step: number; trF: number }[];
+        fisher: readonly { step: number; trF: number; stderr?: number | null }[];
         loss: readonly { step: number; loss: number }[];
       },
   options: Partial<DetectorOptions> = {},
@@ -370,7 +508,7 @@ export function detectOffline(
     ? (series as readonly DetectorInput[])
     : mergeSeries(
         series as {
-          fisher: { step: number; trF: number }[];
+          fisher: { step: number; trF: number; stderr?: number | null }[];
           loss: { step: number; loss: number }[];
         },
       );
@@ -380,11 +518,11 @@ export function detectOffline(
 
 /** Merge separate Tr(F) and loss series by step; at equal steps the measurement comes first. Stable. */
 export function mergeSeries(s: {
-  fisher: readonly { step: number; trF: number }[];
+  fisher: readonly { step: number; trF: number; stderr?: number | null }[];
   loss: readonly { step: number; loss: number }[];
 }): DetectorInput[] {
   const f = [...s.fisher].map((x, i) => ({
-    x: { step: x.step, trF: x.trF } as DetectorInput,
+    x: { step: x.step, trF: x.trF, stderr: x.stderr ?? null } as DetectorInput,
     k: 0,
     i,
   }));

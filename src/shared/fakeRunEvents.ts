@@ -6,6 +6,12 @@
 import { Rng } from './rng';
 import os from 'node:os';
 import { resolveConfig, type RunConfig } from './config';
+import {
+  ExplosionDetector,
+  detectorOptionsFromConfig,
+  detectorSummary,
+  toDetectorEvent,
+} from './detector';
 import { EVENTS_SCHEMA_VERSION, type RunEvent, type RunState, type RunSummary } from './protocol';
 
 export interface FakeRunOptions {
@@ -31,12 +37,17 @@ export function fakeConfig(o: FakeRunOptions): RunConfig {
   return resolveConfig({
     name: o.runId.replace(/[^A-Za-z0-9._ +-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'fake',
     seed: o.seed ?? 0,
-    dataset: { name: 'synthetic', trainSize: 128 * (o.stepsPerEpoch ?? 78), testSize: 2000 },
+    dataset: {
+      name: 'synthetic',
+      trainSize: 128 * (o.stepsPerEpoch ?? 78),
+      testSize: 2000,
+      syntheticShape: [28, 28, 1], // the shape its header claims; SimpleCNN needs ≥ 12×12
+    },
     model: { arch: 'simplecnn' },
     optimizer: { lr: o.explosion === false ? 0.05 : 0.005, momentum: 0.9, batchSize: 128 },
     schedule: { steps: o.steps ?? 600 },
     labelNoise: { fraction: o.noise ? 0.25 : 0 },
-    fisher: { every: 10, probeSize: 128, lossThreshold: 1.0, warmupSteps: 20 },
+    fisher: { every: 10, probeSize: 128, lossThreshold: 1.0 },
     evalEvery: 50,
     backend: 'cpu',
   });
@@ -92,13 +103,8 @@ export function fakeRunEvents(o: FakeRunOptions): RunEvent[] {
     return base + transient;
   };
   const lossAt = (s: number) => 2.3 * Math.exp(-s / (explode ? 160 : 90)) + 0.08;
-  let ema: number | null = null;
-  let minAfterWarmup = Infinity;
-  let maxEma = -Infinity;
-  let maxStep = 0;
-  let fired = false;
-  let peakDone = false;
-  let trFiDone = false;
+  // The detector events come from the one detector, fed as the recorder feeds it.
+  const det = new ExplosionDetector(detectorOptionsFromConfig(fakeConfig(o)));
   for (let s = 1; s <= steps; s++) {
     const loss = Math.max(0.01, lossAt(s) * (1 + 0.12 * gauss()));
     if (s % 2 === 0 || s === 1 || s === steps) {
@@ -113,6 +119,7 @@ export function fakeRunEvents(o: FakeRunOptions): RunEvent[] {
         gradNorm: 1 + gauss() * 0.1,
         examplesPerSec: 2500 + 100 * gauss(),
       });
+      for (const c of det.addLoss(s, loss)) ev.push(toDetectorEvent(c, at(s)));
     }
     if (s % 10 === 0 || s === 1) {
       const trF = trueTrF(s) * (1 + 0.08 * gauss());
@@ -127,49 +134,7 @@ export function fakeRunEvents(o: FakeRunOptions): RunEvent[] {
         trFB: trF * 0.08,
         ms: 30,
       });
-      ema = ema === null ? trF : 0.7 * ema + 0.3 * trF;
-      if (s > 20) {
-        minAfterWarmup = Math.min(minAfterWarmup, ema);
-        if (ema > maxEma) {
-          maxEma = ema;
-          maxStep = s;
-        }
-        if (!fired && ema > 2 * minAfterWarmup) {
-          fired = true;
-          const rise = ema / minAfterWarmup;
-          ev.push({
-            type: 'detector',
-            t: at(s),
-            step: s,
-            kind: 'explosion',
-            value: ema,
-            rise,
-            message: `Tr(F) rose ${rise.toFixed(1)}× since its post-warm-up minimum`,
-          });
-        }
-        if (!peakDone && ema < 0.85 * maxEma) {
-          peakDone = true;
-          ev.push({
-            type: 'detector',
-            t: at(s),
-            step: maxStep,
-            kind: 'peak',
-            value: maxEma,
-            message: `early peak of Tr(F) ${maxEma.toFixed(2)} at step ${maxStep}`,
-          });
-        }
-      }
-      if (!trFiDone && lossAt(s) < 1.0) {
-        trFiDone = true;
-        ev.push({
-          type: 'detector',
-          t: at(s),
-          step: s,
-          kind: 'trFi',
-          value: trF,
-          message: `Tr(F_i) ${trF.toFixed(2)} at loss < 1`,
-        });
-      }
+      for (const c of det.addFisher(s, trF, trF * 0.07)) ev.push(toDetectorEvent(c, at(s)));
     }
     if (s % 50 === 0 || s === steps) {
       const acc = Math.min(0.995, 1 - lossAt(s) / 2.5);
@@ -201,8 +166,11 @@ export function fakeRunEvents(o: FakeRunOptions): RunEvent[] {
 export function fakeSummary(o: FakeRunOptions, events: readonly RunEvent[]): RunSummary {
   const f = events.filter((e) => e.type === 'fisher');
   const evals = events.filter((e) => e.type === 'eval');
-  const peak = events.find((e) => e.type === 'detector' && e.kind === 'peak');
-  const fi = events.find((e) => e.type === 'detector' && e.kind === 'trFi');
+  const det = new ExplosionDetector(detectorOptionsFromConfig(fakeConfig(o)));
+  for (const e of events) {
+    if (e.type === 'fisher') det.addFisher(e.step, e.trF, e.trFStderr);
+    else if (e.type === 'step' && typeof e.loss === 'number') det.addLoss(e.step, e.loss);
+  }
   const last = evals[evals.length - 1];
   const steps = o.steps ?? 600;
   return {
@@ -212,15 +180,7 @@ export function fakeSummary(o: FakeRunOptions, events: readonly RunEvent[]): Run
     epochs: steps / (o.stepsPerEpoch ?? 78),
     wallSeconds: (steps * (o.msPerStep ?? 50)) / 1000,
     backend: 'fake',
-    peakTrF: peak?.type === 'detector' ? peak.value : null,
-    peakTrFRaw:
-      peak?.type === 'detector' ? (f.find((x) => x.step === peak.step)?.trF ?? null) : null,
-    peakStep: peak?.type === 'detector' ? peak.step : null,
-    maxTrF: f.length ? Math.max(...f.map((x) => x.trF)) : null,
-    maxTrFStep: f.length ? f.reduce((b, x) => (x.trF > b.trF ? x : b)).step : null,
-    peakConfirmed: !!peak,
-    trFi: fi?.type === 'detector' ? fi.value : null,
-    trFiStep: fi?.type === 'detector' ? fi.step : null,
+    ...detectorSummary(det.state),
     lossThreshold: 1.0,
     finalTrF: f.length ? f[f.length - 1].trF : null,
     finalTrainLoss: last?.trainLoss ?? null,

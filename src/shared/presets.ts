@@ -9,6 +9,7 @@
  */
 import { resolveConfig, type RunConfig } from './config';
 import { deepMerge } from './configDiff';
+import { rerunFisherPenaltyBlocker, type RerunConfigFields } from './rerun';
 
 /** A partial run config (anything `resolveConfig` completes). */
 export type PartialConfig = Record<string, unknown>;
@@ -111,4 +112,19 @@ export function withFisherPenalty(config: RunConfig, fallbackName = 'run'): RunC
     { ...structuredClone(config), name, penalty: { ...FISHER_PENALTY } },
     'rerun with Fisher penalty',
   );
+}
+
+/**
+ * Why "Rerun with Fisher Penalty" does not apply to a run with this config (null: it applies and yields a runnable
+ * config): {@link rerunFisherPenaltyBlocker}, then the new config must pass the validator.
+ */
+export function fisherPenaltyRerunProblem(config: RunConfig): string | null {
+  const blocker = rerunFisherPenaltyBlocker(config as unknown as RerunConfigFields);
+  if (blocker) return blocker;
+  try {
+    withFisherPenalty(config);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return null;
 }

@@ -223,11 +223,24 @@ export const DetectorEventSchema = Obj(
     ...EventTime,
     step: Count(),
     kind: DetectorKindSchema,
-    value: Num('The value concerned (peak value, Tr(F_i), or the smoothed Tr(F) at firing).'),
-    rise: Opt(Metric("For 'explosion': smoothed Tr(F) / its post-warm-up minimum.")),
+    value: Num(
+      'The value concerned: the early peak (mean of consecutive measurements), Tr(F_i), or the early peak at firing.',
+    ),
+    rise: Opt(Metric("For 'explosion': the early peak / the base it was compared with.")),
+    from: Opt(Count("For 'peak' and 'explosion': first step of the peak's window.")),
+    to: Opt(Count("For 'peak' and 'explosion': last step of the peak's window.")),
+    peakStep: Opt(Count("For 'explosion': the early peak's step.")),
+    basis: Opt(
+      Literals(
+        ['reference', 'initial'] as const,
+        "For 'explosion': compared with a reference run's early peak, or with the run's own Tr(F) at initialisation.",
+      ),
+    ),
+    base: Opt(Num("For 'explosion': the value compared with.")),
+    baseLabel: Opt(Str(500, "For 'explosion': what the base is, in words.")),
     message: Str(10_000),
   },
-  "The explosion detector's state changed (peak confirmed, Tr(F_i) taken, explosion fired).",
+  "The explosion detector's state changed (the early peak rose, Tr(F_i) taken, explosion fired).",
 );
 
 export const StatusEventSchema = Obj(
@@ -324,8 +337,10 @@ export const RunSummarySchema = Obj(
     epochs: Num(),
     wallSeconds: Num(),
     backend: Str(100),
-    peakTrF: Metric('Early peak of the smoothed Tr(F) (after warm-up).'),
-    peakTrFRaw: Metric('Raw Tr(F) at the early peak.'),
+    peakTrF: Metric(
+      'Early peak of Tr(F): the highest mean of 3 consecutive measurements from step 0 to the first LR drop.',
+    ),
+    peakTrFRaw: Metric("Raw Tr(F) measured at the early peak's step."),
     peakStep: Type.Union([Count(), Type.Null()], { description: 'Step of the early peak.' }),
     peakConfirmed: Type.Boolean({
       description:
@@ -335,6 +350,25 @@ export const RunSummarySchema = Obj(
     maxTrFStep: Type.Union([Count(), Type.Null()], {
       description: 'Step of the largest raw Tr(F).',
     }),
+    explosion: Opt(
+      Type.Union([Type.Boolean(), Type.Null()], {
+        description:
+          "The detector's verdict: true exploded, false not, null undecidable (no usable base, e.g. a dead network). Absent in older runs.",
+      }),
+    ),
+    explosionStep: Opt(
+      Type.Union([Count(), Type.Null()], { description: 'Step the explosion fired.' }),
+    ),
+    explosionRise: Opt(Metric("Early peak / base (the verdict's ratio).")),
+    explosionBasis: Opt(
+      Type.Union([Literals(['reference', 'initial'] as const), Type.Null()], {
+        description: 'What the early peak was compared with.',
+      }),
+    ),
+    explosionBase: Opt(Metric('The value the early peak was compared with.')),
+    explosionReason: Opt(
+      Type.Union([Str(2_000), Type.Null()], { description: 'The verdict in words.' }),
+    ),
     trFi: Metric('Tr(F) when the training loss first crossed `lossThreshold`.'),
     trFiStep: Type.Union([Count(), Type.Null()], { description: 'Step of that crossing.' }),
     lossThreshold: Num(),

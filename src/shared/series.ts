@@ -51,6 +51,12 @@ export interface Marker {
   value: number;
   rise: number | null;
   message: string;
+  /** 'peak' (and 'explosion'): the window of measurements whose mean is the early peak. */
+  from?: number | null;
+  to?: number | null;
+  /** 'explosion': what the early peak was compared with ("its Tr(F) at initialisation (step 0)"). */
+  baseLabel?: string | null;
+  base?: number | null;
 }
 
 /** Everything the views draw for one run. */
@@ -136,12 +142,18 @@ export function appendEvents(s: RunSeries, events: readonly RunEvent[]): number 
         appendRow(s.evals, e);
         break;
       case 'detector':
+        // The early peak so far: each 'peak' event replaces the previous one (one peak, one marker).
+        if (e.kind === 'peak') s.markers = s.markers.filter((m) => m.kind !== 'peak');
         s.markers.push({
           kind: e.kind,
           step: e.step,
           value: e.value,
           rise: val(e.rise),
           message: e.message,
+          from: typeof e.from === 'number' ? e.from : null,
+          to: typeof e.to === 'number' ? e.to : null,
+          baseLabel: typeof e.baseLabel === 'string' ? e.baseLabel : null,
+          base: typeof e.base === 'number' ? val(e.base) : null,
         });
         break;
       case 'status':

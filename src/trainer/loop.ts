@@ -11,6 +11,7 @@
  * check and the writer's heartbeat timer get to run.
  */
 import { totalSteps, type RunConfig } from '../shared/config';
+import type { DetectorReference } from '../shared/detector';
 import type { RunState, RunSummary } from '../shared/protocol';
 import { RunRecorder, type EventSink } from '../runs/recorder';
 import { RunWriteError, type RunWriterOptions } from '../runs/writer';
@@ -34,6 +35,8 @@ export interface LoopOptions {
   afterStep?: (step: number) => void;
   /** Options of the run writer (tests: heartbeat, throttling). */
   writerOptions?: RunWriterOptions;
+  /** The run the explosion detector compares this one with (`train --reference`); default: its own start. */
+  detectorReference?: DetectorReference | null;
 }
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -136,6 +139,7 @@ export async function runLoop(
     ...opts.writerOptions,
     sinks: opts.sinks,
     startedAt: started,
+    detectorReference: opts.detectorReference ?? null,
   });
   for (const n of notes) rec.recordSafe(n);
 

@@ -1,227 +1,251 @@
+/**
+ * The explosion detector on event sequences: one case per report in issue "the explosion signal tells the truth"
+ * (warning on the η* preset after a collapse, silence on η* ÷ 10 whose rise happens in the first 40 steps, a dead
+ * network, several peaks for one run), plus its definitions (early peak, Tr(F_i), reference, significance).
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  DEFAULT_DETECTOR_OPTIONS,
   ExplosionDetector,
   detectOffline,
+  detectorOptionsFromConfig,
+  detectorSummary,
   mergeSeries,
   toDetectorEvent,
-  detectorOptionsFromConfig,
   type DetectorInput,
 } from '../../src/shared/detector';
 import { Rng } from '../../src/shared/rng';
 import { resolveConfig, totalSteps } from '../../src/shared/config';
+import { EVENT_SCHEMAS } from '../../src/shared/protocol';
+import { Value } from '@sinclair/typebox/value';
 
-/** Measurements every 10 steps, losses every step, from a curve function with seeded 5 % noise. */
+/** Measurements every `every` steps (stderr `se`·value, seeded noise of that size), losses every step. */
 function stream(
   trF: (s: number) => number,
   loss: (s: number) => number,
-  steps = 3000,
-  noise = 0.05,
-  seed = 1,
+  o: { steps?: number; every?: number; noise?: number; seed?: number } = {},
 ): DetectorInput[] {
+  const { steps = 300, every = 5, noise = 0.05, seed = 1 } = o;
   const rng = new Rng(seed, 'curve');
   const out: DetectorInput[] = [];
   for (let s = 0; s <= steps; s++) {
-    if (s % 10 === 0) out.push({ step: s, trF: trF(s) * (1 + noise * rng.normal()) });
-    out.push({ step: s, loss: loss(s) });
+    if (s % every === 0) {
+      const v = trF(s) * (1 + noise * rng.normal());
+      out.push({ step: s, trF: v, stderr: noise * Math.abs(trF(s)) });
+    }
+    if (s > 0) out.push({ step: s, loss: loss(s) });
   }
   return out;
 }
+const loss = (s: number) => 2.3 * Math.exp(-s / 60) + 0.05;
 
-const spike = (s: number) => (s === 10 ? 80 : 0); // warm-up transient, larger than anything later
-const slowLoss = (s: number) => 2.3 * Math.exp(-s / 300) + 0.1;
-
-/** Small-LR-like curve: baseline 10, climbs to 60 between steps 100 and 1000, decays to 25 by step 2000. */
-function explosionCurve(s: number): number {
-  if (s < 20) return spike(s) || 12;
-  if (s <= 100) return 10;
-  if (s <= 1000) return 10 + (50 * (s - 100)) / 900;
-  if (s <= 2000) return 60 - (35 * (s - 1000)) / 1000;
-  return 25;
-}
-
-test('explosion with early peak: fires on the climb, peak near the top, warm-up spike ignored', () => {
-  const { state, changes } = detectOffline(stream(explosionCurve, slowLoss), { warmupSteps: 20 });
-  assert.ok(state.explosion, 'explosion fired');
-  // 3× the ~10 baseline is reached by the raw curve at step ~433; the EMA lags by ~3.5 measurements.
+test('η* ÷ 10: a rise inside the first 40 steps (120 → 1540) is the explosion: no warm-up hides it', () => {
+  const curve = (s: number) => (s <= 40 ? 120 * Math.pow(1540 / 120, s / 40) : 1540 - s);
+  const { state, changes } = detectOffline(stream(curve, loss, { steps: 200 }));
+  assert.ok(state.explosion, 'fired');
   assert.ok(
-    state.explosion.step >= 430 && state.explosion.step <= 560,
-    `explosion step ${state.explosion.step}`,
+    state.explosion.step <= 40,
+    `fired at step ${state.explosion.step}, inside the old warm-up`,
   );
-  assert.ok(
-    state.explosion.rise >= 3 && state.explosion.rise < 3.6,
-    `rise ${state.explosion.rise}`,
+  assert.equal(state.explosion.base.basis, 'initial');
+  assert.ok(Math.abs(state.explosion.base.value - 120) < 20, `base ${state.explosion.base.value}`);
+  assert.equal(changes.filter((c) => c.kind === 'explosion').length, 1, 'once');
+  assert.match(
+    changes.find((c) => c.kind === 'explosion')!.message,
+    /^Fisher explosion: early peak .* at step \d+ is \d+\.\d\d× its Tr\(F\) at initialisation \(step 0\) /,
   );
-  assert.equal(changes.filter((c) => c.kind === 'explosion').length, 1, 'fired once');
-
-  const p = state.earlyPeak!;
-  assert.ok(p.confirmed, 'peak confirmed once the curve fell 20 % below it');
-  assert.ok(p.step >= 960 && p.step <= 1120, `peak step ${p.step}`);
-  assert.ok(p.value > 50 && p.value < 66, `peak value ${p.value}`);
-  assert.ok(
-    Math.abs(p.raw - explosionCurve(p.step)) < 0.25 * explosionCurve(p.step),
-    'raw is the measurement at the peak step',
-  );
-  const pc = changes.find((c) => c.kind === 'peak')!;
-  assert.equal(pc.step, p.step);
-  // The transient at step 10 is the raw maximum of the run but not the early peak.
-  assert.equal(state.maxRaw!.step, 10);
-  assert.ok(state.maxRaw!.value > 70);
+  assert.equal(state.verdict.explosion, true);
+  assert.ok(state.earlyPeak!.value > 1300, `peak ${state.earlyPeak!.value}`);
 });
 
-test('transient spike in warm-up then a flat curve: never fires, no confirmed peak', () => {
-  const flatAfterSpike = (s: number) => spike(s) || 20;
-  const { state, changes } = detectOffline(stream(flatAfterSpike, slowLoss), { warmupSteps: 20 });
+test('η*: Tr(F) collapses from its start to ~1, then rises 3.8× off that minimum: no warning', () => {
+  // The η* preset's report: "rose 3.8× since step 80 (now at step 100)", and after the loss reached ~0.
+  const curve = (s: number) =>
+    s < 10
+      ? 2000
+      : s < 80
+        ? Math.max(1, 2000 * Math.exp(-(s - 10) / 8))
+        : 1 + (2.8 * (s - 80)) / 20;
+  const { state } = detectOffline(stream(curve, loss, { steps: 180, every: 5 }));
   assert.equal(state.explosion, null);
-  assert.equal(state.earlyPeak!.confirmed, false);
-  assert.ok(state.earlyPeak!.value < 26, 'provisional peak is from the flat part, not the spike');
-  assert.equal(changes.filter((c) => c.kind !== 'trFi').length, 0);
-  // Without a warm-up the spike would count.
-  const noWarm = detectOffline(stream(flatAfterSpike, slowLoss), { warmupSteps: 0, span: 1 });
-  assert.ok(noWarm.state.earlyPeak!.value > 30, 'sanity: the spike is visible without warm-up');
-});
-
-test('flat noisy curve never fires; a curve decaying from its first value has no confirmed peak', () => {
-  for (let seed = 0; seed < 10; seed++) {
-    const { state } = detectOffline(stream(() => 15, slowLoss, 3000, 0.15, seed));
-    assert.equal(state.explosion, null, `seed ${seed}`);
-    assert.equal(state.earlyPeak!.confirmed, false, `seed ${seed}`);
-  }
-  const decaying = detectOffline(stream((s) => 40 * Math.exp(-s / 500) + 5, slowLoss, 3000, 0));
-  assert.equal(decaying.state.earlyPeak!.confirmed, false);
-  // Warm-up ends at 20; the average settles over ceil(8/2) = 4 measurements (20…50).
-  assert.equal(
-    decaying.state.earlyPeak!.step,
-    50,
-    'provisional peak stays at the first settled point',
+  assert.equal(state.verdict.explosion, false);
+  assert.ok(state.verdict.rise! <= 1.05, `rise ${state.verdict.rise}`);
+  assert.ok(
+    state.earlyPeak!.step <= 10,
+    `the early peak is at the start (step ${state.earlyPeak!.step})`,
   );
-  assert.equal(decaying.state.explosion, null);
 });
 
-test('Tr(F_i) is the smoothed Tr(F) at the latest measurement when the loss first crosses ε', () => {
-  const f = (s: number) => 5 + s / 10; // noiseless, increasing
-  const loss = (s: number) => (s === 55 ? 0.5 : 2 - s / 100); // raw loss dips at 55, crosses for good at 101
-  const inputs = stream(f, loss, 300, 0);
-  // Raw loss (lossSpan 1): first crossing at step 55; latest measurement at 50.
-  const raw = detectOffline(inputs, { lossSpan: 1, lossThreshold: 1, warmupSteps: 20, span: 5 });
-  assert.ok(raw.state.noise! < 0.05, 'only the slope shows up as noise in a noiseless line');
-  // Independent EMA: restarted at step 20, α = 1/3, over measurements 20, 30, 40, 50.
-  let ema = f(20);
-  for (const s of [30, 40, 50]) ema += (f(s) - ema) / 3;
-  assert.equal(raw.state.trFi!.step, 55);
-  assert.equal(raw.state.trFi!.fisherStep, 50);
-  assert.ok(Math.abs(raw.state.trFi!.value - ema) < 1e-12, `${raw.state.trFi!.value} vs ${ema}`);
-  // A smoothed loss ignores the one-step dip and crosses later.
-  const sm = detectOffline(inputs, { lossSpan: 10, lossThreshold: 1 });
-  assert.ok(sm.state.trFi!.step > 100, `smoothed crossing at ${sm.state.trFi!.step}`);
-  assert.equal(sm.changes.filter((c) => c.kind === 'trFi').length, 1, 'taken once');
-  // A crossing before any measurement takes the next measurement.
-  const d = new ExplosionDetector({ lossSpan: 1, lossThreshold: 1 });
-  assert.deepEqual(d.addLoss(3, 0.5), []);
-  const ch = d.addFisher(10, 42);
-  assert.equal(ch.length, 1);
-  assert.deepEqual(d.state.trFi, { step: 3, value: 42, fisherStep: 10 });
+test('a dead network (Tr(F) 0 at the start, then 1e-7): undecided, never an absurd ratio', () => {
+  const inputs: DetectorInput[] = [];
+  for (let s = 0; s <= 100; s += 10) inputs.push({ step: s, trF: s === 0 ? 0 : 1.6, stderr: 0 });
+  for (let s = 1; s <= 100; s++) inputs.push({ step: s, loss: 2.302585 });
+  const { state, changes } = detectOffline(
+    mergeSeries({
+      fisher: inputs.filter((x): x is { step: number; trF: number } => 'trF' in x),
+      loss: [],
+    }),
+  );
+  assert.equal(state.explosion, null);
+  assert.equal(state.verdict.explosion, null);
+  assert.equal(state.verdict.rise, null);
+  assert.match(state.verdict.reason, /initialisation .* not clearly above 0.*dead network/);
+  assert.equal(changes.filter((c) => c.kind === 'explosion').length, 0);
+  // Noise around zero (|Tr(F)| within 2 s.e.) is no scale either.
+  const noisy = detectOffline([
+    { step: 0, trF: 1e-9, stderr: 1e-9 },
+    { step: 10, trF: 5, stderr: 1 },
+    { step: 20, trF: 6, stderr: 1 },
+  ]).state;
+  assert.equal(noisy.verdict.explosion, null);
+  const summary = detectorSummary(noisy);
+  assert.equal(summary.explosion, null);
+  assert.equal(summary.explosionRise, null);
 });
 
-test('offline equals online, and separate series merge with the measurement first', () => {
-  for (let seed = 0; seed < 5; seed++) {
-    const rng = new Rng(seed, 'random-walk');
-    let v = 10;
-    const inputs = stream(
-      () => {
-        v = Math.max(1, v * (1 + 0.2 * rng.normal()));
-        return v;
-      },
-      (s) => 2.5 - s / 1000 + 0.3 * Math.sin(s),
-      2000,
-      0,
-      seed,
-    );
-    const det = new ExplosionDetector({ riseFactor: 2 });
-    const online = inputs.flatMap((x) => det.add(x));
-    const offline = detectOffline(inputs, { riseFactor: 2 });
-    assert.deepEqual(offline.state, det.state);
-    assert.deepEqual(offline.changes, online);
-    const fisher = inputs.filter((x): x is { step: number; trF: number } => 'trF' in x);
-    const loss = inputs.filter((x): x is { step: number; loss: number } => 'loss' in x);
-    assert.deepEqual(
-      mergeSeries({ fisher, loss }),
-      inputs,
-      'stream() emits measurement before loss at equal steps',
-    );
-    assert.deepEqual(detectOffline({ fisher, loss }, { riseFactor: 2 }).state, det.state);
-  }
-});
-
-test('non-finite values are ignored; options are validated; events and config options', () => {
-  const d = new ExplosionDetector({ warmupSteps: 0 });
-  d.addFisher(0, 10);
-  d.addFisher(10, NaN);
-  d.addFisher(20, Infinity);
-  d.addLoss(20, NaN);
-  assert.equal(d.state.measurements, 1);
-  assert.equal(d.state.ignored, 2);
-  assert.equal(d.state.smoothed, 10);
-  assert.equal(d.state.smoothedLoss, null);
-  assert.throws(() => new ExplosionDetector({ riseFactor: 1 }), /riseFactor: got 1; expected > 1/);
-  assert.throws(() => new ExplosionDetector({ peakDrop: 1.5 }), /peakDrop: got 1.5/);
-  const e = toDetectorEvent({ kind: 'explosion', step: 7, value: 3, rise: 3.1, message: 'm' }, 123);
-  assert.deepEqual(e, {
-    type: 'detector',
-    t: 123,
-    step: 7,
-    kind: 'explosion',
-    value: 3,
-    rise: 3.1,
-    message: 'm',
+test('a reference run: the verdict compares early peaks and names the reference', () => {
+  const rising = (s: number) => 100 + 4 * Math.min(s, 60);
+  const ref = {
+    peak: 150,
+    stderr: 3,
+    label: 'run large-lr-s0 at lr 0.05',
+    runId: 'large-lr-s0',
+    lr: 0.05,
+  };
+  const { state, changes } = detectOffline(stream(rising, loss, { steps: 120 }), {
+    reference: ref,
   });
-  const cfg = resolveConfig({ fisher: { warmupSteps: 50, lossThreshold: 1.2 } });
+  assert.ok(state.explosion);
+  assert.equal(state.explosion.base.basis, 'reference');
+  assert.ok(state.explosion.rise >= 1.3);
+  const ev = changes.find((c) => c.kind === 'explosion')!;
+  assert.match(ev.message, /× the early peak of run large-lr-s0 at lr 0\.05 150\.0/);
+  const e = toDetectorEvent(ev, 1);
+  assert.equal(e.basis, 'reference');
+  assert.equal(e.base, 150);
+  assert.ok(Value.Check(EVENT_SCHEMAS.detector, e), 'a valid detector event');
+
+  // The paper's CIFAR regime: the run doubles its own start, but its peak is only 1.1× the reference's: no explosion.
+  const mild = detectOffline(
+    stream((s) => 100 + 2 * Math.min(s, 50), loss, { steps: 120 }),
+    {
+      reference: { peak: 185, stderr: 2, label: 'run eta-star' },
+    },
+  ).state;
+  assert.equal(mild.explosion, null);
+  assert.ok(mild.verdict.rise! > 1 && mild.verdict.rise! < 1.3, `rise ${mild.verdict.rise}`);
+  // Without the reference the same run rises 2× over its start: the fallback fires (and says so).
+  const own = detectOffline(stream((s) => 100 + 2 * Math.min(s, 50), loss, { steps: 120 })).state;
+  assert.equal(own.explosion?.base.basis, 'initial');
+});
+
+test('flat curves with realistic single-probe noise never fire (seeds × noise levels)', () => {
+  let fired = 0;
+  for (const noise of [0.05, 0.1, 0.2])
+    for (let seed = 1; seed <= 40; seed++) {
+      const { state } = detectOffline(stream(() => 80, loss, { steps: 300, noise, seed }));
+      if (state.explosion) fired++;
+    }
+  assert.equal(fired, 0, `${fired} of 120 flat runs fired`);
+});
+
+test('a rise of 1.35× buried in noise is not significant; the same rise measured precisely is', () => {
+  const step = (s: number) => (s < 50 ? 100 : 135);
+  const noisy = detectOffline(
+    [0, 10, 20, 30, 40, 50, 60, 70].map((s) => ({ step: s, trF: step(s), stderr: 25 })),
+  ).state;
+  assert.equal(noisy.explosion, null);
+  assert.equal(noisy.verdict.explosion, false);
+  const precise = detectOffline(
+    [0, 10, 20, 30, 40, 50, 60, 70].map((s) => ({ step: s, trF: step(s), stderr: 2 })),
+  ).state;
+  assert.ok(precise.explosion);
+});
+
+test('one early peak: the mean of 3 measurements, each rise a `peak` change, the last one equals the summary', () => {
+  const xs = [10, 12, 11, 30, 33, 36, 20, 18, 50, 9, 8];
+  const inputs = xs.map((v, i) => ({ step: i * 10, trF: v, stderr: 0.5 }));
+  const { state, changes } = detectOffline(inputs);
+  const peaks = changes.filter((c) => c.kind === 'peak');
+  const last = peaks[peaks.length - 1];
+  // Windows: [30,33,36] = 33 (steps 30–50) beats [36,20,18]; [20,18,50] = 29.3; the lone 50 does not make a peak.
+  assert.equal(state.earlyPeak!.value, 33);
+  assert.equal(state.earlyPeak!.step, 40);
+  assert.deepEqual([state.earlyPeak!.from, state.earlyPeak!.to], [30, 50]);
+  assert.equal(state.earlyPeak!.raw, 33);
+  assert.equal(last.value, state.earlyPeak!.value);
+  assert.equal(last.step, state.earlyPeak!.step);
+  assert.deepEqual([last.from, last.to], [30, 50]);
+  const s = detectorSummary(state);
+  assert.equal(s.peakTrF, 33);
+  assert.equal(s.peakStep, 40);
+  assert.equal(s.peakConfirmed, true);
+  assert.equal(s.maxTrF, 50);
+  // Strictly increasing peak changes.
+  for (let i = 1; i < peaks.length; i++) assert.ok(peaks[i].value > peaks[i - 1].value);
+});
+
+test('the early phase ends at the first LR drop: a later rise does not move the peak', () => {
+  const xs = [10, 10, 10, 20, 20, 20, 10, 10, 10, 90, 90, 90];
+  const inputs = xs.map((v, i) => ({ step: i * 10, trF: v }));
+  const { state } = detectOffline(inputs, { peakUntilStep: 70 });
+  assert.equal(state.earlyPeak!.value, 20);
+  const cfg = resolveConfig({
+    dataset: { name: 'mnist', trainSize: 1280 },
+    optimizer: { batchSize: 128 },
+    schedule: { epochs: 10, lrSchedule: 'step', milestones: [0.5, 0.75] },
+    fisher: { lossThreshold: 0.7, warmupSteps: 50 },
+  });
   const o = detectorOptionsFromConfig(cfg);
-  assert.equal(o.warmupSteps, 50);
-  assert.equal(o.lossThreshold, 1.2);
-  assert.equal(o.span, 8);
-  assert.equal(o.peakUntilStep, Infinity);
-  // A step schedule ends the early phase at the first milestone.
-  const stepCfg = resolveConfig({
-    schedule: { steps: 2000, lrSchedule: 'step', milestones: [0.5, 0.75] },
-  });
-  assert.equal(detectorOptionsFromConfig(stepCfg).peakUntilStep, 1000);
-  const epochCfg = resolveConfig({
-    dataset: { trainSize: 1000 },
-    optimizer: { batchSize: 100 },
-    schedule: { epochs: 30, lrSchedule: 'step', milestones: [0.25] },
-  });
-  assert.equal(
-    detectorOptionsFromConfig(epochCfg).peakUntilStep,
-    Math.round(0.25 * totalSteps(epochCfg)),
-  );
+  assert.equal(o.peakUntilStep, Math.round(0.5 * totalSteps(cfg)));
+  assert.equal(o.lossThreshold, 0.7);
+  assert.ok(!('warmupSteps' in o), 'no warm-up option');
+  assert.equal(detectorOptionsFromConfig(resolveConfig({})).peakUntilStep, Infinity);
 });
 
-test('a later, higher maximum replaces the peak, but not after peakUntilStep', () => {
-  // Two bumps: 10 → 40 → 10 around step 500, then 10 → 80 around step 2000.
-  const twoBumps = (s: number) =>
-    10 + 30 * Math.exp(-(((s - 500) / 120) ** 2)) + 70 * Math.exp(-(((s - 2000) / 150) ** 2));
-  const all = detectOffline(stream(twoBumps, slowLoss, 3000, 0.02));
-  const peaks = all.changes.filter((c) => c.kind === 'peak');
-  assert.equal(peaks.length, 2, 'each maximum confirmed once');
-  assert.ok(
-    Math.abs(peaks[0].step - 520) < 80 && Math.abs(peaks[1].step - 2020) < 80,
-    JSON.stringify(peaks.map((p) => p.step)),
-  );
-  assert.equal(all.state.earlyPeak!.step, peaks[1].step);
-  const early = detectOffline(stream(twoBumps, slowLoss, 3000, 0.02), { peakUntilStep: 1500 });
-  assert.equal(early.changes.filter((c) => c.kind === 'peak').length, 1);
-  assert.ok(Math.abs(early.state.earlyPeak!.step - 520) < 80);
-  assert.ok(
-    early.state.maxRaw!.value > 70 && Math.abs(early.state.maxRaw!.step - 2000) < 100,
-    'maxRaw still sees the late rise',
-  );
+test('Tr(F_i): the mean of the latest measurements when the smoothed loss first reaches ε', () => {
+  const det = new ExplosionDetector({ lossThreshold: 1, lossSpan: 1 });
+  det.addFisher(0, 10);
+  det.addFisher(10, 20);
+  det.addLoss(11, 1.5);
+  const got = det.addLoss(12, 0.9);
+  assert.equal(got.length, 1);
+  assert.equal(got[0].kind, 'trFi');
+  assert.deepEqual(det.state.trFi, { step: 12, value: 15, fisherStep: 10 });
+  // No measurement yet at the crossing: the first one after it.
+  const d2 = new ExplosionDetector({ lossThreshold: 1, lossSpan: 1 });
+  assert.deepEqual(d2.addLoss(1, 0.5), []);
+  const c = d2.addFisher(10, 42);
+  assert.equal(c[0].kind, 'trFi');
+  assert.deepEqual(d2.state.trFi, { step: 1, value: 42, fisherStep: 10 });
 });
 
-test('state snapshots are copies', () => {
-  const d = new ExplosionDetector({ warmupSteps: 0, span: 1 });
-  d.addFisher(0, 10);
-  const s = d.state;
-  s.earlyPeak!.value = 999;
-  assert.equal(d.state.earlyPeak!.value, 10);
+test('offline equals online; non-finite values are ignored; options are validated; snapshots are copies', () => {
+  const inputs = stream((s) => 50 + s, loss, { steps: 100, noise: 0.1, seed: 3 });
+  const det = new ExplosionDetector();
+  const online = inputs.flatMap((x) => det.add(x));
+  const off = detectOffline(inputs);
+  assert.deepEqual(off.changes, online);
+  assert.deepEqual(off.state, det.state);
+
+  const d = new ExplosionDetector();
+  d.addFisher(0, NaN);
+  d.addFisher(10, Infinity);
+  d.addFisher(20, 5);
+  assert.equal(d.state.ignored, 2);
+  assert.equal(d.state.initial!.value, 5);
+
+  assert.throws(() => new ExplosionDetector({ riseFactor: 1 }), /riseFactor: got 1; expected > 1/);
+  assert.throws(() => new ExplosionDetector({ window: 0 }), /window/);
+  assert.throws(() => new ExplosionDetector({ z: -1 }), /z: got -1/);
+  assert.throws(
+    () => new ExplosionDetector({ reference: { peak: NaN, label: 'x' } }),
+    /reference\.peak/,
+  );
+  assert.equal(DEFAULT_DETECTOR_OPTIONS.riseFactor, 1.3);
+
+  const snap = det.state;
+  snap.earlyPeak!.value = -1;
+  assert.notEqual(det.state.earlyPeak!.value, -1);
 });

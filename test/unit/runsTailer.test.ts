@@ -68,6 +68,7 @@ test('RunTailer delivers appended events, status and summary incrementally; disp
   const w = RunRecorder.create(root, 'live', testConfig(), testHeader(), {
     flushIntervalMs: 0,
     stepIntervalMs: 0,
+    detectorEvents: false, // the events appended here, and only those
   });
   const events: RunEvent[] = [];
   const statuses: RunStatus[] = [];

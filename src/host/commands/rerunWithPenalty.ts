@@ -21,7 +21,14 @@ export async function rerunWithPenalty(h: CommandHost, arg?: RunArg): Promise<st
     );
     return undefined;
   }
-  const { withFisherPenalty } = await presetsModule();
+  const { withFisherPenalty, fisherPenaltyRerunProblem } = await presetsModule();
+  const problem = fisherPenaltyRerunProblem(r.config as unknown as RunConfig);
+  if (problem) {
+    void vscode.window.showInformationMessage(
+      `Rerun with Fisher Penalty does not apply to ${r.runId}: ${problem}.`,
+    );
+    return undefined;
+  }
   // A relative data folder in config.json was relative to a config file we no longer know: try the workspace.
   const { withResolvedDatasetPath } = await configModule();
   const base = withResolvedDatasetPath(

@@ -95,7 +95,18 @@ const timer = setInterval(() => {
   });
   ev({ type: 'fisher', step, epoch: step / 10, trF, trFStderr: 1, probeSize: 16, trFB: 1, ms: 1 });
   if (step === 45)
-    ev({ type: 'detector', step, kind: 'explosion', value: trF, rise: 4.2, message: 'rose' });
+    ev({
+      type: 'detector',
+      step,
+      kind: 'explosion',
+      value: trF,
+      rise: 4.2,
+      peakStep: 40,
+      basis: 'initial',
+      base: trF / 4.2,
+      baseLabel: 'its Tr(F) at initialisation (step 0)',
+      message: 'rose',
+    });
   if (step % 10 === 0)
     ev({
       type: 'eval',

@@ -1,0 +1,185 @@
+/**
+ * The detector over finished runs (`fisher-lens detect`, the bench's corpus): replays each run's Tr(F) and loss
+ * events through the one {@link ExplosionDetector}, with a reference run where the runs given hold one.
+ *
+ * Reference (the paper's comparison, docs/DETECTOR.md): runs are grouped by everything but seed, learning rate and
+ * penalty (same model, data, batch, optimiser, length, label noise). In a group, the *best known learning rate* is
+ * the one whose unpenalised runs reach the highest mean test accuracy (ties: the larger), among at least two learning
+ * rates. An unpenalised run at the best learning rate *is* the reference (no explosion, by the paper's definition);
+ * every other run of the group is compared with the unpenalised run at the best learning rate with the same seed
+ * (else the nearest seed). A run in a group without a best learning rate is compared with its own Tr(F) at
+ * initialisation.
+ */
+import {
+  ExplosionDetector,
+  detectorOptionsFromConfig,
+  mergeSeries,
+  type DetectorOptions,
+  type DetectorReference,
+  type DetectorState,
+  type DetectorVerdict,
+} from '../shared/detector';
+
+/** What the detector needs of a run. */
+export interface DetectSubject {
+  id: string;
+  config: {
+    seed: number;
+    dataset: { name: string; path?: string; trainSize: number };
+    model: unknown;
+    optimizer: { lr: number; momentum: number; weightDecay?: number; batchSize: number };
+    schedule: { steps?: number; epochs?: number; lrSchedule?: string; milestones?: number[] };
+    labelNoise?: { fraction: number };
+    penalty?: { kind: string };
+    fisher: { lossThreshold: number };
+  };
+  fisher: readonly { step: number; trF: number; stderr?: number | null }[];
+  loss: readonly { step: number; loss: number }[];
+  /** Best (else final) test accuracy, for picking the best learning rate; null when not evaluated. */
+  testAcc: number | null;
+}
+
+export interface DetectResult {
+  id: string;
+  lr: number;
+  penalty: string;
+  state: DetectorState;
+  verdict: DetectorVerdict;
+  /** The reference used (null: the run's own start). */
+  reference: (DetectorReference & { runId: string }) | null;
+}
+
+/** The group a run's reference comes from: everything but seed, learning rate and penalty. */
+export function groupKey(c: DetectSubject['config']): string {
+  const s = c.schedule;
+  return JSON.stringify([
+    c.dataset.name,
+    c.dataset.path ?? null,
+    c.dataset.trainSize,
+    c.model,
+    c.optimizer.momentum,
+    c.optimizer.weightDecay ?? 0,
+    c.optimizer.batchSize,
+    s.steps ?? null,
+    s.epochs ?? null,
+    s.lrSchedule ?? null,
+    s.milestones ?? null,
+    c.labelNoise?.fraction ?? 0,
+  ]);
+}
+
+const penaltyOf = (r: DetectSubject) => r.config.penalty?.kind ?? 'none';
+
+/** Replay one run through the detector (`extra`: options over those of its config). */
+export function replay(r: DetectSubject, extra: Partial<DetectorOptions> = {}): DetectorState {
+  const det = new ExplosionDetector(detectorOptionsFromConfig(r.config, extra));
+  for (const x of mergeSeries({ fisher: r.fisher, loss: r.loss })) det.add(x);
+  return det.state;
+}
+
+/**
+ * For each run, the run it is compared with (or null): see the module comment. `useReferences: false` gives every
+ * run its own start (what the live warning does without a reference).
+ */
+export function pickReferences(
+  runs: readonly DetectSubject[],
+): Map<string, DetectSubject | 'self' | null> {
+  const out = new Map<string, DetectSubject | 'self' | null>();
+  const groups = new Map<string, DetectSubject[]>();
+  for (const r of runs) {
+    const k = groupKey(r.config);
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  for (const members of groups.values()) {
+    const byLr = new Map<number, number[]>();
+    for (const r of members)
+      if (penaltyOf(r) === 'none' && r.testAcc !== null && Number.isFinite(r.testAcc))
+        byLr.set(r.config.optimizer.lr, [...(byLr.get(r.config.optimizer.lr) ?? []), r.testAcc]);
+    let best: number | null = null;
+    let bestAcc = -Infinity;
+    for (const [lr, accs] of byLr) {
+      const m = accs.reduce((a, b) => a + b, 0) / accs.length;
+      if (m > bestAcc + 1e-12 || (Math.abs(m - bestAcc) <= 1e-12 && lr > (best ?? -Infinity))) {
+        best = lr;
+        bestAcc = m;
+      }
+    }
+    // A best learning rate needs something to be best among.
+    if (byLr.size < 2) best = null;
+    for (const r of members) {
+      if (best === null) {
+        out.set(r.id, null);
+        continue;
+      }
+      if (r.config.optimizer.lr === best && penaltyOf(r) === 'none') {
+        out.set(r.id, 'self');
+        continue;
+      }
+      const cands = members.filter(
+        (x) => x.config.optimizer.lr === best && penaltyOf(x) === 'none' && x.id !== r.id,
+      );
+      cands.sort(
+        (a, b) =>
+          Math.abs(a.config.seed - r.config.seed) - Math.abs(b.config.seed - r.config.seed) ||
+          (a.id < b.id ? -1 : 1),
+      );
+      out.set(r.id, cands[0] ?? null);
+    }
+  }
+  return out;
+}
+
+/** The detector's verdict on each run, with references among the runs given (`references: false`: none). */
+export function detectRuns(
+  runs: readonly DetectSubject[],
+  opts: { references?: boolean; extra?: Partial<DetectorOptions> } = {},
+): DetectResult[] {
+  const refs: Map<string, DetectSubject | 'self' | null> =
+    opts.references === false ? new Map() : pickReferences(runs);
+  const own = new Map<string, DetectorState>();
+  const ownState = (r: DetectSubject) => {
+    let s = own.get(r.id);
+    if (!s) own.set(r.id, (s = replay(r, { ...opts.extra, reference: null })));
+    return s;
+  };
+  return runs.map((r) => {
+    const got = refs.get(r.id) ?? null;
+    if (got === 'self') {
+      const state = ownState(r);
+      const verdict: DetectorVerdict = {
+        explosion: false,
+        rise: 1,
+        base: null,
+        reason: `it is the reference of its group (the best test accuracy, at lr ${r.config.optimizer.lr})`,
+      };
+      return {
+        id: r.id,
+        lr: r.config.optimizer.lr,
+        penalty: penaltyOf(r),
+        state,
+        verdict,
+        reference: null,
+      };
+    }
+    const ref = got;
+    let reference: DetectResult['reference'] = null;
+    const peak = ref ? ownState(ref).earlyPeak : null;
+    if (ref && peak)
+      reference = {
+        peak: peak.value,
+        stderr: peak.stderr,
+        label: `run ${ref.id} at lr ${ref.config.optimizer.lr}`,
+        runId: ref.id,
+        lr: ref.config.optimizer.lr,
+      };
+    const state = reference ? replay(r, { ...opts.extra, reference }) : ownState(r);
+    return {
+      id: r.id,
+      lr: r.config.optimizer.lr,
+      penalty: penaltyOf(r),
+      state,
+      verdict: state.verdict,
+      reference,
+    };
+  });
+}

@@ -1,0 +1,254 @@
+/**
+ * `fisher-lens detect` on real run folders (the MNIST reproduction's committed runs), on a dead network recorded by
+ * the real recorder, and its errors; "Rerun with Fisher Penalty" applicability; one early peak in every view of a
+ * run (series headline, summary, compare row).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { runCli } from '../../src/cli';
+import { RunRecorder } from '../../src/runs/recorder';
+import { readRun } from '../../src/runs/reader';
+import { writeFakeRun } from '../../src/runs/fakeRun';
+import { fakeConfig } from '../../src/shared/fakeRunEvents';
+import { buildSeries, headline } from '../../src/shared/series';
+import { headlineTrF } from '../../src/shared/format';
+import {
+  PRESETS,
+  presetConfig,
+  fisherPenaltyRerunProblem,
+  withFisherPenalty,
+} from '../../src/shared/presets';
+import { resolveConfig } from '../../src/shared/config';
+import { tmpDir, testConfig, testHeader } from './runsHelpers';
+
+const repro = path.join(__dirname, '..', '..', 'docs', 'reproduction', 'mnist', 'runs');
+
+async function cli(args: string[]) {
+  let out = '';
+  let err = '';
+  const code = await runCli(['node', 'fisher-lens', ...args], {
+    stdout: (s: string) => (out += s),
+    stderr: (s: string) => (err += s),
+  } as Parameters<typeof runCli>[1]);
+  return { code, out, err };
+}
+
+test('detect: η* ÷ 10 explodes against the η* run of the same seed; η* is the reference; --json', async () => {
+  const dirs = ['lr0.02-s0', 'lr0.2-s0', 'lr0.2-s1', 'lr0.02-s1', 'lr0.02-fp-s0'].map((d) =>
+    path.join(repro, d),
+  );
+  const r = await cli(['detect', '--json', ...dirs]);
+  assert.equal(r.code, 0, r.err);
+  const v = JSON.parse(r.out) as {
+    runId: string;
+    explosion: boolean | null;
+    step: number | null;
+    rise: number | null;
+    earlyPeak: { value: number; step: number } | null;
+    trFi: { value: number } | null;
+    reference: { runId: string; lr: number } | null;
+    base: { basis: string } | null;
+  }[];
+  const by = Object.fromEntries(v.map((x) => [x.runId, x]));
+  assert.equal(by['lr0.02-s0'].explosion, true);
+  assert.equal(by['lr0.02-s0'].reference?.runId, 'lr0.2-s0', 'same seed');
+  assert.equal(by['lr0.02-s1'].reference?.runId, 'lr0.2-s1');
+  assert.equal(by['lr0.02-s0'].base?.basis, 'reference');
+  assert.ok(by['lr0.02-s0'].rise! >= 1.3 && by['lr0.02-s0'].step !== null);
+  assert.ok(by['lr0.02-s0'].trFi && by['lr0.02-s0'].earlyPeak);
+  assert.equal(by['lr0.2-s0'].explosion, false);
+  // The summary written by the trainer is older than this detector; the detector's own peak is recomputed here.
+  assert.ok(by['lr0.2-s0'].earlyPeak!.value < by['lr0.02-s0'].earlyPeak!.value);
+
+  const text = await cli(['detect', ...dirs.slice(0, 2)]);
+  assert.equal(text.code, 0);
+  assert.match(
+    text.out,
+    /^lr0\.02-s0: EXPLOSION: early peak .* the early peak of run lr0\.2-s0 at lr 0\.2 [\d.]+ \(fired at step \d+\)$/m,
+  );
+  assert.match(text.out, /^lr0\.2-s0: no explosion: it is the reference of its group/m);
+
+  // Without references, η* ÷ 10 against its own start (the live rule), and η* does not rise above its start.
+  const own = JSON.parse(
+    (await cli(['detect', '--json', '--no-references', ...dirs.slice(0, 2)])).out,
+  );
+  assert.equal(own[0].explosion, true);
+  assert.equal(own[0].base.basis, 'initial');
+  assert.equal(own[1].explosion, false);
+  assert.ok(own[1].rise < 1, `η* early peak / its start = ${own[1].rise}`);
+
+  // An explicit reference.
+  const ex = JSON.parse((await cli(['detect', '--json', '--reference', dirs[1], dirs[3]])).out);
+  assert.equal(ex[0].reference.runId, 'lr0.2-s0');
+});
+
+test('detect: a dead network is undecided (no ratio), recorded by the real recorder; bad folders exit 2', async () => {
+  const root = tmpDir();
+  const w = RunRecorder.create(root, 'dead', testConfig(), testHeader(200), { timer: false });
+  for (let s = 0; s <= 100; s++) {
+    w.append({
+      type: 'step',
+      step: s,
+      epoch: 0,
+      loss: 2.302585,
+      lr: 0.1,
+      penalty: null,
+      gradNorm: 0,
+      examplesPerSec: 1,
+    });
+    if (s % 10 === 0)
+      w.append({
+        type: 'fisher',
+        step: s,
+        epoch: 0,
+        trF: s === 0 ? 0 : 1e-9 * s,
+        trFStderr: 0,
+        probeSize: 16,
+        trFB: null,
+        ms: 1,
+      });
+  }
+  const summary = w.finish('completed');
+  assert.equal(summary.explosion, null);
+  assert.equal(summary.explosionRise, null);
+  assert.match(summary.explosionReason!, /dead network/);
+  assert.ok(!readRun(w.dir).byType.detector.some((d) => d.kind === 'explosion'));
+  const r = await cli(['detect', w.dir]);
+  assert.equal(r.code, 0);
+  assert.match(r.out, /^dead: undecided: Tr\(F\) at initialisation \(step 0\) is 0/);
+
+  const bad = await cli(['detect', path.join(root, 'nope')]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /^fisher-lens: .*nope: no such run folder\n$/);
+});
+
+test('Rerun with Fisher Penalty applies only to unpenalised runs and always yields a runnable config', () => {
+  const small = presetConfig(PRESETS.find((p) => p.id === 'small-lr')!);
+  assert.equal(fisherPenaltyRerunProblem(small), null);
+  const fp = presetConfig(PRESETS.find((p) => p.id === 'small-lr-fp')!);
+  assert.match(fisherPenaltyRerunProblem(fp)!, /already trains with the Fisher penalty/);
+  const gp = resolveConfig({ ...small, penalty: { kind: 'gp', alpha: 0.1 } });
+  assert.match(fisherPenaltyRerunProblem(gp)!, /already trains with a penalty \(gp\)/);
+  // SimpleCNN on 8×8 synthetic inputs cannot run: not offered.
+  const tiny = resolveConfig({ dataset: { name: 'synthetic' }, model: { arch: 'simplecnn' } });
+  assert.match(
+    fisherPenaltyRerunProblem(tiny)!,
+    /simplecnn\) needs inputs of at least 12×12, and its data are 8×8/,
+  );
+  // The synthetic demo run now claims (and its rerun gets) the 28×28 inputs its header shows.
+  const demo = fakeConfig({ runId: 'synthetic-demo' });
+  assert.equal(fisherPenaltyRerunProblem(demo), null);
+  assert.deepEqual(withFisherPenalty(demo).dataset.syntheticShape, [28, 28, 1]);
+});
+
+test('one early peak: the series (chart note, marker), the summary (tree, summary.json) and the headline agree', async () => {
+  const root = tmpDir();
+  for (const explosion of [true, false]) {
+    const id = `fake-${explosion}`;
+    const dir = await writeFakeRun(root, { runId: id, steps: 400, explosion });
+    const run = readRun(dir);
+    const series = buildSeries(id, [run.header!, ...run.events]);
+    const fromSeries = headline(series);
+    const withSummary = headline(series, run.summary);
+    const fromSummary = headlineTrF(run.summary);
+    assert.equal(fromSeries.peakKind, 'peak');
+    assert.equal(fromSeries.peakTrF, run.summary!.peakTrF);
+    assert.equal(fromSeries.peakStep, run.summary!.peakStep);
+    assert.deepEqual(
+      [withSummary.peakTrF, withSummary.peakStep],
+      [fromSeries.peakTrF, fromSeries.peakStep],
+    );
+    assert.deepEqual(
+      [fromSummary!.value, fromSummary!.step],
+      [fromSeries.peakTrF, fromSeries.peakStep],
+    );
+    // One peak marker, carrying the window its value averages.
+    const peaks = series.markers.filter((m) => m.kind === 'peak');
+    assert.equal(peaks.length, 1);
+    assert.ok(peaks[0].from! < peaks[0].step && peaks[0].step < peaks[0].to!);
+    assert.equal(run.summary!.explosion, explosion);
+  }
+});
+
+test('the labelled corpus (bench/detector-corpus.json): the measure as the bench computes it, on MNIST', async () => {
+  const { loadCorpus, verdicts, score } = await import('../../bench/detector');
+  const runs = loadCorpus().filter((r) => r.source === 'reproduction-mnist');
+  assert.ok(runs.filter((r) => r.label !== null).length >= 20, 'labelled reproduction runs');
+  // Labels come from learning rate and penalty only: η* ÷ 10 exploding, η* not.
+  assert.equal(runs.find((r) => r.id === 'lr0.02-s0')!.label, true);
+  assert.equal(runs.find((r) => r.id === 'lr0.2-s0')!.label, false);
+  const refd = score(runs, verdicts(runs, true));
+  assert.ok(refd.precision >= 0.9 && refd.recall >= 0.9, JSON.stringify(refd));
+  const live = score(runs, verdicts(runs, false));
+  assert.ok(live.precision >= 0.9, JSON.stringify(live));
+  assert.ok(live.recall >= 0.8, JSON.stringify(live));
+});
+
+test('train --reference: the live warning compares with the reference run and says so; a different set-up is refused', async () => {
+  const root = tmpDir();
+  const base = {
+    seed: 0,
+    dataset: { name: 'synthetic', trainSize: 256, testSize: 64 },
+    model: { arch: 'mlp', hidden: [16] },
+    optimizer: { lr: 0.05, momentum: 0.9, batchSize: 32 },
+    schedule: { steps: 40 },
+    fisher: { every: 5, probeSize: 16 },
+    evalEvery: 20,
+    backend: 'cpu',
+  };
+  // A reference whose early peak is tiny: any real run of the same set-up is far above it.
+  const ref = RunRecorder.create(root, 'ref', resolveConfig(base), testHeader(40), {
+    timer: false,
+  });
+  for (let s = 0; s <= 40; s += 5)
+    ref.append({
+      type: 'fisher',
+      step: s,
+      epoch: 0,
+      trF: 1e-3,
+      trFStderr: 0,
+      probeSize: 16,
+      trFB: null,
+      ms: 1,
+    });
+  ref.finish('completed');
+  const file = path.join(root, 'small.fisher.json');
+  fs.writeFileSync(
+    file,
+    JSON.stringify({ ...base, name: 'small', optimizer: { ...base.optimizer, lr: 0.005 } }),
+  );
+  const r = await cli([
+    'train',
+    file,
+    '--runs-dir',
+    path.join(root, 'runs'),
+    '--run-id',
+    'small',
+    '--quiet',
+    '--reference',
+    ref.dir,
+  ]);
+  assert.equal(r.code, 0, r.err);
+  const run = readRun(path.join(root, 'runs', 'small'));
+  const ex = run.byType.detector.find((d) => d.kind === 'explosion');
+  assert.ok(ex, 'fired');
+  assert.equal(ex.basis, 'reference');
+  assert.equal(ex.baseLabel, 'the early peak of run ref at lr 0.05');
+  assert.equal(run.summary!.explosionBasis, 'reference');
+
+  const other = path.join(root, 'other.fisher.json');
+  fs.writeFileSync(other, JSON.stringify({ ...base, model: { arch: 'mlp', hidden: [32] } }));
+  const bad = await cli([
+    'train',
+    other,
+    '--runs-dir',
+    path.join(root, 'runs'),
+    '--quiet',
+    '--reference',
+    ref.dir,
+  ]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /^fisher-lens: --reference: run ref differs from this run in model, data/);
+});
