@@ -20,7 +20,8 @@ statistics, dropout off) and the model's mode restored after.
 
 Where the events go: under `fisher-lens run -- python3 train.py` the launcher passes a channel in the
 environment (FISHER_LENS_EVENTS_FD / FISHER_LENS_CONTROL_FD) and owns the run folder; with
-FISHER_LENS_EVENTS_FILE set, NDJSON lines are appended to that file; otherwise nothing is written (Tr(F) is still
+FISHER_LENS_EVENTS_FILE set, NDJSON lines are appended to that file; with FISHER_LENS_EVENTS_DIR set, each Monitor
+writes a new file `<name>-<time>-<pid>.events.jsonl` in that folder; otherwise nothing is written (Tr(F) is still
 measured and returned by `trace()`, `last`).
 """
 from __future__ import annotations
@@ -43,6 +44,7 @@ CHUNK = 128
 ENV_EVENTS_FD = "FISHER_LENS_EVENTS_FD"
 ENV_CONTROL_FD = "FISHER_LENS_CONTROL_FD"
 ENV_EVENTS_FILE = "FISHER_LENS_EVENTS_FILE"
+ENV_EVENTS_DIR = "FISHER_LENS_EVENTS_DIR"
 
 
 def _now_ms() -> int:
@@ -61,8 +63,9 @@ def _metric(v):
 class _Channel:
     """Where events go and stop requests come from (see the module docstring)."""
 
-    def __init__(self):
+    def __init__(self, name: str | None = None):
         self.out = None
+        self.path = None
         self.control = None
         self.buf = b""
         self.stop_reason = None
@@ -74,7 +77,21 @@ class _Channel:
                 self.control = int(cfd)
                 os.set_blocking(self.control, False)
         elif os.environ.get(ENV_EVENTS_FILE):
-            self.out = open(os.environ[ENV_EVENTS_FILE], "a", buffering=1, encoding="utf-8")
+            self.path = os.environ[ENV_EVENTS_FILE]
+            self.out = open(self.path, "a", buffering=1, encoding="utf-8")
+        elif os.environ.get(ENV_EVENTS_DIR):
+            # One new file per Monitor: <dir>/<name>-<UTC time>-<pid>.events.jsonl (never an existing one).
+            d = os.environ[ENV_EVENTS_DIR]
+            os.makedirs(d, exist_ok=True)
+            stem = "".join(c if c.isalnum() or c in "._-" else "-" for c in (name or "monitor"))[:80] or "monitor"
+            base = os.path.join(d, f"{stem}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{os.getpid()}")
+            for i in range(1000):
+                self.path = f"{base}{f'-{i}' if i else ''}.events.jsonl"
+                try:
+                    self.out = open(self.path, "x", buffering=1, encoding="utf-8")
+                    break
+                except FileExistsError:
+                    continue
 
     @property
     def attached(self) -> bool:
@@ -162,7 +179,7 @@ class Monitor:
         self._rate = None
         self._penalty_value = None
         self._closed = False
-        self.channel = _Channel()
+        self.channel = _Channel(name)
         params = [p for _, m in self.layers for p in m.parameters(recurse=False) if p.requires_grad]
         self.param_count = sum(p.numel() for p in params)
         with torch.no_grad():

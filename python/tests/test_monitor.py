@@ -264,8 +264,28 @@ def test_events_file_and_stop_through_the_control_channel(tmp_path):
     assert got[-1] == {**got[-1], "type": "end", "state": "stopped", "message": "STOP file"}
 
 
-def test_without_fisher_lens_nothing_is_written(tmp_path, monkeypatch):
+def test_events_dir_gets_one_new_file_per_monitor(tmp_path, monkeypatch):
     for k in ("FISHER_LENS_EVENTS_FD", "FISHER_LENS_CONTROL_FD", "FISHER_LENS_EVENTS_FILE"):
+        monkeypatch.delenv(k, raising=False)
+    out = tmp_path / "events"
+    monkeypatch.setenv("FISHER_LENS_EVENTS_DIR", str(out))
+    m = MODELS["mlp"]()
+    a = Monitor(m, probe=torch.randn(5, 1, 28, 28), every=2, name="my run/1")
+    b = Monitor(m, probe=torch.randn(5, 1, 28, 28), every=2)
+    c = Monitor(m, probe=torch.randn(5, 1, 28, 28), every=2)  # same name, same second: its own file
+    for mon in (a, b, c):
+        mon.step(torch.tensor(1.0))
+        mon.step(torch.tensor(0.5))
+        mon.close()
+    files = sorted(p.name for p in out.iterdir())
+    assert len(files) == 3 and any(f.startswith("my-run-1-") for f in files), files
+    for f in out.iterdir():
+        types = [json.loads(l)["type"] for l in f.read_text().splitlines()]
+        assert types == ["hello", "fisher", "step", "step", "fisher", "end"], types
+
+
+def test_without_fisher_lens_nothing_is_written(tmp_path, monkeypatch):
+    for k in ("FISHER_LENS_EVENTS_FD", "FISHER_LENS_CONTROL_FD", "FISHER_LENS_EVENTS_FILE", "FISHER_LENS_EVENTS_DIR"):
         monkeypatch.delenv(k, raising=False)
     monkeypatch.chdir(tmp_path)
     m = MODELS["mlp"]()
