@@ -78,7 +78,7 @@ if (cmd === 'rng') {
     const x = tf.tensor4d(inp.x, inp.shape);
     const res = {};
     for (const kind of ['fisher', 'gp', 'gpr', 'gpx']) {
-      const r = core.penaltyGradients(kind, model, x, Int32Array.from(inp.y), { seed: inp.seed });
+      const r = await core.penaltyGradients(kind, model, x, Int32Array.from(inp.y), { seed: inp.seed });
       res[kind] = { value: r.value, labels: Array.from(r.labels), grads: r.grads.map((g) => Array.from(g.dataSync())) };
       r.grads.forEach((g) => g.dispose());
     }

@@ -457,6 +457,40 @@ async function main(): Promise<number> {
       await b!.screenshot('compare');
     }, [T_RUN2]);
 
+    await runner.test(
+      'Runs Table: every run with its config and outcomes; the runs root is git-ignored',
+      async () => {
+        const w = wb!;
+        const ignore = path.join(runsRoot(session), '.gitignore');
+        assert(
+          fs.existsSync(ignore) && /^\*$/m.test(fs.readFileSync(ignore, 'utf8')),
+          `${ignore} ignores everything in the runs root`,
+        );
+        await w.runCommand('Fisher Lens: Runs Table');
+        const t = await waitForWebviewFrame(w.page, '#runs-table', 30_000);
+        const n = await waitFor(
+          'the runs table rows',
+          async () => {
+            const k = await t.$$eval('#runs-table tbody tr', (rs) => rs.length).catch(() => 0);
+            return k >= 2 ? k : undefined;
+          },
+          20_000,
+        );
+        const listed = await t.$$eval('#runs-table tbody tr td:nth-child(2)', (tds) =>
+          tds.map((td) => (td as HTMLElement).title.split('\n')[0]),
+        );
+        lap(`runs table: ${n} rows (${listed.join(', ')})`);
+        for (const id of [ids.first!, ids.second!])
+          assert(listed.includes(id), `the table lists ${id} (got ${JSON.stringify(listed)})`);
+        assert(
+          (await t.$$eval('#parallel svg path, #parallel svg polyline', (ps) => ps.length)) > 0,
+          'the parallel-coordinates chart draws lines',
+        );
+        await b!.screenshot('runs-table');
+      },
+      [T_RUN2],
+    );
+
     const T_STOP =
       'a third, long run (New Run… → a *.fisher.json config file) stopped with "Stop Run" from the palette ends stopped (tree + status.json)';
     await runner.test(T_STOP, async () => {
@@ -476,6 +510,16 @@ async function main(): Promise<number> {
         readStatus(session, id)?.state === 'running',
         `status.json says running before the stop (got ${JSON.stringify(readStatus(session, id))})`,
       );
+      // While it trains, the header shows the time left and the throughput (its own recent steps).
+      const progress = await waitFor(
+        'ETA and throughput in the monitor header',
+        async () => {
+          const t = await mon.$eval('#run-progress', (e) => e.textContent ?? '').catch(() => '');
+          return /ETA \S+ · [\d.]+ steps\/s/.test(t) ? t : undefined;
+        },
+        30_000,
+      );
+      lap(`monitor header: ${progress}`);
       await w.runCommand(CMD_STOP);
       // Stop Run from the palette asks which run ("Stop which run?"): pick ours
       const asked = await waitFor(
