@@ -11,6 +11,7 @@ import type { RunState, RunSummary } from '../src/shared/protocol';
 import {
   appendEvents,
   boundSeries,
+  headline,
   VIEW_MAX_POINTS,
   type RunSeries,
   type XAxis,
@@ -214,7 +215,9 @@ function updateHeader() {
   if ($('chart-trf').dataset.points !== String(fisherPoints))
     $('chart-trf').dataset.points = String(fisherPoints);
   const banner = $('banner');
-  const ex = series?.markers.find((mk) => mk.kind === 'explosion');
+  // The explosion as it stands (src/shared/series.ts headline): the current early peak over its base.
+  const hl = series ? headline(series, summary) : null;
+  const ex = hl?.explosion;
   if (ex) {
     banner.hidden = false;
     // The detector's own words for what it compared (run folder text: shown as text, never markup).
@@ -225,7 +228,7 @@ function updateHeader() {
       ((config as { penalty?: { kind?: string } } | null)?.penalty?.kind ?? 'none') !== 'none';
     setText(
       banner,
-      `Fisher explosion detected at step ${ex.step}${ex.rise ? `: the early peak ${fmt(ex.value)} is ${fmt(ex.rise, 2)}×${against}` : ''}.${summary || penalised ? '' : ' A Fisher penalty (α 0.01 every 10 steps) counters it.'}`,
+      `Fisher explosion detected at step ${ex.step}${ex.rise ? `: the early peak ${fmt(ex.value)}${hl?.peakStep != null ? ` (step ${hl.peakStep})` : ''} is ${fmt(ex.rise, 2)}×${against}` : ''}.${summary || penalised ? '' : ' A Fisher penalty (α 0.01 every 10 steps) counters it.'}`,
     );
   } else if (!banner.hidden) banner.hidden = true;
 }

@@ -330,7 +330,7 @@ export class MonitorCharts {
     }
     if (h.trFi !== null && h.trFiStep !== null)
       marks.push({ step: h.trFiStep, label: `Tr(F`, sub: 'i', color: theme.green });
-    const ex = s.markers.find((m) => m.kind === 'explosion');
+    const ex = h.explosion;
     if (ex)
       marks.push({
         step: ex.step,

@@ -292,6 +292,25 @@ export function headline(s: RunSeries | null, summary?: RunSummary | null): Head
     h.lastTrF = summary.finalTrF ?? h.lastTrF;
     h.step = Math.max(h.step, summary.steps);
   }
+  if (h.explosion) {
+    // One explosion size everywhere: the early peak as it stands now (the summary's, once the run has one) over the
+    // base it was compared with — not the early peak when the explosion was first detected.
+    const ex = h.explosion;
+    const base = ex.base ?? null;
+    const fromSummary = summary?.explosionRise;
+    const rise =
+      typeof fromSummary === 'number' && Number.isFinite(fromSummary)
+        ? fromSummary
+        : base !== null && base > 0 && h.peakKind === 'peak' && h.peakTrF !== null
+          ? h.peakTrF / base
+          : ex.rise;
+    h.explosion = {
+      ...ex,
+      rise,
+      value: h.peakKind === 'peak' && h.peakTrF !== null ? h.peakTrF : ex.value,
+    };
+    if (summary && summary.explosion === false) h.explosion = null;
+  }
   h.testAcc = latestValue(s, 'testAcc', summary);
   h.trainAcc = latestValue(s, 'trainAcc', summary);
   h.cleanAcc = latestValue(s, 'cleanAcc', summary);

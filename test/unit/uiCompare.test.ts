@@ -9,7 +9,7 @@ import {
 } from '../../src/shared/compare';
 import { runColorSlot, runColorSlots, shortRunLabels } from '../../src/shared/runLabels';
 import { fakeRunEvents } from '../../src/shared/fakeRunEvents';
-import { buildSeries } from '../../src/shared/series';
+import { buildSeries, headline } from '../../src/shared/series';
 
 test('compare: align by union of x, null where a run has no point', () => {
   const a = align([
@@ -75,7 +75,12 @@ test('compare: LR and explosion columns come from the config and the detector', 
   ];
   const marker = boom.markers.filter((m) => m.kind === 'explosion').at(-1);
   assert.ok(marker, 'the fake run has an explosion');
-  assert.deepEqual(rows[0].explosion, { step: marker.step, rise: marker.rise });
+  // The size shown is the early peak as it stands over the base it was compared with (one peak everywhere), not
+  // the early peak when the explosion was first detected.
+  const h = headline(boom);
+  assert.ok(h.peakKind === 'peak' && marker.base! > 0);
+  assert.deepEqual(rows[0].explosion, { step: marker.step, rise: h.peakTrF! / marker.base! });
+  assert.ok(rows[0].explosion!.rise! >= marker.rise!);
   assert.equal(rows[1].explosion, null);
   const t = summaryTable(rows, ['large', 'small', 'unknown']);
   const col = (name: string) => t.rows.map((r) => r[t.head.indexOf(name)]);

@@ -119,6 +119,23 @@ test('series: headline prefers the detector peak and the summary', () => {
   } as never);
   assert.equal(withSummary.peakTrF, 99);
   assert.equal(withSummary.peakKind, 'peak');
+  // One explosion size everywhere: the early peak as it stands over the base (the summary's once there is one),
+  // printed with that early peak — never the value at first detection.
+  const ex = s.markers.find((m) => m.kind === 'explosion')!;
+  assert.ok(ex.base! > 0);
+  assert.equal(h.explosion!.rise, h.peakTrF! / ex.base!);
+  assert.equal(h.explosion!.value, h.peakTrF);
+  assert.equal(withSummary.explosion!.rise, 99 / ex.base!);
+  assert.equal(withSummary.explosion!.value, 99);
+  const fromSummary = headline(s, {
+    peakTrF: 99,
+    peakStep: 7,
+    steps: 600,
+    explosion: true,
+    explosionRise: 3.25,
+  } as never);
+  assert.equal(fromSummary.explosion!.rise, 3.25);
+  assert.equal(headline(s, { steps: 600, explosion: false } as never).explosion, null);
   // An unconfirmed early peak is not shown as a peak: the largest raw value is, labelled as such.
   const unconfirmed = headline(null, {
     peakTrF: 76,
