@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fake, installFakeVscode, Uri } from './helpers/fakeVscode';
+import { sleep, until } from './helpers/wait';
 
 installFakeVscode();
 
@@ -19,16 +20,6 @@ const { problemRange } =
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-diag-'));
 const ws = path.join(tmp, 'ws');
 let ctx: { subscriptions: { dispose(): unknown }[] };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(fn: () => T | undefined | null | false, what: string, ms = 30000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 const diags = (f: string) =>
   fake.diagnostics.get(f)?.map((d) => ({
     line: d.range.start.line,

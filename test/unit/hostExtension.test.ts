@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fake, installFakeVscode, Uri, type FakePanel } from './helpers/fakeVscode';
+import { sleep, until } from './helpers/wait';
 
 installFakeVscode();
 
@@ -33,20 +34,6 @@ let memento: {
   update(k: string, v: unknown): Promise<void>;
 };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(
-  fn: () => T | undefined | null | false,
-  what: string,
-  ms = 30000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 const exec = (id: string, ...args: unknown[]) => {
   const f = fake.commands.get(id);
   assert.ok(f, `command ${id} registered`);

@@ -17,6 +17,7 @@ import {
   Uri,
   fakeMemento,
 } from './helpers/fakeVscode';
+import { sleep, until } from './helpers/wait';
 
 installFakeVscode();
 
@@ -44,16 +45,6 @@ let api: ReturnType<typeof activate>;
 /** A `[text](target)` link as VS Code renders it in markdown (command:, http(s):, file:). */
 const LINK = /\[[^\]]*\]\((?:command:|https?:|file:)/i;
 const BIDI = /[\u202a-\u202e\u2066-\u2069\u200b-\u200f]/;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(fn: () => T | undefined | null | false, what: string, ms = 20000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 const exec = (id: string, ...args: unknown[]) =>
   fake.commands.get(id)!(...args) as Promise<unknown>;
 const cliCalls = (): { args: string[] }[] =>

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { installFakeVscode } from './helpers/fakeVscode';
+import { sleep, until } from './helpers/wait';
 
 installFakeVscode();
 
@@ -41,16 +42,6 @@ class Memento {
   update(k: string, v: unknown) {
     this.data.set(k, JSON.parse(JSON.stringify(v)));
     return Promise.resolve();
-  }
-}
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(fn: () => T | undefined | null | false, what: string, ms = 30000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
   }
 }
 const status = (id: string) =>

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fake, installFakeVscode, Uri } from './helpers/fakeVscode';
+import { sleep, until } from './helpers/wait';
 
 installFakeVscode();
 
@@ -23,16 +24,6 @@ let ctx: { subscriptions: { dispose(): unknown }[] };
 let api: ReturnType<typeof activate>;
 const state = new Map<string, unknown>();
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(fn: () => T | undefined | null | false, what: string, ms = 30000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 const exec = (id: string, ...args: unknown[]) =>
   fake.commands.get(id)!(...args) as Promise<unknown>;
 const tree = () => fake.treeViews.find((v) => v.id === 'fisherLens.runs')!;

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fake, installFakeVscode, Uri, fakeMemento } from './helpers/fakeVscode';
+import { sleep, until } from './helpers/wait';
 
 installFakeVscode();
 
@@ -34,20 +35,6 @@ let api: ReturnType<typeof activate>;
 const EVIL = '[x](command:workbench.action.terminal.new)';
 /** A `[text](target)` link as VS Code's notifications render it (command:, http(s):, file:). */
 const LINK = /\[[^\]]*\]\((?:command:|https?:|file:)/i;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(
-  fn: () => T | undefined | null | false,
-  what: string,
-  ms = 15000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 const exec = (id: string, ...args: unknown[]) =>
   fake.commands.get(id)!(...args) as Promise<unknown>;
 type Item = {
