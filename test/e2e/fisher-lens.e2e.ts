@@ -220,6 +220,35 @@ async function sampleMonitor(f: Frame): Promise<MonitorSample> {
   );
 }
 
+/**
+ * VS Code applies a changed workspace settings file a little later. New Run…'s presets name the backend that will
+ * run them ("… on torch-cpu"): reopen the picker until they do (no fixed sleep), then close it.
+ */
+async function torchSettingsApplied(w: Workbench): Promise<void> {
+  const end0 = Date.now() + 60_000;
+  for (let attempt = 1; ; attempt++) {
+    await w.runCommand(CMD_NEW_RUN);
+    const items = await waitFor(
+      'the New Run… presets',
+      async () => {
+        const t = await w.quickPickItems();
+        return t.some((x) => PRESET_1.test(x)) ? t : undefined;
+      },
+      20_000,
+    );
+    await w.escapeQuickInput();
+    if (items.some((t) => PRESET_1.test(t) && /torch-cpu/.test(t))) return;
+    if (Date.now() > end0)
+      throw new Error(
+        `the presets never named torch-cpu after the workspace settings changed: ${JSON.stringify(items.slice(0, 3))}`,
+      );
+    lap(
+      `settings not applied yet (attempt ${attempt}): ${items.find((t) => PRESET_1.test(t)) ?? ''}`,
+    );
+    await sleep(1000);
+  }
+}
+
 /** New Run… from the palette with the preset matching `preset`; answers any further prompt with its default. */
 async function newRunFromPalette(wb: Workbench, s: Session, preset: RegExp): Promise<string> {
   const before = new Set(listRuns(s));
@@ -562,8 +591,9 @@ async function main(): Promise<number> {
         const wsSettings = path.join(vsDir, 'settings.json');
         fs.mkdirSync(vsDir, { recursive: true });
         fs.writeFileSync(wsSettings, JSON.stringify(TORCH_SETTINGS, null, 2) + '\n');
-        await sleep(2000); // VS Code picks up the changed settings file
         try {
+          await torchSettingsApplied(w);
+          await w.escapeQuickInput();
           ids.torch = await newRunFromPalette(w, session, PRESET_1);
           const id = ids.torch;
           let mon = await monitorOf(w, id, 60_000);
@@ -637,8 +667,8 @@ async function main(): Promise<number> {
             '',
           ].join('\n'),
         );
-        await sleep(2000);
         try {
+          await torchSettingsApplied(w);
           const before = new Set(listRuns(session));
           await w.escapeQuickInput();
           await w.page.keyboard.press('Control+P');
