@@ -162,10 +162,14 @@ def _layer_sq_norms(m, a, d):
     raise UnsupportedModelError(f"{type(m).__name__}: not supported")  # check_model refuses these first
 
 
-def module_per_example_sq_norms(model: nn.Module, layers: list, x: torch.Tensor, labels=None, seed: int = 0):
+def module_per_example_sq_norms(model: nn.Module, layers: list, x: torch.Tensor, labels=None, seed: int = 0,
+                                params=None):
     """(norms [B] in x's dtype, labels list): n_i = ‖∇θ ℓ(x_i, y_i)‖² over the trainable parameters of
     `layers` (from check_model), labels given or sampled from the model's softmax with `seed` (one uniform per
-    example from the engine's Rng, as the built-in engines)."""
+    example from the engine's Rng, as the built-in engines).
+
+    With `params` (a list of parameters) a third value: Σ_i ∇θ ℓ(x_i, y_i) for each of them (None where unused),
+    from the same backward pass that gives the per-example norms — Tr(F_B) needs no second pass."""
     taps = []
     seen = set()
 
@@ -192,7 +196,9 @@ def module_per_example_sq_norms(model: nn.Module, layers: list, x: torch.Tensor,
             y = torch.tensor(labels, dtype=torch.long, device=logits.device)
             loss = F.cross_entropy(logits, y, reduction="sum")
             outs = [o for (_, _, o) in taps]
-            deltas = torch.autograd.grad(loss, outs, allow_unused=True) if outs else []
+            wrt = outs + list(params or [])
+            got = torch.autograd.grad(loss, wrt, allow_unused=True) if wrt else []
+            deltas, sums = got[:len(outs)], list(got[len(outs):])
     finally:
         for h in handles:
             h.remove()
@@ -201,4 +207,6 @@ def module_per_example_sq_norms(model: nn.Module, layers: list, x: torch.Tensor,
         for (m, a, _), d in zip(taps, deltas):
             if d is not None:
                 norms += _layer_sq_norms(m, a, d)
+    if params is not None:
+        return norms, list(labels), sums
     return norms, list(labels)

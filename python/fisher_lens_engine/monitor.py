@@ -213,14 +213,18 @@ class Monitor:
         if self.measure_in == "eval":
             self.model.eval()
         try:
-            per, labs = [], []
+            per, labs, total = [], [], None
             N = self.probe.shape[0]
+            params = self._params()
             for c in range(0, N, CHUNK):
-                n, lab = module_per_example_sq_norms(self.model, self.layers, self.probe[c:c + CHUNK],
-                                                     seed=derive_seed(s, c))
+                n, lab, sums = module_per_example_sq_norms(self.model, self.layers, self.probe[c:c + CHUNK],
+                                                           seed=derive_seed(s, c), params=params)
                 per += n.to("cpu", torch.float64).tolist()
                 labs += lab
-            trfb = self._batch_trace(labs)
+                total = sums if total is None else [t if u is None else (u if t is None else t + u)
+                                                    for t, u in zip(total, sums)]
+            # Tr(F_B) = ‖(1/N) Σ_i ∇θ ℓ(x_i, ŷ_i)‖², the summed gradients coming from the same backward passes
+            trfb = float(sum((t.double() / N).square().sum() for t in total if t is not None))
         finally:
             self.model.train(was)
         mean, se = mean_and_stderr(per)
@@ -229,15 +233,6 @@ class Monitor:
 
     def _params(self):
         return [p for _, m in self.layers for p in m.parameters(recurse=False) if p.requires_grad]
-
-    def _batch_trace(self, labels) -> float:
-        """Tr(F_B) = ‖(1/N) Σ_i ∇θ ℓ(x_i, ŷ_i)‖² on the probe with the same sampled labels."""
-        params = self._params()
-        with torch.enable_grad():
-            logits = self.model(self.probe)
-            y = torch.tensor(labels, dtype=torch.long, device=logits.device)
-            g = torch.autograd.grad(F.cross_entropy(logits, y), params, allow_unused=True)
-        return float(sum(t.double().square().sum() for t in g if t is not None))
 
     def penalty(self, x: torch.Tensor, logits: torch.Tensor | None = None) -> torch.Tensor:
         """The Fisher penalty term Tr(F_B) = ‖(1/B) Σ_i ∇θ ℓ(x_i, ŷ_i)‖² on the batch x, ŷ_i sampled from the
