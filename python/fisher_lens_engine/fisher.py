@@ -240,23 +240,21 @@ def fisher_trace(model, params, x, seed=0, labels=None, batch_size=CHUNK, with_f
     per, labs = [], []
     total = None
     trfb = None
-    if with_fb and N <= batch_size:  # one chunk: ‖Σ_i g_i‖² directly (the Gram form where it is cheaper)
-        lab = list(labels) if labels is not None else None
-        n, labs, _, sq = per_example_sq_norms(model, params, x, lab, derive_seed(seed, 0), want_sum_sq=True)
-        per = n.to("cpu", torch.float32).tolist()
-        trfb = sq / (N * N)
-        mean, se = mean_and_stderr(per)
-        return {"trace": mean, "stderr": se, "perExample": per, "labels": labs, "trFB": trfb}
+    one_chunk = with_fb and N <= batch_size  # ‖Σ_i g_i‖² directly (the Gram form where it is cheaper)
     for s in range(0, N, batch_size):
         xb = x[s:s + batch_size]
-        lab = labels[s:s + batch_size] if labels is not None else None
-        n, lab, sums = per_example_sq_norms(model, params, xb, lab, derive_seed(seed, s), want_sum=with_fb)
+        lab = list(labels[s:s + batch_size]) if labels is not None else None
+        if one_chunk:
+            n, lab, _, sq = per_example_sq_norms(model, params, xb, lab, derive_seed(seed, s), want_sum_sq=True)
+            trfb = sq / (N * N)
+        else:
+            n, lab, sums = per_example_sq_norms(model, params, xb, lab, derive_seed(seed, s), want_sum=with_fb)
+            if with_fb:
+                total = sums if total is None else [t + u for t, u in zip(total, sums)]
         per += n.to("cpu", torch.float32).tolist()
         labs += lab
-        if with_fb:
-            total = sums if total is None else [t + u for t, u in zip(total, sums)]
     mean, se = mean_and_stderr(per)
-    if with_fb:
+    if total is not None:
         trfb = float(sum(((t / N).double().square().sum()) for t in total))
     return {"trace": mean, "stderr": se, "perExample": per, "labels": labs, "trFB": trfb}
 
