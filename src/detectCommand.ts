@@ -67,7 +67,8 @@ export function referenceFromRunDir(
     throw usageError(
       `${flag}: run ${ref.id} differs from this run in model, data, optimiser or length; a reference must differ only in seed, learning rate or penalty`,
     );
-  const peak = replay(ref).earlyPeak;
+  const refState = replay(ref);
+  const peak = refState.earlyPeak;
   if (!peak)
     throw usageError(
       `${flag}: run ${ref.id} has fewer than 3 Tr(F) measurements in its early phase`,
@@ -75,6 +76,7 @@ export function referenceFromRunDir(
   return {
     peak: peak.value,
     stderr: peak.stderr,
+    risesOverStart: refState.verdict.explosion,
     label: `run ${ref.id} at lr ${ref.config.optimizer.lr}`,
     runId: ref.id,
     lr: ref.config.optimizer.lr,

@@ -163,11 +163,13 @@ export function detectRuns(
     }
     const ref = got;
     let reference: DetectResult['reference'] = null;
-    const peak = ref ? ownState(ref).earlyPeak : null;
-    if (ref && peak)
+    const refState = ref ? ownState(ref) : null;
+    const peak = refState?.earlyPeak ?? null;
+    if (ref && refState && peak)
       reference = {
         peak: peak.value,
         stderr: peak.stderr,
+        risesOverStart: refState.verdict.explosion,
         label: `run ${ref.id} at lr ${ref.config.optimizer.lr}`,
         runId: ref.id,
         lr: ref.config.optimizer.lr,
