@@ -94,4 +94,4 @@ function main() {
         console.log(`${runId}: exit ${r.status} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
       }
 }
-main();
+if (require.main === module) main();
