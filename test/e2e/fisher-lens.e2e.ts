@@ -724,7 +724,7 @@ async function main(): Promise<number> {
       runner,
       {
         wb: () => wb!,
-        userSettings: path.join(session.userDir, 'User/settings.json'),
+        workspace: session.workspace,
         runsRoot: runsRoot(session),
       },
       [T_WB],
