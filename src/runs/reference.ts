@@ -11,8 +11,8 @@
  * events itself: nothing here is trusted beyond choosing a folder.
  */
 import path from 'node:path';
-import { groupKey, type DetectSubject } from './detect';
-import { listRuns, type RunFolderInfo } from './reader';
+import { groupKey, replay, subjectOf, type DetectSubject } from './detect';
+import { listRuns, readRun, type RunFolderInfo } from './reader';
 
 export interface ReferencePick {
   dir: string;
@@ -46,6 +46,7 @@ export function referenceProblem(
 export function pickReferenceRun(
   runsRoot: string,
   cfg: DetectSubject['config'],
+  /** `runs`: the runs root's listing, given (tests); then the candidates' events are not read again. */
   opts: { pinned?: string | null; exclude?: string; runs?: RunFolderInfo[] } = {},
 ): ReferencePick | null {
   const runs = (opts.runs ?? listRuns(runsRoot)).filter((r) => r.id !== opts.exclude);
@@ -54,7 +55,8 @@ export function pickReferenceRun(
     if (
       p?.config &&
       referenceProblem(p, cfg) === null &&
-      p.config.optimizer.lr !== cfg.optimizer.lr
+      p.config.optimizer.lr !== cfg.optimizer.lr &&
+      (opts.runs !== undefined || hasEarlyPeak(p.dir))
     )
       return { dir: p.dir, runId: p.id, lr: p.config.optimizer.lr, why: 'pinned' };
   }
@@ -85,6 +87,18 @@ export function pickReferenceRun(
         b.startedAt - a.startedAt ||
         (a.id < b.id ? -1 : 1),
     );
-  const r = atBest[0];
+  const r = atBest.find((x) => opts.runs !== undefined || hasEarlyPeak(x.dir));
   return r ? { dir: path.resolve(r.dir), runId: r.id, lr: best, why: 'best-lr' } : null;
+}
+
+/**
+ * Whether the run's own events give it an early peak (what `train --reference` reads: a folder whose summary claims a
+ * peak its events do not hold would make the new run's start fail, so it is passed over).
+ */
+function hasEarlyPeak(dir: string): boolean {
+  try {
+    return replay(subjectOf(readRun(dir))).earlyPeak !== null;
+  } catch {
+    return false;
+  }
 }

@@ -80,3 +80,23 @@ test('a pinned baseline wins where it applies and is ignored where it does not',
     /failed, not completed/,
   );
 });
+
+test('in a real runs root: a finished run is picked; one whose events hold no early peak is passed over', async () => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { writeFakeRun } = await import('../../src/runs/fakeRun');
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-ref-'));
+  try {
+    const dir = await writeFakeRun(root, { runId: 'large', steps: 200 });
+    const c = resolveConfig(JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')));
+    const small = { ...c, optimizer: { ...c.optimizer, lr: c.optimizer.lr / 10 } };
+    assert.equal(pickReferenceRun(root, small)?.runId, 'large');
+    // The summary still claims a peak, the events no longer hold one: `train --reference` would refuse it.
+    const ev = path.join(dir, 'events.jsonl');
+    fs.writeFileSync(ev, fs.readFileSync(ev, 'utf8').split('\n')[0] + '\n');
+    assert.equal(pickReferenceRun(root, small), null);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
