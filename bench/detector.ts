@@ -60,23 +60,37 @@ export function score(runs: CorpusRun[], v: Map<string, boolean | null>): Score 
 
 const pct = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
 
+/** A preset run's size, from its id (`<dataset>-<preset>-<size>-s<seed>`, scripts/detector-corpus.ts). */
+const sizeOf = (r: CorpusRun) => /-(default|short|e2e|tiny)-s\d+$/.exec(r.id)?.[1] ?? null;
+
 export function runDetectorBench(file?: string): void {
   const runs = loadCorpus(file);
   const live = verdicts(runs, false);
   const refd = verdicts(runs, true);
   console.log(
-    '| source | labelled | live: precision | recall | with references: precision | recall |',
+    '| source | labelled | live: precision | recall | with references: precision | recall | undecided (live / refs) |',
   );
-  console.log('| --- | --- | --- | --- | --- | --- |');
-  const sources = [...new Set(runs.map((r) => r.source))];
-  for (const src of [...sources, 'all']) {
-    const mine = src === 'all' ? runs : runs.filter((r) => r.source === src);
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  const rows: [string, CorpusRun[]][] = [];
+  for (const src of new Set(runs.map((r) => r.source))) {
+    const mine = runs.filter((r) => r.source === src);
+    rows.push([src, mine]);
+    const sizes = [...new Set(mine.map(sizeOf))].filter((x): x is string => x !== null);
+    if (sizes.length > 1)
+      for (const size of sizes)
+        rows.push([`  ${src} ${size}`, mine.filter((r) => sizeOf(r) === size)]);
+  }
+  rows.push(['all', runs]);
+  for (const [name, mine] of rows) {
     const a = score(mine, live);
     const b = score(mine, refd);
     console.log(
-      `| ${src} | ${a.tp + a.fn + a.fp + a.tn} (${a.tp + a.fn} exploding) | ${pct(a.precision)} (${a.tp} TP, ${a.fp} FP) | ${pct(a.recall)} (${a.fn} FN) | ${pct(b.precision)} (${b.tp} TP, ${b.fp} FP) | ${pct(b.recall)} (${b.fn} FN) |`,
+      `| ${name} | ${a.tp + a.fn + a.fp + a.tn} (${a.tp + a.fn} exploding) | ${pct(a.precision)} (${a.tp} TP, ${a.fp} FP) | ${pct(a.recall)} (${a.fn} FN) | ${pct(b.precision)} (${b.tp} TP, ${b.fp} FP) | ${pct(b.recall)} (${b.fn} FN) | ${a.undecided} / ${b.undecided} |`,
     );
   }
+  console.log(
+    '\n(an undecided verdict is no warning: it counts as a false negative on an exploding run, never dropped)',
+  );
   console.log('\nRuns the live rule gets wrong (label / live / with references):');
   for (const r of runs) {
     if (r.label === null) continue;

@@ -1,5 +1,5 @@
 /**
- * The detector's labelled corpus: `node --import tsx bench/detectorCorpus.ts [--runs DIR]…` compacts run folders
+ * The detector's labelled corpus: `node --import tsx bench/detectorCorpus.ts [--keep presets|reproduction]` compacts run folders
  * (default: the MNIST reproduction's committed runs under docs/reproduction/mnist/runs and the preset runs that
  * scripts/detector-corpus.ts trains into .detector-corpus/runs) into bench/detector-corpus.json: per run its
  * config's grouping fields, test accuracy, Tr(F) measurements (with standard errors) and training losses, plus a
@@ -111,20 +111,47 @@ export function label(runs: CorpusRun[]): void {
   }
 }
 
+/**
+ * Rebuild the corpus file. Each part is rebuilt from its run folders where they exist and otherwise kept from the
+ * current file, so either part can be regenerated alone: after new reproduction runs,
+ * `node --import tsx bench/detectorCorpus.ts` (without .detector-corpus/ the preset runs are kept as they are);
+ * `--keep presets` / `--keep reproduction` keeps that part even where its folders exist.
+ */
 function main() {
   const root = path.join(__dirname, '..');
+  const keep = new Set<string>();
+  for (let i = 2; i < process.argv.length; i++)
+    if (process.argv[i] === '--keep') keep.add(process.argv[++i]);
+  const old: CorpusRun[] = fs.existsSync(CORPUS_FILE)
+    ? (JSON.parse(fs.readFileSync(CORPUS_FILE, 'utf8')) as { runs: CorpusRun[] }).runs
+    : [];
+  const kept = (part: string) => {
+    const mine = old.filter((r) =>
+      part === 'reproduction'
+        ? r.source.startsWith('reproduction-')
+        : r.source.startsWith('presets-'),
+    );
+    console.log(`${part}: kept ${mine.length} runs from ${path.relative(root, CORPUS_FILE)}`);
+    return mine;
+  };
   const out: CorpusRun[] = [];
   const repro = path.join(root, 'docs/reproduction/mnist');
-  const eta = (
-    JSON.parse(fs.readFileSync(path.join(repro, 'plan.json'), 'utf8')) as { etaStar: number }
-  ).etaStar;
-  for (const d of fs.readdirSync(path.join(repro, 'runs')).sort()) {
-    const r = compact(path.join(repro, 'runs', d), 'reproduction-mnist', eta);
-    if (r) out.push(r);
+  if (keep.has('reproduction') || !fs.existsSync(path.join(repro, 'runs')))
+    out.push(...kept('reproduction'));
+  else {
+    const eta = (
+      JSON.parse(fs.readFileSync(path.join(repro, 'plan.json'), 'utf8')) as { etaStar: number }
+    ).etaStar;
+    for (const d of fs.readdirSync(path.join(repro, 'runs')).sort()) {
+      const r = compact(path.join(repro, 'runs', d), 'reproduction-mnist', eta);
+      if (r) out.push(r);
+    }
   }
   const presets = path.join(root, '.detector-corpus/runs');
-  if (fs.existsSync(presets))
+  if (keep.has('presets') || !fs.existsSync(presets)) out.push(...kept('presets'));
+  else
     for (const d of fs.readdirSync(presets).sort()) {
+      if (!fs.statSync(path.join(presets, d)).isDirectory()) continue;
       const r = compact(path.join(presets, d), 'presets', LARGE_LR);
       if (r) out.push({ ...r, source: `presets-${r.config.dataset.name}` });
     }

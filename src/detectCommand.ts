@@ -8,42 +8,17 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { eventValue } from './shared/format';
 import { readRun, RunReadError, type RunData } from './runs/reader';
-import { detectRuns, groupKey, replay, type DetectResult, type DetectSubject } from './runs/detect';
+import {
+  detectRuns,
+  groupKey,
+  replay,
+  subjectOf,
+  type DetectResult,
+  type DetectSubject,
+} from './runs/detect';
+
+export { subjectOf };
 import type { DetectorReference } from './shared/detector';
-
-/** A run folder as the detector's subject (throws {@link RunReadError} naming the file). */
-export function subjectOf(run: RunData): DetectSubject {
-  const evals = run.byType.eval.map((e) => e.testAcc).filter((a) => Number.isFinite(a));
-  const testAcc =
-    run.summary?.bestTestAcc ??
-    run.summary?.finalTestAcc ??
-    (evals.length ? Math.max(...evals) : null);
-  return {
-    id: run.id,
-    config: run.config ?? scriptSubjectConfig(run),
-    fisher: run.byType.fisher.map((e) => ({ step: e.step, trF: e.trF, stderr: e.trFStderr })),
-    loss: run.byType.step
-      .filter((e) => typeof e.loss === 'number')
-      .map((e) => ({ step: e.step, loss: e.loss as number })),
-    testAcc: typeof testAcc === 'number' ? testAcc : null,
-  };
-}
-
-/**
- * The detector's view of a run of the user's own script (`fisher-lens run`: no run config): a group of its own (never
- * a reference for, nor compared with, another run), its learning rate as its steps report it.
- */
-function scriptSubjectConfig(run: RunData): DetectSubject['config'] {
-  const lr = run.byType.step.find((e) => typeof e.lr === 'number')?.lr ?? 0;
-  return {
-    seed: run.script?.seed ?? 0,
-    dataset: { name: `script run ${run.id}`, trainSize: 0 },
-    model: run.header?.model ?? null,
-    optimizer: { lr, momentum: 0, batchSize: 1 },
-    schedule: {},
-    fisher: { lossThreshold: 1 },
-  };
-}
 
 /**
  * A run folder as the detector's reference (`detect --reference`, `train --reference`): its early peak. `flag` names
@@ -67,7 +42,8 @@ export function referenceFromRunDir(
     throw usageError(
       `${flag}: run ${ref.id} differs from this run in model, data, optimiser or length; a reference must differ only in seed, learning rate or penalty`,
     );
-  const peak = replay(ref).earlyPeak;
+  const refState = replay(ref);
+  const peak = refState.earlyPeak;
   if (!peak)
     throw usageError(
       `${flag}: run ${ref.id} has fewer than 3 Tr(F) measurements in its early phase`,
@@ -75,6 +51,7 @@ export function referenceFromRunDir(
   return {
     peak: peak.value,
     stderr: peak.stderr,
+    risesOverStart: refState.verdict.explosion,
     label: `run ${ref.id} at lr ${ref.config.optimizer.lr}`,
     runId: ref.id,
     lr: ref.config.optimizer.lr,

@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { ensureRunsRoot } from '../runs/preflight';
+import { pickReferenceRun, type ReferencePick } from '../runs/reference';
 import { writeQueuedRun } from '../runs/writer';
 import { readNoFollow, pidAlive } from '../runs/safeFs';
 import { beatQueuedStatus, failQueuedRun, settleExitedRun } from '../runs/statusFixups';
@@ -31,6 +32,9 @@ import type { Settings } from './settings';
 
 /** Seconds between rewrites of a queued placeholder's status.json while this window holds it. */
 export const QUEUED_HEARTBEAT_S = 30;
+
+/** Workspace-state key of the pinned explosion baseline (a run id of the runs root). */
+export const BASELINE_KEY = 'fisherLens.explosionBaseline';
 
 const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
 
@@ -143,6 +147,35 @@ export class Launcher extends DisposableOwner {
     private readonly memento?: QueueMemento,
   ) {
     super();
+  }
+
+  /** The pinned explosion baseline's run id ("Pin as Explosion Baseline"), kept in the workspace's state. */
+  get pinnedBaseline(): string | null {
+    const v = this.memento?.get<unknown>(BASELINE_KEY);
+    return typeof v === 'string' && v ? v : null;
+  }
+
+  /** Pin (or with null, unpin) the run later runs' explosion warnings compare with where it applies. */
+  async pinBaseline(runId: string | null): Promise<void> {
+    await this.memento?.update(BASELINE_KEY, runId ?? undefined);
+    this.changed.fire(runId ?? '');
+  }
+
+  /**
+   * What a run's explosion warning is compared with (src/runs/reference.ts): the pinned baseline where it applies,
+   * else the best known learning rate among the finished runs of the same model and data; null: its own start.
+   */
+  private explosionReference(run: LocalRun): ReferencePick | null {
+    if ('kind' in run.config && run.config.kind === 'script') return null;
+    try {
+      return pickReferenceRun(run.runsDir, run.config as RunConfig, {
+        pinned: this.pinnedBaseline,
+        exclude: run.runId,
+      });
+    } catch (e) {
+      log.debug(`${run.runId}: no explosion reference: ${(e as Error).message}`);
+      return null;
+    }
   }
 
   /** The queue as kept in the memento: runs queued by this workspace and not started yet. */
@@ -340,6 +373,13 @@ export class Launcher extends DisposableOwner {
     else {
       if (s.backend !== 'auto') args.push('--backend', s.backend);
       if (run.python) args.push('--python', run.python);
+      const ref = this.explosionReference(run);
+      if (ref) {
+        args.push('--reference', ref.dir);
+        log.info(
+          `${run.runId}: explosion warning compared with ${ref.why === 'pinned' ? 'the pinned baseline' : 'the best known learning rate'}, run ${ref.runId} (lr ${ref.lr})`,
+        );
+      }
     }
     const node = nodeOverride ?? (s.nodePath || 'node');
     const env: NodeJS.ProcessEnv = { ...process.env };

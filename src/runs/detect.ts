@@ -19,6 +19,7 @@ import {
   type DetectorState,
   type DetectorVerdict,
 } from '../shared/detector';
+import type { RunData } from './reader';
 
 /** What the detector needs of a run. */
 export interface DetectSubject {
@@ -163,11 +164,13 @@ export function detectRuns(
     }
     const ref = got;
     let reference: DetectResult['reference'] = null;
-    const peak = ref ? ownState(ref).earlyPeak : null;
-    if (ref && peak)
+    const refState = ref ? ownState(ref) : null;
+    const peak = refState?.earlyPeak ?? null;
+    if (ref && refState && peak)
       reference = {
         peak: peak.value,
         stderr: peak.stderr,
+        risesOverStart: refState.verdict.explosion,
         label: `run ${ref.id} at lr ${ref.config.optimizer.lr}`,
         runId: ref.id,
         lr: ref.config.optimizer.lr,
@@ -182,4 +185,38 @@ export function detectRuns(
       reference,
     };
   });
+}
+
+/** A run folder as the detector's subject (throws {@link RunReadError} naming the file). */
+export function subjectOf(run: RunData): DetectSubject {
+  const evals = run.byType.eval.map((e) => e.testAcc).filter((a) => Number.isFinite(a));
+  const testAcc =
+    run.summary?.bestTestAcc ??
+    run.summary?.finalTestAcc ??
+    (evals.length ? Math.max(...evals) : null);
+  return {
+    id: run.id,
+    config: run.config ?? scriptSubjectConfig(run),
+    fisher: run.byType.fisher.map((e) => ({ step: e.step, trF: e.trF, stderr: e.trFStderr })),
+    loss: run.byType.step
+      .filter((e) => typeof e.loss === 'number')
+      .map((e) => ({ step: e.step, loss: e.loss as number })),
+    testAcc: typeof testAcc === 'number' ? testAcc : null,
+  };
+}
+
+/**
+ * The detector's view of a run of the user's own script (`fisher-lens run`: no run config): a group of its own (never
+ * a reference for, nor compared with, another run), its learning rate as its steps report it.
+ */
+function scriptSubjectConfig(run: RunData): DetectSubject['config'] {
+  const lr = run.byType.step.find((e) => typeof e.lr === 'number')?.lr ?? 0;
+  return {
+    seed: run.script?.seed ?? 0,
+    dataset: { name: `script run ${run.id}`, trainSize: 0 },
+    model: run.header?.model ?? null,
+    optimizer: { lr, momentum: 0, batchSize: 1 },
+    schedule: {},
+    fisher: { lossThreshold: 1 },
+  };
 }

@@ -18,11 +18,12 @@
  *   exists yet, the first one after the crossing.
  * - **Explosion.** The early peak stands at least `riseFactor` (1.3) × above a *base*, and the difference is at
  *   least `z` (3) standard errors of the two combined: 3 rather than 2 because the early peak is the largest of
- *   many levels (a flat curve with 10–20 % noise then shows a false peak in about 1 run in 100, not 1 in 7). The base is the early peak of a **reference** run when one is given (the same
- *   model and data at a larger, well-tuned learning rate: a pinned baseline, the sweep's best run, the
- *   reproduction's η*), else the run's **own Tr(F) at initialisation** (its first measurement). In the paper's
- *   regimes a well-tuned learning rate keeps Tr(F) from ever climbing far above where it started, while η* ÷ 10 lifts
- *   it well above. A base that is not clearly positive (a dead network: Tr(F) ≈ 0 at the start) decides nothing:
+ *   many levels (a flat curve with 10–20 % noise then shows a false peak in about 1 run in 100, not 1 in 7). The base
+ *   is the run's **own Tr(F) at initialisation** (its first measurement): in the paper's regimes a well-tuned
+ *   learning rate keeps Tr(F) from ever climbing far above where it started, while η* ÷ 10 lifts it well above. When
+ *   a **reference** run is given (the same model and data at the best known learning rate: a pinned baseline, the
+ *   sweep's best run, the reproduction's η*) its early peak is a base too; and when the reference itself rises over
+ *   its own start (that premise fails: the CIFAR/synthetic regime) it is the only one. A base that is not clearly positive (a dead network: Tr(F) ≈ 0 at the start) decides nothing:
  *   the verdict is then "undecided", never an absurd ratio.
  *
  * Non-finite inputs (a diverged run) are counted and ignored so they cannot poison the averages.
@@ -40,6 +41,13 @@ export interface DetectorReference {
   label: string;
   runId?: string;
   lr?: number;
+  /**
+   * Whether the reference's own early peak stands out above its own Tr(F) at initialisation (the explosion test run on
+   * the reference against its start). False: the well-tuned run holds Tr(F) at or below where it started, so a run
+   * rising clearly above its own start is exploding too (the own-start test stays valid next to the reference's).
+   * True or unknown: the set-up lifts Tr(F) even at the best learning rate, and only the reference decides.
+   */
+  risesOverStart?: boolean | null;
 }
 
 export interface DetectorOptions {
@@ -274,6 +282,27 @@ export class ExplosionDetector {
     };
   }
 
+  /**
+   * Every base the early peak is tested against: the reference's early peak, and the run's own start where that test
+   * is valid (no reference, or a reference that does not itself rise over its start: see
+   * {@link DetectorReference.risesOverStart}). An explosion against any one of them counts.
+   */
+  bases(): DetectorBase[] {
+    const first = this.base();
+    if (typeof first === 'string') return [];
+    const ref = this.options.reference;
+    if (!ref || ref.risesOverStart !== false) return [first];
+    const own = new ExplosionDetector({ ...this.options, reference: null });
+    own.s.initial = this.s.initial;
+    const b = own.base();
+    if (typeof b === 'string') return [first];
+    const at = b.label.replace(/\)$/, '');
+    return [
+      first,
+      { ...b, label: `${at}; the reference, ${ref.label}, stays near its own start)` },
+    ];
+  }
+
   /** The verdict so far. */
   verdict(): DetectorVerdict {
     const b = this.base();
@@ -298,11 +327,15 @@ export class ExplosionDetector {
         reason: `fewer than ${this.options.window} Tr(F) measurements in the early phase`,
       };
     const rise = p.value / b.value;
+    const also = this.bases()
+      .slice(1)
+      .map((x) => ` and ${(p.value / x.value).toFixed(2)}× ${x.label} ${eventValue(x.value)}`)
+      .join('');
     return {
       explosion: false,
       rise,
       base: b,
-      reason: `early peak ${eventValue(p.value)} is ${rise.toFixed(2)}× ${b.label} ${eventValue(b.value)} (explosion: ≥ ${this.options.riseFactor}× and ≥ ${this.options.z} standard errors above)`,
+      reason: `early peak ${eventValue(p.value)} is ${rise.toFixed(2)}× ${b.label} ${eventValue(b.value)}${also} (explosion: ≥ ${this.options.riseFactor}× and ≥ ${this.options.z} standard errors above${also ? ' either' : ''})`,
     };
   }
 
@@ -385,11 +418,12 @@ export class ExplosionDetector {
     const s = this.s;
     const p = s.earlyPeak;
     if (s.explosion || !p) return null;
-    const b = this.base();
-    if (typeof b === 'string') return null;
     const o = this.options;
-    const se = Math.sqrt(p.stderr ** 2 + b.stderr ** 2);
-    if (!(p.value >= o.riseFactor * b.value && p.value - b.value >= o.z * se)) return null;
+    const b = this.bases().find((x) => {
+      const se = Math.sqrt(p.stderr ** 2 + x.stderr ** 2);
+      return p.value >= o.riseFactor * x.value && p.value - x.value >= o.z * se;
+    });
+    if (!b) return null;
     const e: Explosion = {
       step,
       rise: p.value / b.value,

@@ -35,6 +35,7 @@ import {
   type TreeRow,
 } from './harness';
 import { monitorViewTests } from './monitorView';
+import { explosionTests } from './steps/explosion';
 
 // ---- what the test agrees on with the extension (ids, titles, labels) -------------------------------------
 const CMD_NEW_RUN = 'Fisher Lens: New Run…';
@@ -719,6 +720,15 @@ async function main(): Promise<number> {
       }, ['code-server starts and the workbench loads with the Fisher Lens container']);
 
     const T_WB = 'code-server starts and the workbench loads with the Fisher Lens container';
+    await explosionTests(
+      runner,
+      {
+        wb: () => wb!,
+        workspace: session.workspace,
+        runsRoot: runsRoot(session),
+      },
+      [T_WB],
+    );
     await monitorViewTests(
       runner,
       { wb: () => wb!, browse: () => b!, runsRoot: runsRoot(session) },

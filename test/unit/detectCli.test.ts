@@ -186,6 +186,19 @@ test('the labelled corpus (bench/detector-corpus.json): the measure as the bench
   assert.ok(live.recall >= 0.8, JSON.stringify(live));
 });
 
+test('the labelled corpus: the presets on MNIST at the e2e size (the editor end-to-end test runs them), live and with references', async () => {
+  const { loadCorpus, verdicts, score } = await import('../../bench/detector');
+  const runs = loadCorpus().filter((r) => r.source === 'presets-mnist' && /-e2e-s\d+$/.test(r.id));
+  assert.ok(runs.filter((r) => r.label !== null).length >= 6, 'labelled e2e-size preset runs');
+  for (const references of [false, true]) {
+    const s = score(runs, verdicts(runs, references));
+    assert.ok(
+      s.precision >= 0.9 && s.recall >= 0.9,
+      `references ${references}: ${JSON.stringify(s)}`,
+    );
+  }
+});
+
 test('train --reference: the live warning compares with the reference run and says so; a different set-up is refused', async () => {
   const root = tmpDir();
   const base = {

@@ -140,6 +140,40 @@ test('a reference run: the verdict compares early peaks and names the reference'
   assert.equal(own.explosion?.base.basis, 'initial');
 });
 
+test('a reference that stays near its own start: the run is tested against both, and the warning says so', () => {
+  // η* holds Tr(F) near its start with an early bump to 210; η* ÷ 10 climbs from 100 to 240 (1.14× the bump, 2.4× its start).
+  const curve = (s: number) => 100 + 140 * Math.min(s / 80, 1);
+  const holds = { peak: 210, stderr: 4, label: 'run large-lr at lr 0.05', risesOverStart: false };
+  const both = detectOffline(stream(curve, loss, { steps: 160 }), { reference: holds }).state;
+  assert.ok(both.explosion, 'fired against its own start');
+  assert.equal(both.explosion.base.basis, 'initial');
+  assert.match(
+    both.verdict.reason,
+    /× its Tr\(F\) at initialisation \(step 0; the reference, run large-lr at lr 0\.05, stays near its own start\) /,
+  );
+  // The same reference rising over its own start (or not known to hold): only the reference decides.
+  for (const risesOverStart of [true, undefined]) {
+    const only = detectOffline(stream(curve, loss, { steps: 160 }), {
+      reference: { ...holds, risesOverStart },
+    }).state;
+    assert.equal(only.explosion, null, `risesOverStart ${risesOverStart}`);
+    assert.match(
+      only.verdict.reason,
+      /× the early peak of run large-lr at lr 0\.05 210\.0 \(explosion/,
+    );
+  }
+  // A flat run next to a reference that holds: no explosion, and the reason names both bases.
+  const flat = detectOffline(
+    stream(() => 100, loss, { steps: 160 }),
+    { reference: holds },
+  ).state;
+  assert.equal(flat.explosion, null);
+  assert.match(
+    flat.verdict.reason,
+    /early peak .* the early peak of run large-lr .* and .* its Tr\(F\) at initialisation/,
+  );
+});
+
 test('flat curves with realistic single-probe noise never fire (seeds × noise levels)', () => {
   let fired = 0;
   for (const noise of [0.05, 0.1, 0.2])

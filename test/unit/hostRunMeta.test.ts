@@ -183,16 +183,20 @@ test('New Run: each preset says what it will cost on the backend that runs it, f
   await exec('fisherLens.newRun');
   const desc = (id: string) => shown.find((i) => i.presetId === id)?.description;
   // The three finished fake runs: SimpleCNN without penalty on backend "fake", 50 ms per step.
-  const steps = totalSteps(presetConfig(PRESETS.find((p) => p.id === 'small-lr')!));
+  const stepsOf = (id: string) => totalSteps(presetConfig(PRESETS.find((p) => p.id === id)!));
+  const steps = stepsOf('small-lr');
   assert.equal(
     desc('small-lr'),
-    `small-lr · ≈ ${eta(0.05 * steps)} on fake (from 3 earlier simplecnn runs)`,
+    `small-lr · ${steps} steps · ≈ ${eta(0.05 * steps)} on fake (from 3 earlier simplecnn runs)`,
   );
   assert.equal(
     desc('small-lr-fp'),
-    'small-lr-fp · time unknown on fake: no finished simplecnn + penalty run there yet',
+    `small-lr-fp · ${steps} steps · time unknown on fake: no finished simplecnn + penalty run there yet`,
   );
-  assert.equal(desc('noisy-25'), 'noisy-25 · time unknown on fake: no finished mlp run there yet');
+  assert.equal(
+    desc('noisy-25'),
+    `noisy-25 · ${stepsOf('noisy-25')} steps · time unknown on fake: no finished mlp run there yet`,
+  );
 });
 
 test('Runs table: rows of config fields and outcomes (validated like every view message); ticked runs open in Compare', async () => {

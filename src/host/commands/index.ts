@@ -12,6 +12,7 @@ import { deleteRun } from './deleteRun';
 import { exportRun } from './exportRun';
 import { newRun } from './newRun';
 import { openMonitor } from './openMonitor';
+import { pinExplosionBaseline } from './pinBaseline';
 import { replaySyntheticRun } from './replaySyntheticRun';
 import { rerunWithPenalty } from './rerunWithPenalty';
 import { revealRun } from './revealRun';
@@ -40,6 +41,7 @@ const COMMANDS: Record<string, Command> = {
     h.refreshTree();
   },
   'fisherLens.rerunWithFisherPenalty': rerunWithPenalty,
+  'fisherLens.pinExplosionBaseline': pinExplosionBaseline,
   'fisherLens.replaySyntheticRun': replaySyntheticRun,
   'fisherLens.showLog': () => log.show(),
   'fisherLens.renameRun': renameRun,

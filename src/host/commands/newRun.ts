@@ -76,14 +76,14 @@ export async function presetCosts(
     try {
       const cfg = presetConfig(p, s.presetOverrides);
       const backend = s.backend !== 'auto' ? s.backend : (cfg.backend ?? 'auto');
-      out.set(
-        p.id,
-        estimateCost(
-          { arch: cfg.model.arch, penalty: cfg.penalty.kind !== 'none', steps: totalSteps(cfg) },
-          backend,
-          history,
-        ),
+      const steps = totalSteps(cfg);
+      const est = estimateCost(
+        { arch: cfg.model.arch, penalty: cfg.penalty.kind !== 'none', steps },
+        backend,
+        history,
       );
+      // The size the settings give the preset, then what it will cost.
+      out.set(p.id, { ...est, text: `${steps} steps · ${est.text}` });
     } catch {
       // invalid overrides: said when the preset is picked
     }
