@@ -194,7 +194,7 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
     .option('--quiet', 'print nothing but errors (the run folder is the only output)')
     .option(
       '--reference <run-dir>',
-      "a finished run of the same model and data (e.g. at the best learning rate): the explosion warning compares the early peak with its early peak instead of with this run's start",
+      "a finished run of the same model and data (e.g. at the best learning rate): the explosion warning compares the early peak with its early peak as well as with this run's start (docs/DETECTOR.md)",
     )
     .addOption(pythonOption())
     .action(

@@ -95,6 +95,10 @@ def device_name(dev: torch.device) -> str:
     return platform.processor() or platform.machine() or "cpu"
 
 
+
+class ConfigError(Exception):
+    """A config the engine cannot run (the TypeScript side validated its schema): reported as `ConfigError: …`."""
+
 class Out:
     """One JSON object per line on stdout, flushed at once."""
 
@@ -219,7 +223,11 @@ class Engine:
         self.clean = subset(clean_idx) if noisy_count > 0 else None
         self.noisy = subset(noisy_idx) if noisy_count > 0 and noisy_idx else None
         self.test = (nhwc_to_nchw(d.test.x).to(device), d.test.y.to(device))
-        self.model = Model(cfg["model"], d.input_shape, self.K, cfg["seed"]).to(device)
+        try:
+            self.model = Model(cfg["model"], d.input_shape, self.K, cfg["seed"]).to(device)
+        except ValueError as e:  # an architecture that does not fit the data: an input error, as in the wasm engine
+            h, w, c = d.input_shape
+            raise ConfigError(f"model: {e} (dataset {d.name} is {h}×{w}×{c})") from None
         self.params = [p.requires_grad_() for p in self.model.params]
         self.spe = steps_per_epoch(cfg)
         self.total = total_steps(cfg)

@@ -226,3 +226,38 @@ test('an explicitly requested torch backend that is unusable exits 2 naming why'
     if (cuda.status === 2) assert.match(cuda.stderr, /torch-cuda.*(CUDA|cuda)/);
   }
 });
+
+test(
+  'input errors the engine finds (a model that does not fit the data, a corrupt IDX file) exit 2 as on wasm, with no run folder',
+  { skip },
+  () => {
+    const small = writeConfig({
+      dataset: { name: 'synthetic', trainSize: 256, testSize: 64 },
+      model: { arch: 'simplecnn' },
+    });
+    const r = spawnSync(process.execPath, args(small, 'nofit'), { encoding: 'utf8' });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /model: simplecnn needs inputs of at least 12×12, got 8×8 \(dataset synthetic is 8×8×1\)/,
+    );
+    assert.doesNotMatch(r.stderr, /unexpected output|Traceback/);
+    assert.ok(!fs.existsSync(path.join(runsDir, 'nofit')));
+
+    const idx = path.join(tmp, 'bad-idx');
+    fs.mkdirSync(idx, { recursive: true });
+    for (const f of [
+      'train-images-idx3-ubyte',
+      'train-labels-idx1-ubyte',
+      't10k-images-idx3-ubyte',
+      't10k-labels-idx1-ubyte',
+    ])
+      fs.writeFileSync(path.join(idx, f), Buffer.from([0, 0, 8, 3, 0, 0]));
+    const bad = writeConfig({ dataset: { name: 'idx', path: idx } });
+    const d = spawnSync(process.execPath, args(bad, 'badidx'), { encoding: 'utf8' });
+    assert.equal(d.status, 2, d.stderr);
+    assert.match(d.stderr, /IDX/);
+    assert.doesNotMatch(d.stderr, /unexpected output|Traceback/);
+    assert.ok(!fs.existsSync(path.join(runsDir, 'badidx')));
+  },
+);

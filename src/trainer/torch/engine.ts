@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { totalSteps, type RunConfig } from '../../shared/config';
+import { ConfigError, totalSteps, type RunConfig } from '../../shared/config';
 import { runEventErrors, type BackendRejection, type LogEvent } from '../../shared/protocol';
 import type { Engine, EngineEvent, EngineStart } from '../engine';
 import { DataError, mnistDir } from '../data';
@@ -126,11 +126,17 @@ export class TorchEngine implements Engine {
       this.push({ kind: 'exit', code, signal });
     });
 
-    const first = await this.next();
+    let first = await this.next();
+    // A failure before the engine line arrives as an error log, then the exit: wait for the exit so that input
+    // errors (unreadable data, a model that does not fit the data) are reported as such, not as "unexpected output".
+    while (first.kind === 'event' && first.e.type === 'log' && first.e.level === 'error')
+      first = await this.next();
     if (first.kind !== 'engine') {
       this.killNow();
       if (first.kind === 'exit' && this.pythonError?.startsWith('DataError: '))
         throw new DataError(this.pythonError.slice('DataError: '.length));
+      if (first.kind === 'exit' && this.pythonError?.startsWith('ConfigError: '))
+        throw new ConfigError([this.pythonError.slice('ConfigError: '.length)]);
       throw new TorchEngineError(this.reason(first, 'before it started'));
     }
     const e = first.line;
