@@ -1,5 +1,5 @@
 /**
- * `fisher-lens` command line: train, run (a user's own script), trace, doctor, demo, detect, reproduce. The top layer: a
+ * `fisher-lens` command line: train, run (a user's own script), trace, doctor, demo, detect, reproduce, sweep. The top layer: a
  * thin entry over the trainer,
  * the runs folder and the reproduction (which gets the trainer as a runner, never imports it).
  * Exit codes: 0 completed/stopped, 1 failed (or an unexpected error), 2 invalid input (config, data, arguments;
@@ -44,6 +44,12 @@ import type { TraceOptions } from './trainer/trace';
 import { checkRunIdFree, checkWritableDir, PreflightError } from './runs/preflight';
 import { runIdProblem } from './runs/runId';
 import { EXIT_CODES as EXIT, exitCodeForState } from './runs/exitCodes';
+import { registerSweepCommand } from './sweep/command';
+import { SweepUsageError } from './sweep/launch';
+import { SweepFileError } from './shared/sweep';
+
+/** The `fisher-lens` script (bin/fisher-lens.js) that launched runs are started with: beside dist/ and src/. */
+const cliScript = () => path.resolve(__dirname, '..', 'bin', 'fisher-lens.js');
 
 /** The reproduction's runner: one in-process `train()` per run, stoppable through the abort signal. */
 export const trainRunner: Runner = async (spec, ctx) => {
@@ -456,6 +462,14 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
 
   registerDetectCommand(program, io, (m) => new UsageError(m));
 
+  registerSweepCommand(program, {
+    node: process.execPath,
+    cli: cliScript(),
+    out: io.stdout,
+    err: io.stderr,
+    setCode: (c) => (ctx.code = c),
+  });
+
   registerReproduceCommand(program, trainRunner).hook('preAction', (cmd) => {
     // The reproduce command's own folder arguments, checked before the first run starts.
     const flags = cmd.opts() as Parameters<typeof optionsFromFlags>[0];
@@ -484,6 +498,8 @@ function isInputError(e: unknown): boolean {
     e instanceof ConfigError ||
     e instanceof ConfigFileError ||
     e instanceof UsageError ||
+    e instanceof SweepFileError ||
+    e instanceof SweepUsageError ||
     e instanceof PreflightError ||
     e instanceof InvalidArgumentError
   )
@@ -513,7 +529,7 @@ function reportError(e: unknown, io: CliIO, debug: boolean): number {
     return EXIT.usage;
   }
   // A write error (disk full, permissions) names its file and cause: a plain failure, not a program fault.
-  const known = (e as Error)?.name === 'RunWriteError';
+  const known = ['RunWriteError', 'SlurmError'].includes((e as Error)?.name);
   io.stderr(
     `fisher-lens: ${message}${stack || (known ? '' : '\n(an unexpected error: rerun with --debug to see where it happened)')}\n`,
   );
