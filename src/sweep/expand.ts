@@ -143,22 +143,26 @@ export function expandSweep(
   }
   if (problems.length) throw new SweepFileError(problems, file);
 
-  // The base config, resolved (defaults filled in) against its own folder.
+  // The base config as written (checked once here, resolved per run after the grid's values are set).
+  let raw: Record<string, unknown>;
   let base: RunConfig;
   let baseDir = dir;
   if (typeof spec.base === 'string') {
     const baseFile = path.resolve(dir, spec.base);
     baseDir = path.dirname(baseFile);
     try {
-      base = parseConfig(readConfigFile(baseFile), baseFile);
+      const text = readConfigFile(baseFile);
+      base = parseConfig(text, baseFile);
+      raw = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
     } catch (e) {
       if (e instanceof ConfigError || (e as Error).name === 'ConfigFileError')
         throw new SweepFileError([`base: ${(e as Error).message}`], file);
       throw e;
     }
   } else {
+    raw = structuredClone(spec.base) as Record<string, unknown>;
     try {
-      base = resolveConfig(spec.base, `${file} base`);
+      base = resolveConfig(raw, `${file} base`);
     } catch (e) {
       if (e instanceof ConfigError)
         throw new SweepFileError(
@@ -168,6 +172,7 @@ export function expandSweep(
       throw e;
     }
   }
+  delete raw.$schema;
   const seeds = spec.seeds ?? [base.seed];
   const points = product(fields, grid).flatMap((assignment) =>
     seeds.map((seed) => ({ assignment, seed })),
@@ -181,13 +186,19 @@ export function expandSweep(
     );
   const ids = runIds(spec.name, fields, points);
   const runs: SweepRun[] = points.map((p, index) => {
-    const raw = structuredClone(base) as unknown as Record<string, unknown>;
-    for (const f of fields) setPath(raw, f, p.assignment[f]);
-    raw.seed = p.seed;
-    raw.name = ids[index].slice(0, 80).replace(/[^A-Za-z0-9._ +-]/g, '_');
+    const cfg = structuredClone(raw);
+    for (const f of fields) {
+      setPath(cfg, f, p.assignment[f]);
+      // A run length from the grid replaces the base's other one (steps or epochs: a config gives one).
+      const sched = cfg.schedule as Record<string, unknown> | undefined;
+      if (f === 'schedule.steps' && sched) delete sched.epochs;
+      if (f === 'schedule.epochs' && sched) delete sched.steps;
+    }
+    cfg.seed = p.seed;
+    cfg.name = ids[index].slice(0, 80).replace(/[^A-Za-z0-9._ +-]/g, '_');
     let config: RunConfig;
     try {
-      config = resolveConfig(raw, `${file} (run ${ids[index]})`);
+      config = resolveConfig(cfg, `${file} (run ${ids[index]})`);
     } catch (e) {
       if (e instanceof ConfigError) {
         const blamed = e.problems.map((pr) => {
