@@ -48,8 +48,14 @@ import { registerSweepCommand } from './sweep/command';
 import { SweepUsageError } from './sweep/launch';
 import { SweepFileError } from './shared/sweep';
 
-/** The `fisher-lens` script (bin/fisher-lens.js) that launched runs are started with: beside dist/ and src/. */
-const cliScript = () => path.resolve(__dirname, '..', 'bin', 'fisher-lens.js');
+/**
+ * The script a sweep's runs are started with (`node <script> train …`): bin/fisher-lens.js beside dist/ (and
+ * src/), else this bundle itself (dist/cli.js runs the CLI when started directly, as the extension does).
+ */
+const cliScript = () => {
+  const bin = path.resolve(__dirname, '..', 'bin', 'fisher-lens.js');
+  return fs.existsSync(bin) ? bin : __filename;
+};
 
 /** The reproduction's runner: one in-process `train()` per run, stoppable through the abort signal. */
 export const trainRunner: Runner = async (spec, ctx) => {

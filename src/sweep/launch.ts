@@ -11,6 +11,7 @@ import { USER_FILE } from '../shared/userMeta';
 import { writeQueuedRun } from '../runs/runDir';
 import { writeJsonAtomic } from '../runs/safeFs';
 import { readRunText } from '../runs/reader';
+import { stopQueuedRun as stopQueued } from '../runs/statusFixups';
 import { sweepDir, sweepTag, type Sweep, type SweepRun } from './expand';
 import { decide, moveAside, viewRun, type Decision, type RunView } from './state';
 import {
@@ -103,20 +104,9 @@ function setJobId(runsRoot: string, id: string, jobId: string): void {
   writeJsonAtomic(file, { ...st, jobId, updatedAt: new Date().toISOString() }, 'status.json');
 }
 
-/** Mark a queued run that will never start `stopped` (only while it is still queued). */
-export function stopQueuedRun(runsRoot: string, id: string, why: string): boolean {
-  const file = path.join(runsRoot, id, RUN_FILES.status);
-  const text = readRunText(file);
-  if (text === null) return false;
-  const st = JSON.parse(text) as { state?: string };
-  if (st.state !== 'queued') return false;
-  writeJsonAtomic(
-    file,
-    { ...st, state: 'stopped', pid: null, error: why, updatedAt: new Date().toISOString() },
-    'status.json',
-  );
-  return true;
-}
+/** Mark a queued run of the sweep that will never start `stopped` (only while it is still queued). */
+export const stopQueuedRun = (runsRoot: string, id: string, why: string): boolean =>
+  stopQueued(path.join(runsRoot, id), why);
 
 /** The runs to launch now: the decisions' `run` and `rerun` (the latter moved aside first). */
 export function takeForLaunch(
