@@ -75,8 +75,14 @@ export function planSweep(sweep: Sweep, opts: { squeue?: boolean } = {}): Planne
   const jobs = [...new Set(views.flatMap((v) => (v.jobId ? [arrayJobOf(v.jobId)] : [])))];
   const q = opts.squeue !== false && jobs.length ? queueStates(jobs) : null;
   return sweep.runs.map((run, i) => {
-    const v = views[i];
+    let v = views[i];
     const inQueue = q && v.jobId ? q.has(v.jobId) : undefined;
+    // Still queued, but its task has left Slurm's queue: it ended without starting the run (killed, or its node
+    // failed before the job script could say so).
+    if (v.state === 'queued' && inQueue === false) {
+      const why = `Slurm task ${v.jobId} left the queue without starting the run (see ${path.join(sweepDir(sweep.runsRoot, sweep.name), 'logs')})`;
+      v = { ...v, state: 'failed', stale: why, error: why };
+    }
     return { run, view: v, decision: decide(v, inQueue) };
   });
 }

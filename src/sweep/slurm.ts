@@ -22,18 +22,37 @@ export interface JobScriptInput {
   setup?: string[];
 }
 
+/**
+ * Run by the job script when `train` exits non-zero: a run folder still `queued` (the trainer refused its input or
+ * could not start) becomes `failed` with the exit code and the CLI's error line, instead of queued forever.
+ * Arguments: run folder, exit code, log file. Atomic (temporary file + rename), never throws.
+ */
+const SETTLE_JS = [
+  "const fs=require('fs'),p=require('path');const [dir,rc,log]=process.argv.slice(1);",
+  "try{const f=p.join(dir,'status.json');const s=JSON.parse(fs.readFileSync(f,'utf8'));",
+  "if(s.state==='queued'){let why='';try{why=fs.readFileSync(log,'utf8').split('\\n')",
+  ".filter((l)=>l.startsWith('fisher-lens: ')).pop()||''}catch{}",
+  "Object.assign(s,{state:'failed',pid:null,updatedAt:new Date().toISOString(),",
+  "error:'the Slurm task exited with code '+rc+' before the run started'+(why?': '+why.slice(13,400):'')});",
+  "const t=f+'.tmp-'+process.pid+'-0';fs.writeFileSync(t,JSON.stringify(s,null,2)+'\\n');fs.renameSync(t,f)}}catch{}",
+].join('');
+
 /** The job script every array task runs: the run of its index, trained by `fisher-lens train`. */
 export function jobScript(s: JobScriptInput): string {
   const lines = [
     '#!/bin/bash',
     '# Written by `fisher-lens sweep`: array task i trains run RUNS[i] into the runs root.',
-    'set -euo pipefail',
-    ...(s.setup?.length ? ['# setup (from the sweep file)', ...s.setup] : []),
+    'set -uo pipefail',
+    ...(s.setup?.length ? ['# setup (from the sweep file)', 'set -e', ...s.setup, 'set +e'] : []),
     'declare -a RUNS',
     ...s.runs.map((r) => `RUNS[${r.index}]=${shq(r.id)}`),
     'run="${RUNS[$SLURM_ARRAY_TASK_ID]}"',
-    `exec ${shq(s.node)} ${shq(s.cli)} train ${shq(s.configDir + '/')}"$run".fisher.json \\`,
-    `  --runs-dir ${shq(s.runsRoot)} --run-id "$run" --quiet >>${shq(s.logDir + '/')}"$run".log 2>&1`,
+    `log=${shq(s.logDir + '/')}"$run".log`,
+    `${shq(s.node)} ${shq(s.cli)} train ${shq(s.configDir + '/')}"$run".fisher.json \\`,
+    `  --runs-dir ${shq(s.runsRoot)} --run-id "$run" --quiet >>"$log" 2>&1`,
+    'rc=$?',
+    `[ "$rc" -eq 0 ] || ${shq(s.node)} -e ${shq(SETTLE_JS)} ${shq(s.runsRoot + '/')}"$run" "$rc" "$log"`,
+    'exit "$rc"',
     '',
   ];
   return lines.join('\n');

@@ -310,9 +310,12 @@ test('the job script runs the run of its array index, quoting paths with spaces 
   const d = path.join(tmp, "it's a dir");
   fs.mkdirSync(path.join(d, 'logs'), { recursive: true });
   const fakeNode = path.join(d, 'fake node');
-  fs.writeFileSync(fakeNode, '#!/bin/bash\nfor a in "$@"; do printf "%s\\n" "$a"; done\n', {
-    mode: 0o755,
-  });
+  // A stand-in node: prints its arguments and exits with $FAKE_RC; `-e` (the job script's settle step) runs real Node.
+  fs.writeFileSync(
+    fakeNode,
+    `#!/bin/bash\n[ "$1" = -e ] && exec '${process.execPath}' "$@"\nfor a in "$@"; do printf "%s\\n" "$a"; done\nexit \${FAKE_RC:-0}\n`,
+    { mode: 0o755 },
+  );
   const script = path.join(d, 'job.sbatch');
   fs.writeFileSync(
     script,
@@ -349,6 +352,25 @@ test('the job script runs the run of its array index, quoting paths with spaces 
       'b-s1',
       '--quiet',
     ],
+  );
+  // A task whose trainer exits non-zero before adopting its queued folder: the folder says failed, and why.
+  const cfg = expandSweep(parseSweepText(sweepText()), path.join(d, 'q.sweep.json')).runs[0].config;
+  const queued = writeQueuedRun(path.join(d, 'runs root'), 'a-s0', cfg, { jobId: '5_0' });
+  fs.writeFileSync(
+    path.join(d, 'logs', 'a-s0.log'),
+    'fisher-lens: config.json: optimizer.lr: got -1\n',
+  );
+  const failed = spawnSync('bash', [script], {
+    env: { ...process.env, SLURM_ARRAY_TASK_ID: '0', FAKE_RC: '2' },
+    encoding: 'utf8',
+  });
+  assert.equal(failed.status, 2, failed.stderr);
+  const st = JSON.parse(fs.readFileSync(path.join(queued, 'status.json'), 'utf8'));
+  assert.equal(st.state, 'failed');
+  assert.equal(st.jobId, '5_0');
+  assert.equal(
+    st.error,
+    'the Slurm task exited with code 2 before the run started: config.json: optimizer.lr: got -1',
   );
   // An index with no run fails (set -u), rather than training something else.
   const bad = spawnSync('bash', [script], { env: { ...process.env, SLURM_ARRAY_TASK_ID: '3' } });
