@@ -7,6 +7,7 @@
  * Errors print as `fisher-lens: <message>`; stack traces only with `--debug` (or FISHER_LENS_DEBUG=1).
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { Value } from '@sinclair/typebox/value';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -46,7 +47,9 @@ import { runIdProblem } from './runs/runId';
 import { EXIT_CODES as EXIT, exitCodeForState } from './runs/exitCodes';
 import { registerSweepCommand } from './sweep/command';
 import { SweepUsageError } from './sweep/launch';
-import { SweepFileError } from './shared/sweep';
+import { SlurmOptionsSchema, SweepFileError, type SlurmOptions } from './shared/sweep';
+import { slurmRunner } from './sweep/slurmRunner';
+import { haveSlurm } from './sweep/slurm';
 
 /**
  * The script a sweep's runs are started with (`node <script> train …`): bin/fisher-lens.js beside dist/ (and
@@ -118,6 +121,23 @@ const intArg = (name: string, min: number, max: number) => (v: string) => {
   return n;
 };
 const positiveInt = (name: string, max: number = LIMITS.steps) => intArg(name, 1, max);
+
+/** `reproduce --slurm <file>`: the sbatch settings (a sweep file's `slurm` object), validated; none: {}. */
+function readSlurmOptions(file: string | undefined): SlurmOptions {
+  if (file === undefined) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(readConfigFile(file));
+  } catch (e) {
+    throw new UsageError(`--slurm: ${(e as Error).message}`);
+  }
+  const bad = [...Value.Errors(SlurmOptionsSchema, v)].slice(0, 3);
+  if (bad.length)
+    throw new UsageError(
+      `--slurm: ${file}: ${bad.map((e) => `${e.path.slice(1).replace(/\//g, '.') || '(root)'}: ${e.message}`).join('; ')}`,
+    );
+  return v as SlurmOptions;
+}
 
 /** Invalid input found by the CLI itself: exit 2, the message names the argument. */
 class UsageError extends Error {
@@ -476,7 +496,14 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
     setCode: (c) => (ctx.code = c),
   });
 
-  registerReproduceCommand(program, trainRunner).hook('preAction', (cmd) => {
+  registerReproduceCommand(program, trainRunner, (f) => {
+    const slurm = readSlurmOptions(f.slurm);
+    if (!haveSlurm())
+      throw new UsageError(
+        '--launcher slurm: squeue does not run here; run the reproduction on a Slurm login node (or use --launcher local)',
+      );
+    return slurmRunner({ node: process.execPath, cli: cliScript(), slurm });
+  }).hook('preAction', (cmd) => {
     // The reproduce command's own folder arguments, checked before the first run starts.
     const flags = cmd.opts() as Parameters<typeof optionsFromFlags>[0];
     const o = optionsFromFlags(flags);

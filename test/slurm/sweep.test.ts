@@ -7,7 +7,7 @@
  * squeue. Skipped, with the reason, only where Slurm cannot start (not installed, not root, daemons refuse).
  * `npm run test:slurm`.
  */
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -17,6 +17,43 @@ import path from 'node:path';
 const root = path.resolve(__dirname, '..', '..');
 const bin = path.join(root, 'bin', 'fisher-lens.js');
 const cluster = path.join(__dirname, 'cluster.sh');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-slurm-'));
+const slurmDir = path.join(tmp, 'slurm');
+/** Why Slurm cannot run here (the tests skip with it), or null once the cluster is up. */
+let unavailable: string | null = null;
+let env: NodeJS.ProcessEnv = process.env;
+
+before(() => {
+  const up = spawnSync('bash', [cluster, 'up', slurmDir], { encoding: 'utf8', timeout: 120_000 });
+  const upOut = `${up.stdout}${up.stderr}`.trim();
+  if (up.status === 3) {
+    unavailable = `Slurm cannot start here: ${upOut.split('\n').pop()}`;
+    return;
+  }
+  assert.equal(up.status, 0, `cluster.sh up failed: ${upOut}`);
+  env = { ...process.env, SLURM_CONF: path.join(slurmDir, 'slurm.conf') };
+  process.env.SLURM_CONF = env.SLURM_CONF; // for the in-process runner test's sbatch, squeue, scancel
+  const build = spawnSync(process.execPath, [path.join(root, 'scripts', 'build.mjs')], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  assert.equal(build.status, 0, build.stderr);
+});
+
+after(() => {
+  spawnSync('bash', [cluster, 'down', slurmDir], { encoding: 'utf8', timeout: 60_000 });
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+const base = {
+  dataset: { name: 'synthetic', trainSize: 64, testSize: 32 },
+  model: { arch: 'mlp', hidden: [8] },
+  optimizer: { lr: 0.05, batchSize: 16 },
+  fisher: { probeSize: 16, every: 2 },
+  evalEvery: 3,
+  checkpoint: false,
+  backend: 'cpu',
+};
 
 interface StatusRun {
   id: string;
@@ -35,24 +72,11 @@ test(
     timeout: 300_000,
   },
   async (t) => {
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-slurm-'));
-    const slurmDir = path.join(tmp, 'slurm');
-    const up = spawnSync('bash', [cluster, 'up', slurmDir], { encoding: 'utf8', timeout: 120_000 });
-    const upOut = `${up.stdout}${up.stderr}`.trim();
-    if (up.status === 3) {
-      t.skip(`Slurm cannot start here: ${upOut.split('\n').pop()}`);
-      fs.rmSync(tmp, { recursive: true, force: true });
+    if (unavailable) {
+      t.skip(unavailable);
       return;
     }
-    try {
-      assert.equal(up.status, 0, `cluster.sh up failed: ${upOut}`);
-      const env = { ...process.env, SLURM_CONF: path.join(slurmDir, 'slurm.conf') };
-      const build = spawnSync(process.execPath, [path.join(root, 'scripts', 'build.mjs')], {
-        cwd: root,
-        encoding: 'utf8',
-      });
-      assert.equal(build.status, 0, build.stderr);
-
+    {
       // A folder with a space: the job script and sbatch's arguments must quote it.
       const work = path.join(tmp, 'my sweeps');
       fs.mkdirSync(work);
@@ -61,15 +85,7 @@ test(
         file,
         JSON.stringify({
           name: 'grid',
-          base: {
-            dataset: { name: 'synthetic', trainSize: 64, testSize: 32 },
-            model: { arch: 'mlp', hidden: [8] },
-            optimizer: { lr: 0.05, batchSize: 16 },
-            fisher: { probeSize: 16, every: 2 },
-            evalEvery: 3,
-            checkpoint: false,
-            backend: 'cpu',
-          },
+          base,
           // The long run never finishes by itself: it is stopped while running.
           grid: { 'schedule.steps': [6, 100000] },
           seeds: [0, 1],
@@ -192,9 +208,56 @@ test(
         new RegExp(`^${long1} .*rerun: found an unfinished run \\(state stopped`, 'm'),
       );
       assert.match(again, /4 runs, 2 to launch \(slurm\)/);
-    } finally {
-      spawnSync('bash', [cluster, 'down', slurmDir], { encoding: 'utf8', timeout: 60_000 });
-      fs.rmSync(tmp, { recursive: true, force: true });
     }
+  },
+);
+
+test(
+  "reproduce's Slurm runner: a run submitted as a job and waited for; an abort stops a running one",
+  {
+    timeout: 240_000,
+  },
+  async (t) => {
+    if (unavailable) {
+      t.skip(unavailable);
+      return;
+    }
+    const { slurmRunner } = await import('../../src/sweep/slurmRunner');
+    const { resolveConfig } = await import('../../src/shared/config');
+    const runsRoot = path.join(tmp, 'repro', 'runs');
+    fs.mkdirSync(runsRoot, { recursive: true });
+    const runner = slurmRunner({ node: process.execPath, cli: bin, slurm: {}, pollMs: 300 });
+    const steps: number[] = [];
+    const short = resolveConfig({ ...base, schedule: { steps: 8 } });
+    const ac = new AbortController();
+    const r1 = await runner(
+      { id: 'lr0.05-s0', config: short, steps: 8 },
+      { runsRoot, onStep: (s) => steps.push(s), signal: ac.signal },
+    );
+    assert.deepEqual(r1, { state: 'completed', error: null });
+    assert.equal(steps.at(-1), 8);
+    const st = JSON.parse(fs.readFileSync(path.join(runsRoot, 'lr0.05-s0', 'status.json'), 'utf8'));
+    assert.match(st.jobId, /^\d+_0$/);
+    assert.equal(st.host, os.hostname());
+
+    // A long run, aborted once it is seen running: STOP, and the runner returns its stopped state.
+    const long = resolveConfig({ ...base, schedule: { steps: 100000 } });
+    let seen = false;
+    const r2 = await runner(
+      { id: 'long-s0', config: long, steps: 100000 },
+      {
+        runsRoot,
+        onStep: () => {
+          if (!seen) {
+            seen = true;
+            ac.abort();
+          }
+        },
+        signal: ac.signal,
+      },
+    );
+    assert.ok(seen);
+    assert.equal(r2.state, 'stopped');
+    assert.ok(fs.existsSync(path.join(runsRoot, 'long-s0', 'STOP')));
   },
 );
