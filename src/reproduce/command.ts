@@ -107,14 +107,15 @@ export function registerReproduceCommand(
     )
     .action(async (flags: Flags) => {
       const opts = optionsFromFlags(flags);
-      const run =
-        flags.launcher === 'slurm' && runnerFor
-          ? runnerFor({ launcher: 'slurm', slurm: flags.slurm })
-          : runner;
       if (flags.dryRun) {
         printPlan(opts);
         return;
       }
+      const run =
+        flags.launcher === 'slurm' && runnerFor
+          ? runnerFor({ launcher: 'slurm', slurm: flags.slurm })
+          : runner;
+
       const ac = new AbortController();
       let signals = 0;
       const onSignal = () => {

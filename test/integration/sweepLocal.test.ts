@@ -109,3 +109,46 @@ test('invalid sweep files: exit 2, one line naming the field, nothing written', 
   assert.equal(none.status, 2);
   assert.match(none.stderr, /missing\.sweep\.json/);
 });
+
+test('reproduce --launcher slurm: refused with one line where Slurm does not run; --slurm is validated', () => {
+  const out = path.join(tmp, 'repro');
+  const noSlurm = spawnSync(
+    process.execPath,
+    [bin, 'reproduce', '--quick', '--dataset', 'synthetic', '--launcher', 'slurm', '--out', out],
+    {
+      cwd: tmp,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, PATH: path.join(tmp, 'no-bin') },
+    },
+  );
+  assert.equal(noSlurm.status, 2, noSlurm.stderr);
+  assert.match(noSlurm.stderr, /^fisher-lens: --launcher slurm: squeue does not run here/);
+  assert.equal(fs.existsSync(path.join(out, 'runs')), false);
+  const bad = path.join(tmp, 'slurm.json');
+  fs.writeFileSync(bad, JSON.stringify({ partiton: 'gpu' }));
+  const r = cli(
+    'reproduce',
+    '--quick',
+    '--dataset',
+    'synthetic',
+    '--launcher',
+    'slurm',
+    '--slurm',
+    bad,
+    '--out',
+    out,
+  );
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /--slurm: .*slurm\.json: (\(root\)|partiton)/);
+  const dry = cli(
+    'reproduce',
+    '--quick',
+    '--dataset',
+    'synthetic',
+    '--launcher',
+    'slurm',
+    '--dry-run',
+  );
+  assert.equal(dry.status, 0, dry.stderr);
+});
