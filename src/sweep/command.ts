@@ -182,7 +182,7 @@ export function registerSweepCommand(program: Command, deps: SweepCommandDeps): 
     .option('--json', 'print JSON')
     .action((file: string, o: { runsDir?: string; json?: boolean }) => {
       const s = loadSweep(file, { runsDir: o.runsDir });
-      const plan = planSweep(s, { squeue: false });
+      const plan = planSweep(s);
       const jobs = [
         ...new Set(plan.flatMap((p) => (p.view.jobId ? [arrayJobOf(p.view.jobId)] : []))),
       ];

@@ -79,6 +79,8 @@ export function planSweep(sweep: Sweep, opts: { squeue?: boolean } = {}): Planne
     const inQueue = q && v.jobId ? q.has(v.jobId) : undefined;
     // Still queued, but its task has left Slurm's queue: it ended without starting the run (killed, or its node
     // failed before the job script could say so).
+    // Read again after squeue: a task may have started (and even ended) since the first read.
+    if (v.state === 'queued' && inQueue === false) v = viewRun(sweep.runsRoot, run);
     if (v.state === 'queued' && inQueue === false) {
       const why = `Slurm task ${v.jobId} left the queue without starting the run (see ${path.join(sweepDir(sweep.runsRoot, sweep.name), 'logs')})`;
       v = { ...v, state: 'failed', stale: why, error: why };
