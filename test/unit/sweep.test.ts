@@ -448,3 +448,36 @@ test('a run on another host (a Slurm node) is judged by its heartbeat, never by 
   // The same status on this host with that pid gone: failed at once.
   assert.equal(effectiveState(status({ host: 'login-1' }), null, opts).state, 'failed');
 });
+
+test('planSweep asks squeue: a queued run whose task left the queue is failed and relaunched', () => {
+  // A stand-in squeue (the real one is exercised by npm run test:slurm): prints $FAKE_QUEUE.
+  const d = fs.mkdtempSync(path.join(tmp, 'queue-'));
+  const bin = path.join(d, 'bin');
+  fs.mkdirSync(bin);
+  fs.writeFileSync(path.join(bin, 'squeue'), '#!/bin/sh\nprintf "%b" "$FAKE_QUEUE"\n', {
+    mode: 0o755,
+  });
+  const oldPath = process.env.PATH;
+  process.env.PATH = `${bin}${path.delimiter}${oldPath}`;
+  try {
+    const s = expandSweep(
+      parseSweepText(sweepText({ runsDir: 'runs' })),
+      path.join(d, 'q.sweep.json'),
+    );
+    writeQueuedRun(s.runsRoot, s.runs[0].id, s.runs[0].config, { jobId: '77_0' });
+    process.env.FAKE_QUEUE = '77_0|PENDING|Priority\n';
+    let p = planSweep(s)[0];
+    assert.equal(p.view.state, 'queued');
+    assert.deepEqual(p.decision, { action: 'skip', why: 'active' });
+    process.env.FAKE_QUEUE = '';
+    p = planSweep(s)[0];
+    assert.equal(p.view.state, 'failed');
+    assert.match(p.view.error ?? '', /Slurm task 77_0 left the queue without starting the run/);
+    assert.equal(p.decision.action, 'rerun');
+    // Without squeue (not a Slurm machine) the run folder alone decides: still queued.
+    assert.equal(planSweep(s, { squeue: false })[0].view.state, 'queued');
+  } finally {
+    process.env.PATH = oldPath;
+    delete process.env.FAKE_QUEUE;
+  }
+});
