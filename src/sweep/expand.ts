@@ -211,7 +211,8 @@ export function expandSweep(
       }
       throw e;
     }
-    config = withResolvedDatasetPath(config, baseDir);
+    // A dataset folder from the grid is relative to the sweep file; one from the base file, to that file.
+    config = withResolvedDatasetPath(config, fields.includes('dataset.path') ? dir : baseDir);
     return {
       id: ids[index],
       index,

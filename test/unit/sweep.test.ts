@@ -122,6 +122,14 @@ test('a base config file is read relative to the sweep file; its dataset folder 
   );
   assert.equal(s.runs[0].config.dataset.path, path.join(d, 'data'));
   assert.equal(s.runsRoot, path.join(d, 'r'));
+  // A dataset folder given by the grid is relative to the sweep file.
+  fs.writeFileSync(
+    path.join(d, 'c.sweep.json'),
+    JSON.stringify({ name: 'c', base: 'cfg/base.fisher.json', grid: { 'dataset.path': ['d1'] } }),
+  );
+  const c = loadSweep(path.join(d, 'c.sweep.json'), { cwd: d });
+  assert.equal(c.runs[0].config.dataset.path, path.join(d, 'd1'));
+  assert.equal(c.runs[0].id, 'c-pathd1-s0');
 });
 
 test('run ids: readable, valid, unique (a hash where values collide), at most 128 characters', () => {
