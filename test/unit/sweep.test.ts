@@ -489,3 +489,23 @@ test('planSweep asks squeue: a queued run whose task left the queue is failed an
     delete process.env.FAKE_QUEUE;
   }
 });
+
+test('examples/*.sweep.json expand, and validate under the published schema (Ajv, as the editor reads it)', async () => {
+  const Ajv = (await import('ajv')).default;
+  const validate = new Ajv({ strict: false }).compile(
+    JSON.parse(
+      fs.readFileSync(path.join(__dirname, '..', '..', 'schemas', 'sweep.schema.json'), 'utf8'),
+    ),
+  );
+  const dir = path.join(__dirname, '..', '..', 'examples');
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.sweep.json'));
+  assert.ok(files.length >= 1);
+  for (const f of files) {
+    const text = fs.readFileSync(path.join(dir, f), 'utf8');
+    assert.ok(validate(JSON.parse(text)), `${f}: ${JSON.stringify(validate.errors)}`);
+    const s = loadSweep(path.join(dir, f), { runsDir: path.join(tmp, 'ex') });
+    assert.ok(s.runs.length > 1, f);
+  }
+  assert.equal(validate({ name: 'x', base: {}, grid: { 'optimizer.lr': [] } }), false);
+  assert.equal(validate({ name: 'x', base: {}, slurm: { partiton: 'a' } }), false);
+});
