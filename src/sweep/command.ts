@@ -4,7 +4,7 @@
  * executable and the `fisher-lens` script that every run's `train` process is started with.
  */
 import path from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadSweep, sweepDir, type Sweep } from './expand';
 import {
   cancelSweep,
@@ -79,7 +79,7 @@ export function registerSweepCommand(program: Command, deps: SweepCommandDeps): 
       (v) => {
         const n = Number(v);
         if (!/^[0-9]+$/.test(v) || n < 1 || n > 64)
-          throw new Error(
+          throw new InvalidArgumentError(
             `--max-parallel must be an integer from 1 to 64 (got ${JSON.stringify(v)})`,
           );
         return n;

@@ -105,6 +105,9 @@ test('invalid sweep files: exit 2, one line naming the field, nothing written', 
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.equal(fs.existsSync(path.join(d, 'runs')), false);
   }
+  const zero = cli('sweep', path.join(tmp, 'local.sweep.json'), '--max-parallel', '0');
+  assert.equal(zero.status, 2);
+  assert.match(zero.stderr, /--max-parallel must be an integer from 1 to 64 \(got "0"\)/);
   const none = cli('sweep', path.join(tmp, 'missing.sweep.json'));
   assert.equal(none.status, 2);
   assert.match(none.stderr, /missing\.sweep\.json/);
