@@ -84,18 +84,37 @@ export default tseslint.config(
   // ---- layers (src/): each may import only the layers below it --------------------------------------
   layer(
     ['src/shared/**/*.ts'],
-    [VSCODE, TFJS, up('core'), up('trainer'), up('runs'), up('host'), up('reproduce'), CLI],
+    [
+      VSCODE,
+      TFJS,
+      up('core'),
+      up('trainer'),
+      up('runs'),
+      up('host'),
+      up('reproduce'),
+      up('sweep'),
+      CLI,
+    ],
   ),
   layer(
     ['src/core/**/*.ts'],
-    [VSCODE, up('trainer'), up('runs'), up('host'), up('reproduce'), CLI],
+    [VSCODE, up('trainer'), up('runs'), up('host'), up('reproduce'), up('sweep'), CLI],
   ),
   layer(
     ['src/runs/**/*.ts'],
+    [VSCODE, TFJS, up('core'), up('trainer'), up('host'), up('reproduce'), up('sweep'), CLI],
+  ),
+  layer(['src/trainer/**/*.ts'], [VSCODE, up('host'), up('reproduce'), up('sweep'), CLI]),
+  layer(
+    ['src/reproduce/**/*.ts'],
+    [VSCODE, TFJS, up('core'), up('trainer'), up('host'), up('sweep'), CLI],
+  ),
+  // Sweeps: expanded from src/shared, written as run folders with src/runs; they start `fisher-lens train`
+  // processes (here or as Slurm jobs) and never import the trainer.
+  layer(
+    ['src/sweep/**/*.ts'],
     [VSCODE, TFJS, up('core'), up('trainer'), up('host'), up('reproduce'), CLI],
   ),
-  layer(['src/trainer/**/*.ts'], [VSCODE, up('host'), up('reproduce'), CLI]),
-  layer(['src/reproduce/**/*.ts'], [VSCODE, TFJS, up('core'), up('trainer'), up('host'), CLI]),
   layer(
     ['src/host/**/*.ts', 'src/extension.ts'],
     [TFJS, up('core'), up('trainer'), up('reproduce'), CLI],

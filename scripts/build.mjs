@@ -110,6 +110,7 @@ function copyWebviewAssets() {
 const SCHEMAS = [
   { source: 'src/shared/config.ts', fn: 'runConfigJsonSchema', file: 'run-config.schema.json' },
   { source: 'src/shared/protocol.ts', fn: 'runEventsJsonSchema', file: 'run-events.schema.json' },
+  { source: 'src/shared/sweep.ts', fn: 'sweepJsonSchema', file: 'sweep.schema.json' },
 ];
 async function writeSchema() {
   for (const { source, fn, file: name } of SCHEMAS) {

@@ -1,6 +1,7 @@
 // The test command: plain Node's test runner over TypeScript (tsx), unit then integration. --test-force-exit:
 // a stray handle (e.g. a file watcher closing asynchronously) must never hang CI after every test has finished.
-// Usage: node scripts/test.mjs [unit|integration] [file filters...]
+// Usage: node scripts/test.mjs [unit|integration|slurm] [file filters...]
+//        (slurm: npm run test:slurm, a sweep on a real single-node Slurm started by the test; not in the default)
 //        node scripts/test.mjs webgpu   (npm run test:webgpu: the maths tests of test/unit/core* with
 //        FISHER_LENS_TEST_BACKEND=webgpu, then test/webgpu/; skipped, with the reason, without a WebGPU adapter)
 import { spawnSync } from 'node:child_process';
@@ -10,7 +11,7 @@ import path from 'node:path';
 const root = path.dirname(path.dirname(new URL(import.meta.url).pathname));
 const args = process.argv.slice(2);
 if (args[0] === 'webgpu') process.exit(webgpuSuite(args.slice(1)));
-const suites = args.filter((a) => a === 'unit' || a === 'integration');
+const suites = args.filter((a) => a === 'unit' || a === 'integration' || a === 'slurm');
 const filters = args.filter((a) => !suites.includes(a));
 const files = [];
 for (const suite of suites.length ? suites : ['unit', 'integration']) {

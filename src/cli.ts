@@ -1,5 +1,5 @@
 /**
- * `fisher-lens` command line: train, run (a user's own script), trace, doctor, demo, detect, reproduce. The top layer: a
+ * `fisher-lens` command line: train, run (a user's own script), trace, doctor, demo, detect, reproduce, sweep. The top layer: a
  * thin entry over the trainer,
  * the runs folder and the reproduction (which gets the trainer as a runner, never imports it).
  * Exit codes: 0 completed/stopped, 1 failed (or an unexpected error), 2 invalid input (config, data, arguments;
@@ -7,6 +7,7 @@
  * Errors print as `fisher-lens: <message>`; stack traces only with `--debug` (or FISHER_LENS_DEBUG=1).
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { Value } from '@sinclair/typebox/value';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -44,6 +45,20 @@ import type { TraceOptions } from './trainer/trace';
 import { checkRunIdFree, checkWritableDir, PreflightError } from './runs/preflight';
 import { runIdProblem } from './runs/runId';
 import { EXIT_CODES as EXIT, exitCodeForState } from './runs/exitCodes';
+import { registerSweepCommand } from './sweep/command';
+import { SweepUsageError } from './sweep/launch';
+import { SlurmOptionsSchema, SweepFileError, type SlurmOptions } from './shared/sweep';
+import { slurmRunner } from './sweep/slurmRunner';
+import { haveSlurm } from './sweep/slurm';
+
+/**
+ * The script a sweep's runs are started with (`node <script> train …`): bin/fisher-lens.js beside dist/ (and
+ * src/), else this bundle itself (dist/cli.js runs the CLI when started directly, as the extension does).
+ */
+const cliScript = () => {
+  const bin = path.resolve(__dirname, '..', 'bin', 'fisher-lens.js');
+  return fs.existsSync(bin) ? bin : __filename;
+};
 
 /** The reproduction's runner: one in-process `train()` per run, stoppable through the abort signal. */
 export const trainRunner: Runner = async (spec, ctx) => {
@@ -106,6 +121,23 @@ const intArg = (name: string, min: number, max: number) => (v: string) => {
   return n;
 };
 const positiveInt = (name: string, max: number = LIMITS.steps) => intArg(name, 1, max);
+
+/** `reproduce --slurm <file>`: the sbatch settings (a sweep file's `slurm` object), validated; none: {}. */
+function readSlurmOptions(file: string | undefined): SlurmOptions {
+  if (file === undefined) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(readConfigFile(file));
+  } catch (e) {
+    throw new UsageError(`--slurm: ${(e as Error).message}`);
+  }
+  const bad = [...Value.Errors(SlurmOptionsSchema, v)].slice(0, 3);
+  if (bad.length)
+    throw new UsageError(
+      `--slurm: ${file}: ${bad.map((e) => `${e.path.slice(1).replace(/\//g, '.') || '(root)'}: ${e.message}`).join('; ')}`,
+    );
+  return v as SlurmOptions;
+}
 
 /** Invalid input found by the CLI itself: exit 2, the message names the argument. */
 class UsageError extends Error {
@@ -456,7 +488,22 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
 
   registerDetectCommand(program, io, (m) => new UsageError(m));
 
-  registerReproduceCommand(program, trainRunner).hook('preAction', (cmd) => {
+  registerSweepCommand(program, {
+    node: process.execPath,
+    cli: cliScript(),
+    out: io.stdout,
+    err: io.stderr,
+    setCode: (c) => (ctx.code = c),
+  });
+
+  registerReproduceCommand(program, trainRunner, (f) => {
+    const slurm = readSlurmOptions(f.slurm);
+    if (!haveSlurm())
+      throw new UsageError(
+        '--launcher slurm: squeue does not run here; run the reproduction on a Slurm login node (or use --launcher local)',
+      );
+    return slurmRunner({ node: process.execPath, cli: cliScript(), slurm });
+  }).hook('preAction', (cmd) => {
     // The reproduce command's own folder arguments, checked before the first run starts.
     const flags = cmd.opts() as Parameters<typeof optionsFromFlags>[0];
     const o = optionsFromFlags(flags);
@@ -484,6 +531,8 @@ function isInputError(e: unknown): boolean {
     e instanceof ConfigError ||
     e instanceof ConfigFileError ||
     e instanceof UsageError ||
+    e instanceof SweepFileError ||
+    e instanceof SweepUsageError ||
     e instanceof PreflightError ||
     e instanceof InvalidArgumentError
   )
@@ -513,7 +562,7 @@ function reportError(e: unknown, io: CliIO, debug: boolean): number {
     return EXIT.usage;
   }
   // A write error (disk full, permissions) names its file and cause: a plain failure, not a program fault.
-  const known = (e as Error)?.name === 'RunWriteError';
+  const known = ['RunWriteError', 'SlurmError'].includes((e as Error)?.name);
   io.stderr(
     `fisher-lens: ${message}${stack || (known ? '' : '\n(an unexpected error: rerun with --debug to see where it happened)')}\n`,
   );

@@ -232,6 +232,11 @@ $('compare-selected').addEventListener('click', () => {
 
 onHostMessage(api, 'runs table', validateToRunsTable, (m: ToRunsTableMessage) => {
   rows = m.rows;
+  if (m.filter !== undefined) {
+    state.filter = m.filter;
+    filter.value = m.filter;
+    save();
+  }
   // Runs that are gone are no longer ticked.
   for (const id of [...ticked]) if (!rows.some((r) => r.runId === id)) ticked.delete(id);
   render();

@@ -1,7 +1,9 @@
 /**
  * The Runs tree (`fisherLens.runs`): one item per run directory, newest first, label = run id, a live state
  * icon, headline numbers as description, details in the tooltip, `contextValue` `run.<state>` for menus
- * (`run.<state>.rerunfp` where "Rerun with Fisher Penalty" applies).
+ * (`run.<state>.rerunfp` where "Rerun with Fisher Penalty" applies). The runs of a sweep (tag `sweep/<name>`)
+ * are grouped under one sweep node (`contextValue` `sweep.live` while any of them is queued or running, else
+ * `sweep.done`), placed where its newest run would be.
  */
 import * as vscode from 'vscode';
 import type { RunState } from '../shared/protocol';
@@ -11,6 +13,36 @@ import { rerunFisherPenaltyBlocker, type RerunConfigFields } from '../shared/rer
 import { DisposableOwner } from './dispose';
 import type { RunEntry, RunsModel } from './runsModel';
 import { markdownText, noLinks, plain, safeMarkdown } from './sanitize';
+import { sweepNameOf } from './sweeps';
+
+/** A sweep's group in the tree: its runs, newest first. */
+export interface SweepNode {
+  kind: 'sweep';
+  name: string;
+  runs: RunEntry[];
+}
+export type RunsTreeNode = RunEntry | SweepNode;
+export const isSweepNode = (n: unknown): n is SweepNode =>
+  !!n && typeof n === 'object' && (n as SweepNode).kind === 'sweep';
+
+/** A sweep in the tree: its name, its runs' states counted. */
+export class SweepItem extends vscode.TreeItem {
+  constructor(readonly sweep: SweepNode) {
+    super(`sweep ${plain(sweep.name)}`, vscode.TreeItemCollapsibleState.Expanded);
+    this.id = `sweep:${sweep.name}`;
+    const n = new Map<string, number>();
+    for (const r of sweep.runs) n.set(r.state, (n.get(r.state) ?? 0) + 1);
+    const live = (n.get('running') ?? 0) + (n.get('queued') ?? 0) > 0;
+    this.iconPath = new vscode.ThemeIcon(live ? 'layers-active' : 'layers');
+    this.contextValue = live ? 'sweep.live' : 'sweep.done';
+    const order = ['running', 'queued', 'completed', 'diverged', 'stopped', 'failed'];
+    this.description = [
+      `${sweep.runs.length} run${sweep.runs.length === 1 ? '' : 's'}`,
+      ...order.filter((s) => n.has(s)).map((s) => `${n.get(s)} ${s}`),
+    ].join(' · ');
+    this.tooltip = `Sweep ${plain(sweep.name)}: ${this.description}`;
+  }
+}
 
 const ICONS: Record<RunState, [string, string | undefined]> = {
   queued: ['clock', undefined],
@@ -147,8 +179,11 @@ export function tooltip(r: RunEntry): vscode.MarkdownString {
   return md;
 }
 
-export class RunsTreeProvider extends DisposableOwner implements vscode.TreeDataProvider<RunEntry> {
-  private readonly changed = this.register(new vscode.EventEmitter<RunEntry | undefined>());
+export class RunsTreeProvider
+  extends DisposableOwner
+  implements vscode.TreeDataProvider<RunsTreeNode>
+{
+  private readonly changed = this.register(new vscode.EventEmitter<RunsTreeNode | undefined>());
   readonly onDidChangeTreeData = this.changed.event;
   private timer: NodeJS.Timeout | null = null;
 
@@ -171,8 +206,8 @@ export class RunsTreeProvider extends DisposableOwner implements vscode.TreeData
     this.changed.fire(undefined);
   }
 
-  getTreeItem(run: RunEntry): vscode.TreeItem {
-    return new RunItem(run);
+  getTreeItem(node: RunsTreeNode): vscode.TreeItem {
+    return isSweepNode(node) ? new SweepItem(node) : new RunItem(node);
   }
 
   private filterText = '';
@@ -197,11 +232,37 @@ export class RunsTreeProvider extends DisposableOwner implements vscode.TreeData
     return !this.filterText || matchesFilter(this.filterText, { ...r, meta: r.user });
   }
 
-  getChildren(parent?: RunEntry): RunEntry[] {
-    return parent ? [] : this.store.runs().filter((r) => this.passes(r));
+  /** The sweep nodes of the last listing, by name (getParent answers with the same objects). */
+  private sweeps = new Map<string, SweepNode>();
+
+  getChildren(parent?: RunsTreeNode): RunsTreeNode[] {
+    if (parent) return isSweepNode(parent) ? parent.runs : [];
+    const out: RunsTreeNode[] = [];
+    const sweeps = new Map<string, SweepNode>();
+    for (const r of this.store.runs()) {
+      if (!this.passes(r)) continue;
+      const name = sweepNameOf(r);
+      if (!name) {
+        out.push(r);
+        continue;
+      }
+      let g = sweeps.get(name);
+      if (!g) {
+        g = { kind: 'sweep', name, runs: [] };
+        sweeps.set(name, g);
+        out.push(g);
+      }
+      g.runs.push(r);
+    }
+    this.sweeps = sweeps;
+    return out;
   }
 
-  getParent(): undefined {
-    return undefined;
+  getParent(node: RunsTreeNode): SweepNode | undefined {
+    if (isSweepNode(node)) return undefined;
+    const name = sweepNameOf(node);
+    if (!name) return undefined;
+    if (!this.sweeps.has(name)) this.getChildren();
+    return this.sweeps.get(name);
   }
 }

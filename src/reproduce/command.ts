@@ -33,6 +33,10 @@ const positiveInt = (name: string) => (v: string) => {
 };
 
 interface Flags {
+  /** `slurm`: each run is a Slurm job (the runner comes from `runnerFor`); `local` (default): trained here. */
+  launcher?: 'local' | 'slurm';
+  /** JSON file of sbatch settings for `--launcher slurm` (a sweep file's `slurm` object). */
+  slurm?: string;
   dataset: DatasetChoice;
   seeds?: number;
   quick?: boolean;
@@ -57,8 +61,15 @@ export function optionsFromFlags(
   return { ...o, out: path.resolve(cwd, flags.out ?? defaultOut(o, cwd)) };
 }
 
-/** Register `reproduce` on the `fisher-lens` program. */
-export function registerReproduceCommand(program: Command, runner: Runner): Command {
+/**
+ * Register `reproduce` on the `fisher-lens` program. `runnerFor` gives the runner of `--launcher slurm` (the CLI
+ * passes src/sweep's Slurm runner); `runner` trains here.
+ */
+export function registerReproduceCommand(
+  program: Command,
+  runner: Runner,
+  runnerFor?: (flags: { launcher: 'slurm'; slurm?: string }) => Runner,
+): Command {
   return program
     .command('reproduce')
     .description(
@@ -82,12 +93,29 @@ export function registerReproduceCommand(program: Command, runner: Runner): Comm
       new Option('--backend <name>', 'compute backend for every run').choices([...BACKENDS]),
     )
     .option('--dry-run', 'print the plan (runs per claim, steps) and exit without training')
+    .addOption(
+      new Option(
+        '--launcher <kind>',
+        'local: train here; slurm: each run as a Slurm job on a shared --out (README "Sweeps on a cluster")',
+      )
+        .choices(['local', 'slurm'])
+        .default('local'),
+    )
+    .option(
+      '--slurm <file>',
+      'for --launcher slurm: a JSON file of sbatch settings (partition, gres, time, cpusPerTask, mem, extraArgs, setup, node: the "slurm" object of a sweep file)',
+    )
     .action(async (flags: Flags) => {
       const opts = optionsFromFlags(flags);
       if (flags.dryRun) {
         printPlan(opts);
         return;
       }
+      const run =
+        flags.launcher === 'slurm' && runnerFor
+          ? runnerFor({ launcher: 'slurm', slurm: flags.slurm })
+          : runner;
+
       const ac = new AbortController();
       let signals = 0;
       const onSignal = () => {
@@ -107,13 +135,14 @@ export function registerReproduceCommand(program: Command, runner: Runner): Comm
         flags.seeds ? `--seeds ${flags.seeds}` : '',
         flags.out ? `--out ${flags.out}` : '',
         flags.backend ? `--backend ${flags.backend}` : '',
+        flags.launcher === 'slurm' ? '--launcher slurm' : '',
       ]
         .filter(Boolean)
         .join(' ');
       try {
         const r = await reproduce(
           { ...opts, command: `npx ${argv}` },
-          { runner, progress: createReproProgress(), signal: ac.signal },
+          { runner: run, progress: createReproProgress(), signal: ac.signal },
         );
         const v = r.analysis;
         process.stderr.write(

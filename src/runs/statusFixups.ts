@@ -94,3 +94,20 @@ export function failQueuedRun(dir: string, reason: string): void {
     error: reason,
   });
 }
+
+/**
+ * A queued run that will never start because it was cancelled (e.g. its pending Slurm task, by scancel):
+ * `stopped` with `why`. Only while it is still queued; returns whether it was.
+ */
+export function stopQueuedRun(dir: string, why: string): boolean {
+  const live = liveStatus(dir);
+  if (!live || live.status.state !== 'queued') return false;
+  writeJsonAtomic(live.file, {
+    ...live.status,
+    state: 'stopped',
+    pid: null,
+    updatedAt: new Date().toISOString(),
+    error: why,
+  });
+  return true;
+}

@@ -52,10 +52,11 @@ export const RunsTableRowSchema = Type.Object({
 });
 export type RunsTableRow = Static<typeof RunsTableRowSchema>;
 
-/** Host → runs table: every run of the runs root. */
+/** Host → runs table: every run of the runs root; `filter`: put this text in the filter box (e.g. `#sweep/<name>`). */
 export const RunsTableMessageSchema = Type.Object({
   type: Type.Literal('runsTable'),
   rows: Type.Array(RunsTableRowSchema, { maxItems: 100_000 }),
+  filter: Type.Optional(Type.String({ maxLength: 200 })),
 });
 export type ToRunsTableMessage = Static<typeof RunsTableMessageSchema>;
 

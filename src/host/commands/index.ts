@@ -20,6 +20,7 @@ import { runConfigFile } from './runConfigFile';
 import { runPythonScript } from './runPythonScript';
 import { clearRunFilter, editRunNotes, editRunTags, filterRuns, renameRun } from './runMeta';
 import { stopRun } from './stopRun';
+import { launchSweep, showSweepRuns, stopSweep } from './sweep';
 
 export type { CommandHost } from './common';
 
@@ -50,6 +51,9 @@ const COMMANDS: Record<string, Command> = {
   'fisherLens.filterRuns': filterRuns,
   'fisherLens.clearRunFilter': clearRunFilter,
   'fisherLens.openRunsTable': (h) => RunsTablePanel.show(h),
+  'fisherLens.launchSweep': launchSweep,
+  'fisherLens.showSweepRuns': showSweepRuns,
+  'fisherLens.stopSweep': stopSweep,
 };
 
 export function registerCommands(h: CommandHost): vscode.Disposable[] {

@@ -94,9 +94,16 @@ export class RunsTablePanel extends DisposableOwner {
   private timer: NodeJS.Timeout | null = null;
   private ready = false;
 
-  static show(host: PanelHost): RunsTablePanel {
+  /** A filter to put in the table's filter box with the next rows (e.g. `#sweep/<name>`). */
+  private pendingFilter: string | undefined;
+
+  static show(host: PanelHost, filter?: string): RunsTablePanel {
     if (RunsTablePanel.current) {
       RunsTablePanel.current.panel.reveal();
+      if (filter !== undefined) {
+        RunsTablePanel.current.pendingFilter = filter;
+        RunsTablePanel.current.send();
+      }
       return RunsTablePanel.current;
     }
     const panel = vscode.window.createWebviewPanel(
@@ -105,7 +112,9 @@ export class RunsTablePanel extends DisposableOwner {
       vscode.ViewColumn.Active,
       panelOptions(host.extensionUri),
     );
-    return new RunsTablePanel(host, panel);
+    const p = new RunsTablePanel(host, panel);
+    p.pendingFilter = filter;
+    return p;
   }
 
   private constructor(
@@ -147,7 +156,12 @@ export class RunsTablePanel extends DisposableOwner {
 
   private send() {
     if (!this.ready || this.disposed) return;
-    const msg: ToRunsTableMessage = { type: 'runsTable', rows: runsTableRows(this.host.store) };
+    const msg: ToRunsTableMessage = {
+      type: 'runsTable',
+      rows: runsTableRows(this.host.store),
+      ...(this.pendingFilter !== undefined ? { filter: this.pendingFilter } : {}),
+    };
+    this.pendingFilter = undefined;
     void this.panel.webview.postMessage(msg);
   }
 

@@ -157,6 +157,14 @@ export const fake = {
   quickPicks: [] as ((items: unknown[]) => unknown)[],
   log: [] as string[],
   panels: [] as FakePanel[],
+  /** Terminals the extension opened, with the options it gave (a process, no shell: shellPath + shellArgs). */
+  terminals: [] as {
+    name?: string;
+    shellPath?: string;
+    shellArgs?: string[];
+    cwd?: string;
+    env?: Record<string, string>;
+  }[],
   statusItems: [] as { text: string; tooltip: unknown; command: unknown; visible: boolean }[],
   treeViews: [] as {
     id: string;
@@ -369,6 +377,10 @@ export const vscodeFake = {
       return item;
     },
     createWebviewPanel: createPanel,
+    createTerminal: (opts: (typeof fake.terminals)[number]) => {
+      fake.terminals.push(opts);
+      return { show: () => undefined, dispose: () => undefined };
+    },
     registerWebviewPanelSerializer: (viewType: string, s: unknown) => {
       fake.serializers.set(viewType, s);
       return new Disposable(() => fake.serializers.delete(viewType));
