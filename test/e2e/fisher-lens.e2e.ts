@@ -35,6 +35,9 @@ import {
   type TreeRow,
 } from './harness';
 import { monitorViewTests } from './monitorView';
+import type { StepsCtx } from './steps/common';
+import { editorTests } from './steps/editor';
+import { runManagementTests } from './steps/runs';
 
 // ---- what the test agrees on with the extension (ids, titles, labels) -------------------------------------
 const CMD_NEW_RUN = 'Fisher Lens: New Run…';
@@ -271,7 +274,9 @@ async function main(): Promise<number> {
   fs.mkdirSync(RESULTS, { recursive: true });
   for (const f of fs.readdirSync(RESULTS)) {
     if (
-      /^((failure-.*|monitor.*|compare)\.png|server\.log|e2e-.*\.(json|log)|vscode-logs)$/.test(f)
+      /^((failure-.*|monitor.*|compare.*|runs-.*|reveal-.*|problems-.*|queue-.*)\.png|server\.log|e2e-.*\.(json|log)|vscode-logs)$/.test(
+        f,
+      )
     )
       fs.rmSync(path.join(RESULTS, f), { recursive: true, force: true });
   }
@@ -719,6 +724,18 @@ async function main(): Promise<number> {
       }, ['code-server starts and the workbench loads with the Fisher Lens container']);
 
     const T_WB = 'code-server starts and the workbench loads with the Fisher Lens container';
+    const steps: StepsCtx = {
+      wb: () => wb!,
+      browse: () => b!,
+      session,
+      ids,
+      longFile: LONG_FILE,
+      smallPreset: PRESET_2,
+      newRun: (p: RegExp) => newRunFromPalette(wb!, session, p),
+      waitTreeState: (id: string, want: string, ms: number) => waitTreeState(wb!, id, want, ms),
+    };
+    await runManagementTests(runner, steps, [T_CMP]);
+    await editorTests(runner, steps, [T_CMP]);
     await monitorViewTests(
       runner,
       { wb: () => wb!, browse: () => b!, runsRoot: runsRoot(session) },
