@@ -11,6 +11,7 @@ import { Launcher } from './host/launcher';
 import { createLog, log } from './host/log';
 import { ComparePanel } from './host/panels/comparePanel';
 import { MonitorPanel } from './host/panels/monitorPanel';
+import { RunsTablePanel } from './host/panels/runsTablePanel';
 import { mementoViewSettings } from './host/panels/viewSettings';
 import { RunsModel } from './host/runsModel';
 import { RunsTreeProvider } from './host/runsTree';
@@ -149,6 +150,11 @@ function registerPanels(host: CommandHost, sub: Sub): void {
   sub(
     vscode.window.registerWebviewPanelSerializer(ComparePanel.viewType, {
       deserializeWebviewPanel: async (panel, state) => ComparePanel.revive(host, panel, state),
+    }),
+  );
+  sub(
+    vscode.window.registerWebviewPanelSerializer(RunsTablePanel.viewType, {
+      deserializeWebviewPanel: async (panel) => RunsTablePanel.revive(host, panel),
     }),
   );
   sub({ dispose: () => [...MonitorPanel.all()].forEach((p) => p.dispose()) });

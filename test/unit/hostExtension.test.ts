@@ -408,6 +408,47 @@ test('host: compare panel snapshot, delete refuses running runs, export writes C
   );
 });
 
+/** A webview panel as VS Code creates one to restore after a reload. */
+const createPanelForTest = (viewType: string): FakePanel =>
+  (
+    require('vscode') as { window: { createWebviewPanel(...a: unknown[]): FakePanel } }
+  ).window.createWebviewPanel(viewType, 'restored', -1, {});
+
+test('host: every webview panel survives a reload: a serializer and an activation event per view type; the Runs Table revives with its rows', async () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
+  for (const viewType of ['fisherLens.monitor', 'fisherLens.compare', 'fisherLens.runsTable']) {
+    assert.ok(fake.serializers.has(viewType), `a serializer for ${viewType}`);
+    assert.ok(
+      pkg.activationEvents.includes(`onWebviewPanel:${viewType}`),
+      `onWebviewPanel:${viewType} activates the extension`,
+    );
+  }
+  fake.reset();
+  // VS Code hands a restored panel to the serializer after a reload (here: a panel it created).
+  const restored = createPanelForTest('fisherLens.runsTable');
+  const ser = fake.serializers.get('fisherLens.runsTable') as {
+    deserializeWebviewPanel(p: unknown, state: unknown): Promise<void>;
+  };
+  await ser.deserializeWebviewPanel(restored, undefined);
+  assert.match(restored.webview.html, /id="runs-table"/);
+  restored.webview.receive({ type: 'ready' });
+  const msg = (await until(
+    () => restored.webview.posted.find((m) => (m as { type: string }).type === 'runsTable'),
+    'the rows',
+  )) as { rows: { runId: string }[] };
+  assert.ok(
+    msg.rows.some((r) => r.runId === 'old-completed'),
+    JSON.stringify(msg.rows),
+  );
+  // Opening the table now reveals the restored one; a second restored panel is closed.
+  await exec('fisherLens.openRunsTable');
+  assert.equal(fake.panels.filter((p) => p.viewType === 'fisherLens.runsTable').length, 1);
+  const twice = createPanelForTest('fisherLens.runsTable');
+  await ser.deserializeWebviewPanel(twice, undefined);
+  assert.equal(twice.disposed, true);
+  restored.dispose();
+});
+
 test('host: PNG export is a request/reply round trip with the monitor; a late or unknown reply is ignored', async () => {
   fake.reset();
   const out = path.join(tmp, 'exports-png');
