@@ -97,6 +97,8 @@ export interface LaunchRequest {
    * absent: `fisherLens.pythonPath` when set, else none is passed and the CLI picks its own.
    */
   python?: string;
+  /** The user's config file the run's config came from (problems the trainer finds are shown there). */
+  configFile?: string;
 }
 
 /** A run this window launched or queued. */
@@ -115,6 +117,8 @@ export interface LocalRun {
   file: string;
   /** The `--python` interpreter, when one was resolved. */
   python?: string;
+  /** The user's config file it came from, if any. */
+  configFile?: string;
 }
 
 export interface LaunchOutcome {
@@ -124,6 +128,8 @@ export interface LaunchOutcome {
   /** Last stderr lines (the CLI names the bad field on exit code 2). */
   stderrTail: string;
   stopRequested: boolean;
+  /** The config the trainer was given, as the user knows it: their config file, else the run's config.json. */
+  configFile: string;
 }
 
 export class Launcher extends DisposableOwner {
@@ -270,6 +276,7 @@ export class Launcher extends DisposableOwner {
       queuedAt: Date.now(),
       file: path.join(dir, RUN_FILES.config),
       python: req.python ?? (s.pythonPath || undefined),
+      configFile: req.configFile ?? (req.source.kind === 'file' ? req.source.file : undefined),
     };
     this.runs.set(run.runId, run);
     this.changed.fire(run.runId);
@@ -425,6 +432,7 @@ export class Launcher extends DisposableOwner {
       signal,
       stderrTail,
       stopRequested: !!run.stopRequested,
+      configFile: run.configFile ?? run.file,
     });
     this.pump();
   }

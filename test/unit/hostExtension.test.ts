@@ -18,6 +18,8 @@ const { writeFakeRun } =
   require('../../src/runs/fakeRun') as typeof import('../../src/runs/fakeRun');
 const wp =
   require('../../src/shared/webviewProtocol') as typeof import('../../src/shared/webviewProtocol');
+const { trainerConfigProblems } =
+  require('../../src/host/configDiagnostics') as typeof import('../../src/host/configDiagnostics');
 const { decodeEventFile } =
   require('../../src/shared/tfevents') as typeof import('../../src/shared/tfevents');
 
@@ -232,9 +234,67 @@ test('host: a trainer that rejects its config leaves a failed run and an error n
     );
     await until(() => status(id).state === 'failed', 'failed status');
     assert.match(status(id).error, /invalid config/);
+    // A preset has no file of its own: the reason is a problem of the run's config.json, at the field.
+    const cfg = path.join(runs, id, 'config.json');
+    const d = await until(() => fake.diagnostics.get(cfg), 'a problem on the config');
+    assert.deepEqual(
+      d.map((x) => x.message),
+      ['optimizer.lr: got -1; must be > 0'],
+    );
+    const lines = fs.readFileSync(cfg, 'utf8').split('\n');
+    assert.match(lines[d[0].range.start.line], /"lr"/);
   } finally {
     delete process.env.FAKE_CLI_EXIT;
   }
+});
+
+test('host: Run Config File on a config the trainer refuses at run time: the reason in the Problems panel, on that file', async () => {
+  fake.reset();
+  const file = path.join(ws, 'nodata.fisher.json');
+  const text =
+    '{\n  "dataset": {\n    "name": "mnist",\n    "path": "/nonexistent/data"\n  },\n  "schedule": { "steps": 5 }\n}\n';
+  fs.writeFileSync(file, text);
+  process.env.FAKE_CLI_EXIT = '2';
+  process.env.FAKE_CLI_STDERR = `fisher-lens: ${path.join(runs, 'x', 'config.json')}: dataset.path: /nonexistent/data does not exist; expected a folder with the dataset files\n`;
+  try {
+    const id = (await exec('fisherLens.runConfigFile', Uri.file(file))) as string;
+    assert.ok(id, 'launched');
+    const d = await until(() => fake.diagnostics.get(file), 'a problem on the file');
+    assert.equal(
+      d[0].message,
+      'dataset.path: /nonexistent/data does not exist; expected a folder with the dataset files',
+    );
+    assert.equal(d[0].range.start.line, 3, 'at "path" inside "dataset"');
+    await until(() => status(id).state === 'failed', 'failed status');
+  } finally {
+    delete process.env.FAKE_CLI_EXIT;
+    delete process.env.FAKE_CLI_STDERR;
+  }
+});
+
+test('trainerConfigProblems: each problem of the stderr once, without the file; nothing else', () => {
+  assert.deepEqual(
+    trainerConfigProblems(
+      [
+        'fisher-lens: /r/x/config.json: invalid run config:',
+        '  - optimizer.lr: got -1; must be > 0',
+        '  - schedule: got both schedule.epochs (2) and schedule.steps (5); give one of them',
+        'fisher-lens: C:\\r\\config.json: dataset.path: /d does not exist',
+        'The kernel is already registered',
+        '    at foo (x.js:1:2)',
+      ].join('\n'),
+    ),
+    [
+      'optimizer.lr: got -1; must be > 0',
+      'schedule: got both schedule.epochs (2) and schedule.steps (5); give one of them',
+      'dataset.path: /d does not exist',
+    ],
+  );
+  assert.deepEqual(
+    trainerConfigProblems('invalid run config: seed: got -1\nSegmentation fault\n'),
+    ['seed: got -1'],
+  );
+  assert.deepEqual(trainerConfigProblems('Segmentation fault\n'), []);
 });
 
 test('host: invalid presetOverrides are reported, nothing starts', async () => {
