@@ -107,9 +107,25 @@ test('queued runs survive a reload: kept, taken over when the old holder is gone
   assert.equal(status(ids[1]).state, 'queued');
   assert.equal(b.displayState(ids[1]), undefined);
   holder.kill('SIGKILL');
-  // Taken over once the holder is gone (the launcher looks again by itself), in the order queued.
-  await until(() => b.displayState(ids[2]) === 'queued', 'queue taken over');
+  // Taken over once the holder is gone (the launcher looks again by itself), in the order queued; the old
+  // window's run still trains and holds the one slot (maxConcurrentRuns 1): nothing starts yet.
+  await until(
+    () => b.displayState(ids[2]) === 'queued' && b.displayState(ids[1]) === 'queued',
+    'queue taken over',
+  );
+  assert.equal(status(ids[1]).pid, process.pid, 'the new window holds the second');
+  assert.equal(status(ids[0]).state, 'running');
+  assert.deepEqual(started(), ids.slice(0, 1), 'the limit holds across the reload');
+  assert.deepEqual(
+    (memento.get('fisherLens.startedRuns') as { runId: string }[]).map((q) => q.runId),
+    [ids[0]],
+    "the earlier window's run is remembered as holding a slot",
+  );
+
+  // The old window's run ends (STOP file): the second starts then, not before.
+  b.stop(ids[0], path.join(runs, ids[0]), runs);
   await until(() => status(ids[1]).state === 'running', 'second started');
+  assert.equal(status(ids[0]).state, 'stopped', 'the first ended before the second started');
   assert.equal(status(ids[1]).pid !== process.pid, true, 'the trainer, not the window, holds it');
   assert.equal(status(ids[2]).state, 'queued');
   assert.equal(status(ids[2]).pid, process.pid, 'the new window holds the third');
@@ -118,9 +134,7 @@ test('queued runs survive a reload: kept, taken over when the old holder is gone
     (memento.get('fisherLens.queuedRuns') as { runId: string }[]).map((q) => q.runId),
     [ids[2]],
   );
-
-  // The old window's run ends (STOP file): the new window's own queue moves on after its own run.
-  b.stop(ids[0], path.join(runs, ids[0]), runs);
+  // The new window's own queue moves on after its own run.
   b.stop(ids[1], undefined);
   await until(() => status(ids[1]).state === 'stopped', 'second stopped');
   await until(() => status(ids[2]).state === 'running', 'third started');
