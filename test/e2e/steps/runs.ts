@@ -179,6 +179,13 @@ export async function runManagementTests(
     const allLines = await lines();
     lap(`parallel coordinates: ${allLines} lines`);
     assert(allLines >= 2, `a line per run in the parallel-coordinates chart (${allLines})`);
+    // Readable lines in a dark theme (and the light one, in the screenshots): nearly opaque, ≥ 2 px.
+    const look = await t.$eval('#parallel svg path.run', (p) => {
+      const cs = getComputedStyle(p);
+      return { opacity: Number(cs.opacity), width: parseFloat(cs.strokeWidth), stroke: cs.stroke };
+    });
+    lap(`parallel-coordinates line: ${JSON.stringify(look)}`);
+    assert(look.opacity >= 0.8 && look.width >= 2, `lines not faint (${JSON.stringify(look)})`);
     const axes = await t.$$eval('#parallel svg g.axis', (g) => g.length);
     assert(axes >= 2, `parallel coordinates over ≥ 2 axes (${axes})`);
     // Filter by the tag: one row, one line.
