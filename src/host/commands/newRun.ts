@@ -68,6 +68,7 @@ export async function presetCosts(
       steps: sm.steps,
       wallSeconds: sm.wallSeconds,
       startedAt: r.startedAt,
+      fisher: { every: c.fisher.every, probeSize: c.fisher.probeSize },
     });
   }
   const s = h.settings();
@@ -79,7 +80,12 @@ export async function presetCosts(
       out.set(
         p.id,
         estimateCost(
-          { arch: cfg.model.arch, penalty: cfg.penalty.kind !== 'none', steps: totalSteps(cfg) },
+          {
+            arch: cfg.model.arch,
+            penalty: cfg.penalty.kind !== 'none',
+            steps: totalSteps(cfg),
+            fisher: { every: cfg.fisher.every, probeSize: cfg.fisher.probeSize },
+          },
           backend,
           history,
         ),
