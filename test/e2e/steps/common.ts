@@ -51,14 +51,7 @@ export const statusOf = (c: StepsCtx, id: string) =>
 export async function pickRunRow(wb: Workbench, id: string): Promise<void> {
   await wb.quickInput.waitFor({ state: 'visible', timeout: 20_000 });
   await wb.quickInputBox.fill(id);
-  const row = wb.quickRows
-    .filter({
-      has: wb.page.locator('.label-name', { hasText: new RegExp(`^\\s*${reEsc(id)}\\s*$`) }),
-    })
-    .first();
-  await row.waitFor({ state: 'visible', timeout: 20_000 });
-  await row.click();
-  lap(`quick pick: run ${id}`);
+  await wb.pickQuickItem(new RegExp(reEsc(id)), 20_000);
 }
 
 /** An input box titled like `title` is showing (after a quick pick, the same widget is reused): type `value`, Enter. */

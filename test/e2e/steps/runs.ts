@@ -135,7 +135,8 @@ export async function runManagementTests(
     'Runs Table: sort by a column, filter by #tag, parallel coordinates, tick two runs → Compare opens with them, summary and diff at the top (LR, explosion columns); light and dark screenshots';
   await runner.test(T_TABLE, async () => {
     const wb = c.wb();
-    const [a, b] = [c.ids.first!, c.ids.second!];
+    // The first run and the stopped long one when there is one (Compare showed the first two before).
+    const [a, b] = [c.ids.first!, c.ids.third ?? c.ids.second!];
     await wb.runCommand('Fisher Lens: Runs Table');
     const t = await waitForWebviewFrame(wb.page, '#runs-table', 30_000);
     const rows = await waitFor(
