@@ -9,7 +9,6 @@ import zlib from 'node:zlib';
 import type { Frame } from 'playwright-core';
 import {
   findWebviewFrame,
-  lap,
   sleep,
   waitFor,
   type Browse,
