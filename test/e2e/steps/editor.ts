@@ -195,7 +195,24 @@ export async function editorTests(runner: Runner, c: StepsCtx, dependsOn: string
       const out = path.join(c.session.workspace, 'fisher-lens-exports', id);
       await wb.runCommand('Fisher Lens: Export Run');
       await pickRunRow(wb, id);
-      await wb.pickManyQuickItems([/^\s*PNG/, /^\s*CSV/]);
+      // The formats: all three ticked by default; accepted as they are (the folder picker follows in the same widget).
+      const ticked = await waitFor(
+        'the export formats, all ticked',
+        async () => {
+          const rows = await wb.quickRows.evaluateAll((rs) =>
+            rs.map((r) => [
+              (r as HTMLElement).innerText.replace(/\s+/g, ' ').trim(),
+              r.getAttribute('aria-checked') === 'true' ||
+                !!r.querySelector<HTMLInputElement>('input[type=checkbox]')?.checked,
+            ]),
+          );
+          return rows.length === 3 && rows.every((r) => r[1] === true) ? rows : undefined;
+        },
+        20_000,
+        200,
+      );
+      lap(`export formats: ${JSON.stringify(ticked)}`);
+      await wb.quickInputBox.press('Enter');
       await wb.pickQuickItem(/fisher-lens-exports/);
       const png = path.join(out, `${id}.png`);
       await waitFor(

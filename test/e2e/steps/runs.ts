@@ -86,14 +86,20 @@ export async function runManagementTests(
         `the trainer's status.json is untouched (${status?.state})`,
       );
       await wb.showActivityContainer('Fisher Lens');
+      let last: unknown;
       const row = await waitFor(
-        `the Runs tree row named "${NAME}"`,
-        async () => (await wb.treeRows(RUNS_PANE)).find((r) => r.label === NAME),
+        `the Runs tree row named "${NAME}" with its tags`,
+        async () => {
+          const rows = await wb.treeRows(RUNS_PANE);
+          last = rows.find((r) => r.label === NAME) ?? rows.map((r) => r.label);
+          return rows.find((r) => r.label === NAME && r.description.includes(`#${TAG} #paper`));
+        },
         20_000,
         300,
-      );
+      ).catch((e) => {
+        throw new Error(`${(e as Error).message}; last: ${JSON.stringify(last)}`);
+      });
       lap(`tree row: ${JSON.stringify(row)}`);
-      assert(row.description.includes(`#${TAG}`), `the row shows its tags (${row.description})`);
       assert(
         !(await wb.treeRows(RUNS_PANE)).some((r) => r.label === id),
         'the run is no longer listed under its id',
