@@ -72,17 +72,27 @@ export async function answerInputBox(wb: Workbench, title: RegExp, value: string
   await wb.quickInput.waitFor({ state: 'hidden', timeout: 10_000 });
 }
 
-/** Switch the colour theme from the palette and wait until the workbench and our visible webviews use it. */
+/** The workbench's theme kind: its theme class where there is one, else its editor background's lightness. */
+export async function themeKind(wb: Workbench): Promise<'light' | 'dark'> {
+  return wb.page.evaluate(() => {
+    const el = document.querySelector('.monaco-workbench') ?? document.body;
+    const cls = `${el.className} ${document.body.className}`;
+    if (/\bvs-dark\b|\bhc-black\b/.test(cls)) return 'dark';
+    const bg = getComputedStyle(el).getPropertyValue('--vscode-editor-background').trim();
+    const m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})/i.exec(bg);
+    if (!m) return /\bvs\b|\bhc-light\b/.test(cls) ? 'light' : 'dark';
+    const [r, g, b] = m.slice(1, 4).map((h) => parseInt(h, 16));
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b > 128 ? 'light' : 'dark';
+  });
+}
+
+/** Switch the colour theme from the palette and wait until the workbench uses it. */
 export async function setTheme(wb: Workbench, theme: 'light' | 'dark'): Promise<void> {
   await wb.runCommand('Preferences: Color Theme');
   await wb.pickQuickItem(theme === 'light' ? /Light Modern/ : /Dark Modern/);
   await waitFor(
     `the workbench in the ${theme} theme`,
-    async () => {
-      const cls = (await wb.page.locator('.monaco-workbench').first().getAttribute('class')) ?? '';
-      const dark = /\bvs-dark\b|\bhc-black\b/.test(cls);
-      return theme === 'dark' ? dark : !dark && /\bvs\b/.test(cls);
-    },
+    async () => (await themeKind(wb)) === theme,
     20_000,
     200,
   );

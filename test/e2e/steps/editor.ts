@@ -19,19 +19,41 @@ import {
   type Runner,
   type Workbench,
 } from '../harness';
-import { pickRunRow, pngInfo, reEsc, runDir, statusOf, type StepsCtx } from './common';
+import {
+  pickRunRow,
+  pngInfo,
+  reEsc,
+  runDir,
+  setTheme,
+  statusOf,
+  themeKind,
+  type StepsCtx,
+} from './common';
 
 const BOTH_FILE = 'both-steps-epochs.fisher.json';
 const REFUSED_FILE = 'missing-data.fisher.json';
 const MISSING_DATA = '/nonexistent/fisher-lens-e2e-data';
 
-/** Open a workspace file in an editor through Quick Open. */
+/** Open a workspace file in an editor through Quick Open (again while its index does not list a new file yet). */
 async function openFile(wb: Workbench, name: string): Promise<void> {
-  await wb.escapeQuickInput();
-  await wb.page.keyboard.press('Control+P');
-  await wb.quickInput.waitFor({ state: 'visible', timeout: 10_000 });
-  await wb.quickInputBox.fill(name);
-  await wb.pickQuickItem(new RegExp(reEsc(name)), 20_000);
+  const re = new RegExp(reEsc(name));
+  await waitFor(
+    `Quick Open lists ${name}`,
+    async () => {
+      await wb.escapeQuickInput();
+      await wb.page.keyboard.press('Control+P');
+      await wb.quickInput.waitFor({ state: 'visible', timeout: 10_000 });
+      await wb.quickInputBox.fill(name);
+      const row = wb.quickRows.filter({ hasText: re }).first();
+      return row
+        .waitFor({ state: 'visible', timeout: 3000 })
+        .then(() => true)
+        .catch(() => false);
+    },
+    60_000,
+    500,
+  );
+  await wb.pickQuickItem(re, 20_000);
   await wb.page
     .locator('.tab.active', { hasText: name })
     .waitFor({ state: 'visible', timeout: 20_000 });
@@ -68,7 +90,38 @@ const monitorState = (f: Frame) =>
     stopDisabled: document.getElementById('stop-button')?.hasAttribute('disabled') ?? null,
   }));
 
+/** The two configs of the Problems step (written early: Quick Open's file index must list them). */
+function writeProblemConfigs(ws: string): void {
+  fs.writeFileSync(
+    path.join(ws, BOTH_FILE),
+    JSON.stringify(
+      {
+        name: 'both',
+        dataset: { name: 'mnist', trainSize: 1024, testSize: 256 },
+        model: { arch: 'mlp', hidden: [64] },
+        schedule: { steps: 100, epochs: 2 },
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+  fs.writeFileSync(
+    path.join(ws, REFUSED_FILE),
+    JSON.stringify(
+      {
+        name: 'missing-data',
+        dataset: { name: 'mnist', path: MISSING_DATA, trainSize: 1024, testSize: 256 },
+        model: { arch: 'mlp', hidden: [64] },
+        schedule: { steps: 50 },
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+}
+
 export async function editorTests(runner: Runner, c: StepsCtx, dependsOn: string[]): Promise<void> {
+  writeProblemConfigs(c.session.workspace);
   const T_REVEAL =
     "Reveal Run Folder in code-server: the Explorer shows and selects the run's config.json";
   await runner.test(
@@ -113,32 +166,7 @@ export async function editorTests(runner: Runner, c: StepsCtx, dependsOn: string
     async () => {
       const wb = c.wb();
       const ws = c.session.workspace;
-      fs.writeFileSync(
-        path.join(ws, BOTH_FILE),
-        JSON.stringify(
-          {
-            name: 'both',
-            dataset: { name: 'mnist', trainSize: 1024, testSize: 256 },
-            model: { arch: 'mlp', hidden: [64] },
-            schedule: { steps: 100, epochs: 2 },
-          },
-          null,
-          2,
-        ) + '\n',
-      );
-      fs.writeFileSync(
-        path.join(ws, REFUSED_FILE),
-        JSON.stringify(
-          {
-            name: 'missing-data',
-            dataset: { name: 'mnist', path: MISSING_DATA, trainSize: 1024, testSize: 256 },
-            model: { arch: 'mlp', hidden: [64] },
-            schedule: { steps: 50 },
-          },
-          null,
-          2,
-        ) + '\n',
-      );
+      writeProblemConfigs(ws);
       await openFile(wb, BOTH_FILE);
       const both = await waitFor(
         'the steps-and-epochs problem in the Problems panel',
@@ -193,6 +221,8 @@ export async function editorTests(runner: Runner, c: StepsCtx, dependsOn: string
       const wb = c.wb();
       const id = c.ids.second!;
       const out = path.join(c.session.workspace, 'fisher-lens-exports', id);
+      // Dark editor (an earlier step may have left the light theme on after a failure).
+      if ((await themeKind(wb)) !== 'dark') await setTheme(wb, 'dark');
       await wb.runCommand('Fisher Lens: Export Run');
       await pickRunRow(wb, id);
       // The formats: all three ticked by default; accepted as they are (the folder picker follows in the same widget).
@@ -234,9 +264,7 @@ export async function editorTests(runner: Runner, c: StepsCtx, dependsOn: string
       );
       const info = pngInfo(fs.readFileSync(png));
       lap(`PNG ${info.width}×${info.height}, top-left pixel rgb(${info.topLeft.join(', ')})`);
-      const wbClass =
-        (await wb.page.locator('.monaco-workbench').first().getAttribute('class')) ?? '';
-      assert(/\bvs-dark\b/.test(wbClass), 'the editor is in a dark theme during the export');
+      assert((await themeKind(wb)) === 'dark', 'the editor is in a dark theme during the export');
       assert(
         info.topLeft.every((v) => v >= 230),
         `the PNG background is light (top-left rgb(${info.topLeft.join(', ')}))`,
