@@ -186,7 +186,7 @@ test('New Run: each preset says what it will cost on the backend that runs it, f
   const steps = totalSteps(presetConfig(PRESETS.find((p) => p.id === 'small-lr')!));
   assert.equal(
     desc('small-lr'),
-    `small-lr · ≈ ${eta(0.05 * steps)} on fake (from 3 earlier simplecnn runs)`,
+    `small-lr · ≈ ${eta(0.05 * steps)} on fake (from 3 earlier simplecnn runs, same Tr(F) schedule)`,
   );
   assert.equal(
     desc('small-lr-fp'),
