@@ -281,7 +281,7 @@ export async function editorTests(runner: Runner, c: StepsCtx, dependsOn: string
       await reveal.waitFor({ state: 'visible', timeout: 20_000 });
       await reveal.click();
       await waitFor(
-        `${id}.png selected in the Explorer`,
+        `an exported file (the first written: the CSV) selected in the Explorer`,
         async () =>
           (
             await wb.page
@@ -289,7 +289,7 @@ export async function editorTests(runner: Runner, c: StepsCtx, dependsOn: string
                 '.explorer-folders-view .monaco-list-row.selected, .explorer-folders-view .monaco-list-row.focused',
               )
               .evaluateAll((rs) => rs.map((r) => r.getAttribute('aria-label') ?? ''))
-          ).some((l) => l.includes(`${id}.png`)),
+          ).some((l) => new RegExp(`^${reEsc(id)}\\.(csv|png)`).test(l)),
         20_000,
         300,
       );
