@@ -17,6 +17,7 @@ import {
   setTheme,
   showTab,
   themedFrame,
+  themeKind,
   type StepsCtx,
 } from './common';
 
@@ -147,6 +148,8 @@ export async function runManagementTests(
     'Runs Table: sort by a column, filter by #tag, parallel coordinates, tick two runs → Compare opens with them, summary and diff at the top (LR, explosion columns); light and dark screenshots';
   await runner.test(T_TABLE, async () => {
     const wb = c.wb();
+    // Dark first (code-server starts in a light theme), then light.
+    if ((await themeKind(wb)) !== 'dark') await setTheme(wb, 'dark');
     // The first run and the stopped long one when there is one (Compare showed the first two before).
     const [a, b] = [c.ids.first!, c.ids.third ?? c.ids.second!];
     await wb.runCommand('Fisher Lens: Runs Table');
@@ -301,7 +304,37 @@ export async function runManagementTests(
     await themedFrame(wb, '#compare-legend', 'light');
     await c.browse().screenshot('compare-light');
     await showTab(wb, /Fisher Lens: runs/);
-    await themedFrame(wb, '#runs-table', 'light');
+    const tl = await themedFrame(wb, '#runs-table', 'light');
+    // Every line stands out from the light background (WCAG contrast ≥ 3:1 for graphics).
+    const contrasts = await waitFor(
+      'the parallel coordinates redrawn in the light theme',
+      () =>
+        tl.evaluate(() => {
+          const rgb = (s: string) => (s.match(/\d+(\.\d+)?/g) ?? []).slice(0, 3).map(Number);
+          const lum = (c: number[]) => {
+            const [r, g, b] = c.map((v) => {
+              const x = v / 255;
+              return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+            });
+            return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+          };
+          const bg = lum(rgb(getComputedStyle(document.body).backgroundColor));
+          if (bg < 0.5) return undefined; // not redrawn yet
+          return [...document.querySelectorAll<SVGPathElement>('#parallel svg path.run')].map(
+            (p) => {
+              const l = lum(rgb(getComputedStyle(p).stroke));
+              return Number(((Math.max(l, bg) + 0.05) / (Math.min(l, bg) + 0.05)).toFixed(2));
+            },
+          );
+        }),
+      10_000,
+      300,
+    );
+    lap(`light theme: line contrast ${contrasts.join(', ')}`);
+    assert(
+      contrasts.length >= 2 && contrasts.every((k) => k >= 3),
+      `every parallel-coordinates line contrasts ≥ 3:1 with the light background (${contrasts})`,
+    );
     await c.browse().screenshot('runs-table-light');
     await setTheme(wb, 'dark');
     await themedFrame(wb, '#runs-table', 'dark');
