@@ -111,7 +111,8 @@ function listRuns(s: Session): string[] {
   try {
     return fs
       .readdirSync(runsRoot(s), { withFileTypes: true })
-      .filter((d) => d.isDirectory())
+      // not the writer's temporary `.<id>.creating-<pid>` folder of a run being created
+      .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
       .map((d) => d.name);
   } catch {
     return [];
