@@ -109,11 +109,13 @@ function runsRoot(s: Session): string {
 }
 function listRuns(s: Session): string[] {
   try {
-    return fs
-      .readdirSync(runsRoot(s), { withFileTypes: true })
-      // not the writer's temporary `.<id>.creating-<pid>` folder of a run being created
-      .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
-      .map((d) => d.name);
+    return (
+      fs
+        .readdirSync(runsRoot(s), { withFileTypes: true })
+        // not the writer's temporary `.<id>.creating-<pid>` folder of a run being created
+        .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
+        .map((d) => d.name)
+    );
   } catch {
     return [];
   }
