@@ -335,6 +335,7 @@ export class Launcher extends DisposableOwner {
     this.runs.set(run.runId, run);
     this.changed.fire(run.runId);
     this.pump();
+    this.watchAdopted(); // queued behind an earlier window's run: started when that one ends
     this.saveQueue();
     this.armHeartbeat();
     return run;

@@ -145,6 +145,31 @@ test('queued runs survive a reload: kept, taken over when the old holder is gone
   assert.deepEqual(started(), ids);
 });
 
+test("a run queued after a reload behind the earlier window's run starts when that run ends", async () => {
+  process.env.FAKE_CLI_STEPS = '100000';
+  process.env.FAKE_CLI_MS = '20';
+  const memento = new Memento();
+  const a = newLauncher(memento);
+  const [x, y] = ['20261129-030000-earlier', '20261129-030001-later'];
+  a.launch({ runId: x, source: { kind: 'config', config }, totalSteps: 30 });
+  await until(() => status(x).state === 'running', 'earlier running');
+  await until(
+    () => (memento.get('fisherLens.startedRuns') as { runId: string }[] | undefined)?.length === 1,
+    'the started run remembered',
+  );
+  a.dispose(); // reload: the trainer goes on
+  const b = newLauncher(memento);
+  assert.deepEqual(b.resumeQueue(), []);
+  b.launch({ runId: y, source: { kind: 'config', config }, totalSteps: 30 });
+  assert.equal(b.displayState(y), 'queued', "the one slot is the earlier run's");
+  assert.equal(status(y).state, 'queued');
+  b.stop(x, path.join(runs, x), runs);
+  await until(() => status(y).state === 'running', 'later started');
+  assert.equal(status(x).state, 'stopped', 'the earlier run ended first');
+  b.stop(y, undefined);
+  await until(() => status(y).state === 'stopped', 'later stopped');
+});
+
 test('without a place to keep the queue, a closing window marks its queued runs failed with the reason', async () => {
   process.env.FAKE_CLI_STEPS = '100000';
   const a = newLauncher();
