@@ -1,8 +1,9 @@
 /**
  * Screenshots of real runs in a real VS Code (code-server 4.96.4 + Chromium, through test/e2e/harness.ts), for
- * the README: `monitor.png` (the monitor of one run) and `compare.png` (Compare Runs… over several runs).
+ * the README: `monitor.png` (the monitor of one run), `compare.png` (Compare Runs… over several runs) and
+ * `runs-table.png` (the Runs Table over every run of DIR, with its parallel-coordinates chart).
  *
- *   node --import tsx scripts/screenshots.ts --runs DIR [--monitor RUN_ID] [--compare ID1,ID2,...] [--out docs/images]
+ *   node --import tsx scripts/screenshots.ts --runs DIR [--monitor RUN_ID] [--compare ID1,ID2,...] [--table] [--out docs/images]
  *                                            [--viewport 1400x900] [--vsix FILE] [--keep]
  *
  * A fresh session (user data, extensions, empty workspace) with the packaged .vsix installed and the user setting
@@ -11,7 +12,8 @@
  * waits until its Tr(F) chart holds every Tr(F) point of events.jsonl (a live run: at least one) and scrolls the
  * webview so the Tr(F) chart and the clean vs noisy-label chart are both in view when they fit (else it stays at
  * the top). Compare Runs… ticks the given runs in its multi-select quick pick and waits for the legend, the
- * summary table (a row per run) and the charts, and shoots the top of the view. Viewport 1400×900 unless --viewport.
+ * summary table (a row per run) and the charts, and shoots the top of the view. --table opens "Fisher Lens: Runs
+ * Table" and waits for a row per run folder and a line per run in its parallel-coordinates chart. Viewport 1400×900 unless --viewport.
  *
  * The .vsix: --vsix FILE, else <repo>/fisher-lens.vsix when it is newer than the last commit and than every file
  * it is built from, else `npm run package` builds it. Every wait is bounded; code-server is always stopped.
@@ -58,6 +60,7 @@ interface Args {
   runs: string;
   monitor?: string;
   compare: string[];
+  table: boolean;
   out: string;
   vsix?: string;
   keep: boolean;
@@ -67,10 +70,14 @@ interface Args {
 class UsageError extends Error {}
 
 const USAGE =
-  'usage: node --import tsx scripts/screenshots.ts --runs DIR [--monitor RUN_ID] [--compare ID1,ID2,...] [--out docs/images] [--viewport 1400x900] [--vsix FILE] [--keep]';
+  'usage: node --import tsx scripts/screenshots.ts --runs DIR [--monitor RUN_ID] [--compare ID1,ID2,...] [--table] [--out docs/images] [--viewport 1400x900] [--vsix FILE] [--keep]';
 
 function parseArgs(argv: string[]): Args {
-  const a: Partial<Args> & { compare: string[]; keep: boolean } = { compare: [], keep: false };
+  const a: Partial<Args> & { compare: string[]; keep: boolean; table: boolean } = {
+    compare: [],
+    keep: false,
+    table: false,
+  };
   let viewport = '1400x900';
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split(/=(.*)/s, 2);
@@ -101,6 +108,9 @@ function parseArgs(argv: string[]): Args {
       case '--keep':
         a.keep = true;
         break;
+      case '--table':
+        a.table = true;
+        break;
       case '--viewport':
         viewport = value();
         break;
@@ -114,8 +124,10 @@ function parseArgs(argv: string[]): Args {
     }
   }
   if (!a.runs) throw new UsageError('--runs DIR is required');
-  if (!a.monitor && !a.compare.length)
-    throw new UsageError('nothing to do: give --monitor RUN_ID and/or --compare ID1,ID2,...');
+  if (!a.monitor && !a.compare.length && !a.table)
+    throw new UsageError(
+      'nothing to do: give --monitor RUN_ID, --compare ID1,ID2,... and/or --table',
+    );
   if (a.compare.length === 1) throw new UsageError('--compare needs at least two run ids');
   if (new Set(a.compare).size !== a.compare.length)
     throw new UsageError('--compare lists a run twice');
@@ -144,6 +156,7 @@ function parseArgs(argv: string[]): Args {
     runs,
     monitor: a.monitor,
     compare: a.compare,
+    table: a.table,
     out: path.resolve(a.out ?? path.join(REPO, 'docs/images')),
     vsix: a.vsix ? path.resolve(a.vsix) : undefined,
     keep: a.keep,
@@ -502,6 +515,31 @@ async function compareShot(wb: Workbench, ids: string[], file: string): Promise<
   await shoot(page, file);
 }
 
+// ---------------------------------------------------------------------------------------------- runs table
+
+async function tableShot(wb: Workbench, runs: string, file: string): Promise<void> {
+  const ids = fs
+    .readdirSync(runs, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && fs.existsSync(path.join(runs, d.name, 'status.json')))
+    .map((d) => d.name);
+  await wb.runCommand('Fisher Lens: Runs Table', 60_000);
+  const frame = await waitForWebviewFrame(wb.page, '#runs-table', 60_000);
+  const got = await waitFor(
+    `a row per run (${ids.length}) and a parallel-coordinates line per run`,
+    async () => {
+      const n = await frame.$$eval('#runs-table tbody tr', (r) => r.length);
+      const lines = await frame.$$eval('#parallel svg path.run', (p) => p.length);
+      return n >= ids.length && lines >= ids.length ? { rows: n, lines } : undefined;
+    },
+    60_000,
+    300,
+  );
+  lap(`runs table: ${JSON.stringify(got)}`);
+  await frame.evaluate(() => document.fonts?.ready.then(() => undefined));
+  await sleep(800);
+  await shoot(wb.page, file);
+}
+
 // ---------------------------------------------------------------------------------------------------- main
 
 async function main(): Promise<number> {
@@ -550,6 +588,7 @@ async function main(): Promise<number> {
     if (args.monitor) await monitorShot(wb, args, args.monitor, path.join(args.out, 'monitor.png'));
     if (args.compare.length)
       await compareShot(wb, args.compare, path.join(args.out, 'compare.png'));
+    if (args.table) await tableShot(wb, args.runs, path.join(args.out, 'runs-table.png'));
 
     const errs = b.reports('error').ours;
     if (errs.length) lap(`WARNING: uncaught error(s) in Fisher Lens webviews: ${errs.join(' | ')}`);

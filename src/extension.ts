@@ -2,21 +2,24 @@
  * Fisher Lens extension entry: wiring only. Everything that touches `vscode` lives in src/host/; the trainer
  * runs in its own process (dist/cli.js) so the extension host never loads tfjs.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { registerCommands, type CommandHost } from './host/commands';
-import { ConfigDiagnostics } from './host/configDiagnostics';
+import { ConfigDiagnostics, trainerConfigProblems } from './host/configDiagnostics';
 import { ExplosionWatch } from './host/explosionWatch';
-import { Launcher } from './host/launcher';
+import { Launcher, type LaunchOutcome } from './host/launcher';
 import { createLog, log } from './host/log';
 import { ComparePanel } from './host/panels/comparePanel';
 import { MonitorPanel } from './host/panels/monitorPanel';
+import { RunsTablePanel } from './host/panels/runsTablePanel';
 import { mementoViewSettings } from './host/panels/viewSettings';
 import { RunsModel } from './host/runsModel';
 import { RunsTreeProvider } from './host/runsTree';
 import { getSettings, workspaceRoot } from './host/settings';
 import { RunStatusBar } from './host/statusBar';
 import { reportTrainerExit } from './host/trainerExit';
+import { EXIT_CODES } from './runs/exitCodes';
 import { fixed } from './shared/format';
 
 const FILTER_KEY = 'fisherLens.runsFilter';
@@ -49,6 +52,7 @@ export function activate(context: vscode.ExtensionContext): {
     launcher.onDidExit((o) => {
       store.refresh();
       reportTrainerExit(o, host.openMonitor, store.get(o.runId)?.status?.error);
+      if (o.code === EXIT_CODES.usage) showRefusedConfig(o, host);
     }),
   );
   registerPanels(host, sub);
@@ -115,7 +119,10 @@ function createHost(context: vscode.ExtensionContext, sub: Sub): CommandHost {
       if (r && treeView.visible) void treeView.reveal(r, { select: true, focus: false });
     },
     refreshTree: () => tree.refresh(),
-    configProblems: (uri, text, e) => configDiagnostics.report(uri, text, e),
+    configProblems: (uri, text, e) =>
+      Array.isArray(e)
+        ? configDiagnostics.reportProblems(uri, text, e)
+        : configDiagnostics.report(uri, text, e),
     runFilter: {
       get: () => tree.filter,
       set: (text) => {
@@ -139,6 +146,21 @@ function createHost(context: vscode.ExtensionContext, sub: Sub): CommandHost {
   return host;
 }
 
+/** The trainer refused a launched run's config (exit code 2): its reasons in the Problems panel, on the config. */
+function showRefusedConfig(o: LaunchOutcome, host: CommandHost): void {
+  const problems = trainerConfigProblems(o.stderrTail);
+  if (!problems.length) return;
+  let text = '';
+  try {
+    // At most what a config may be (the CLI's limit): the positions of the fields named in the problems.
+    const st = fs.lstatSync(o.configFile);
+    if (st.isFile() && st.size <= 1 << 20) text = fs.readFileSync(o.configFile, 'utf8');
+  } catch {
+    // gone: the problems are shown at the top of the file
+  }
+  host.configProblems?.(vscode.Uri.file(o.configFile), text, problems);
+}
+
 /** Panels survive a reload (serializers) and close with the extension. */
 function registerPanels(host: CommandHost, sub: Sub): void {
   sub(
@@ -149,6 +171,11 @@ function registerPanels(host: CommandHost, sub: Sub): void {
   sub(
     vscode.window.registerWebviewPanelSerializer(ComparePanel.viewType, {
       deserializeWebviewPanel: async (panel, state) => ComparePanel.revive(host, panel, state),
+    }),
+  );
+  sub(
+    vscode.window.registerWebviewPanelSerializer(RunsTablePanel.viewType, {
+      deserializeWebviewPanel: async (panel) => RunsTablePanel.revive(host, panel),
     }),
   );
   sub({ dispose: () => [...MonitorPanel.all()].forEach((p) => p.dispose()) });

@@ -147,9 +147,20 @@ export class Chart {
   constructor(private opts: ChartOptions) {
     opts.zoom.add(this);
     this.lastWidth = Math.floor(opts.container.clientWidth || 0);
+    // The resize is applied in the next animation frame, not inside the observer's callback: resizing the plot
+    // there can change the layout again in the same frame ("ResizeObserver loop completed with undelivered
+    // notifications", an uncaught error in the page) — e.g. when a scroll bar comes or goes.
+    let pendingWidth: number | null = null;
     this.ro = new ResizeObserver((entries) => {
       const w = entries[entries.length - 1]?.contentRect.width;
-      if (w !== undefined) this.resize(Math.floor(w));
+      if (w === undefined) return;
+      if (pendingWidth === null)
+        requestAnimationFrame(() => {
+          const next = pendingWidth;
+          pendingWidth = null;
+          if (next !== null) this.resize(next);
+        });
+      pendingWidth = Math.floor(w);
     });
     this.ro.observe(opts.container);
     this.io =

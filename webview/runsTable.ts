@@ -147,6 +147,7 @@ function renderParallel(vis: RunsTableRow[]) {
   const right = 40;
   const svg = document.createElementNS(SVG, 'svg');
   svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  if (vis.some((r) => ticked.has(r.runId))) svg.classList.add('has-ticked');
   const x = (i: number) => left + (i * (W - left - right)) / (axes.length - 1);
   const y = (t: number) => top + (1 - t) * (H - top - bottom);
   const text = (tx: number, ty: number, s: string, anchor = 'middle') => {

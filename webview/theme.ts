@@ -19,6 +19,11 @@ export interface Theme {
   purple: string;
 }
 
+/** VS Code's light and high-contrast light themes (the webview body's class says which kind is on). */
+const isLightTheme = () =>
+  document.body.classList.contains('vscode-light') ||
+  document.body.classList.contains('vscode-high-contrast-light');
+
 export function readTheme(): Theme {
   const blue = css('--vscode-charts-blue', '#3794ff');
   const red = css('--vscode-charts-red', '#f14c4c');
@@ -40,12 +45,10 @@ export function readTheme(): Theme {
       red,
       purple,
       yellow,
-      '#4ec9b0',
-      '#ce9178',
-      '#9cdcfe',
-      '#c586c0',
-      '#dcdcaa',
-      '#6a9955',
+      // Beyond the theme's chart colours: shades that read on the theme's background (pastels only on dark).
+      ...(isLightTheme()
+        ? ['#16825d', '#a31515', '#0070c1', '#af00db', '#795e26', '#008000']
+        : ['#4ec9b0', '#ce9178', '#9cdcfe', '#c586c0', '#dcdcaa', '#6a9955']),
     ],
     blue,
     red,

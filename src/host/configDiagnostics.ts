@@ -2,7 +2,9 @@
  * Problems of `*.fisher.json` run configs in the Problems panel. The JSON schema (schemas/run-config.schema.json,
  * used by VS Code's JSON support) checks each field; this adds what only the trainer's validator knows — rules
  * between fields such as a probe larger than the training set — for every open config as it is edited, and,
- * when Run Config File refuses a config, every problem it found (not only a notification).
+ * when Run Config File refuses a config, every problem it found (not only a notification); and when the trainer
+ * refuses a launched run's config at run time (exit code 2: a data folder that does not exist…), its reasons, on
+ * the config file it came from (the run folder's config.json for a preset).
  */
 import * as vscode from 'vscode';
 import type { ConfigError } from '../shared/config';
@@ -30,6 +32,29 @@ export function problemRange(text: string, problem: string): [number, number] {
     from = re.lastIndex;
   }
   return hit ?? [0, Math.max(0, text.indexOf('\n'))];
+}
+
+/**
+ * The problems in a trainer's stderr when it refused its config (exit code 2): each `fisher-lens: <file>: <problem>`
+ * line without the file, and each `  - <problem>` of an "invalid run config" list. At most 20.
+ */
+export function trainerConfigProblems(stderr: string): string[] {
+  const out: string[] = [];
+  for (const raw of stderr.split(/\r?\n/)) {
+    const item = /^\s+- (.+)$/.exec(raw);
+    let p = item
+      ? item[1]
+      : /^(?:fisher-lens: (.+)|(invalid run config: .+))$/.exec(raw)?.slice(1).find(Boolean);
+    if (!p) continue;
+    // The config file's path (the run folder's config.json) is where the problem will be shown: not repeated.
+    p = p
+      .replace(/^(?:[A-Za-z]:)?[^:]*\.json: /, '')
+      .replace(/^invalid run config: (?=\S)/, '')
+      .trim();
+    if (!p || /^invalid run config:?$/.test(p) || /^… and \d+ more$/.test(p)) continue;
+    if (!out.includes(p)) out.push(p);
+  }
+  return out.slice(0, 20);
 }
 
 export class ConfigDiagnostics extends DisposableOwner {
@@ -84,6 +109,12 @@ export class ConfigDiagnostics extends DisposableOwner {
   report(uri: vscode.Uri, text: string, e: unknown): void {
     if (this.disposed || !isConfigError(e)) return;
     this.set(uri, text, e.problems);
+  }
+
+  /** Problems the trainer found in a launched run's config (see {@link trainerConfigProblems}), on `uri`. */
+  reportProblems(uri: vscode.Uri, text: string, problems: readonly string[]): void {
+    if (this.disposed) return;
+    this.set(uri, text, problems);
   }
 
   private set(uri: vscode.Uri, text: string, problems: readonly string[]) {

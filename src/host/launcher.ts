@@ -101,6 +101,8 @@ export interface LaunchRequest {
    * absent: `fisherLens.pythonPath` when set, else none is passed and the CLI picks its own.
    */
   python?: string;
+  /** The user's config file the run's config came from (problems the trainer finds are shown there). */
+  configFile?: string;
 }
 
 /** A run this window launched or queued. */
@@ -119,6 +121,8 @@ export interface LocalRun {
   file: string;
   /** The `--python` interpreter, when one was resolved. */
   python?: string;
+  /** The user's config file it came from, if any. */
+  configFile?: string;
 }
 
 export interface LaunchOutcome {
@@ -128,6 +132,8 @@ export interface LaunchOutcome {
   /** Last stderr lines (the CLI names the bad field on exit code 2). */
   stderrTail: string;
   stopRequested: boolean;
+  /** The config the trainer was given, as the user knows it: their config file, else the run's config.json. */
+  configFile: string;
 }
 
 export class Launcher extends DisposableOwner {
@@ -201,6 +207,58 @@ export class Launcher extends DisposableOwner {
       (q) => this.waiting.has(q.runId) && !queued.some((r) => r.runId === q.runId),
     );
     void this.memento.update(QUEUE_KEY, [...queued, ...pending]);
+    // The runs started here (and those of an earlier window still training): they hold their slots after a reload.
+    const started: SavedStarted[] = [
+      ...[...this.runs.values()]
+        .filter((r) => r.state === 'running' && typeof r.pid === 'number')
+        .map((r) => ({ runId: r.runId, runsDir: r.runsDir, pid: r.pid! })),
+      ...[...this.adopted.entries()].map(([runId, a]) => ({ runId, ...a })),
+    ];
+    void this.memento.update(STARTED_KEY, started);
+  }
+
+  /**
+   * Runs an earlier window of this workspace started that still train (their trainer's pid is alive and their
+   * status.json names it): they count against `maxConcurrentRuns` until they end, so a resumed queue does not
+   * start more runs than the limit.
+   */
+  private readonly adopted = new Map<string, { runsDir: string; pid: number }>();
+  private adoptedTimer: NodeJS.Timeout | null = null;
+
+  private adoptStarted() {
+    const v = this.memento?.get<unknown>(STARTED_KEY);
+    for (const o of Array.isArray(v) ? v.filter(isSavedStarted) : []) {
+      if (this.runs.has(o.runId) || this.adopted.has(o.runId)) continue;
+      if (trainerAlive(path.join(o.runsDir, o.runId), o.runsDir, o.pid))
+        this.adopted.set(o.runId, { runsDir: o.runsDir, pid: o.pid });
+    }
+  }
+
+  /** The adopted runs still training (the ended ones are forgotten). */
+  private adoptedRunning(): number {
+    let gone = false;
+    for (const [runId, a] of this.adopted)
+      if (!trainerAlive(path.join(a.runsDir, runId), a.runsDir, a.pid)) {
+        this.adopted.delete(runId);
+        gone = true;
+      }
+    if (gone) this.saveQueue();
+    return this.adopted.size;
+  }
+
+  /** While adopted runs hold slots that queued runs wait for: look every second whether one ended. */
+  private watchAdopted() {
+    const waiting = () =>
+      this.adopted.size > 0 && [...this.runs.values()].some((r) => r.state === 'queued');
+    if (this.adoptedTimer || this.disposed || !waiting()) return;
+    this.adoptedTimer = setInterval(() => {
+      this.pump();
+      if (!waiting() && this.adoptedTimer) {
+        clearInterval(this.adoptedTimer);
+        this.adoptedTimer = null;
+      }
+    }, ADOPTED_POLL_MS);
+    this.adoptedTimer.unref?.();
   }
 
   /** Saved entries whose placeholder is still held by a live process (the old window, closing). */
@@ -217,6 +275,7 @@ export class Launcher extends DisposableOwner {
     if (this.disposed || !vscode.workspace.isTrusted) return [];
     const resumed: string[] = [];
     this.waiting.clear();
+    this.adoptStarted();
     for (const q of this.savedQueue()) {
       if (this.runs.has(q.runId)) continue;
       const dir = path.join(q.runsDir, q.runId);
@@ -253,6 +312,7 @@ export class Launcher extends DisposableOwner {
     if (resumed.length) log.info(`resumed the queue of the last session: ${resumed.join(', ')}`);
     this.saveQueue();
     this.pump();
+    this.watchAdopted();
     if (resumed.length) this.armHeartbeat();
     if (this.waiting.size && !this.resumeTimer) {
       this.resumeTimer = setTimeout(() => {
@@ -303,10 +363,12 @@ export class Launcher extends DisposableOwner {
       queuedAt: Date.now(),
       file: path.join(dir, RUN_FILES.config),
       python: req.python ?? (s.pythonPath || undefined),
+      configFile: req.configFile ?? (req.source.kind === 'file' ? req.source.file : undefined),
     };
     this.runs.set(run.runId, run);
     this.changed.fire(run.runId);
     this.pump();
+    this.watchAdopted(); // queued behind an earlier window's run: started when that one ends
     this.saveQueue();
     this.armHeartbeat();
     return run;
@@ -343,7 +405,9 @@ export class Launcher extends DisposableOwner {
   private pump() {
     if (this.disposed) return;
     const limit = this.settings().maxConcurrentRuns;
-    let running = [...this.runs.values()].filter((r) => r.state === 'running').length;
+    let running =
+      [...this.runs.values()].filter((r) => r.state === 'running').length +
+      (this.adopted.size ? this.adoptedRunning() : 0);
     const queued = [...this.runs.values()]
       .filter((r) => r.state === 'queued')
       .sort((a, b) => a.queuedAt - b.queuedAt);
@@ -420,6 +484,7 @@ export class Launcher extends DisposableOwner {
     child.once('spawn', () => {
       run.pid = child.pid;
       log.info(`${run.runId}: pid ${child.pid}`);
+      this.saveQueue();
     });
     child.once('error', (err: NodeJS.ErrnoException) => {
       // `node` not on PATH: fall back to the extension host's Node when that is plain Node (code-server,
@@ -458,6 +523,7 @@ export class Launcher extends DisposableOwner {
     run.exitCode = code;
     run.child = undefined;
     this.settle(run, code, signal, stderrTail);
+    this.saveQueue();
     this.changed.fire(run.runId);
     this.exited.fire({
       runId: run.runId,
@@ -465,6 +531,7 @@ export class Launcher extends DisposableOwner {
       signal,
       stderrTail,
       stopRequested: !!run.stopRequested,
+      configFile: run.configFile ?? run.file,
     });
     this.pump();
   }
@@ -545,6 +612,8 @@ export class Launcher extends DisposableOwner {
     this.heartbeat = null;
     if (this.resumeTimer) clearTimeout(this.resumeTimer);
     this.resumeTimer = null;
+    if (this.adoptedTimer) clearInterval(this.adoptedTimer);
+    this.adoptedTimer = null;
     if (!this.memento) {
       for (const r of this.runs.values()) {
         if (r.state !== 'queued') continue;
@@ -565,6 +634,39 @@ export class Launcher extends DisposableOwner {
 }
 
 const QUEUE_KEY = 'fisherLens.queuedRuns';
+/** The runs this workspace's window started, with their trainer's pid (see `adopted`). */
+const STARTED_KEY = 'fisherLens.startedRuns';
+/** How often a queue waiting for an earlier window's runs looks whether one ended. */
+const ADOPTED_POLL_MS = 1000;
+
+interface SavedStarted {
+  runId: string;
+  runsDir: string;
+  pid: number;
+}
+const isSavedStarted = (v: unknown): v is SavedStarted => {
+  const o = v as Record<string, unknown> | null;
+  return (
+    !!o &&
+    typeof o === 'object' &&
+    typeof o.runId === 'string' &&
+    typeof o.runsDir === 'string' &&
+    path.isAbsolute(o.runsDir) &&
+    Number.isInteger(o.pid) &&
+    (o.pid as number) > 0
+  );
+};
+
+/** A run's trainer still trains: its status.json says `running` with this pid, and that process is alive. */
+function trainerAlive(dir: string, root: string, pid: number): boolean {
+  if (runDirProblem(dir, root)) return false;
+  try {
+    const st = JSON.parse(readNoFollow(path.join(dir, RUN_FILES.status))) as RunStatus;
+    return st?.state === 'running' && st.pid === pid && pidAlive(pid);
+  } catch {
+    return false;
+  }
+}
 /** How soon a saved queue entry whose old window is still closing is looked at again. */
 const RESUME_RETRY_MS = 2000;
 

@@ -36,6 +36,9 @@ import {
 } from './harness';
 import { monitorViewTests } from './monitorView';
 import { explosionTests } from './steps/explosion';
+import type { StepsCtx } from './steps/common';
+import { editorTests } from './steps/editor';
+import { runManagementTests } from './steps/runs';
 
 // ---- what the test agrees on with the extension (ids, titles, labels) -------------------------------------
 const CMD_NEW_RUN = 'Fisher Lens: New Run…';
@@ -107,10 +110,13 @@ function runsRoot(s: Session): string {
 }
 function listRuns(s: Session): string[] {
   try {
-    return fs
-      .readdirSync(runsRoot(s), { withFileTypes: true })
-      .filter((d) => d.isDirectory())
-      .map((d) => d.name);
+    return (
+      fs
+        .readdirSync(runsRoot(s), { withFileTypes: true })
+        // not the writer's temporary `.<id>.creating-<pid>` folder of a run being created
+        .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
+        .map((d) => d.name)
+    );
   } catch {
     return [];
   }
@@ -272,7 +278,9 @@ async function main(): Promise<number> {
   fs.mkdirSync(RESULTS, { recursive: true });
   for (const f of fs.readdirSync(RESULTS)) {
     if (
-      /^((failure-.*|monitor.*|compare)\.png|server\.log|e2e-.*\.(json|log)|vscode-logs)$/.test(f)
+      /^((failure-.*|monitor.*|compare.*|runs-.*|reveal-.*|problems-.*|queue-.*)\.png|server\.log|e2e-.*\.(json|log)|vscode-logs)$/.test(
+        f,
+      )
     )
       fs.rmSync(path.join(RESULTS, f), { recursive: true, force: true });
   }
@@ -729,6 +737,18 @@ async function main(): Promise<number> {
       },
       [T_WB],
     );
+    const steps: StepsCtx = {
+      wb: () => wb!,
+      browse: () => b!,
+      session,
+      ids,
+      longFile: LONG_FILE,
+      smallPreset: PRESET_2,
+      newRun: (p: RegExp) => newRunFromPalette(wb!, session, p),
+      waitTreeState: (id: string, want: string, ms: number) => waitTreeState(wb!, id, want, ms),
+    };
+    await runManagementTests(runner, steps, [T_CMP]);
+    await editorTests(runner, steps, [T_CMP]);
     await monitorViewTests(
       runner,
       { wb: () => wb!, browse: () => b!, runsRoot: runsRoot(session) },

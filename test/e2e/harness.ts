@@ -506,8 +506,36 @@ export class Workbench {
       lap('quick pick: row not stable after 5 s, clicking it anyway');
       await row.click({ force: true, timeout: 5000 });
     }
+    // A busy workbench may drop the click (the picker stays, the row with it): choose it with the keyboard then.
+    const closed = await waitFor(
+      'the quick pick to take the choice',
+      async () => !(await this.quickInput.isVisible()) || !(await row.isVisible()),
+      3000,
+      200,
+    ).catch(() => false);
+    if (!closed) await this.chooseByKeyboard(re);
     lap(`quick pick: chose "${text.slice(0, 100)}"`);
     return text;
+  }
+
+  /** Move the quick pick's active row to the one matching `re` with the arrow keys and accept it with Enter. */
+  private async chooseByKeyboard(re: RegExp): Promise<void> {
+    lap(`quick pick: the click did not take; choosing ${re} with the keyboard`);
+    await this.quickInputBox.focus();
+    for (let i = 0; i < 40; i++) {
+      const active = await this.page
+        .locator('.quick-input-widget .monaco-list-row.focused')
+        .first()
+        .innerText({ timeout: 1000 })
+        .catch(() => '');
+      if (re.test(active.replace(/\s+/g, ' '))) {
+        await this.page.keyboard.press('Enter');
+        return;
+      }
+      await this.page.keyboard.press('ArrowDown');
+      await sleep(100);
+    }
+    throw new Error(`no quick-pick row matching ${re} could be made active`);
   }
 
   /** Multi-select quick pick: ticks the rows matching each of `res`, then accepts (OK button or Enter). */

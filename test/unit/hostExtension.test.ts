@@ -18,6 +18,8 @@ const { writeFakeRun } =
   require('../../src/runs/fakeRun') as typeof import('../../src/runs/fakeRun');
 const wp =
   require('../../src/shared/webviewProtocol') as typeof import('../../src/shared/webviewProtocol');
+const { trainerConfigProblems } =
+  require('../../src/host/configDiagnostics') as typeof import('../../src/host/configDiagnostics');
 const { decodeEventFile } =
   require('../../src/shared/tfevents') as typeof import('../../src/shared/tfevents');
 
@@ -232,9 +234,67 @@ test('host: a trainer that rejects its config leaves a failed run and an error n
     );
     await until(() => status(id).state === 'failed', 'failed status');
     assert.match(status(id).error, /invalid config/);
+    // A preset has no file of its own: the reason is a problem of the run's config.json, at the field.
+    const cfg = path.join(runs, id, 'config.json');
+    const d = await until(() => fake.diagnostics.get(cfg), 'a problem on the config');
+    assert.deepEqual(
+      d.map((x) => x.message),
+      ['optimizer.lr: got -1; must be > 0'],
+    );
+    const lines = fs.readFileSync(cfg, 'utf8').split('\n');
+    assert.match(lines[d[0].range.start.line], /"lr"/);
   } finally {
     delete process.env.FAKE_CLI_EXIT;
   }
+});
+
+test('host: Run Config File on a config the trainer refuses at run time: the reason in the Problems panel, on that file', async () => {
+  fake.reset();
+  const file = path.join(ws, 'nodata.fisher.json');
+  const text =
+    '{\n  "dataset": {\n    "name": "mnist",\n    "path": "/nonexistent/data"\n  },\n  "schedule": { "steps": 5 }\n}\n';
+  fs.writeFileSync(file, text);
+  process.env.FAKE_CLI_EXIT = '2';
+  process.env.FAKE_CLI_STDERR = `fisher-lens: ${path.join(runs, 'x', 'config.json')}: dataset.path: /nonexistent/data does not exist; expected a folder with the dataset files\n`;
+  try {
+    const id = (await exec('fisherLens.runConfigFile', Uri.file(file))) as string;
+    assert.ok(id, 'launched');
+    const d = await until(() => fake.diagnostics.get(file), 'a problem on the file');
+    assert.equal(
+      d[0].message,
+      'dataset.path: /nonexistent/data does not exist; expected a folder with the dataset files',
+    );
+    assert.equal(d[0].range.start.line, 3, 'at "path" inside "dataset"');
+    await until(() => status(id).state === 'failed', 'failed status');
+  } finally {
+    delete process.env.FAKE_CLI_EXIT;
+    delete process.env.FAKE_CLI_STDERR;
+  }
+});
+
+test('trainerConfigProblems: each problem of the stderr once, without the file; nothing else', () => {
+  assert.deepEqual(
+    trainerConfigProblems(
+      [
+        'fisher-lens: /r/x/config.json: invalid run config:',
+        '  - optimizer.lr: got -1; must be > 0',
+        '  - schedule: got both schedule.epochs (2) and schedule.steps (5); give one of them',
+        'fisher-lens: C:\\r\\config.json: dataset.path: /d does not exist',
+        'The kernel is already registered',
+        '    at foo (x.js:1:2)',
+      ].join('\n'),
+    ),
+    [
+      'optimizer.lr: got -1; must be > 0',
+      'schedule: got both schedule.epochs (2) and schedule.steps (5); give one of them',
+      'dataset.path: /d does not exist',
+    ],
+  );
+  assert.deepEqual(
+    trainerConfigProblems('invalid run config: seed: got -1\nSegmentation fault\n'),
+    ['seed: got -1'],
+  );
+  assert.deepEqual(trainerConfigProblems('Segmentation fault\n'), []);
 });
 
 test('host: invalid presetOverrides are reported, nothing starts', async () => {
@@ -406,6 +466,47 @@ test('host: compare panel snapshot, delete refuses running runs, export writes C
     () => !treeItems().some((i) => i.label === 'old-flat'),
     'deleted run leaves the tree',
   );
+});
+
+/** A webview panel as VS Code creates one to restore after a reload. */
+const createPanelForTest = (viewType: string): FakePanel =>
+  (
+    require('vscode') as { window: { createWebviewPanel(...a: unknown[]): FakePanel } }
+  ).window.createWebviewPanel(viewType, 'restored', -1, {});
+
+test('host: every webview panel survives a reload: a serializer and an activation event per view type; the Runs Table revives with its rows', async () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
+  for (const viewType of ['fisherLens.monitor', 'fisherLens.compare', 'fisherLens.runsTable']) {
+    assert.ok(fake.serializers.has(viewType), `a serializer for ${viewType}`);
+    assert.ok(
+      pkg.activationEvents.includes(`onWebviewPanel:${viewType}`),
+      `onWebviewPanel:${viewType} activates the extension`,
+    );
+  }
+  fake.reset();
+  // VS Code hands a restored panel to the serializer after a reload (here: a panel it created).
+  const restored = createPanelForTest('fisherLens.runsTable');
+  const ser = fake.serializers.get('fisherLens.runsTable') as {
+    deserializeWebviewPanel(p: unknown, state: unknown): Promise<void>;
+  };
+  await ser.deserializeWebviewPanel(restored, undefined);
+  assert.match(restored.webview.html, /id="runs-table"/);
+  restored.webview.receive({ type: 'ready' });
+  const msg = (await until(
+    () => restored.webview.posted.find((m) => (m as { type: string }).type === 'runsTable'),
+    'the rows',
+  )) as { rows: { runId: string }[] };
+  assert.ok(
+    msg.rows.some((r) => r.runId === 'old-completed'),
+    JSON.stringify(msg.rows),
+  );
+  // Opening the table now reveals the restored one; a second restored panel is closed.
+  await exec('fisherLens.openRunsTable');
+  assert.equal(fake.panels.filter((p) => p.viewType === 'fisherLens.runsTable').length, 1);
+  const twice = createPanelForTest('fisherLens.runsTable');
+  await ser.deserializeWebviewPanel(twice, undefined);
+  assert.equal(twice.disposed, true);
+  restored.dispose();
 });
 
 test('host: PNG export is a request/reply round trip with the monitor; a late or unknown reply is ignored', async () => {

@@ -107,9 +107,25 @@ test('queued runs survive a reload: kept, taken over when the old holder is gone
   assert.equal(status(ids[1]).state, 'queued');
   assert.equal(b.displayState(ids[1]), undefined);
   holder.kill('SIGKILL');
-  // Taken over once the holder is gone (the launcher looks again by itself), in the order queued.
-  await until(() => b.displayState(ids[2]) === 'queued', 'queue taken over');
+  // Taken over once the holder is gone (the launcher looks again by itself), in the order queued; the old
+  // window's run still trains and holds the one slot (maxConcurrentRuns 1): nothing starts yet.
+  await until(
+    () => b.displayState(ids[2]) === 'queued' && b.displayState(ids[1]) === 'queued',
+    'queue taken over',
+  );
+  assert.equal(status(ids[1]).pid, process.pid, 'the new window holds the second');
+  assert.equal(status(ids[0]).state, 'running');
+  assert.deepEqual(started(), ids.slice(0, 1), 'the limit holds across the reload');
+  assert.deepEqual(
+    (memento.get('fisherLens.startedRuns') as { runId: string }[]).map((q) => q.runId),
+    [ids[0]],
+    "the earlier window's run is remembered as holding a slot",
+  );
+
+  // The old window's run ends (STOP file): the second starts then, not before.
+  b.stop(ids[0], path.join(runs, ids[0]), runs);
   await until(() => status(ids[1]).state === 'running', 'second started');
+  assert.equal(status(ids[0]).state, 'stopped', 'the first ended before the second started');
   assert.equal(status(ids[1]).pid !== process.pid, true, 'the trainer, not the window, holds it');
   assert.equal(status(ids[2]).state, 'queued');
   assert.equal(status(ids[2]).pid, process.pid, 'the new window holds the third');
@@ -118,9 +134,7 @@ test('queued runs survive a reload: kept, taken over when the old holder is gone
     (memento.get('fisherLens.queuedRuns') as { runId: string }[]).map((q) => q.runId),
     [ids[2]],
   );
-
-  // The old window's run ends (STOP file): the new window's own queue moves on after its own run.
-  b.stop(ids[0], path.join(runs, ids[0]), runs);
+  // The new window's own queue moves on after its own run.
   b.stop(ids[1], undefined);
   await until(() => status(ids[1]).state === 'stopped', 'second stopped');
   await until(() => status(ids[2]).state === 'running', 'third started');
@@ -129,6 +143,31 @@ test('queued runs survive a reload: kept, taken over when the old holder is gone
   await until(() => status(ids[0]).state === 'stopped', 'first stopped');
   assert.deepEqual(memento.get('fisherLens.queuedRuns'), []);
   assert.deepEqual(started(), ids);
+});
+
+test("a run queued after a reload behind the earlier window's run starts when that run ends", async () => {
+  process.env.FAKE_CLI_STEPS = '100000';
+  process.env.FAKE_CLI_MS = '20';
+  const memento = new Memento();
+  const a = newLauncher(memento);
+  const [x, y] = ['20261129-030000-earlier', '20261129-030001-later'];
+  a.launch({ runId: x, source: { kind: 'config', config }, totalSteps: 30 });
+  await until(() => status(x).state === 'running', 'earlier running');
+  await until(
+    () => (memento.get('fisherLens.startedRuns') as { runId: string }[] | undefined)?.length === 1,
+    'the started run remembered',
+  );
+  a.dispose(); // reload: the trainer goes on
+  const b = newLauncher(memento);
+  assert.deepEqual(b.resumeQueue(), []);
+  b.launch({ runId: y, source: { kind: 'config', config }, totalSteps: 30 });
+  assert.equal(b.displayState(y), 'queued', "the one slot is the earlier run's");
+  assert.equal(status(y).state, 'queued');
+  b.stop(x, path.join(runs, x), runs);
+  await until(() => status(y).state === 'running', 'later started');
+  assert.equal(status(x).state, 'stopped', 'the earlier run ended first');
+  b.stop(y, undefined);
+  await until(() => status(y).state === 'stopped', 'later stopped');
 });
 
 test('without a place to keep the queue, a closing window marks its queued runs failed with the reason', async () => {

@@ -187,7 +187,7 @@ test('New Run: each preset says what it will cost on the backend that runs it, f
   const steps = stepsOf('small-lr');
   assert.equal(
     desc('small-lr'),
-    `small-lr · ${steps} steps · ≈ ${eta(0.05 * steps)} on fake (from 3 earlier simplecnn runs)`,
+    `small-lr · ${steps} steps · ≈ ${eta(0.05 * steps)} on fake (from 3 earlier simplecnn runs, same Tr(F) schedule)`,
   );
   assert.equal(
     desc('small-lr-fp'),

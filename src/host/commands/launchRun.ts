@@ -12,6 +12,8 @@ export async function launchRun(
   h: CommandHost,
   source: RunSource,
   nameOrFile: string,
+  /** The user's config file `source` was read from (the trainer's refusals are shown on it). */
+  configFile?: string,
 ): Promise<string | undefined> {
   if (!trusted()) return undefined;
   const { launcher, store } = h;
@@ -36,6 +38,7 @@ export async function launchRun(
       source,
       totalSteps: source.kind === 'script' ? 0 : totalSteps(source.config),
       python: python.source === 'path' || source.kind === 'script' ? undefined : python.exe,
+      configFile,
     });
   } catch (e) {
     showConfigError(e, `Could not start ${runId}`);

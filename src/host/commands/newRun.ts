@@ -68,6 +68,7 @@ export async function presetCosts(
       steps: sm.steps,
       wallSeconds: sm.wallSeconds,
       startedAt: r.startedAt,
+      fisher: { every: c.fisher.every, probeSize: c.fisher.probeSize },
     });
   }
   const s = h.settings();
@@ -78,7 +79,12 @@ export async function presetCosts(
       const backend = s.backend !== 'auto' ? s.backend : (cfg.backend ?? 'auto');
       const steps = totalSteps(cfg);
       const est = estimateCost(
-        { arch: cfg.model.arch, penalty: cfg.penalty.kind !== 'none', steps },
+        {
+          arch: cfg.model.arch,
+          penalty: cfg.penalty.kind !== 'none',
+          steps,
+          fisher: { every: cfg.fisher.every, probeSize: cfg.fisher.probeSize },
+        },
         backend,
         history,
       );

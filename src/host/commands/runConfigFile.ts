@@ -31,7 +31,7 @@ export async function runConfigFile(h: CommandHost, arg?: unknown): Promise<stri
     resolved === config
       ? { kind: 'file', file: uri.fsPath, config }
       : { kind: 'config', config: resolved };
-  return launchRun(h, source, config.name ?? uri.fsPath);
+  return launchRun(h, source, config.name ?? uri.fsPath, uri.fsPath);
 }
 
 async function activeOrPickedConfig(): Promise<vscode.Uri | undefined> {

@@ -117,6 +117,16 @@ export class RunsTablePanel extends DisposableOwner {
     return p;
   }
 
+  /** Restore the panel after a reload (panel serializer): it holds no state of its own but the webview's. */
+  static revive(host: PanelHost, panel: vscode.WebviewPanel): void {
+    if (RunsTablePanel.current) {
+      panel.dispose();
+      return;
+    }
+    panel.webview.options = panelOptions(host.extensionUri);
+    new RunsTablePanel(host, panel);
+  }
+
   private constructor(
     private readonly host: PanelHost,
     readonly panel: vscode.WebviewPanel,
