@@ -1,4 +1,5 @@
 /** Theme colours from VS Code's CSS variables (they change with the theme: re-read on change). */
+import { withContrast } from '../src/shared/contrast';
 
 const css = (name: string, fallback: string): string =>
   getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
@@ -32,12 +33,16 @@ export function readTheme(): Theme {
   const orange = css('--vscode-charts-orange', '#d18616');
   const purple = css('--vscode-charts-purple', '#b180d7');
   const family = css('--vscode-font-family', 'sans-serif');
+  const bg = css('--vscode-editor-background', '#1e1e1e');
   return {
     fg: css('--vscode-foreground', '#cccccc'),
     muted: css('--vscode-descriptionForeground', '#999999'),
     grid: css('--vscode-editorWidget-border', css('--vscode-panel-border', '#80808040')),
-    bg: css('--vscode-editor-background', '#1e1e1e'),
+    bg,
     font: `11px ${family}`,
+    // Run colours: the theme's chart colours, then shades that read on the theme's background (pastels only on
+    // dark) — each darkened or lightened where needed to contrast ≥ 3:1 with the editor background (WCAG
+    // graphics), which some themes' own chart colours miss (Light+ orange: 2.9:1 on white).
     palette: [
       blue,
       orange,
@@ -45,11 +50,10 @@ export function readTheme(): Theme {
       red,
       purple,
       yellow,
-      // Beyond the theme's chart colours: shades that read on the theme's background (pastels only on dark).
       ...(isLightTheme()
         ? ['#16825d', '#a31515', '#0070c1', '#af00db', '#795e26', '#008000']
         : ['#4ec9b0', '#ce9178', '#9cdcfe', '#c586c0', '#dcdcaa', '#6a9955']),
-    ],
+    ].map((c) => withContrast(c, bg)),
     blue,
     red,
     green,
@@ -115,7 +119,7 @@ export function lightTheme(family = css('--vscode-font-family', 'sans-serif')): 
       '#af00db',
       '#795e26',
       '#008000',
-    ],
+    ].map((x) => withContrast(x, '#ffffff')),
     ...c,
   };
 }
