@@ -456,7 +456,10 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
 
   registerDetectCommand(program, io, (m) => new UsageError(m));
 
-  registerReproduceCommand(program, trainRunner).hook('preAction', (cmd) => {
+  registerReproduceCommand(program, trainRunner, async (b) => {
+    const c = await selectEngine(b, {});
+    return c.choice.backend;
+  }).hook('preAction', (cmd) => {
     // The reproduce command's own folder arguments, checked before the first run starts.
     const flags = cmd.opts() as Parameters<typeof optionsFromFlags>[0];
     const o = optionsFromFlags(flags);

@@ -28,7 +28,6 @@ const tiny: Partial<Setup> = {
   noiseFractions: [0.25],
   noiseTrackSize: 32,
   fisher: { every: 5, probeSize: 32, lossThreshold: 1.5, warmupSteps: 5 },
-  peak: { from: 5, to: 1000, width: 3 },
   evalEvery: 20,
   backend: 'wasm',
 };
