@@ -747,7 +747,7 @@ export function renderReport(plan: Plan, results: Results, meta: ReportMeta = {}
   out.push('');
   const notes = [
     `A multi-layer perceptron instead of the paper's CNNs/ResNets${s.cnn ? ` (the paper's SimpleCNN for (a) only, ${s.cnn.steps} steps: it costs ~30× an MLP step on a CPU)` : ' (the SimpleCNN arms of (a) need the PyTorch engine; this run had none)'}, and a few thousand steps instead of 300 epochs: the whole reproduction has to fit ~90 minutes on two CPU cores (measured step times: docs/reproduction/README.md).`,
-    "α was searched per penalty (and per noise level for (e)) on 5 (3 for (e)) of the paper's 10 log-spaced values in [0.001, 0.1], on the search seed, by the rule above; the paper searched all 10 per setting.",
+    `α was searched per penalty (and per noise level for (e)) over {${s.alphaSearch.grid.join(', ')}} ({${s.alphaSearch.noiseGrid.join(', ')}} for (e)), points of the paper's 10 log-spaced values in [0.001, 0.1], on the search seed, by the rule above; the paper searched all 10 per setting.`,
     'η*, every α and the (e) lengths were chosen once, by the rules above, on a seed no claim uses, before any claim run; the claims were not re-run with other settings to change a verdict.',
     'The development runs that fixed this set-up (step times, α = 0.01 vs 0.1 vs 1, a narrowed SimpleCNN that was too slow) are listed in docs/reproduction/README.md of the Fisher Lens repository.',
     ...(meta.notes ?? []),
