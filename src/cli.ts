@@ -496,14 +496,22 @@ export function buildProgram(ctx: Ctx = { io: processIO }): Command {
     setCode: (c) => (ctx.code = c),
   });
 
-  registerReproduceCommand(program, trainRunner, (f) => {
-    const slurm = readSlurmOptions(f.slurm);
-    if (!haveSlurm())
-      throw new UsageError(
-        '--launcher slurm: squeue does not run here; run the reproduction on a Slurm login node (or use --launcher local)',
-      );
-    return slurmRunner({ node: process.execPath, cli: cliScript(), slurm });
-  }).hook('preAction', (cmd) => {
+  registerReproduceCommand(
+    program,
+    trainRunner,
+    (f) => {
+      const slurm = readSlurmOptions(f.slurm);
+      if (!haveSlurm())
+        throw new UsageError(
+          '--launcher slurm: squeue does not run here; run the reproduction on a Slurm login node (or use --launcher local)',
+        );
+      return slurmRunner({ node: process.execPath, cli: cliScript(), slurm });
+    },
+    async (b) => {
+      const c = await selectEngine(b, {});
+      return c.choice.backend;
+    },
+  ).hook('preAction', (cmd) => {
     // The reproduce command's own folder arguments, checked before the first run starts.
     const flags = cmd.opts() as Parameters<typeof optionsFromFlags>[0];
     const o = optionsFromFlags(flags);

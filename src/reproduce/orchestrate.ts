@@ -6,17 +6,29 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
+  allRunIds,
   buildPlan,
+  cnnSearchRuns,
   pickEtaStar,
   searchRuns,
   setupFor,
+  type AlphaSearch,
+  type NoiseLength,
   type Plan,
   type ReproOptions,
   type RunSpec,
+  type Setup,
 } from './plan';
+import {
+  alphaSearchRuns,
+  decideNoiseLength,
+  noiseLengths,
+  pickAlpha,
+  type LengthTry,
+} from './searches';
 import { renderReport, type ReportMeta } from './report';
 import { createReproProgress, type ReproProgress } from './progress';
-import { finalTestAcc, type Results } from './results';
+import { finalNoisyAcc, finalTestAcc, type Results } from './results';
 import { decide, fsStore, type RunStore } from './store';
 import { analyze, type Analysis } from './verdicts';
 
@@ -65,26 +77,26 @@ export async function reproduce(
   deps.signal?.addEventListener('abort', onAbort);
   fs.mkdirSync(opts.out, { recursive: true });
 
-  const search = searchRuns(setup);
-  // The number of claim runs does not depend on η*: lay out a provisional plan for the progress totals.
-  const provisional = buildPlan(setup, setup.search.grid[0]);
-  const all = [...search, ...provisional.runs];
-  progress.start(
-    all.length,
-    all.reduce((a, r) => a + r.steps, 0),
-  );
+  const search = [...searchRuns(setup), ...cnnSearchRuns(setup)];
+  // Totals for the progress bar: the longest the plan can get (every (e) length rule running to its budget).
+  const bound = planBound(setup);
+  progress.start(bound.runs, bound.steps);
 
   const trained: string[] = [];
   const skipped: string[] = [];
   const movedAside: string[] = [];
   let interrupted = false;
 
+  // Runs already dealt with in this invocation (searches share their unpenalised runs).
+  const handled = new Set<string>();
   const ensure = async (specs: RunSpec[]) => {
     for (const spec of specs) {
       if (ac.signal.aborted) {
         interrupted = true;
         return;
       }
+      if (handled.has(spec.id)) continue;
+      handled.add(spec.id);
       const st = store.state(spec.id);
       const d = decide(st, st === 'absent' ? null : store.config(spec.id), spec.config);
       if (d.action === 'skip') {
@@ -139,31 +151,105 @@ export async function reproduce(
   try {
     await ensure(search);
     let plan: Plan | null = null;
-    if (!interrupted) {
-      const searchResults = search.map((r) => {
+    const resultsOf = (specs: RunSpec[]) =>
+      specs.map((r) => {
         const res = store.load(r.id);
         return { lr: r.lr, state: res.state, finalTestAcc: finalTestAcc(res) };
       });
+    if (!interrupted) {
+      const searchResults = resultsOf(searchRuns(setup));
       const eta = pickEtaStar(searchResults);
-      plan = buildPlan(setup, eta);
-      fs.writeFileSync(
-        path.join(opts.out, 'plan.json'),
-        JSON.stringify(
-          {
-            setup,
-            etaStar: plan.etaStar,
-            searchResults,
-            claims: plan.claims,
-            runs: plan.runs.map((r) => r.id),
-          },
-          null,
-          2,
-        ) + '\n',
-      );
+      const cnnResults = resultsOf(cnnSearchRuns(setup));
+      const cnnEtaStar = setup.cnn ? pickEtaStar(cnnResults) : null;
       progress.log(
-        `η* = ${plan.etaStar} (LR search: ${searchResults.map((s) => `${s.lr} → ${s.finalTestAcc === null ? s.state : (100 * s.finalTestAcc).toFixed(2) + '%'}`).join(', ')})`,
+        `η* = ${eta} (LR search: ${searchResults.map((s) => `${s.lr} → ${s.finalTestAcc === null ? s.state : (100 * s.finalTestAcc).toFixed(2) + '%'}`).join(', ')})` +
+          (cnnEtaStar !== null ? `; SimpleCNN η* = ${cnnEtaStar}` : ''),
       );
-      await ensure(plan.runs);
+      const small = eta / 10;
+      // α search for every penalty of (c), at η*/10 on the search seed.
+      const alphaSearches: AlphaSearch[] = [];
+      const runAlphaSearch = async (kind: AlphaSearch['kind'], noise: number, steps: number) => {
+        const grid = noise > 0 ? setup.alphaSearch.noiseGrid : setup.alphaSearch.grid;
+        const { base, runs } = alphaSearchRuns(setup, { kind, lr: small, noise, steps, grid });
+        await ensure([base, ...runs.map((r) => r.spec)]);
+        if (interrupted) return;
+        const choice = pickAlpha(
+          grid,
+          runs.map((r) => {
+            const res = store.load(r.spec.id);
+            return { alpha: r.alpha, state: res.state, finalTestAcc: finalTestAcc(res) };
+          }),
+          finalTestAcc(store.load(base.id)),
+        );
+        alphaSearches.push({
+          kind,
+          noise,
+          lr: base.lr,
+          steps,
+          baseRunId: base.id,
+          runs: runs.map((r) => ({ alpha: r.alpha, runId: r.spec.id })),
+          choice,
+        });
+        progress.log(
+          `α search ${kind}${noise > 0 ? ` at ${Math.round(noise * 100)}% noise` : ''}: ${choice.reason}`,
+        );
+      };
+      for (const kind of setup.penalties)
+        if (!interrupted) await runAlphaSearch(kind, 0, setup.steps);
+      // (e): the length rule per noise level, then FP's α search at that length.
+      const lengths: NoiseLength[] = [];
+      for (const noise of setup.noiseFractions) {
+        const tries: LengthTry[] = [];
+        for (;;) {
+          if (interrupted) break;
+          const d = decideNoiseLength(setup, tries);
+          if (d.done) {
+            lengths.push({ noise, tries, steps: d.steps, endedBy: d.endedBy, reason: d.reason });
+            progress.log(
+              `(e) ${Math.round(noise * 100)}% noise: ${d.steps} steps, ${d.endedBy}: ${d.reason}`,
+            );
+            break;
+          }
+          const spec = alphaSearchRuns(setup, {
+            kind: 'fisher',
+            lr: small,
+            noise,
+            steps: d.next,
+            grid: [],
+          }).base;
+          await ensure([spec]);
+          const res = store.load(spec.id);
+          tries.push({
+            steps: d.next,
+            runId: spec.id,
+            state: res.state,
+            noisyAcc: finalNoisyAcc(res),
+          });
+        }
+        if (!interrupted) await runAlphaSearch('fisher', noise, lengths[lengths.length - 1].steps);
+      }
+      if (!interrupted) {
+        plan = buildPlan(setup, eta, { cnnEtaStar, alphaSearches, noiseLengths: lengths });
+        fs.writeFileSync(
+          path.join(opts.out, 'plan.json'),
+          JSON.stringify(
+            {
+              setup,
+              etaStar: plan.etaStar,
+              searchResults,
+              cnnEtaStar: plan.cnnEtaStar,
+              cnnSearchResults: cnnResults,
+              alphaSearches,
+              noiseLengths: lengths,
+              claims: plan.claims,
+              runs: plan.runs.map((r) => r.id),
+            },
+            null,
+            2,
+          ) + '\n',
+        );
+        await ensure(plan.runs);
+      }
     }
     progress.stop();
     if (interrupted || !plan) {
@@ -172,8 +258,7 @@ export async function reproduce(
       );
     }
     const results: Results = {};
-    for (const id of new Set([...search.map((r) => r.id), ...plan.runs.map((r) => r.id)]))
-      results[id] = store.load(id);
+    for (const id of allRunIds(plan)) results[id] = store.load(id);
     const meta: ReportMeta = {
       command: opts.command,
       generatedAt: new Date().toISOString(),
@@ -201,4 +286,71 @@ export async function reproduce(
     progress.stop();
     deps.signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * The most runs and steps the plan can take (every (e) length rule running to its budget), with the penalised
+ * steps counted apart (they cost more): what `--dry-run` estimates the time from.
+ */
+export function planBound(s: Setup): {
+  runs: number;
+  steps: number;
+  mlpSteps: number;
+  penaltySteps: number;
+  cnnSteps: number;
+} {
+  let runs = 0;
+  let mlp = 0;
+  let pen = 0;
+  let cnn = 0;
+  const add = (r: RunSpec) => {
+    runs++;
+    if (r.config.model.arch !== 'mlp') cnn += r.steps;
+    else if (r.penalty !== 'none') pen += r.steps;
+    else mlp += r.steps;
+  };
+  searchRuns(s).forEach(add);
+  cnnSearchRuns(s).forEach(add);
+  const eta = s.search.grid[0];
+  const lens = noiseLengths(s);
+  const longest = lens[lens.length - 1];
+  const seen = new Set<string>(searchRuns(s).map((r) => r.id));
+  const once = (r: RunSpec) => {
+    if (!seen.has(r.id)) {
+      seen.add(r.id);
+      add(r);
+    }
+  };
+  for (const kind of s.penalties) {
+    const a = alphaSearchRuns(s, {
+      kind,
+      lr: eta / 10,
+      noise: 0,
+      steps: s.steps,
+      grid: s.alphaSearch.grid,
+    });
+    [a.base, ...a.runs.map((r) => r.spec)].forEach(once);
+  }
+  for (const noise of s.noiseFractions) {
+    for (const L of lens)
+      once(alphaSearchRuns(s, { kind: 'fisher', lr: eta / 10, noise, steps: L, grid: [] }).base);
+    alphaSearchRuns(s, {
+      kind: 'fisher',
+      lr: eta / 10,
+      noise,
+      steps: longest,
+      grid: s.alphaSearch.noiseGrid,
+    }).runs.forEach((r) => once(r.spec));
+  }
+  const plan = buildPlan(s, eta, {
+    noiseLengths: s.noiseFractions.map((noise) => ({
+      noise,
+      tries: [],
+      steps: longest,
+      endedBy: 'budget' as const,
+      reason: '',
+    })),
+  });
+  plan.runs.forEach(once);
+  return { runs, steps: mlp + pen + cnn, mlpSteps: mlp, penaltySteps: pen, cnnSteps: cnn };
 }

@@ -1,6 +1,6 @@
 /**
  * Small statistics for the reproduction report: summaries over seeds, Spearman's rank correlation with ties,
- * a seeded permutation test, and curve helpers (smoothing, early peak, mean curve over seeds). Pure functions.
+ * a seeded permutation test, and curve helpers (smoothing for the charts, mean curve over seeds; the early peak is the detector's). Pure functions.
  */
 import { Rng } from '../shared/rng';
 
@@ -157,30 +157,6 @@ export function movingAverage(ys: readonly (number | null)[], width: number): (n
     }
     return ys[i] === null || n === 0 ? null : s / n;
   });
-}
-
-/**
- * The early peak of a Tr(F) curve as the report defines it: the largest value of the `width`-point centred
- * moving average of the points with `from ≤ step ≤ to` (points before `from`, the start-up transient, are
- * dropped before smoothing so they leave no residue). Null if no point.
- */
-export function earlyPeak(
-  c: Curve,
-  opts: { from: number; to: number; width: number },
-): { value: number; step: number } | null {
-  const keep = c.step
-    .map((s, i) => i)
-    .filter((i) => c.step[i] >= opts.from && c.step[i] <= opts.to);
-  const sm = movingAverage(
-    keep.map((i) => c.y[i]),
-    opts.width,
-  );
-  let best: { value: number; step: number } | null = null;
-  keep.forEach((i, k) => {
-    const v = sm[k];
-    if (v !== null && (!best || v > best.value)) best = { value: v, step: c.step[i] };
-  });
-  return best;
 }
 
 /** Mean and sd across several curves at each step of the union of their steps (missing points skipped). */

@@ -97,7 +97,10 @@ export function fsStore(out: string): RunStore {
         return missingResult(id, st);
       }
       const { events } = parseEventLines(text, 1, true);
-      return resultFromEvents(id, st, events, summaryOf(id));
+      const cfg = readJson(path.join(dir(id), RUN_FILES.config)) as Parameters<
+        typeof resultFromEvents
+      >[4];
+      return resultFromEvents(id, st, events, summaryOf(id), cfg);
     },
   };
 }

@@ -3,8 +3,9 @@
  * are fixed here, printed in the report before any number, and are pure functions of a table, so synthetic
  * tables test them. A claim that does not hold at this scale is reported as such.
  */
-import type { Plan, Setup } from './plan';
+import type { Plan } from './plan';
 import {
+  earlyPeakOf,
   finalCleanAcc,
   finalNoisyAcc,
   finalTestAcc,
@@ -12,7 +13,7 @@ import {
   trFi,
   type Results,
 } from './results';
-import { earlyPeak, finite, geomean, mean, se, spearman, spearmanPermutationP } from './stats';
+import { finite, geomean, mean, se, spearman, spearmanPermutationP } from './stats';
 
 export type VerdictKind = 'holds' | 'does not hold' | 'inconclusive';
 
@@ -123,7 +124,7 @@ export interface ArmC {
   label: string;
   /** Final test accuracy per seed, [0, 1]. */
   testAcc: (number | null)[];
-  /** Peak of the smoothed Tr(F) over the whole run (after warm-up) per seed. */
+  /** Early peak of Tr(F) (the detector's) per seed. */
   peak: (number | null)[];
 }
 
@@ -267,20 +268,11 @@ const claim = (plan: Plan, id: string) => {
   return c;
 };
 
-/** Early peak of a run's Tr(F) curve within the set-up's window (to = Infinity: the whole run). */
-export function runPeak(
-  setup: Setup,
-  results: Results,
-  id: string,
-  to = setup.peak.to,
-): number | null {
-  const r = results[id];
-  if (!r || r.state !== 'completed') return null;
-  return earlyPeak(r.trF, { from: setup.peak.from, to, width: setup.peak.width })?.value ?? null;
-}
+/** Early peak of a run: the trainer's detector's (the same number as the Runs tree and `summary.json`). */
+export const runPeak = (results: Results, id: string): number | null => earlyPeakOf(results[id]);
 
-export function buildTableA(plan: Plan, results: Results): TableA {
-  const c = claim(plan, 'a');
+export function buildTableA(plan: Plan, results: Results, id: 'a' | 'a-cnn' = 'a'): TableA {
+  const c = claim(plan, id);
   const eta = c.arms.find((a) => a.key === 'eta')!;
   const small = c.arms.find((a) => a.key === 'small')!;
   return {
@@ -288,8 +280,8 @@ export function buildTableA(plan: Plan, results: Results): TableA {
       seed,
       etaRun: eta.runIds[i],
       smallRun: small.runIds[i],
-      etaPeak: runPeak(plan.setup, results, eta.runIds[i]),
-      smallPeak: runPeak(plan.setup, results, small.runIds[i]),
+      etaPeak: runPeak(results, eta.runIds[i]),
+      smallPeak: runPeak(results, small.runIds[i]),
     })),
   };
 }
@@ -317,7 +309,7 @@ export function buildTableC(plan: Plan, results: Results): TableC {
       key: a.key === 'eta' || a.key === 'small' ? a.key : a.penalty,
       label: a.label,
       testAcc: a.runIds.map((id) => finalTestAcc(results[id])),
-      peak: a.runIds.map((id) => runPeak(plan.setup, results, id, Infinity)),
+      peak: a.runIds.map((id) => runPeak(results, id)),
     })),
   };
 }
@@ -338,23 +330,50 @@ export function buildTableE(plan: Plan, results: Results): TableE {
   return { levels };
 }
 
+/** A verdict with a note appended to its reason (how a search before the claim ended). */
+const noted = (v: Verdict, note: string | null): Verdict =>
+  note ? { ...v, reason: `${v.reason}; ${note}` } : v;
+
+/** The note for a penalty whose α search found no helpful value. */
+function alphaNote(plan: Plan, kind: string, noise: number): string | null {
+  const a = plan.alphaSearches.find((x) => x.kind === kind && x.noise === noise);
+  return a && !a.choice.found ? `α search found no helpful value (${a.choice.reason})` : null;
+}
+
 /** All four claims' tables and verdicts. */
 export function analyze(plan: Plan, results: Results) {
   const a = buildTableA(plan, results);
+  const aCnn = plan.claims.some((c) => c.claim === 'a-cnn')
+    ? buildTableA(plan, results, 'a-cnn')
+    : null;
   const b = buildTableB(plan, results);
   const c = buildTableC(plan, results);
   const e = buildTableE(plan, results);
   return {
     a: { table: a, verdict: verdictA(a) },
+    aCnn: aCnn ? { table: aCnn, verdict: verdictA(aCnn) } : null,
     b: { table: b, verdict: verdictB(b), ...correlationB(b) },
     c: {
       table: c,
-      verdict: verdictC(c, 'fisher'),
+      verdict: noted(verdictC(c, 'fisher'), alphaNote(plan, 'fisher', 0)),
       secondary: c.arms
         .filter((x) => !['eta', 'small', 'fisher'].includes(x.key))
-        .map((x) => ({ key: x.key, verdict: verdictC(c, x.key) })),
+        .map((x) => ({
+          key: x.key,
+          verdict: noted(verdictC(c, x.key), alphaNote(plan, x.key, 0)),
+        })),
     },
-    e: { table: e, verdict: verdictE(e), levels: e.levels.map(verdictELevel) },
+    e: {
+      table: e,
+      verdict: verdictE(e),
+      levels: e.levels.map((l) => {
+        const len = plan.noiseLengths.find((n) => n.noise === l.noise);
+        return noted(
+          noted(verdictELevel(l), len ? `length: ${len.endedBy} (${len.reason})` : null),
+          alphaNote(plan, 'fisher', l.noise),
+        );
+      }),
+    },
   };
 }
 

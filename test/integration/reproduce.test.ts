@@ -12,7 +12,12 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { reproduce } from '../../src/reproduce/orchestrate';
 import { trainRunner } from '../../src/cli';
-import { parseDatasetArg, type ReproOptions, type Setup } from '../../src/reproduce/plan';
+import {
+  allRunIds,
+  parseDatasetArg,
+  type ReproOptions,
+  type Setup,
+} from '../../src/reproduce/plan';
 
 const root = path.resolve(__dirname, '..', '..');
 const tiny: Partial<Setup> = {
@@ -21,6 +26,8 @@ const tiny: Partial<Setup> = {
   batchSize: 32,
   steps: 40,
   noiseSteps: 40,
+  noiseLength: { target: 0.5, maxSteps: 80 },
+  alphaSearch: { grid: [0.1], noiseGrid: [0.1] },
   seeds: [0],
   search: { grid: [0.05, 0.2], seed: 1000 },
   bFactors: [1, 0.316, 0.1],
@@ -28,7 +35,6 @@ const tiny: Partial<Setup> = {
   noiseFractions: [0.25],
   noiseTrackSize: 32,
   fisher: { every: 5, probeSize: 32, lossThreshold: 1.5, warmupSteps: 5 },
-  peak: { from: 5, to: 1000, width: 3 },
   evalEvery: 20,
   backend: 'wasm',
 };
@@ -46,8 +52,13 @@ test(
       out,
     };
     const r = await reproduce(opts, { runner: trainRunner });
-    // 2 search runs + η*, η*/3.16, η*/10, η*/10+FP, two noisy runs.
-    assert.equal(r.trained.length, 8, r.trained.join(', '));
+    // 2 LR search runs; FP's α search (η*/10 and α 0.1); the (e) length rule (40 steps, 80 if not memorised)
+    // and FP's α search at that length; then η*, η*/3.16, η*/10, η*/10+FP and the two noisy runs.
+    const all = allRunIds(r.plan);
+    assert.deepEqual([...r.trained].sort(), [...all].sort());
+    assert.ok(all.length === 12 || all.length === 13, all.join(', '));
+    assert.equal(r.plan.noiseLengths.length, 1);
+    assert.ok(['memorised', 'budget'].includes(r.plan.noiseLengths[0].endedBy));
     for (const id of r.trained) {
       const dir = path.join(out, 'runs', id);
       for (const f of ['config.json', 'events.jsonl', 'status.json', 'summary.json'])
@@ -74,7 +85,7 @@ test(
 
     const again = await reproduce(opts, { runner: trainRunner });
     assert.deepEqual(again.trained, []);
-    assert.equal(again.skipped.length, 8);
+    assert.equal(again.skipped.length, all.length);
     assert.equal(
       fs
         .readFileSync(again.reportPath, 'utf8')

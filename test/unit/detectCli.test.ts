@@ -24,6 +24,19 @@ import { resolveConfig } from '../../src/shared/config';
 import { tmpDir, testConfig, testHeader } from './runsHelpers';
 
 const repro = path.join(__dirname, '..', '..', 'docs', 'reproduction', 'mnist', 'runs');
+// Run ids from the committed report's plan (they name η*, and α for penalised runs), not hard-coded: the report is
+// regenerated from time to time.
+const reproPlan = JSON.parse(fs.readFileSync(path.join(repro, '..', 'plan.json'), 'utf8')) as {
+  etaStar: number;
+  claims: { claim: string; arms: { key: string; runIds: string[] }[] }[];
+};
+const armIds = (claim: string, key: string) =>
+  reproPlan.claims.find((c) => c.claim === claim)!.arms.find((a) => a.key === key)!.runIds;
+const [ETA0, ETA1] = armIds('a', 'eta');
+const [SMALL0, SMALL1] = armIds('a', 'small');
+const FP0 = armIds('c', 'fisher')[0];
+const ETA = reproPlan.etaStar;
+const reEsc = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 async function cli(args: string[]) {
   let out = '';
@@ -36,9 +49,7 @@ async function cli(args: string[]) {
 }
 
 test('detect: η* ÷ 10 explodes against the η* run of the same seed; η* is the reference; --json', async () => {
-  const dirs = ['lr0.02-s0', 'lr0.2-s0', 'lr0.2-s1', 'lr0.02-s1', 'lr0.02-fp-s0'].map((d) =>
-    path.join(repro, d),
-  );
+  const dirs = [SMALL0, ETA0, ETA1, SMALL1, FP0].map((d) => path.join(repro, d));
   const r = await cli(['detect', '--json', ...dirs]);
   assert.equal(r.code, 0, r.err);
   const v = JSON.parse(r.out) as {
@@ -52,23 +63,29 @@ test('detect: η* ÷ 10 explodes against the η* run of the same seed; η* is th
     base: { basis: string } | null;
   }[];
   const by = Object.fromEntries(v.map((x) => [x.runId, x]));
-  assert.equal(by['lr0.02-s0'].explosion, true);
-  assert.equal(by['lr0.02-s0'].reference?.runId, 'lr0.2-s0', 'same seed');
-  assert.equal(by['lr0.02-s1'].reference?.runId, 'lr0.2-s1');
-  assert.equal(by['lr0.02-s0'].base?.basis, 'reference');
-  assert.ok(by['lr0.02-s0'].rise! >= 1.3 && by['lr0.02-s0'].step !== null);
-  assert.ok(by['lr0.02-s0'].trFi && by['lr0.02-s0'].earlyPeak);
-  assert.equal(by['lr0.2-s0'].explosion, false);
-  // The summary written by the trainer is older than this detector; the detector's own peak is recomputed here.
-  assert.ok(by['lr0.2-s0'].earlyPeak!.value < by['lr0.02-s0'].earlyPeak!.value);
+  assert.equal(by[SMALL0].explosion, true);
+  assert.equal(by[SMALL0].reference?.runId, ETA0, 'same seed');
+  assert.equal(by[SMALL1].reference?.runId, ETA1);
+  assert.equal(by[SMALL0].base?.basis, 'reference');
+  assert.ok(by[SMALL0].rise! >= 1.3 && by[SMALL0].step !== null);
+  assert.ok(by[SMALL0].trFi && by[SMALL0].earlyPeak);
+  assert.equal(by[ETA0].explosion, false);
+  // The detector's own peak is recomputed here from the events.
+  assert.ok(by[ETA0].earlyPeak!.value < by[SMALL0].earlyPeak!.value);
 
   const text = await cli(['detect', ...dirs.slice(0, 2)]);
   assert.equal(text.code, 0);
   assert.match(
     text.out,
-    /^lr0\.02-s0: EXPLOSION: early peak .* the early peak of run lr0\.2-s0 at lr 0\.2 [\d.]+ \(fired at step \d+\)$/m,
+    new RegExp(
+      `^${reEsc(SMALL0)}: EXPLOSION: early peak .* the early peak of run ${reEsc(ETA0)} at lr ${reEsc(String(ETA))} [\\d.]+ \\(fired at step \\d+\\)$`,
+      'm',
+    ),
   );
-  assert.match(text.out, /^lr0\.2-s0: no explosion: it is the reference of its group/m);
+  assert.match(
+    text.out,
+    new RegExp(`^${reEsc(ETA0)}: no explosion: it is the reference of its group`, 'm'),
+  );
 
   // Without references, η* ÷ 10 against its own start (the live rule), and η* does not rise above its start.
   const own = JSON.parse(
@@ -81,7 +98,7 @@ test('detect: η* ÷ 10 explodes against the η* run of the same seed; η* is th
 
   // An explicit reference.
   const ex = JSON.parse((await cli(['detect', '--json', '--reference', dirs[1], dirs[3]])).out);
-  assert.equal(ex[0].reference.runId, 'lr0.2-s0');
+  assert.equal(ex[0].reference.runId, ETA0);
 });
 
 test('detect: a dead network is undecided (no ratio), recorded by the real recorder; bad folders exit 2', async () => {
@@ -177,8 +194,18 @@ test('the labelled corpus (bench/detector-corpus.json): the measure as the bench
   const runs = loadCorpus().filter((r) => r.source === 'reproduction-mnist');
   assert.ok(runs.filter((r) => r.label !== null).length >= 20, 'labelled reproduction runs');
   // Labels come from learning rate and penalty only: η* ÷ 10 exploding, η* not.
-  assert.equal(runs.find((r) => r.id === 'lr0.02-s0')!.label, true);
-  assert.equal(runs.find((r) => r.id === 'lr0.2-s0')!.label, false);
+  // η* as the corpus recorded it, the seed-0 unpenalised clean runs at η* and η*/10 (ids follow the report).
+  const eta = runs[0].etaStar as number;
+  const plainAt = (lr: number) =>
+    runs.find(
+      (r) =>
+        r.config.seed === 0 &&
+        Math.abs(r.config.optimizer.lr - lr) < 1e-9 &&
+        (r.config.penalty?.kind ?? 'none') === 'none' &&
+        (r.config.labelNoise?.fraction ?? 0) === 0,
+    )!;
+  assert.equal(plainAt(Number((eta / 10).toPrecision(3))).label, true);
+  assert.equal(plainAt(eta).label, false);
   const refd = score(runs, verdicts(runs, true));
   assert.ok(refd.precision >= 0.9 && refd.recall >= 0.9, JSON.stringify(refd));
   const live = score(runs, verdicts(runs, false));

@@ -81,7 +81,8 @@ test('run configs are ordinary resolved run configs carrying the arm', () => {
   const noisy = plan.runs.find((r) => r.noise === 0.25 && r.penalty === 'none')!;
   assert.equal(noisy.config.labelNoise.fraction, 0.25);
   assert.equal(noisy.config.schedule.steps, quick.noiseSteps);
-  assert.match(noisy.id, /^lr0\.01-n25-s0$/);
+  assert.match(noisy.id, new RegExp(`^lr0\\.01-n25-t${quick.noiseSteps}-s0$`));
+  assert.match(fp.id, /^lr0\.01-fp-a[0-9.]+-s0$/, 'the id names α');
 });
 
 test('nothing is MNIST-specific: the dataset choice flows into every run', () => {

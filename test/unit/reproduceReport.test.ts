@@ -86,3 +86,73 @@ test('the report is a pure function of (plan, results)', () => {
   const meta = { generatedAt: '2021-01-01T00:00:00Z' };
   assert.deepEqual(renderReport(plan, res, meta), renderReport(plan, res, meta));
 });
+
+test('with the PyTorch engine the plan adds SimpleCNN arms of (a) with their own LR search; the report shows them', async () => {
+  const { reproduce } = await import('../../src/reproduce/orchestrate');
+  const { fakeRunner } = await import('../../src/reproduce/fakeRunner');
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'fl-report-cnn-'));
+  const opts = { dataset: parseDatasetArg('synthetic'), quick: true, cnn: true, out };
+  const runner = fakeRunner();
+  const r = await reproduce(opts, { runner });
+  const cnnRuns = runner.calls.filter((id) => id.startsWith('cnn-'));
+  assert.ok(
+    cnnRuns.some((id) => id.startsWith('cnn-search-')),
+    'a CNN LR search',
+  );
+  const arms = r.plan.claims.find((c) => c.claim === 'a-cnn')!.arms;
+  for (const id of arms.flatMap((a) => a.runIds)) {
+    assert.ok(cnnRuns.includes(id), id);
+    assert.equal(r.plan.runs.find((x) => x.id === id)!.config.model.arch, 'simplecnn');
+  }
+  assert.equal(arms[1].lr, Number(((r.plan.cnnEtaStar as number) / 10).toPrecision(3)));
+  assert.ok(r.analysis.aCnn);
+  const md = fs.readFileSync(r.reportPath, 'utf8');
+  assert.match(md, /### \(a\) with SimpleCNN[\s\S]*\*\*Verdict: HOLDS\*\*/);
+  assert.match(md, /\| \(a\) the same, SimpleCNN \| holds \|/);
+  assert.ok(fs.existsSync(path.join(out, 'figures', 'a-cnn-trf.svg')));
+  // Without the flag (the wasm path) the plan is the MLP plan alone.
+  assert.ok(!buildPlan(setup, 0.1).claims.some((c) => c.claim === 'a-cnn'));
+});
+
+test("the early peak and Tr(F_i) are the detector's: summary fields, else a replay of the events", async () => {
+  const { resultFromEvents } = await import('../../src/reproduce/results');
+  // Tr(F) every 10 steps; the first LR drop at step 50 (milestone 0.5 of 100 steps) ends the early phase.
+  const ys = [10, 40, 70, 40, 10, 100, 100, 100, 100, 100];
+  const events = ys.flatMap((y, i) => [
+    {
+      type: 'fisher',
+      t: 0,
+      step: 10 * i,
+      epoch: 0,
+      trF: y,
+      trFStderr: 0,
+      probeSize: 8,
+      trFB: 0,
+      ms: 1,
+    },
+    {
+      type: 'step',
+      t: 0,
+      step: 10 * i + 1,
+      epoch: 0,
+      loss: i < 3 ? 2 : 0.1,
+      lr: 0.1,
+      penalty: null,
+      gradNorm: 1,
+      examplesPerSec: 1,
+    },
+  ]) as never[];
+  const config = {
+    fisher: { lossThreshold: 1 },
+    schedule: { steps: 100, lrSchedule: 'step', milestones: [0.5, 0.75] },
+    dataset: { trainSize: 1000 },
+    optimizer: { batchSize: 10 },
+  };
+  const r = resultFromEvents('x', 'completed', events, { state: 'completed' }, config);
+  // Levels (means of 3) by middle step, up to the drop at 50: 40, 50, 40, 50 and (10 + 100 + 100)/3 = 70 at
+  // step 50; the windows centred after the drop (100) do not count.
+  assert.equal(r.peak, 70);
+  assert.ok(r.trFi !== null && r.trFi > 0);
+  const fromSummary = resultFromEvents('x', 'completed', events, { peakTrF: 7, trFi: 3 }, config);
+  assert.deepEqual([fromSummary.peak, fromSummary.trFi], [7, 3]);
+});

@@ -8,13 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { reproduce, InterruptedError, type Runner } from '../../src/reproduce/orchestrate';
-import {
-  parseDatasetArg,
-  buildPlan,
-  searchRuns,
-  setupFor,
-  type ReproOptions,
-} from '../../src/reproduce/plan';
+import { allRunIds, parseDatasetArg, type ReproOptions } from '../../src/reproduce/plan';
 import { fakeRunner, writeFakeRun, PAPER_WORLD } from '../../src/reproduce/fakeRunner';
 import { decide } from '../../src/reproduce/store';
 import { Eta } from '../../src/reproduce/progress';
@@ -26,22 +20,30 @@ const opts = (out: string): ReproOptions & { out: string } => ({
   out,
 });
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'fl-repro-'));
-const setup = setupFor(opts(''));
-const searchCount = searchRuns(setup).length;
-const expectedRuns = searchCount + buildPlan(setup, 0.1).runs.length;
+const isSearch = (id: string) => id.startsWith('search-') || id.startsWith('cnn-search-');
 
 test('a full reproduction trains every planned run once, picks η* and writes the report', async () => {
   const out = tmp();
   const runner = fakeRunner();
   const r = await reproduce(opts(out), { runner });
-  assert.equal(runner.calls.length, expectedRuns);
-  assert.equal(new Set(runner.calls).size, expectedRuns);
+  const expected = allRunIds(r.plan);
+  assert.deepEqual([...runner.calls].sort(), [...expected].sort(), 'every run once');
+  const firstClaim = runner.calls.findIndex((id) => !isSearch(id));
+  assert.ok(firstClaim > 0);
   assert.ok(
-    runner.calls.slice(0, searchCount).every((id) => id.startsWith('search-')),
-    'the LR search runs first',
+    !runner.calls.slice(firstClaim).some(isSearch),
+    'every search (η*, α, (e) length) runs before any claim run',
   );
-  assert.ok(!runner.calls.slice(searchCount).some((id) => id.startsWith('search-')));
   assert.equal(r.plan.etaStar, 0.1, 'the fake world is best at 0.1');
+  // The fake world's penalties help at every α: ties go to the largest; its baseline memorises at once.
+  for (const a of r.plan.alphaSearches) {
+    assert.equal(a.choice.found, true);
+    assert.equal(a.choice.alpha, 0.1);
+  }
+  assert.deepEqual(
+    r.plan.noiseLengths.map((n) => [n.steps, n.endedBy, n.tries.length]),
+    [[300, 'memorised', 1]],
+  );
   assert.equal(r.analysis.a.verdict.verdict, 'holds');
   assert.equal(r.analysis.b.verdict.verdict, 'holds');
   assert.equal(r.analysis.c.verdict.verdict, 'holds');
@@ -51,19 +53,19 @@ test('a full reproduction trains every planned run once, picks η* and writes th
     assert.ok(fs.existsSync(path.join(out, m[1])), m[1]);
   assert.ok(fs.existsSync(path.join(out, 'plan.json')));
   assert.ok(
-    fs.existsSync(path.join(out, 'runs', 'lr0.01-fp-s1', 'summary.json')),
+    fs.existsSync(path.join(out, 'runs', 'lr0.01-fp-a0.1-s1', 'summary.json')),
     'runs are ordinary run directories under <out>/runs',
   );
 });
 
 test('rerunning skips completed runs; an unfinished run is moved aside and rerun; so is a run with another config', async () => {
   const out = tmp();
-  await reproduce(opts(out), { runner: fakeRunner() });
+  const r1 = await reproduce(opts(out), { runner: fakeRunner() });
   // Second invocation: nothing to train.
   const again = fakeRunner();
   const r2 = await reproduce(opts(out), { runner: again });
   assert.deepEqual(again.calls, []);
-  assert.equal(r2.skipped.length, expectedRuns);
+  assert.equal(r2.skipped.length, allRunIds(r1.plan).length);
 
   // One run left unfinished (killed mid-run: no summary, status "running", torn last line), one with a changed config.
   const runs = path.join(out, 'runs');
@@ -123,7 +125,7 @@ test('an interruption stops after the current run, keeps finished runs, and the 
   assert.ok(!fs.existsSync(path.join(out, 'report.md')));
   const rest = fakeRunner();
   const r = await reproduce(opts(out), { runner: rest });
-  assert.equal(rest.calls.length, expectedRuns - 6);
+  assert.equal(rest.calls.length, allRunIds(r.plan).length - 6);
   assert.equal(r.skipped.length, 6);
 });
 
@@ -132,14 +134,14 @@ test('a failed run does not stop the reproduction; it is reported and rerun next
   const world = {
     ...PAPER_WORLD,
     state: (s: { id: string; lr: number }) =>
-      s.id === 'lr0.01-gp-s0' ? ('failed' as const) : PAPER_WORLD.state(s as never),
+      s.id === 'lr0.01-gp-a0.1-s0' ? ('failed' as const) : PAPER_WORLD.state(s as never),
   };
   const r = await reproduce(opts(out), { runner: fakeRunner(world) });
-  assert.equal(r.results['lr0.01-gp-s0'].state, 'failed');
-  assert.match(fs.readFileSync(r.reportPath, 'utf8'), /`lr0\.01-gp-s0` \| failed \|/);
+  assert.equal(r.results['lr0.01-gp-a0.1-s0'].state, 'failed');
+  assert.match(fs.readFileSync(r.reportPath, 'utf8'), /`lr0\.01-gp-a0\.1-s0` \| failed \|/);
   const again = fakeRunner();
   await reproduce(opts(out), { runner: again });
-  assert.deepEqual(again.calls, ['lr0.01-gp-s0']);
+  assert.deepEqual(again.calls, ['lr0.01-gp-a0.1-s0']);
 });
 
 test('decide(): pure resumption rule', () => {

@@ -2,7 +2,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  earlyPeak,
   geomean,
   logspace,
   mean,
@@ -50,13 +49,8 @@ test('summaries: mean, sample sd, geometric mean', () => {
   assert.deepEqual(logspace(0.01, 0.1, 3), [0.01, 0.0316, 0.1]);
 });
 
-test('early peak skips the warm-up transient and uses the smoothed curve', () => {
-  const step = [0, 10, 20, 30, 40, 50, 60, 70];
-  const y = [100, 90, 10, 12, 30, 12, 10, 10];
-  // Raw max is the step-0 transient; after step 20, the 3-point average peaks at step 40: (12+30+12)/3 = 18.
-  const p = earlyPeak({ step, y }, { from: 20, to: 1000, width: 3 });
-  assert.deepEqual(p, { value: 18, step: 40 });
-  assert.equal(earlyPeak({ step, y }, { from: 1000, to: 2000, width: 3 }), null);
+test('curve helpers: moving average skips nulls; mean curve over seeds', () => {
+  assert.deepEqual(movingAverage([1, 2, 6], 3), [1.5, 3, 4]);
   assert.deepEqual(movingAverage([1, null, 3], 3), [1, null, 3]);
   const m = meanCurve([
     { step: [0, 10], y: [1, 3] },
