@@ -7,7 +7,7 @@
  *
  * Labels come from the learning rate and the penalty, never from the detector:
  * - unpenalised runs: lr ≤ η* ÷ 10 → exploding; lr ≥ η* → not; in between → unlabelled. η* is the reproduction's
- *   (plan.json `etaStar`) and, for the presets, their η* (`LARGE_LR`).
+ *   (plan.json `etaStar`; `cnnEtaStar` for its SimpleCNN arms) and, for the presets, their η* (`LARGE_LR`).
  * - penalised runs: exploding unless the penalty removed the peak: the run's early peak (the product's one
  *   definition; the rule's constants — factor, significance, base — play no part) is at most the geometric midpoint
  *   of the early peaks of the same seed's unpenalised run at the same learning rate and of its η* run. Without both
@@ -139,10 +139,18 @@ function main() {
   if (keep.has('reproduction') || !fs.existsSync(path.join(repro, 'runs')))
     out.push(...kept('reproduction'));
   else {
-    const eta = (
-      JSON.parse(fs.readFileSync(path.join(repro, 'plan.json'), 'utf8')) as { etaStar: number }
-    ).etaStar;
+    const plan = JSON.parse(fs.readFileSync(path.join(repro, 'plan.json'), 'utf8')) as {
+      etaStar: number;
+      cnnEtaStar?: number | null;
+    };
     for (const d of fs.readdirSync(path.join(repro, 'runs')).sort()) {
+      // Each model is labelled against its own η*: the SimpleCNN arms have their own LR search.
+      const arch = (
+        JSON.parse(fs.readFileSync(path.join(repro, 'runs', d, 'config.json'), 'utf8')) as {
+          model?: { arch?: string };
+        }
+      ).model?.arch;
+      const eta = arch === 'simplecnn' && plan.cnnEtaStar ? plan.cnnEtaStar : plan.etaStar;
       const r = compact(path.join(repro, 'runs', d), 'reproduction-mnist', eta);
       if (r) out.push(r);
     }
