@@ -80,7 +80,7 @@ export async function reproduce(
   const search = [...searchRuns(setup), ...cnnSearchRuns(setup)];
   // Totals for the progress bar: the longest the plan can get (every (e) length rule running to its budget).
   const bound = planBound(setup);
-  progress.start(bound.runs, bound.steps);
+  progress.start(bound.runs, bound.work);
 
   const trained: string[] = [];
   const skipped: string[] = [];
@@ -101,7 +101,7 @@ export async function reproduce(
       const d = decide(st, st === 'absent' ? null : store.config(spec.id), spec.config);
       if (d.action === 'skip') {
         skipped.push(spec.id);
-        progress.skipped(spec.id, spec.steps);
+        progress.skipped(spec.id, spec.steps * stepWeight(spec));
         continue;
       }
       if (d.action === 'rerun') {
@@ -114,7 +114,7 @@ export async function reproduce(
         movedAside.push(spec.id);
         progress.log(`${spec.id}: ${d.why}; moved aside to ${where}`);
       }
-      progress.runStarted(spec.id, spec.steps);
+      progress.runStarted(spec.id, spec.steps, stepWeight(spec));
       const started = Date.now();
       let state: string;
       let error: string | null | undefined;
@@ -289,12 +289,25 @@ export async function reproduce(
 }
 
 /**
+ * What one step of a run costs relative to an unpenalised MLP step, for the ETA: measured on this project's 2-core
+ * machine, Tr(F) every 10 steps and evaluations included — torch-cpu 12 / 17 / 350 ms, wasm 45 / 62 / 1300 ms per
+ * MLP / penalised MLP / SimpleCNN step: the same ratios, about 1 : 1.4 : 29, on both engines. Without them the
+ * ETA averages seconds per step over runs of very different cost (off by hours once SimpleCNN runs are in).
+ */
+export function stepWeight(r: Pick<RunSpec, 'penalty' | 'config'>): number {
+  if (r.config.model.arch !== 'mlp') return 29;
+  return r.penalty !== 'none' ? 1.4 : 1;
+}
+
+/**
  * The most runs and steps the plan can take (every (e) length rule running to its budget), with the penalised
  * steps counted apart (they cost more): what `--dry-run` estimates the time from.
  */
 export function planBound(s: Setup): {
   runs: number;
   steps: number;
+  /** Steps weighted by {@link stepWeight}: the ETA's unit. */
+  work: number;
   mlpSteps: number;
   penaltySteps: number;
   cnnSteps: number;
@@ -352,5 +365,20 @@ export function planBound(s: Setup): {
     })),
   });
   plan.runs.forEach(once);
-  return { runs, steps: mlp + pen + cnn, mlpSteps: mlp, penaltySteps: pen, cnnSteps: cnn };
+  return {
+    runs,
+    steps: mlp + pen + cnn,
+    work:
+      mlp +
+      pen *
+        stepWeight({ penalty: 'fisher', config: { model: { arch: 'mlp' } } as RunSpec['config'] }) +
+      cnn *
+        stepWeight({
+          penalty: 'none',
+          config: { model: { arch: 'simplecnn' } } as RunSpec['config'],
+        }),
+    mlpSteps: mlp,
+    penaltySteps: pen,
+    cnnSteps: cnn,
+  };
 }

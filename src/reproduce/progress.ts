@@ -9,8 +9,10 @@ import cliProgress from 'cli-progress';
 export interface ReproProgress {
   /** Called once: all planned runs (search + claims) and their total steps. */
   start(totalRuns: number, totalSteps: number): void;
-  skipped(id: string, steps: number): void;
-  runStarted(id: string, steps: number): void;
+  /** `work`: the run's steps weighted by their cost (orchestrate's stepWeight). */
+  skipped(id: string, work: number): void;
+  /** `weight`: the cost of one of its steps relative to an unpenalised MLP step (1 when omitted). */
+  runStarted(id: string, steps: number, weight?: number): void;
   step(step: number): void;
   runDone(id: string, state: string, seconds: number, line: string): void;
   log(line: string): void;
@@ -75,10 +77,12 @@ export function createReproProgress(
   let done = 0;
   let runId = '';
   let runSteps = 0;
+  let runWeight = 1;
   let runStep = 0;
   const etaText = () => {
     const r = eta.remaining();
-    return r === null ? 'estimating' : hms(r);
+    // An upper bound: the total is the plan's longest (every (e) length rule running to its budget).
+    return r === null ? 'estimating' : `≤ ${hms(r)}`;
   };
   const payload = () => ({
     runs: `${done}/${totalRuns}`,
@@ -112,14 +116,15 @@ export function createReproProgress(
         bar.start(n, 0, payload());
       }
     },
-    skipped(id, steps) {
+    skipped(id, work) {
       done++;
-      eta.skip(steps);
+      eta.skip(work);
       say(`[${done}/${totalRuns}] ${id}: already completed, skipped`);
     },
-    runStarted(id, steps) {
+    runStarted(id, steps, weight = 1) {
       runId = id;
       runSteps = steps;
+      runWeight = weight;
       runStep = 0;
       eta.begin();
       bar?.update(done, payload());
@@ -127,7 +132,7 @@ export function createReproProgress(
     },
     step(s) {
       runStep = s;
-      eta.at(s);
+      eta.at(s * runWeight);
       const t = Date.now();
       if (bar && t - lastRender > 500) {
         lastRender = t;
@@ -135,7 +140,7 @@ export function createReproProgress(
       }
     },
     runDone(id, state, seconds, line) {
-      eta.end(runSteps);
+      eta.end(runSteps * runWeight);
       done++;
       say(
         `[${done}/${totalRuns}] ${id}: ${state} in ${hms(seconds)}${line ? ` — ${line}` : ''}; ETA ${etaText()}`,

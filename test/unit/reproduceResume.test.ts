@@ -169,3 +169,24 @@ test('ETA: remaining steps × measured seconds per step; skipped runs count as d
   assert.equal(hms(3725), '1h02m');
   assert.equal(hms(65), '1m05s');
 });
+
+test('ETA in cost-weighted steps: a SimpleCNN step counts as 29 MLP steps, a penalised one 1.4', () => {
+  const { stepWeight, planBound } =
+    require('../../src/reproduce/orchestrate') as typeof import('../../src/reproduce/orchestrate');
+  const mlp = { model: { arch: 'mlp' } } as Parameters<typeof stepWeight>[0]['config'];
+  const cnn = { model: { arch: 'simplecnn' } } as Parameters<typeof stepWeight>[0]['config'];
+  assert.equal(stepWeight({ penalty: 'none', config: mlp }), 1);
+  assert.equal(stepWeight({ penalty: 'fisher', config: mlp }), 1.4);
+  assert.equal(stepWeight({ penalty: 'none', config: cnn }), 29);
+  // 1000 MLP steps measured in 10 s; 100 SimpleCNN steps left → 2900 units → 29 s (the plain step average said 1 s).
+  let now = 0;
+  const eta = new Eta(1000 + 100 * 29, () => now);
+  eta.begin();
+  now = 10_000;
+  eta.end(1000);
+  assert.equal(eta.remaining(), 29);
+  const { setupFor, parseDatasetArg } =
+    require('../../src/reproduce') as typeof import('../../src/reproduce');
+  const b = planBound(setupFor({ dataset: parseDatasetArg('mnist'), quick: true }));
+  assert.ok(Math.abs(b.work - (b.mlpSteps + 1.4 * b.penaltySteps + 29 * b.cnnSteps)) < 1e-6);
+});
