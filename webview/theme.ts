@@ -42,8 +42,7 @@ export function readTheme(): Theme {
     font: `11px ${family}`,
     // Run colours: the theme's chart colours, then shades that read on the theme's background (pastels only on
     // dark) — each darkened or lightened where needed to contrast ≥ 3:1 with the editor background (WCAG
-    // graphics), which some themes' own chart colours miss (Light+ orange: 2.9:1 on white). The order matches the
-    // hue families of src/shared/runLabels.ts (HUE_FAMILIES), which keep one view's runs in different hues.
+    // graphics), which some themes' own chart colours miss (Light+ orange: 2.9:1 on white).
     palette: [
       blue,
       orange,

@@ -27,48 +27,28 @@ export const runColorSlot = (runId: string, paletteSize: number): number =>
   paletteSize > 0 ? hashString(runId) % paletteSize : 0;
 
 /**
- * The hue family of each slot of the webview's 12-colour palette (webview/theme.ts: the theme's chart blue, orange,
- * green, red, purple, yellow, then six shades): 0 blue, 1 warm (orange, yellow, brown), 2 green, 3 red, 4 purple.
- * Orange, a darkened yellow and brown side by side are hard to tell apart, so one view avoids two of a family.
- */
-export const HUE_FAMILIES: readonly number[] = [0, 1, 2, 3, 4, 1, 2, 3, 0, 4, 1, 2];
-
-/**
  * Palette slots for the runs of one view: every run keeps its own slot ({@link runColorSlot}) unless a run with
- * a smaller id has the same slot or, while families are left, one of the same hue family; those few then take a
- * free slot of an unused family, else any free slot (so runs in one view differ while there are enough colours).
- * A run's colour thus depends only on its id, except when its own slot or hue collides.
+ * a smaller id has the same one; those few then take the free slots (so runs in one view differ while there are
+ * enough colours). A run's colour thus depends only on its id, except when its own slot collides.
  */
-export function runColorSlots(
-  runIds: readonly string[],
-  paletteSize: number,
-  families: readonly number[] = HUE_FAMILIES,
-): Map<string, number> {
-  const fam = (slot: number) => families[slot] ?? slot;
-  const familyCount = new Set(Array.from({ length: paletteSize }, (_, i) => fam(i))).size;
+export function runColorSlots(runIds: readonly string[], paletteSize: number): Map<string, number> {
   const out = new Map<string, number>();
   const taken = new Set<number>();
-  const usedFamilies = new Set<number>();
-  const take = (id: string, slot: number) => {
-    taken.add(slot);
-    usedFamilies.add(fam(slot));
-    out.set(id, slot);
-  };
   const later: string[] = [];
   for (const id of [...new Set(runIds)].sort()) {
     const own = runColorSlot(id, paletteSize);
-    const hueFree = !usedFamilies.has(fam(own)) || usedFamilies.size >= familyCount;
-    if (taken.has(own) || !hueFree) later.push(id);
-    else take(id, own);
+    if (taken.has(own)) later.push(id);
+    else {
+      taken.add(own);
+      out.set(id, own);
+    }
   }
   for (const id of later) {
-    const own = runColorSlot(id, paletteSize);
-    const order = Array.from({ length: paletteSize }, (_, k) => (own + k) % paletteSize);
-    const slot =
-      order.find((x) => !taken.has(x) && !usedFamilies.has(fam(x))) ??
-      order.find((x) => !taken.has(x)) ??
-      own;
-    take(id, slot);
+    let slot = runColorSlot(id, paletteSize);
+    if (taken.size < paletteSize)
+      for (let k = 0; k < paletteSize && taken.has(slot); k++) slot = (slot + 1) % paletteSize;
+    taken.add(slot);
+    out.set(id, slot);
   }
   return out;
 }
