@@ -42,7 +42,8 @@ export function readTheme(): Theme {
     font: `11px ${family}`,
     // Run colours: the theme's chart colours, then shades that read on the theme's background (pastels only on
     // dark) — each darkened or lightened where needed to contrast ≥ 3:1 with the editor background (WCAG
-    // graphics), which some themes' own chart colours miss (Light+ orange: 2.9:1 on white).
+    // graphics), which some themes' own chart colours miss (Light+ orange: 2.9:1 on white). No brown among the
+    // light shades: beside the theme's orange and a darkened yellow it was one more warm hue hard to tell apart.
     palette: [
       blue,
       orange,
@@ -51,7 +52,7 @@ export function readTheme(): Theme {
       purple,
       yellow,
       ...(isLightTheme()
-        ? ['#16825d', '#a31515', '#0070c1', '#af00db', '#795e26', '#008000']
+        ? ['#16825d', '#a31515', '#0070c1', '#af00db', '#00838f', '#008000']
         : ['#4ec9b0', '#ce9178', '#9cdcfe', '#c586c0', '#dcdcaa', '#6a9955']),
     ].map((c) => withContrast(c, bg)),
     blue,
@@ -117,7 +118,7 @@ export function lightTheme(family = css('--vscode-font-family', 'sans-serif')): 
       '#a31515',
       '#0070c1',
       '#af00db',
-      '#795e26',
+      '#00838f',
       '#008000',
     ].map((x) => withContrast(x, '#ffffff')),
     ...c,
