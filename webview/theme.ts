@@ -42,19 +42,29 @@ export function readTheme(): Theme {
     font: `11px ${family}`,
     // Run colours: the theme's chart colours, then shades that read on the theme's background (pastels only on
     // dark) — each darkened or lightened where needed to contrast ≥ 3:1 with the editor background (WCAG
-    // graphics), which some themes' own chart colours miss (Light+ orange: 2.9:1 on white). No brown among the
-    // light shades: beside the theme's orange and a darkened yellow it was one more warm hue hard to tell apart.
-    palette: [
-      blue,
-      orange,
-      green,
-      red,
-      purple,
-      yellow,
-      ...(isLightTheme()
-        ? ['#16825d', '#a31515', '#0070c1', '#af00db', '#00838f', '#008000']
-        : ['#4ec9b0', '#ce9178', '#9cdcfe', '#c586c0', '#dcdcaa', '#6a9955']),
-    ].map((c) => withContrast(c, bg)),
+    // graphics), which some themes' own chart colours miss (Light+ orange: 2.9:1 on white). On light themes the
+    // yellow, darkened to read on white, is a gold close to the orange: it moves to the back, behind distinct hues
+    // (cyan, magenta, grey), and there is no brown.
+    palette: (isLightTheme()
+      ? [
+          blue,
+          orange,
+          green,
+          red,
+          purple,
+          '#00838f',
+          '#af00db',
+          '#616161',
+          '#a31515',
+          yellow,
+          '#16825d',
+          '#1f3a93',
+        ]
+      : [
+          ...[blue, orange, green, red, purple, yellow],
+          ...['#4ec9b0', '#ce9178', '#9cdcfe', '#c586c0', '#dcdcaa', '#6a9955'],
+        ]
+    ).map((c) => withContrast(c, bg)),
     blue,
     red,
     green,
@@ -107,19 +117,20 @@ export function lightTheme(family = css('--vscode-font-family', 'sans-serif')): 
     grid: '#d0d0d0',
     bg: '#ffffff',
     font: `11px ${family}`,
+    // The light-theme run colours of readTheme (same order: the same run, the same colour).
     palette: [
       c.blue,
       c.orange,
       c.green,
       c.red,
       c.purple,
+      '#00838f',
+      '#af00db',
+      '#616161',
+      '#a31515',
       c.yellow,
       '#16825d',
-      '#a31515',
-      '#0070c1',
-      '#af00db',
-      '#00838f',
-      '#008000',
+      '#1f3a93',
     ].map((x) => withContrast(x, '#ffffff')),
     ...c,
   };
