@@ -44,7 +44,7 @@ export function readTheme(): Theme {
     // dark) — each darkened or lightened where needed to contrast ≥ 3:1 with the editor background (WCAG
     // graphics), which some themes' own chart colours miss (Light+ orange: 2.9:1 on white). On light themes the
     // yellow, darkened to read on white, is a gold close to the orange: it moves to the back, behind distinct hues
-    // (cyan, magenta, grey), and there is no brown.
+    // (cyan, raspberry, grey, olive, navy, magenta); no brown, no second green or red.
     palette: (isLightTheme()
       ? [
           blue,
@@ -125,12 +125,12 @@ export function lightTheme(family = css('--vscode-font-family', 'sans-serif')): 
       c.red,
       c.purple,
       '#00838f',
-      '#af00db',
+      '#c2185b',
       '#616161',
-      '#a31515',
-      c.yellow,
-      '#16825d',
+      '#827717',
       '#1f3a93',
+      '#af00db',
+      c.yellow,
     ].map((x) => withContrast(x, '#ffffff')),
     ...c,
   };
