@@ -53,12 +53,12 @@ export function readTheme(): Theme {
           red,
           purple,
           '#00838f',
-          '#af00db',
+          '#c2185b',
           '#616161',
-          '#a31515',
-          yellow,
-          '#16825d',
+          '#827717',
           '#1f3a93',
+          '#af00db',
+          yellow,
         ]
       : [
           ...[blue, orange, green, red, purple, yellow],
