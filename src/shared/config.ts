@@ -884,21 +884,24 @@ export function totalSteps(cfg: RunConfig): number {
   return Math.max(1, Math.round((cfg.schedule.epochs ?? 1) * stepsPerEpoch(cfg)));
 }
 
+/**
+ * In place: every field with a default may be left out of a config file, so drop it from `required` (the editor
+ * then does not flag a partial `*.fisher.json`; the validator fills defaults in before it checks).
+ */
+export function relaxDefaults(node: unknown): void {
+  if (!node || typeof node !== 'object') return;
+  const o = node as { properties?: Record<string, { default?: unknown }>; required?: string[] };
+  if (o.properties && Array.isArray(o.required)) {
+    o.required = o.required.filter((k) => o.properties![k]?.default === undefined);
+    if (!o.required.length) delete o.required;
+  }
+  for (const v of Object.values(o)) if (v && typeof v === 'object') relaxDefaults(v);
+}
+
 /** The JSON schema published for editors (`schemas/run-config.schema.json`). */
 export function runConfigJsonSchema(): Record<string, unknown> {
   const schema = JSON.parse(JSON.stringify(RunConfigSchema)) as Record<string, unknown>;
-  // Every field with a default may be left out of a config file: drop it from `required` so the editor
-  // does not flag a partial `*.fisher.json` (the validator fills defaults in before it checks).
-  const relax = (node: unknown): void => {
-    if (!node || typeof node !== 'object') return;
-    const o = node as { properties?: Record<string, { default?: unknown }>; required?: string[] };
-    if (o.properties && Array.isArray(o.required)) {
-      o.required = o.required.filter((k) => o.properties![k]?.default === undefined);
-      if (!o.required.length) delete o.required;
-    }
-    for (const v of Object.values(o)) if (v && typeof v === 'object') relax(v);
-  };
-  relax(schema);
+  relaxDefaults(schema);
   // Rules between fields that a JSON schema can state, so the editor flags them as the trainer would.
   const props = (schema as { properties: Record<string, Record<string, unknown>> }).properties;
   const notAllowed = (errorMessage: string) => ({ not: {}, errorMessage });

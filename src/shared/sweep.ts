@@ -5,7 +5,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import Ajv, { type ErrorObject } from 'ajv';
-import { LIMITS, RunConfigSchema } from './config';
+import { LIMITS, RunConfigSchema, relaxDefaults } from './config';
 
 /** A grid field: a dotted path into the run config (`optimizer.lr`, `penalty.kind`). */
 export const GRID_KEY_PATTERN = '^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z][A-Za-z0-9]*)*$';
@@ -238,15 +238,6 @@ export function parseSweepText(text: string, source?: string): SweepFile {
 export function sweepJsonSchema(): Record<string, unknown> {
   const schema = JSON.parse(JSON.stringify(SweepFileSchema)) as Record<string, unknown>;
   // An inline base config may leave out every field with a default, as a *.fisher.json may.
-  const relax = (node: unknown): void => {
-    if (!node || typeof node !== 'object') return;
-    const o = node as { properties?: Record<string, { default?: unknown }>; required?: string[] };
-    if (o.properties && Array.isArray(o.required)) {
-      o.required = o.required.filter((k) => o.properties![k]?.default === undefined);
-      if (!o.required.length) delete o.required;
-    }
-    for (const v of Object.values(o)) if (v && typeof v === 'object') relax(v);
-  };
-  relax((schema.properties as Record<string, unknown>).base);
+  relaxDefaults((schema.properties as Record<string, unknown>).base);
   return { $schema: 'http://json-schema.org/draft-07/schema#', ...schema };
 }

@@ -2,6 +2,7 @@
  * What the commands share: the host they work with, how a run argument from a menu is read, the trust gate,
  * how a config error is shown, and the run quick pick.
  */
+import path from 'node:path';
 import * as vscode from 'vscode';
 import type { ConfigError } from '../../shared/config';
 import { fmt, isFiniteNumber, pct } from '../../shared/format';
@@ -49,6 +50,32 @@ export const presetsModule = () => import('../../shared/presets');
 /** The workspace's run configs (`*.fisher.json`), at most 500. */
 export const findConfigFiles = () =>
   vscode.workspace.findFiles('**/*.fisher.json', '**/node_modules/**', 500);
+
+/**
+ * The file a command acts on: the active editor's when its name ends with `suffix` (e.g. `.sweep.json`), else one
+ * picked from the workspace's files with that ending; undefined (after saying `none`) when there are none.
+ */
+export async function activeOrPickedFile(
+  suffix: string,
+  texts: { none: string; placeHolder: string },
+): Promise<vscode.Uri | undefined> {
+  const active = vscode.window.activeTextEditor?.document;
+  if (active && active.fileName.toLowerCase().endsWith(suffix)) return active.uri;
+  const files = await vscode.workspace.findFiles(`**/*${suffix}`, '**/node_modules/**', 500);
+  if (!files.length) {
+    void vscode.window.showInformationMessage(texts.none);
+    return undefined;
+  }
+  const pick = await vscode.window.showQuickPick(
+    files.map((f) => ({
+      label: path.basename(f.fsPath),
+      description: vscode.workspace.asRelativePath(f),
+      uri: f,
+    })),
+    { placeHolder: texts.placeHolder, ignoreFocusOut: true },
+  );
+  return pick?.uri;
+}
 
 /** Is the workspace trusted? If not, say why nothing is launched. */
 export function trusted(): boolean {

@@ -7,8 +7,8 @@ import * as vscode from 'vscode';
 import type { RunConfig } from '../../shared/config';
 import type { RunSource } from '../launcher';
 import {
+  activeOrPickedFile,
   configModule,
-  findConfigFiles,
   showConfigError,
   trusted,
   type CommandHost,
@@ -34,26 +34,11 @@ export async function runConfigFile(h: CommandHost, arg?: unknown): Promise<stri
   return launchRun(h, source, config.name ?? uri.fsPath, uri.fsPath);
 }
 
-async function activeOrPickedConfig(): Promise<vscode.Uri | undefined> {
-  const active = vscode.window.activeTextEditor?.document;
-  if (active && /\.fisher\.json$/i.test(active.fileName)) return active.uri;
-  const files = await findConfigFiles();
-  if (!files.length) {
-    void vscode.window.showInformationMessage(
-      'No *.fisher.json run config in this workspace. Use "Fisher Lens: New Run…" to start from a preset.',
-    );
-    return undefined;
-  }
-  const pick = await vscode.window.showQuickPick(
-    files.map((f) => ({
-      label: path.basename(f.fsPath),
-      description: vscode.workspace.asRelativePath(f),
-      uri: f,
-    })),
-    { placeHolder: 'Run which config?', ignoreFocusOut: true },
-  );
-  return pick?.uri;
-}
+const activeOrPickedConfig = () =>
+  activeOrPickedFile('.fisher.json', {
+    none: 'No *.fisher.json run config in this workspace. Use "Fisher Lens: New Run…" to start from a preset.',
+    placeHolder: 'Run which config?',
+  });
 
 /** The config in `uri` (its editor's text when open, saved first if dirty), validated; undefined after showing why not (also as problems of the file). */
 async function readConfig(h: CommandHost, uri: vscode.Uri): Promise<RunConfig | undefined> {

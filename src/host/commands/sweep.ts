@@ -15,7 +15,7 @@ import { RunsTablePanel } from '../panels/runsTablePanel';
 import { isSweepNode, type SweepNode } from '../runsTree';
 import { noLinks } from '../sanitize';
 import { cancelPendingSlurmTask, pendingSlurmTask, sweepNameOf } from '../sweeps';
-import { trusted, type CommandHost } from './common';
+import { activeOrPickedFile, trusted, type CommandHost } from './common';
 
 export async function launchSweep(h: CommandHost, arg?: unknown): Promise<string | undefined> {
   if (!trusted()) return undefined;
@@ -85,26 +85,11 @@ export async function launchSweep(h: CommandHost, arg?: unknown): Promise<string
   return name;
 }
 
-async function activeOrPickedSweep(): Promise<vscode.Uri | undefined> {
-  const active = vscode.window.activeTextEditor?.document;
-  if (active && /\.sweep\.json$/i.test(active.fileName)) return active.uri;
-  const files = await vscode.workspace.findFiles('**/*.sweep.json', '**/node_modules/**', 500);
-  if (!files.length) {
-    void vscode.window.showInformationMessage(
-      'No *.sweep.json in this workspace: write one (a base config, a grid and seeds; see the README, "Sweeps on a cluster").',
-    );
-    return undefined;
-  }
-  const pick = await vscode.window.showQuickPick(
-    files.map((f) => ({
-      label: path.basename(f.fsPath),
-      description: vscode.workspace.asRelativePath(f),
-      uri: f,
-    })),
-    { placeHolder: 'Launch which sweep?', ignoreFocusOut: true },
-  );
-  return pick?.uri;
-}
+const activeOrPickedSweep = () =>
+  activeOrPickedFile('.sweep.json', {
+    none: 'No *.sweep.json in this workspace: write one (a base config, a grid and seeds; see the README, "Sweeps on a cluster").',
+    placeHolder: 'Launch which sweep?',
+  });
 
 /** The sweep a command argument names: a sweep node of the tree, or a sweep name. */
 const sweepNameArg = (arg: unknown): string | undefined =>
