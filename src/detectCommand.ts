@@ -11,6 +11,7 @@ import { readRun, RunReadError, type RunData } from './runs/reader';
 import {
   detectRuns,
   groupKey,
+  referenceOf,
   replay,
   subjectOf,
   type DetectResult,
@@ -42,20 +43,12 @@ export function referenceFromRunDir(
     throw usageError(
       `${flag}: run ${ref.id} differs from this run in model, data, optimiser or length; a reference must differ only in seed, learning rate or penalty`,
     );
-  const refState = replay(ref);
-  const peak = refState.earlyPeak;
-  if (!peak)
+  const reference = referenceOf(ref, replay(ref));
+  if (!reference)
     throw usageError(
       `${flag}: run ${ref.id} has fewer than 3 Tr(F) measurements in its early phase`,
     );
-  return {
-    peak: peak.value,
-    stderr: peak.stderr,
-    risesOverStart: refState.verdict.explosion,
-    label: `run ${ref.id} at lr ${ref.config.optimizer.lr}`,
-    runId: ref.id,
-    lr: ref.config.optimizer.lr,
-  };
+  return reference;
 }
 
 /** The JSON form of one verdict (stable field names; numbers as computed). */

@@ -164,17 +164,7 @@ export function detectRuns(
     }
     const ref = got;
     let reference: DetectResult['reference'] = null;
-    const refState = ref ? ownState(ref) : null;
-    const peak = refState?.earlyPeak ?? null;
-    if (ref && refState && peak)
-      reference = {
-        peak: peak.value,
-        stderr: peak.stderr,
-        risesOverStart: refState.verdict.explosion,
-        label: `run ${ref.id} at lr ${ref.config.optimizer.lr}`,
-        runId: ref.id,
-        lr: ref.config.optimizer.lr,
-      };
+    if (ref) reference = referenceOf(ref, ownState(ref));
     const state = reference ? replay(r, { ...opts.extra, reference }) : ownState(r);
     return {
       id: r.id,
@@ -188,6 +178,26 @@ export function detectRuns(
 }
 
 /** A run folder as the detector's subject (throws {@link RunReadError} naming the file). */
+/**
+ * A finished run as the detector's reference, from its own (unreferenced) replay: its early peak, whether it
+ * rises over its own start, and the label the warning names; null when it has no early peak.
+ */
+export function referenceOf(
+  ref: DetectSubject,
+  own: DetectorState,
+): (DetectorReference & { runId: string; lr: number }) | null {
+  const peak = own.earlyPeak;
+  if (!peak) return null;
+  return {
+    peak: peak.value,
+    stderr: peak.stderr,
+    risesOverStart: own.verdict.explosion,
+    label: `run ${ref.id} at lr ${ref.config.optimizer.lr}`,
+    runId: ref.id,
+    lr: ref.config.optimizer.lr,
+  };
+}
+
 export function subjectOf(run: RunData): DetectSubject {
   const evals = run.byType.eval.map((e) => e.testAcc).filter((a) => Number.isFinite(a));
   const testAcc =
