@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from conftest import run_ts_ref
 from fisher_lens_engine.checkpoint import load_model
@@ -68,3 +69,35 @@ def test_penalty_gradients_match_ts(ts_init, batch, work):
         theirs = torch.tensor([v for g in r["grads"] for v in g])
         err = ((ours - theirs).norm() / theirs.norm()).item()
         assert err <= 1e-4, (kind, err)
+
+
+@pytest.mark.parametrize("kind", ["fisher", "gpr"])
+@pytest.mark.parametrize("arch", ["mlp", "simplecnn"])
+@pytest.mark.parametrize("agree", [0, 3, 6, 8])
+def test_training_gradient_beside_the_penalty(batch, kind, arch, agree):
+    """The training step's own gradient returned with the penalty (y_train) equals a plain autograd gradient
+    of the true-label loss, in float64 on MNIST images, whether few or most sampled labels equal the true
+    ones (the mismatch-subset path) or most differ (the full backward)."""
+    xn, _ = batch
+    x = nhwc_to_nchw(xn).double()
+    spec = {"arch": arch, "width": 0.25, "activation": "relu"}
+    if arch == "mlp":
+        spec["hidden"] = [64, 32]
+    m = Model(spec, [28, 28, 1], 10, 5).to(dtype=torch.float64)
+    _, _, labels = penalty_gradients(kind, m, m.params, x, [0] * 8, seed=9)
+    # true labels that agree with the sampled ones on the first `agree` examples
+    y = torch.tensor([labels[i] if i < agree else (labels[i] + 1 + i % 9) % 10 for i in range(8)])
+    assert sum(int(a == b) for a, b in zip(y.tolist(), labels)) == agree
+    value, grads, labels2, (tl, tg) = penalty_gradients(kind, m, m.params, x, y.tolist(), seed=9, y_train=y)
+    assert labels2 == labels
+    ps = [p.detach().requires_grad_() for p in m.params]
+    ref_loss = F.cross_entropy(m.forward(ps, x), y)
+    ref = torch.autograd.grad(ref_loss, ps)
+    assert abs(float(tl) - float(ref_loss)) <= 1e-12 * abs(float(ref_loss))
+    for a, b in zip(tg, ref):
+        assert torch.allclose(a, b, rtol=1e-10, atol=1e-13), (kind, arch, agree, float((a - b).abs().max()))
+    # and the penalty itself is unchanged by asking for the training gradient
+    value0, grads0, _ = penalty_gradients(kind, m, m.params, x, y.tolist(), seed=9)
+    assert value == value0
+    for a, b in zip(grads, grads0):
+        assert torch.equal(a, b)
