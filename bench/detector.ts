@@ -28,6 +28,7 @@ export const subject = (r: CorpusRun): DetectSubject => ({
   id: r.id,
   config: r.config,
   testAcc: r.testAcc,
+  bestLr: r.bestLr ?? null,
   fisher: r.fisher.map(([step, trF, stderr]) => ({ step, trF, stderr })),
   loss: r.loss.map(([step, loss]) => ({ step, loss })),
 });

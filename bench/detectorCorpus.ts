@@ -66,6 +66,7 @@ function compact(dir: string, source: string, etaStar: number): CorpusRun | null
       fisher: { lossThreshold: c.fisher.lossThreshold },
     },
     testAcc: s.testAcc,
+    bestLr: s.bestLr ?? null,
     fisher: s.fisher.map((f) => [f.step, sig(f.trF), f.stderr == null ? null : sig(f.stderr)]),
     // The verdict does not read losses (only Tr(F_i) does): at most ~150 per run keep the file small.
     loss: s.loss

@@ -4,8 +4,10 @@
  *
  * Reference (the paper's comparison, docs/DETECTOR.md): runs are grouped by everything but seed, learning rate and
  * penalty (same model, data, batch, optimiser, length, label noise). In a group, the *best known learning rate* is
- * the one whose unpenalised runs reach the highest mean test accuracy (ties: the larger), among at least two learning
- * rates. An unpenalised run at the best learning rate *is* the reference (no explosion, by the paper's definition);
+ * the one recorded for the set-up by what produced the runs — a reproduction's η* (its plan.json next to its `runs/`
+ * folder, from the reproduction's own LR search: see {@link recordedBestLr}) — where the group has an unpenalised run
+ * at it; otherwise the one whose unpenalised runs reach the highest mean test accuracy (ties: the larger), among at
+ * least two learning rates. An unpenalised run at the best learning rate *is* the reference (no explosion, by the paper's definition);
  * every other run of the group is compared with the unpenalised run at the best learning rate with the same seed
  * (else the nearest seed). A run in a group without a best learning rate is compared with its own Tr(F) at
  * initialisation.
@@ -19,6 +21,8 @@ import {
   type DetectorState,
   type DetectorVerdict,
 } from '../shared/detector';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { RunData } from './reader';
 
 /** What the detector needs of a run. */
@@ -38,6 +42,11 @@ export interface DetectSubject {
   loss: readonly { step: number; loss: number }[];
   /** Best (else final) test accuracy, for picking the best learning rate; null when not evaluated. */
   testAcc: number | null;
+  /**
+   * The best learning rate recorded for this run's set-up by what produced it (a reproduction's η*), preferred to
+   * the test-accuracy rule; absent or null when none is recorded.
+   */
+  bestLr?: number | null;
 }
 
 export interface DetectResult {
@@ -107,6 +116,11 @@ export function pickReferences(
     }
     // A best learning rate needs something to be best among.
     if (byLr.size < 2) best = null;
+    // A recorded best learning rate (the reproduction's η*, chosen by its LR search on a seed of its own) wins over
+    // the test accuracies of these runs, which at neighbouring learning rates differ by less than their seed
+    // noise — where the group has an unpenalised run at it.
+    const recorded = recordedInGroup(members);
+    if (recorded !== null) best = recorded;
     for (const r of members) {
       if (best === null) {
         out.set(r.id, null);
@@ -128,6 +142,22 @@ export function pickReferences(
     }
   }
   return out;
+}
+
+/** The group's recorded best learning rate (the most common among its runs) with an unpenalised run at it, or null. */
+function recordedInGroup(members: readonly DetectSubject[]): number | null {
+  const counts = new Map<number, number>();
+  for (const r of members)
+    if (typeof r.bestLr === 'number' && r.bestLr > 0 && Number.isFinite(r.bestLr))
+      counts.set(r.bestLr, (counts.get(r.bestLr) ?? 0) + 1);
+  const ranked = [...counts].sort((a, b) => b[1] - a[1] || b[0] - a[0]);
+  for (const [lr] of ranked) {
+    const at = members.find(
+      (r) => penaltyOf(r) === 'none' && Math.abs(r.config.optimizer.lr - lr) <= 1e-9 * lr,
+    );
+    if (at) return at.config.optimizer.lr;
+  }
+  return null;
 }
 
 /** The detector's verdict on each run, with references among the runs given (`references: false`: none). */
@@ -206,6 +236,7 @@ export function subjectOf(run: RunData): DetectSubject {
     (evals.length ? Math.max(...evals) : null);
   return {
     id: run.id,
+    bestLr: run.config ? recordedBestLr(run.dir, run.config) : null,
     config: run.config ?? scriptSubjectConfig(run),
     fisher: run.byType.fisher.map((e) => ({ step: e.step, trF: e.trF, stderr: e.trFStderr })),
     loss: run.byType.step
@@ -229,4 +260,44 @@ function scriptSubjectConfig(run: RunData): DetectSubject['config'] {
     schedule: {},
     fisher: { lossThreshold: 1 },
   };
+}
+
+const plans = new Map<string, unknown>();
+
+/**
+ * The best learning rate a reproduction recorded for a run in its `runs/` folder: `<repro>/plan.json`'s `etaStar`
+ * (`cnnEtaStar` for its SimpleCNN arms, which have their own LR search), when the run's dataset and model
+ * architecture are the plan's. Everything read is untrusted: anything missing, unreadable, too large or of the
+ * wrong type gives null (the test-accuracy rule then applies), never an error.
+ */
+export function recordedBestLr(
+  runDir: string,
+  config: { dataset: { name: string }; model: unknown },
+): number | null {
+  const runsDir = path.dirname(path.resolve(runDir));
+  if (path.basename(runsDir) !== 'runs') return null;
+  const file = path.join(path.dirname(runsDir), 'plan.json');
+  let plan = plans.get(file);
+  if (plan === undefined) {
+    plan = null;
+    try {
+      const st = fs.statSync(file);
+      if (st.isFile() && st.size <= 16 * 1024 * 1024)
+        plan = JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch {
+      plan = null;
+    }
+    plans.set(file, plan);
+  }
+  if (!plan || typeof plan !== 'object') return null;
+  const p = plan as {
+    etaStar?: unknown;
+    cnnEtaStar?: unknown;
+    setup?: { dataset?: { name?: unknown }; model?: { arch?: unknown } };
+  };
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : null);
+  if (p.setup?.dataset?.name !== config.dataset.name) return null;
+  const arch = (config.model as { arch?: unknown } | null)?.arch;
+  if (arch === 'simplecnn' && p.setup?.model?.arch !== 'simplecnn') return num(p.cnnEtaStar);
+  return arch === p.setup?.model?.arch ? num(p.etaStar) : null;
 }

@@ -5,13 +5,14 @@
  * 1. the **pinned explosion baseline** ("Pin as Explosion Baseline" in the Runs tree) when it applies to the run, else
  * 2. the **best known learning rate**, as `fisher-lens detect` picks it (src/runs/detect.ts): among the completed,
  *    unpenalised runs of the same model and data (the detector's group: everything but seed, learning rate and
- *    penalty), the learning rate whose runs reach the best mean test accuracy (ties: the larger rate); of its runs
+ *    penalty), the learning rate a reproduction recorded as η* when the runs root is its runs/ folder, else the
+ *    one whose runs reach the best mean test accuracy (ties: the larger rate); of its runs
  *    the nearest seed. When that is the run's own learning rate (or no such run exists: the first run of a set-up,
  *    such as the large-LR preset run first) there is none and the run is compared with its own start. The trainer (`train --reference`) checks the group again and reads the reference's
  * events itself: nothing here is trusted beyond choosing a folder.
  */
 import path from 'node:path';
-import { groupKey, replay, subjectOf, type DetectSubject } from './detect';
+import { groupKey, recordedBestLr, replay, subjectOf, type DetectSubject } from './detect';
 import { listRuns, readRun, type RunFolderInfo } from './reader';
 
 export interface ReferencePick {
@@ -76,6 +77,16 @@ export function pickReferenceRun(
     if (m > bestAcc + 1e-12 || (Math.abs(m - bestAcc) <= 1e-12 && l > (best ?? -Infinity))) {
       best = l;
       bestAcc = m;
+    }
+  }
+  // A reproduction's recorded η* (runs root = its runs/ folder) wins, as in `fisher-lens detect`.
+  for (const r of cands) {
+    const rec = recordedBestLr(r.dir, r.config!);
+    if (rec === null) continue;
+    const at = cands.find((c) => Math.abs(c.config!.optimizer.lr - rec) <= 1e-9 * rec);
+    if (at) {
+      best = at.config!.optimizer.lr;
+      break;
     }
   }
   if (best === null || Math.abs(best - lr) <= 1e-12 * Math.max(1, lr)) return null;
