@@ -387,7 +387,14 @@ export function readRun(dir: string, opts: StateOptions = {}): RunData {
       `cannot read: ${(e as Error).message.replace(`${evFile}: `, '')}`,
     );
   }
-  if (!got.found && status && status.state !== 'queued')
+  // A run that ended before it started (a queued run cancelled, or whose launcher died) has no events: that is
+  // its whole story. A run that says it trained must have them.
+  if (
+    !got.found &&
+    status &&
+    status.state !== 'queued' &&
+    !(status.state === 'stopped' || status.state === 'failed')
+  )
     throw new RunReadError(evFile, `missing, but status.json says ${JSON.stringify(status.state)}`);
   if (!header && (sawOther || got.corruptLines.length))
     throw new RunReadError(evFile, 'no header line (the first line must be a "header" event)');

@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { RUN_FILES } from '../shared/protocol';
 import { beatQueuedStatus, settleExitedRun } from '../runs/statusFixups';
 import { sweepDir, type Sweep, type SweepRun } from './expand';
 import { prepareRun, stopQueuedRun } from './launch';
@@ -107,8 +108,18 @@ export async function runLocal(
       child.on('close', done);
     });
 
+  // `sweep cancel` (another process) asks a waiting run to stop with its STOP file: it ends `stopped` here
+  // without being started (no data loaded, no final measurement).
+  const cancelledWhileWaiting = (r: SweepRun) => {
+    if (!fs.existsSync(path.join(dirOf(r), RUN_FILES.stop))) return false;
+    stopQueuedRun(sweep.runsRoot, r.id, 'cancelled before it started (sweep cancel)');
+    states.set(r.id, 'stopped');
+    o.onDone?.(r, 'stopped');
+    return true;
+  };
   const workers = Array.from({ length: Math.max(1, o.maxParallel) }, async () => {
-    for (let r = waiting.shift(); r; r = waiting.shift()) await one(r);
+    for (let r = waiting.shift(); r; r = waiting.shift())
+      if (!cancelledWhileWaiting(r)) await one(r);
   });
   try {
     await Promise.all(workers);

@@ -155,3 +155,61 @@ test('reproduce --launcher slurm: refused with one line where Slurm does not run
   );
   assert.equal(dry.status, 0, dry.stderr);
 });
+
+test('sweep cancel: the running run stops after its step, a waiting one ends stopped without being started', async () => {
+  const dir = path.join(tmp, 'cancel');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'c.sweep.json');
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      ...sweep([0.05]),
+      name: 'c',
+      base: { ...sweep([0.05]).base, schedule: { steps: 1_000_000 } },
+      maxParallel: 1,
+    }),
+  );
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [bin, 'sweep', file], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
+  child.stderr.on('data', (b: Buffer) => (err += b.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const runs = path.join(dir, 'runs');
+  const [first, second] = ['c-lr0.05-s0', 'c-lr0.05-s1'];
+  const stateOf = (id: string) => {
+    try {
+      return JSON.parse(fs.readFileSync(path.join(runs, id, 'status.json'), 'utf8'))
+        .state as string;
+    } catch {
+      return null;
+    }
+  };
+  const until = Date.now() + 120_000;
+  while (!(stateOf(first) === 'running' && stateOf(second) === 'queued')) {
+    if (Date.now() > until) {
+      child.kill('SIGKILL');
+      assert.fail(`first ${stateOf(first)}, second ${stateOf(second)}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const c = cli('sweep', 'cancel', file);
+  assert.equal(c.status, 0, c.stderr);
+  assert.match(c.stdout, /2 asked to stop/);
+  assert.equal(await exited, 1, err); // runs that did not complete: exit 1
+  assert.match(out, /sweep c: 0 completed, 2 not/);
+  assert.match(err, new RegExp(`${second}: stopped`));
+  assert.doesNotMatch(err, new RegExp(`${second}: started`));
+  const a = readRun(path.join(runs, first));
+  assert.equal(a.state, 'stopped');
+  assert.ok(a.byType.step.length >= 1);
+  const b = readRun(path.join(runs, second));
+  assert.equal(b.state, 'stopped');
+  assert.match(b.status?.error ?? '', /cancelled before it started/);
+  assert.equal(b.byType.step.length, 0, 'never trained');
+  assert.equal(b.header, null, 'never started');
+});
