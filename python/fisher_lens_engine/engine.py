@@ -210,19 +210,25 @@ class Engine:
         rng = Rng(cfg["seed"], "probe-and-tracking")
         self.probe_idx = rng.sample(cfg["fisher"]["probeSize"], d.train.n)
         track_idx = rng.sample(min(d.train.n, ln["trackSize"]), d.train.n)
-        self.train_x = nhwc_to_nchw(d.train.x).to(device)
+        # On the CPU images stay in their NHWC layout (a channels-last NCHW view): oneDNN's convolutions run
+        # faster on it (SimpleCNN forward 37 vs 58–67 ms on torch 2, 1.05–1.15× over a whole step), and a
+        # batch is gathered from the NHWC tensor, which keeps it channels-last. Elsewhere contiguous NCHW.
+        self.channels_last = device.type == "cpu"
+        self.train_rows = d.train.x.to(device) if self.channels_last else nhwc_to_nchw(d.train.x).to(device)
+        self.train_x = self.train_rows.permute(0, 3, 1, 2) if self.channels_last else self.train_rows
         self.train_y = torch.tensor(y, dtype=torch.long).to(device)
         self.train_y_list = y
 
         def subset(idx):
             i = torch.tensor(idx, dtype=torch.long, device=device)
-            return self.train_x.index_select(0, i), self.train_y.index_select(0, i)
+            return self.gather(i), self.train_y.index_select(0, i)
 
         self.probe_x, _ = subset(self.probe_idx)
         self.track = subset(track_idx)
         self.clean = subset(clean_idx) if noisy_count > 0 else None
         self.noisy = subset(noisy_idx) if noisy_count > 0 and noisy_idx else None
-        self.test = (nhwc_to_nchw(d.test.x).to(device), d.test.y.to(device))
+        self.test = (d.test.x.to(device).permute(0, 3, 1, 2) if self.channels_last else nhwc_to_nchw(d.test.x).to(device),
+                     d.test.y.to(device))
         try:
             self.model = Model(cfg["model"], d.input_shape, self.K, cfg["seed"]).to(device)
         except ValueError as e:  # an architecture that does not fit the data: an input error, as in the wasm engine
@@ -294,12 +300,17 @@ class Engine:
         return f
 
     # ---- one SGD step ---------------------------------------------------------------------------
+    def gather(self, idx):
+        """Training images at `idx` as an NCHW tensor (channels-last on the CPU: see __init__)."""
+        rows = self.train_rows.index_select(0, idx)
+        return rows.permute(0, 3, 1, 2) if self.channels_last else rows
+
     def train_step(self, step):
         cfg = self.cfg
         t0 = time.perf_counter()
         lr = learning_rate(cfg, step, self.total)
         idx = torch.tensor(self.batches.next(), dtype=torch.long, device=self.dev)
-        xb = self.train_x.index_select(0, idx)
+        xb = self.gather(idx)
         yb = self.train_y.index_select(0, idx)
         pen = cfg["penalty"]
         penalty_on = pen["kind"] != "none" and pen["alpha"] > 0 and step / self.spe >= pen["startEpoch"]
