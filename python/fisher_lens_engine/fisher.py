@@ -65,7 +65,7 @@ _CONV_BWD = getattr(getattr(torch.ops, "aten"), "convolution_backward", None)
 
 
 def _kernel_grads_grouped(chunk):
-    """G[b] = ∂ℓ_b/∂W for every example at once: [B, O, C·kh·kw], as the weight gradient of ONE grouped
+    """G[b] = ∂ℓ_b/∂W for every example, in chunks [c, O, C·kh·kw], as the weight gradient of ONE grouped
     convolution per `chunk` examples folded into channels (input a as [1, c·C, H, W], δ as [1, c·O, H', W'],
     groups = c): the backend's weight-gradient kernel (oneDNN / cuDNN) computes c kernels in one call."""
     def run(a, d, pad, wshape):
@@ -75,8 +75,8 @@ def _kernel_grads_grouped(chunk):
             w = a.new_empty(1).expand(B * O, C, kh, kw)  # only its shape is read (grad_input not requested)
             G = _CONV_BWD(d.reshape(1, B * O, d.shape[2], d.shape[3]), a.reshape(1, B * C, a.shape[2], a.shape[3]),
                           w, None, [1, 1], [pad, pad], [1, 1], False, [0, 0], B, [False, True, False])[1]
-            return G.reshape(B, O, C * kh * kw)
-        return torch.cat([run(a[s:s + chunk], d[s:s + chunk], pad, wshape) for s in range(0, B, chunk)])
+            return [G.reshape(B, O, C * kh * kw)]
+        return [g for s in range(0, B, chunk) for g in run(a[s:s + chunk], d[s:s + chunk], pad, wshape)]
     return run
 
 
@@ -86,7 +86,7 @@ def _kernel_grads_forward(a, d, pad, wshape):
     O, C, kh, kw = wshape
     B = a.shape[0]
     G = F.conv2d(a.transpose(0, 1), d.reshape(B * O, 1, d.shape[2], d.shape[3]), padding=pad, groups=B)
-    return G.reshape(C, B, O, kh * kw).permute(1, 2, 0, 3).reshape(B, O, C * kh * kw)
+    return [G.reshape(C, B, O, kh * kw).permute(1, 2, 0, 3).reshape(B, O, C * kh * kw)]
 
 
 def _kernel_grads_unfold(chunk):
@@ -96,11 +96,11 @@ def _kernel_grads_unfold(chunk):
         O, C, kh, kw = wshape
         B = a.shape[0]
         D = d.reshape(B, O, -1)
-        G = torch.empty(B, O, C * kh * kw, dtype=d.dtype, device=d.device)
+        out = []
         for s in range(0, B, chunk):
             U = F.unfold(a[s:s + chunk], (kh, kw), padding=pad)  # [c, C·k·k, P]
-            torch.bmm(D[s:s + chunk], U.transpose(1, 2), out=G[s:s + chunk])
-        return G
+            out.append(torch.bmm(D[s:s + chunk], U.transpose(1, 2)))
+        return out
     return run
 
 
@@ -153,7 +153,8 @@ def _pick_kernel_grads(a, d, pad, wshape):
 
 
 def _per_example_kernel_grads(a, d, pad, wshape):
-    """G[b] = ∂ℓ_b/∂W for every example at once: [B, O, C·kh·kw] (the fastest exact method for this shape)."""
+    """G[b] = ∂ℓ_b/∂W for every example at once, as a list of consecutive chunks [c, O, C·kh·kw] (never
+    concatenated: only their norms and their sum are needed); the fastest exact method for this shape."""
     return _pick_kernel_grads(a, d, pad, wshape)(a, d, pad, wshape)
 
 
@@ -237,10 +238,10 @@ def _conv_terms(a, d, L, weight, want_sum):
         if want_sum:
             gW = torch.mm(D.transpose(0, 1).reshape(O, -1), U.transpose(0, 1).reshape(CK, -1).t())
     else:
-        G = _per_example_kernel_grads(a, d, L.pad, weight.shape)  # [B, O, C·k·k]
-        norms = norms + _sq_rows(G)
+        Gs = _per_example_kernel_grads(a, d, L.pad, weight.shape)  # chunks [c, O, C·k·k]
+        norms = norms + torch.cat([_sq_rows(G) for G in Gs])
         if want_sum:
-            gW = G.sum(0)  # [O, C·k·k]
+            gW = sum(G.sum(0) for G in Gs)  # [O, C·k·k]
     return norms, (gW.reshape(O, C, kh, kw) if want_sum else None), (bias_g.sum(0) if want_sum else None)
 
 
