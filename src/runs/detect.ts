@@ -262,7 +262,8 @@ function scriptSubjectConfig(run: RunData): DetectSubject['config'] {
   };
 }
 
-const plans = new Map<string, unknown>();
+/** Parsed plan files by path, with the size and mtime they were read at (a reproduction rewrites its plan). */
+const plans = new Map<string, { key: string; plan: unknown }>();
 
 /**
  * The best learning rate a reproduction recorded for a run in its `runs/` folder: `<repro>/plan.json`'s `etaStar`
@@ -277,17 +278,19 @@ export function recordedBestLr(
   const runsDir = path.dirname(path.resolve(runDir));
   if (path.basename(runsDir) !== 'runs') return null;
   const file = path.join(path.dirname(runsDir), 'plan.json');
-  let plan = plans.get(file);
-  if (plan === undefined) {
-    plan = null;
-    try {
-      const st = fs.statSync(file);
-      if (st.isFile() && st.size <= 16 * 1024 * 1024)
-        plan = JSON.parse(fs.readFileSync(file, 'utf8'));
-    } catch {
-      plan = null;
+  let plan: unknown = null;
+  try {
+    const st = fs.statSync(file);
+    if (!st.isFile() || st.size > 16 * 1024 * 1024) return null;
+    const key = `${st.size}:${st.mtimeMs}`;
+    const hit = plans.get(file);
+    if (hit?.key === key) plan = hit.plan;
+    else {
+      plan = JSON.parse(fs.readFileSync(file, 'utf8'));
+      plans.set(file, { key, plan });
     }
-    plans.set(file, plan);
+  } catch {
+    return null;
   }
   if (!plan || typeof plan !== 'object') return null;
   const p = plan as {

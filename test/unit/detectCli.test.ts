@@ -336,6 +336,12 @@ test("detect: the reproduction's recorded η* is the reference, not the learning
     ),
     0.3,
   );
+  // A reproduction rewrites its plan (η* is decided after its LR search): the new one is read, not a cached one.
+  const p4 = planAt(
+    'p4',
+    '{"etaStar":0.25,"setup":{"dataset":{"name":"mnist"},"model":{"arch":"mlp"}}}',
+  );
+  assert.equal(recordedBestLr(p4, small.config!), 0.25);
 
   // In a group, the recorded η* wins over the test accuracies; without one, the best mean test accuracy decides.
   const subjects = [SMALL1, ETA1].map((id) => subjectOf(readRun(path.join(repro, id))));
