@@ -20,6 +20,17 @@ export interface Theme {
   purple: string;
 }
 
+/** Run colours on a light background, in order (readTheme's light themes and lightTheme share them). */
+function lightRunColours(
+  c: Pick<Theme, 'blue' | 'orange' | 'green' | 'red' | 'purple' | 'yellow'>,
+): string[] {
+  return [
+    ...[c.blue, c.orange, c.green, c.red, c.purple],
+    ...['#00838f', '#c2185b', '#616161', '#827717', '#1f3a93', '#af00db'],
+    c.yellow,
+  ];
+}
+
 /** VS Code's light and high-contrast light themes (the webview body's class says which kind is on). */
 const isLightTheme = () =>
   document.body.classList.contains('vscode-light') ||
@@ -46,20 +57,7 @@ export function readTheme(): Theme {
     // yellow, darkened to read on white, is a gold close to the orange: it moves to the back, behind distinct hues
     // (cyan, raspberry, grey, olive, navy, magenta); no brown, no second green or red.
     palette: (isLightTheme()
-      ? [
-          blue,
-          orange,
-          green,
-          red,
-          purple,
-          '#00838f',
-          '#c2185b',
-          '#616161',
-          '#827717',
-          '#1f3a93',
-          '#af00db',
-          yellow,
-        ]
+      ? lightRunColours({ blue, orange, green, red, purple, yellow })
       : [
           ...[blue, orange, green, red, purple, yellow],
           ...['#4ec9b0', '#ce9178', '#9cdcfe', '#c586c0', '#dcdcaa', '#6a9955'],
@@ -118,20 +116,7 @@ export function lightTheme(family = css('--vscode-font-family', 'sans-serif')): 
     bg: '#ffffff',
     font: `11px ${family}`,
     // The light-theme run colours of readTheme (same order: the same run, the same colour).
-    palette: [
-      c.blue,
-      c.orange,
-      c.green,
-      c.red,
-      c.purple,
-      '#00838f',
-      '#c2185b',
-      '#616161',
-      '#827717',
-      '#1f3a93',
-      '#af00db',
-      c.yellow,
-    ].map((x) => withContrast(x, '#ffffff')),
+    palette: lightRunColours(c).map((x) => withContrast(x, '#ffffff')),
     ...c,
   };
 }

@@ -240,7 +240,9 @@ class Engine:
         self.B = cfg["optimizer"]["batchSize"]
         self.batches = BatchIterator(d.train.n, self.B, derive_seed(cfg["seed"], "batches"))
         self.velocity = [torch.zeros_like(p) for p in self.params]
-        self._scratch = [torch.empty_like(p) for p in self.params]
+        # where weight decay's products go (see train_step); none without weight decay
+        self._scratch = ([torch.empty_like(p) for p in self.params]
+                         if cfg["optimizer"]["weightDecay"] > 0 else None)
         self.penalty_grads = None
         self.penalty_value = None
         self.last_penalty_step = -math.inf
@@ -335,13 +337,12 @@ class Engine:
             # gradients are fresh tensors updated in place, the weight-decay product goes to a kept scratch
             # buffer (a new multi-MB tensor per step costs page faults; the update took 2× PyTorch's SGD step)
             g = list(grads)
-            scratch = self._scratch
             if penalty_on and self.penalty_grads is not None:
                 torch._foreach_add_(g, self.penalty_grads)
             if wd > 0:
-                for p, t in zip(self.params, scratch):
+                for p, t in zip(self.params, self._scratch):
                     torch.mul(p, wd, out=t)
-                torch._foreach_add_(g, scratch)
+                torch._foreach_add_(g, self._scratch)
             sq = torch.stack([torch.dot(t.reshape(-1), t.reshape(-1)) for t in g])  # BLAS dot: fastest ‖g‖²
             torch._foreach_mul_(self.velocity, mu)  # PyTorch-style momentum: v ← μ·v + g
             torch._foreach_add_(self.velocity, g)

@@ -108,6 +108,7 @@ _KERNEL_GRADS = {"grouped-all": _kernel_grads_grouped(1 << 30), "grouped-32": _k
                  "grouped-8": _kernel_grads_grouped(8), "grouped-fwd": _kernel_grads_forward,
                  "im2col-16": _kernel_grads_unfold(16), "im2col-64": _kernel_grads_unfold(64)}
 _CHUNKED = {"grouped-32": 32, "grouped-8": 8, "im2col-16": 16, "im2col-64": 64}
+_NEEDS_CONV_BWD = {"grouped-all", "grouped-32", "grouped-8"}
 _KERNEL_CHOICE: dict = {}  # (device, dtype, shapes, pad) -> the fastest method's name, measured at first use
 
 
@@ -127,9 +128,9 @@ def _pick_kernel_grads(a, d, pad, wshape):
     name = _KERNEL_CHOICE.get(key)
     if name is not None:
         return _KERNEL_GRADS[name]
-    names = [n for n in _KERNEL_GRADS if (_CONV_BWD is not None or not n.startswith("grouped-"))
-             or n == "grouped-fwd"]
-    names = [n for n in names if _CHUNKED.get(n, 0) < a.shape[0]]  # a chunk as large as the batch: "-all"
+    names = [n for n in _KERNEL_GRADS
+             if (_CONV_BWD is not None or n not in _NEEDS_CONV_BWD)
+             and _CHUNKED.get(n, 0) < a.shape[0]]  # a chunk as large as the batch: "-all"
     best, best_t = None, math.inf
     for n in names:
         fn = _KERNEL_GRADS[n]

@@ -27,6 +27,7 @@ import {
   compareC,
   compareE,
   ratiosA,
+  type TableA,
   type Verdict,
 } from './verdicts';
 
@@ -102,6 +103,33 @@ export function meanSd(
 }
 
 const badge = (v: Verdict) => `**Verdict: ${v.verdict.toUpperCase()}** — ${v.reason}.`;
+
+const PEAK_HEAD = ['', 'early peak Tr(F), η*', 'early peak Tr(F), η*/10', 'ratio η*/10 ÷ η*'];
+
+/** Claim (a)'s rows for one model: mean ± sd over seeds, then one row per seed. */
+function peakRows(t: TableA, meanLabel: string, seedLabel: string): string[][] {
+  const rs = ratiosA(t);
+  return [
+    [
+      meanLabel,
+      meanSd(
+        t.rows.map((r) => r.etaPeak),
+        { sig: true },
+      ),
+      meanSd(
+        t.rows.map((r) => r.smallPeak),
+        { sig: true },
+      ),
+      `${fx(geomean(rs))} (geometric mean; sd ${fx(sd(rs))})`,
+    ],
+    ...t.rows.map((r) => [
+      `${seedLabel} ${r.seed}`,
+      f3(r.etaPeak),
+      f3(r.smallPeak),
+      r.etaPeak && r.smallPeak ? fx(r.smallPeak / r.etaPeak) : dash,
+    ]),
+  ];
+}
 
 function table(head: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
@@ -321,7 +349,6 @@ export function renderReport(plan: Plan, results: Results, meta: ReportMeta = {}
   out.push(`Rule: ${RULE_A}`);
   out.push('');
   const ta = an.a.table;
-  const rs = ratiosA(ta);
   const paperRows = PAPER.peaks.map((p) => [
     `paper: ${p.setting}`,
     f3(p.eta, 4),
@@ -329,30 +356,10 @@ export function renderReport(plan: Plan, results: Results, meta: ReportMeta = {}
     fx(p.small / p.eta),
   ]);
   out.push(
-    table(
-      ['', 'early peak Tr(F), η*', 'early peak Tr(F), η*/10', 'ratio η*/10 ÷ η*'],
-      [
-        ...paperRows,
-        [
-          `**ours** (mean ± sd over seeds)`,
-          meanSd(
-            ta.rows.map((r) => r.etaPeak),
-            { sig: true },
-          ),
-          meanSd(
-            ta.rows.map((r) => r.smallPeak),
-            { sig: true },
-          ),
-          `${fx(geomean(rs))} (geometric mean; sd ${fx(sd(rs))})`,
-        ],
-        ...ta.rows.map((r) => [
-          `ours, seed ${r.seed}`,
-          f3(r.etaPeak),
-          f3(r.smallPeak),
-          r.etaPeak && r.smallPeak ? fx(r.smallPeak / r.etaPeak) : dash,
-        ]),
-      ],
-    ),
+    table(PEAK_HEAD, [
+      ...paperRows,
+      ...peakRows(ta, '**ours** (mean ± sd over seeds)', 'ours, seed'),
+    ]),
   );
   out.push('');
   out.push(badge(an.a.verdict));
@@ -378,7 +385,6 @@ export function renderReport(plan: Plan, results: Results, meta: ReportMeta = {}
   if (an.aCnn) {
     const cnnClaim = claimOf('a-cnn');
     const tn = an.aCnn.table;
-    const rn = ratiosA(tn);
     out.push(`### (a) with SimpleCNN`);
     out.push('');
     out.push(
@@ -387,27 +393,8 @@ export function renderReport(plan: Plan, results: Results, meta: ReportMeta = {}
     out.push('');
     out.push(
       table(
-        ['', 'early peak Tr(F), η*', 'early peak Tr(F), η*/10', 'ratio η*/10 ÷ η*'],
-        [
-          [
-            `**ours, SimpleCNN** (mean ± sd over seeds)`,
-            meanSd(
-              tn.rows.map((r) => r.etaPeak),
-              { sig: true },
-            ),
-            meanSd(
-              tn.rows.map((r) => r.smallPeak),
-              { sig: true },
-            ),
-            `${fx(geomean(rn))} (geometric mean; sd ${fx(sd(rn))})`,
-          ],
-          ...tn.rows.map((r) => [
-            `SimpleCNN, seed ${r.seed}`,
-            f3(r.etaPeak),
-            f3(r.smallPeak),
-            r.etaPeak && r.smallPeak ? fx(r.smallPeak / r.etaPeak) : dash,
-          ]),
-        ],
+        PEAK_HEAD,
+        peakRows(tn, '**ours, SimpleCNN** (mean ± sd over seeds)', 'SimpleCNN, seed'),
       ),
     );
     out.push('');
