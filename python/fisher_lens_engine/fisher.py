@@ -6,8 +6,9 @@ Same definitions and random streams as src/core/{loss,perExample,fisher,penalty}
 - the per-example norms are float32 values (as the TS Float32Array), mean and standard error in float64.
 
 Per-example norms in ONE backward pass to the layers' pre-activations z (no per-example loop):
-dense: ‖a_i‖²‖δ_i‖² + ‖δ_i‖²; conv: per-example kernel gradients G_i = δ_i ⋆ a_i
-as one grouped convolution over the batch
+dense: ‖a_i‖²‖δ_i‖² + ‖δ_i‖²; conv: per-example kernel gradients G_i = δ_i ⋆ a_i by the fastest of several
+exact methods for the layer's shape (kernel-tap matrix products over shifted views of the channels-last input,
+grouped weight-gradient convolutions, im2col + bmm; timed once per shape), reduced to norms at once
 (or, when cheaper, the Gram form Σ_pq (δ_iᵀδ_i)_pq (U_iᵀU_i)_pq), plus ‖Σ_p δ_i‖² for the bias. Exact because
 no layer couples the examples of a batch (no BatchNorm).
 """
@@ -104,12 +105,87 @@ def _kernel_grads_unfold(chunk):
     return run
 
 
-_KERNEL_GRADS = {"grouped-all": _kernel_grads_grouped(1 << 30), "grouped-32": _kernel_grads_grouped(32),
-                 "grouped-8": _kernel_grads_grouped(8), "grouped-fwd": _kernel_grads_forward,
-                 "im2col-16": _kernel_grads_unfold(16), "im2col-64": _kernel_grads_unfold(64)}
-_CHUNKED = {"grouped-32": 32, "grouped-8": 8, "im2col-16": 16, "im2col-64": 64}
+def _kernel_terms_shifted(chunk):
+    """Norms and sum without im2col, for the channels-last layout the engine trains in on the CPU: with a padded
+    to [B, Hp, Wp, C] and δ zero-padded to width Wp, output position p = y·Wp + x reads input row p + i·Wp + j
+    for kernel tap (i, j), so G_b[:, i, j, :] = δ_bᵀ [O, n] · a_b[i·Wp + j : … + n, :] is one batched matrix
+    product over plain strided views (kh·kw of them per chunk; the padded columns of δ are zero). Nothing the
+    size of an im2col buffer is made; each tap's [c, O, C] block is reduced to norms (and the sum) at once."""
+    def run(a, d, pad, wshape, want_sum):
+        O, C, kh, kw = wshape
+        B = a.shape[0]
+        ah = a.permute(0, 2, 3, 1)  # [B, H, W, C]: a view of a channels-last tensor
+        if pad:
+            ah = F.pad(ah, (0, 0, pad, pad, pad, pad))
+        Hp, Wp = ah.shape[1], ah.shape[2]
+        dh = d.permute(0, 2, 3, 1)  # [B, H', W', O]
+        Ho, Wo = dh.shape[1], dh.shape[2]
+        if Wo != Wp:
+            dh = F.pad(dh, (0, 0, 0, Wp - Wo))
+        n = Ho * Wp - (kw - 1)  # the last kw − 1 positions are padded columns (zero δ) and would read past a
+        Dt = dh.reshape(B, Ho * Wp, O)[:, :n].transpose(1, 2)  # [B, O, n]
+        af = ah.reshape(B, Hp * Wp, C)
+        norms = a.new_zeros(B)
+        S = a.new_zeros(O, kh * kw, C) if want_sum else None
+        buf = a.new_empty(min(chunk, B), O, C)
+        for s in range(0, B, chunk):
+            e = min(B, s + chunk)
+            g = buf[:e - s]
+            for i in range(kh):
+                for j in range(kw):
+                    off = i * Wp + j
+                    torch.bmm(Dt[s:e], af[s:e, off:off + n], out=g)
+                    norms[s:e] += _sq_rows(g)
+                    if want_sum:
+                        S[:, i * kw + j] += g.sum(0)
+        return norms, (S.reshape(O, kh, kw, C).permute(0, 3, 1, 2) if want_sum else None)
+    return run
+
+
+def _kernel_terms_unfold_cl(chunk):
+    """im2col with δ read in place: U_b [C·k·k, P] (small when C is: the first layer) times the channels-last
+    δ_b [P, O] gives G_bᵀ without copying δ."""
+    def run(a, d, pad, wshape, want_sum):
+        O, C, kh, kw = wshape
+        B = a.shape[0]
+        Dh = d.permute(0, 2, 3, 1).reshape(B, -1, O)  # [B, P, O]: a view when d is channels-last
+        norms = a.new_empty(B)
+        S = a.new_zeros(C * kh * kw, O) if want_sum else None
+        for s in range(0, B, chunk):
+            e = min(B, s + chunk)
+            Gt = torch.bmm(F.unfold(a[s:e], (kh, kw), padding=pad), Dh[s:e])  # [c, C·k·k, O]
+            norms[s:e] = _sq_rows(Gt)
+            if want_sum:
+                S += Gt.sum(0)
+        return norms, (S.t().reshape(O, C, kh, kw) if want_sum else None)
+    return run
+
+
+def _from_chunks(method):
+    """A method that returns per-example kernel gradients in chunks [c, O, C·k·k], reduced to (norms, sum)."""
+    def run(a, d, pad, wshape, want_sum):
+        Gs = method(a, d, pad, wshape)
+        norms = torch.cat([_sq_rows(G) for G in Gs])
+        return norms, (sum(G.sum(0) for G in Gs).reshape(wshape) if want_sum else None)
+    run.chunks = method
+    return run
+
+
+# Every method returns (‖G_b‖² per example [B], Σ_b G_b as [O, C, kh, kw] or None).
+_KERNEL_METHODS = {"grouped-all": _from_chunks(_kernel_grads_grouped(1 << 30)),
+                   "grouped-32": _from_chunks(_kernel_grads_grouped(32)),
+                   "grouped-8": _from_chunks(_kernel_grads_grouped(8)),
+                   "grouped-fwd": _from_chunks(_kernel_grads_forward),
+                   "im2col-16": _from_chunks(_kernel_grads_unfold(16)),
+                   "im2col-64": _from_chunks(_kernel_grads_unfold(64)),
+                   "im2col-cl-32": _kernel_terms_unfold_cl(32),
+                   "shifted-all": _kernel_terms_shifted(1 << 30),
+                   "shifted-32": _kernel_terms_shifted(32),
+                   "shifted-16": _kernel_terms_shifted(16)}
+_CHUNKED = {"grouped-32": 32, "grouped-8": 8, "im2col-16": 16, "im2col-64": 64, "im2col-cl-32": 32,
+            "shifted-32": 32, "shifted-16": 16}
 _NEEDS_CONV_BWD = {"grouped-all", "grouped-32", "grouped-8"}
-_KERNEL_CHOICE: dict = {}  # (device, dtype, shapes, pad) -> the fastest method's name, measured at first use
+_KERNEL_CHOICE: dict = {}  # (device, dtype, shapes, strides, pad, want_sum) -> the fastest method's name
 
 
 def _sync(t):
@@ -119,28 +195,29 @@ def _sync(t):
         torch.mps.synchronize()
 
 
-def _pick_kernel_grads(a, d, pad, wshape):
-    """All the per-example kernel-gradient methods compute the same G; which is fastest depends on the layer's
-    shape, the backend and the device (on one CPU here: the grouped weight gradient from 0.5× to 2× the
-    batched one, im2col + bmm from 0.6× to 3×). Like cuDNN's benchmark mode, each layer shape is timed once on
-    its real tensors (two runs of each method after a warm-up, the minimum) and the fastest is kept."""
-    key = (str(a.device), a.dtype, tuple(a.shape), tuple(d.shape), tuple(wshape), pad)
+def _pick_kernel_method(a, d, pad, wshape, want_sum):
+    """All the per-example kernel-gradient methods compute the same norms and sum; which is fastest depends on
+    the layer's shape, the memory layout, the backend and the device (on one CPU here: from 0.65× to 3× the
+    batched weight gradient). Like cuDNN's benchmark mode, each layer shape is timed once on its real tensors
+    (three runs of each method after a warm-up, the minimum) and the fastest is kept."""
+    key = (str(a.device), a.dtype, tuple(a.shape), a.stride(), tuple(d.shape), d.stride(), tuple(wshape), pad,
+           want_sum)
     name = _KERNEL_CHOICE.get(key)
     if name is not None:
-        return _KERNEL_GRADS[name]
-    names = [n for n in _KERNEL_GRADS
+        return _KERNEL_METHODS[name]
+    names = [n for n in _KERNEL_METHODS
              if (_CONV_BWD is not None or n not in _NEEDS_CONV_BWD)
              and _CHUNKED.get(n, 0) < a.shape[0]]  # a chunk as large as the batch: "-all"
     best, best_t = None, math.inf
     for n in names:
-        fn = _KERNEL_GRADS[n]
+        fn = _KERNEL_METHODS[n]
         try:
-            fn(a, d, pad, wshape)
+            fn(a, d, pad, wshape, want_sum)
             _sync(d)
             t = math.inf
-            for _ in range(2):
+            for _ in range(3):
                 t0 = time.perf_counter()
-                fn(a, d, pad, wshape)
+                fn(a, d, pad, wshape, want_sum)
                 _sync(d)
                 t = min(t, time.perf_counter() - t0)
         except (RuntimeError, NotImplementedError):  # a backend without this op
@@ -150,13 +227,12 @@ def _pick_kernel_grads(a, d, pad, wshape):
     if best is None:
         raise RuntimeError("no per-example kernel-gradient method runs on this backend")
     _KERNEL_CHOICE[key] = best
-    return _KERNEL_GRADS[best]
+    return _KERNEL_METHODS[best]
 
 
-def _per_example_kernel_grads(a, d, pad, wshape):
-    """G[b] = ∂ℓ_b/∂W for every example at once, as a list of consecutive chunks [c, O, C·kh·kw] (never
-    concatenated: only their norms and their sum are needed); the fastest exact method for this shape."""
-    return _pick_kernel_grads(a, d, pad, wshape)(a, d, pad, wshape)
+def _per_example_kernel_terms(a, d, pad, wshape, want_sum):
+    """(‖∂ℓ_b/∂W‖² for every example [B], Σ_b ∂ℓ_b/∂W or None) by the fastest exact method for this shape."""
+    return _pick_kernel_method(a, d, pad, wshape, want_sum)(a, d, pad, wshape, want_sum)
 
 
 def _sq_rows(t):
@@ -239,10 +315,8 @@ def _conv_terms(a, d, L, weight, want_sum):
         if want_sum:
             gW = torch.mm(D.transpose(0, 1).reshape(O, -1), U.transpose(0, 1).reshape(CK, -1).t())
     else:
-        Gs = _per_example_kernel_grads(a, d, L.pad, weight.shape)  # chunks [c, O, C·k·k]
-        norms = norms + torch.cat([_sq_rows(G) for G in Gs])
-        if want_sum:
-            gW = sum(G.sum(0) for G in Gs)  # [O, C·k·k]
+        n, gW = _per_example_kernel_terms(a, d, L.pad, weight.shape, want_sum)
+        norms = norms + n
     return norms, (gW.reshape(O, C, kh, kw) if want_sum else None), (bias_g.sum(0) if want_sum else None)
 
 

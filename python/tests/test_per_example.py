@@ -123,10 +123,21 @@ def test_every_kernel_gradient_method_is_exact(images, layer):
         li = F.cross_entropy(m.forward(qs, x[i:i + 1]), torch.tensor(y[i:i + 1]), reduction="sum")
         ref.append(torch.autograd.grad(li, qs[L.weight])[0].reshape(wshape[0], -1))
     ref = torch.stack(ref)
+    ref_norms = ref.square().sum((1, 2))  # ‖∂ℓ_b/∂W‖² per example
+    ref_sum = ref.sum(0).reshape(wshape)
     a = a.detach()
     for layout in ("nchw", "channels-last"):
         aa, dd = (a, d) if layout == "nchw" else (a.contiguous(memory_format=torch.channels_last),
                                                   d.contiguous(memory_format=torch.channels_last))
-        for name, fn in FI._KERNEL_GRADS.items():
-            G = torch.cat(fn(aa, dd, L.pad, wshape))
-            assert torch.allclose(G, ref, rtol=1e-9, atol=1e-12), (name, layout, float((G - ref).abs().max()))
+        for name, fn in FI._KERNEL_METHODS.items():
+            if hasattr(fn, "chunks"):  # the per-example gradients themselves, before the reduction
+                G = torch.cat(fn.chunks(aa, dd, L.pad, wshape))
+                assert torch.allclose(G, ref, rtol=1e-9, atol=1e-12), (name, layout, float((G - ref).abs().max()))
+            for want_sum in (False, True):
+                n, S = fn(aa, dd, L.pad, wshape, want_sum)
+                assert torch.allclose(n, ref_norms, rtol=1e-9, atol=1e-15), (name, layout, float((n - ref_norms).abs().max()))
+                if want_sum:
+                    assert S.shape == wshape, (name, layout, S.shape)
+                    assert torch.allclose(S, ref_sum, rtol=1e-9, atol=1e-12), (name, layout, float((S - ref_sum).abs().max()))
+                else:
+                    assert S is None
