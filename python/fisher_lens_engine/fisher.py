@@ -127,17 +127,16 @@ def _kernel_terms_shifted(chunk):
         af = ah.reshape(B, Hp * Wp, C)
         norms = a.new_zeros(B)
         S = a.new_zeros(O, kh * kw, C) if want_sum else None
-        buf = a.new_empty(min(chunk, B), O, C)
         for s in range(0, B, chunk):
             e = min(B, s + chunk)
-            g = buf[:e - s]
+            ns = norms[s:e]
             for i in range(kh):
                 for j in range(kw):
                     off = i * Wp + j
-                    torch.bmm(Dt[s:e], af[s:e, off:off + n], out=g)
-                    norms[s:e] += _sq_rows(g)
+                    g = torch.bmm(Dt[s:e], af[s:e, off:off + n])  # [c, O, C] (out= would zero-fill it first)
+                    ns.add_(_sq_rows(g))
                     if want_sum:
-                        S[:, i * kw + j] += g.sum(0)
+                        S[:, i * kw + j].add_(g.sum(0))
         return norms, (S.reshape(O, kh, kw, C).permute(0, 3, 1, 2) if want_sum else None)
     return run
 
