@@ -266,15 +266,18 @@ function scriptSubjectConfig(run: RunData): DetectSubject['config'] {
 const plans = new Map<string, { key: string; plan: unknown }>();
 
 /**
- * The best learning rate a reproduction recorded for a run in its `runs/` folder: `<repro>/plan.json`'s `etaStar`
+ * The best learning rate recorded for a run by whoever made it: the run config's `fisher.referenceLr` (the presets
+ * declare their η*), else, for a run in a reproduction's `runs/` folder, `<repro>/plan.json`'s `etaStar`
  * (`cnnEtaStar` for its SimpleCNN arms, which have their own LR search), when the run's dataset and model
  * architecture are the plan's. Everything read is untrusted: anything missing, unreadable, too large or of the
  * wrong type gives null (the test-accuracy rule then applies), never an error.
  */
 export function recordedBestLr(
   runDir: string,
-  config: { dataset: { name: string }; model: unknown },
+  config: { dataset: { name: string }; model: unknown; fisher?: { referenceLr?: unknown } },
 ): number | null {
+  const declared = config.fisher?.referenceLr;
+  if (typeof declared === 'number' && Number.isFinite(declared) && declared > 0) return declared;
   const runsDir = path.dirname(path.resolve(runDir));
   if (path.basename(runsDir) !== 'runs') return null;
   const file = path.join(path.dirname(runsDir), 'plan.json');

@@ -241,6 +241,14 @@ export const FisherSchema = Type.Object(
       default: 1.0,
       description: `Training-loss threshold ε at which the early Tr(F_i) is read (paper: 1.2 on CIFAR-10); at most ${LIMITS.lossThreshold.toLocaleString('en')}.`,
     }),
+    referenceLr: Type.Optional(
+      Num({
+        exclusiveMinimum: 0,
+        maximum: 100,
+        description:
+          'The best known learning rate for this set-up (the same model, data and optimiser at another learning rate), where its author knows one: the presets declare their η*. The explosion detector then compares the run with a finished run of the set-up at this rate, when there is one, instead of the learning rate whose runs tested best (docs/DETECTOR.md). Does not change training.',
+      }),
+    ),
     warmupSteps: Int({
       minimum: 0,
       maximum: LIMITS.steps,

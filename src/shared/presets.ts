@@ -35,7 +35,8 @@ const cnn: PartialConfig = {
   model: { arch: 'simplecnn' },
   optimizer: { momentum: 0.9, batchSize: 128 },
   schedule: { epochs: 3 },
-  fisher: { every: 10, probeSize: 128 },
+  // The large-LR preset is these presets' declared η*: the detector's reference for the small-LR ones.
+  fisher: { every: 10, probeSize: 128, referenceLr: LARGE_LR },
   evalEvery: 50,
 };
 

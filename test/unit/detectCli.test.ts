@@ -359,3 +359,46 @@ test("detect: the reproduction's recorded η* is the reference, not the learning
   const noRun = pickReferences(flipped.map((s) => ({ ...s, bestLr: 0.7 })));
   assert.equal(noRun.get(SMALL1), 'self');
 });
+
+test("detect: a config's declared fisher.referenceLr (the presets' η*) is the run's best known learning rate", async () => {
+  const { recordedBestLr, pickReferences, subjectOf } = await import('../../src/runs/detect');
+  const { PRESETS, presetConfig, LARGE_LR } = await import('../../src/shared/presets');
+  const { resolveConfig } = await import('../../src/shared/config');
+  // The SimpleCNN presets declare the large-LR preset's rate; overrides keep it.
+  for (const id of ['large-lr', 'small-lr', 'small-lr-fp']) {
+    const cfg = presetConfig(PRESETS.find((p) => p.id === id)!, { dataset: { trainSize: 4096 } });
+    assert.equal(cfg.fisher.referenceLr, LARGE_LR, id);
+  }
+  // Declared in the config, it wins over a reproduction's plan; without it the plan decides.
+  const small = readRun(path.join(repro, SMALL1));
+  const declared = { ...small.config!, fisher: { ...small.config!.fisher, referenceLr: 0.07 } };
+  assert.equal(recordedBestLr(small.dir, declared), 0.07);
+  assert.equal(recordedBestLr(small.dir, small.config!), ETA);
+  // In a group it decides the reference as a recorded η* does: η*/10 tested best, the declared η* still wins.
+  const subjects = [SMALL1, ETA1].map((id) => {
+    const run = readRun(path.join(repro, id));
+    const dir = path.join(tmpDir(), 'copied', id); // outside the reproduction: no plan
+    fs.cpSync(run.dir, dir, { recursive: true });
+    const cfgPath = path.join(dir, 'config.json');
+    const cfg = JSON.parse(fs.readFileSync(cfgPath, 'utf8'));
+    cfg.fisher.referenceLr = ETA;
+    fs.writeFileSync(cfgPath, JSON.stringify(cfg));
+    const s = subjectOf(readRun(dir));
+    return { ...s, testAcc: s.config.optimizer.lr === ETA ? 0.5 : 0.99 };
+  });
+  assert.deepEqual(
+    subjects.map((s) => s.bestLr),
+    [ETA, ETA],
+  );
+  const refs = pickReferences(subjects);
+  assert.equal((refs.get(SMALL1) as { id: string }).id, ETA1);
+  assert.equal(refs.get(ETA1), 'self');
+  // The validator names the field.
+  for (const bad of [0, -1, 'a', 1e400 * 0]) {
+    assert.throws(
+      () => resolveConfig({ fisher: { referenceLr: bad } }, 'test'),
+      /fisher\.referenceLr/,
+      String(bad),
+    );
+  }
+});
