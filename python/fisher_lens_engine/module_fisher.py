@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .fisher import sample_labels
+from .fisher import _per_example_kernel_terms, sample_labels
 
 SUPPORTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm)
 
@@ -109,6 +109,18 @@ def _conv_input_columns(m, a):
     return F.unfold(a, k, dilation=dil, padding=p, stride=s)
 
 
+def _plain_conv2d_padding(m):
+    """The padding of a Conv2d that the engine's kernel methods take (stride 1, no dilation, one group, the same
+    zero padding on every side), else None."""
+    if (not isinstance(m, nn.Conv2d) or m.groups != 1 or m.padding_mode != "zeros"
+            or tuple(m.stride) != (1, 1) or tuple(m.dilation) != (1, 1)):
+        return None
+    if isinstance(m.padding, str):  # 'valid', or 'same' (explicit, possibly asymmetric: the unfold path)
+        return 0 if m.padding == "valid" else None
+    ph, pw = _pairs(m.padding, 2)
+    return ph if ph == pw else None
+
+
 def _layer_sq_norms(m, a, d):
     """Per-example ‖∂ℓ_i/∂θ_m‖² over m's trainable parameters, from its input a and output gradient δ."""
     B = a.shape[0]
@@ -128,7 +140,13 @@ def _layer_sq_norms(m, a, d):
         return n
     if isinstance(m, (nn.Conv1d, nn.Conv2d)):
         D = d.reshape(B, d.shape[1], -1)  # [B, O, P]
-        if w_on:
+        pad = _plain_conv2d_padding(m)
+        O, C, kh, kw = m.weight.shape if isinstance(m, nn.Conv2d) else (0, 0, 0, 0)
+        if w_on and pad is not None and D.shape[2] * (O + C * kh * kw) >= O * C * kh * kw:
+            # a stride-1 Conv2d with symmetric zero padding, not cheaper in the Gram form: the engine's own
+            # fastest exact per-example kernel method for this shape (fisher._pick_kernel_method)
+            n = n + _per_example_kernel_terms(a, d, pad, m.weight.shape, False)[0]
+        elif w_on:
             U = _conv_input_columns(m, a)  # [B, C·k, P]
             n = n + _sq_norm_of_products(U.transpose(1, 2), D.transpose(1, 2))
         if b_on:
