@@ -443,6 +443,12 @@ export class Launcher extends DisposableOwner {
         log.info(
           `${run.runId}: explosion warning compared with ${ref.why === 'pinned' ? 'the pinned baseline' : 'the best known learning rate'}, run ${ref.runId} (lr ${ref.lr})`,
         );
+      } else {
+        const declared = (run.config as RunConfig).fisher?.referenceLr;
+        if (declared !== undefined && declared !== (run.config as RunConfig).optimizer.lr)
+          log.info(
+            `${run.runId}: no finished run of this set-up at its reference lr ${declared} yet: the explosion warning compares the run with its own start`,
+          );
       }
     }
     const node = nodeOverride ?? (s.nodePath || 'node');

@@ -4,7 +4,8 @@
  *
  * Reference (the paper's comparison, docs/DETECTOR.md): runs are grouped by everything but seed, learning rate and
  * penalty (same model, data, batch, optimiser, length, label noise). In a group, the *best known learning rate* is
- * the one recorded for the set-up by what produced the runs — a reproduction's η* (its plan.json next to its `runs/`
+ * the one recorded for the set-up by what produced the runs — the config's `fisher.referenceLr` (the presets' η*), or a
+ * reproduction's η* (its plan.json next to its `runs/`
  * folder, from the reproduction's own LR search: see {@link recordedBestLr}) — where the group has an unpenalised run
  * at it; otherwise the one whose unpenalised runs reach the highest mean test accuracy (ties: the larger), among at
  * least two learning rates. An unpenalised run at the best learning rate *is* the reference (no explosion, by the paper's definition);
@@ -36,7 +37,7 @@ export interface DetectSubject {
     schedule: { steps?: number; epochs?: number; lrSchedule?: string; milestones?: number[] };
     labelNoise?: { fraction: number };
     penalty?: { kind: string };
-    fisher: { lossThreshold: number };
+    fisher: { lossThreshold: number; referenceLr?: number };
   };
   fisher: readonly { step: number; trF: number; stderr?: number | null }[];
   loss: readonly { step: number; loss: number }[];
@@ -181,7 +182,12 @@ export function detectRuns(
         explosion: false,
         rise: 1,
         base: null,
-        reason: `it is the reference of its group (the best test accuracy, at lr ${r.config.optimizer.lr})`,
+        reason: `it is the reference of its group (${
+          typeof r.bestLr === 'number' &&
+          Math.abs(r.bestLr - r.config.optimizer.lr) <= 1e-9 * r.bestLr
+            ? 'the recorded best learning rate'
+            : 'the best test accuracy'
+        }, at lr ${r.config.optimizer.lr})`,
       };
       return {
         id: r.id,

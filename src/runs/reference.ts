@@ -5,7 +5,8 @@
  * 1. the **pinned explosion baseline** ("Pin as Explosion Baseline" in the Runs tree) when it applies to the run, else
  * 2. the **best known learning rate**, as `fisher-lens detect` picks it (src/runs/detect.ts): among the completed,
  *    unpenalised runs of the same model and data (the detector's group: everything but seed, learning rate and
- *    penalty), the learning rate a reproduction recorded as η* when the runs root is its runs/ folder, else the
+ *    penalty), the best learning rate recorded for the set-up — the run config's `fisher.referenceLr` (the presets
+ *    declare their η*), or a reproduction's η* when the runs root is its runs/ folder — where a run at it finished, else the
  *    one whose runs reach the best mean test accuracy (ties: the larger rate); of its runs
  *    the nearest seed. When that is the run's own learning rate (or no such run exists: the first run of a set-up,
  *    such as the large-LR preset run first) there is none and the run is compared with its own start. The trainer (`train --reference`) checks the group again and reads the reference's
@@ -79,9 +80,14 @@ export function pickReferenceRun(
       bestAcc = m;
     }
   }
-  // A reproduction's recorded η* (runs root = its runs/ folder) wins, as in `fisher-lens detect`.
-  for (const r of cands) {
-    const rec = recordedBestLr(r.dir, r.config!);
+  // A recorded best learning rate wins, as in `fisher-lens detect`: the one this run's config declares
+  // (`fisher.referenceLr`: the presets' η*), else one a finished run of the group records (its config's, or a
+  // reproduction's η* when the runs root is its runs/ folder).
+  const recorded = [
+    recordedBestLr(path.join(runsRoot, opts.exclude ?? 'new-run'), cfg),
+    ...cands.map((r) => recordedBestLr(r.dir, r.config!)),
+  ];
+  for (const rec of recorded) {
     if (rec === null) continue;
     const at = cands.find((c) => Math.abs(c.config!.optimizer.lr - rec) <= 1e-9 * rec);
     if (at) {

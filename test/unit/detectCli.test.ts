@@ -366,7 +366,10 @@ test("detect: a config's declared fisher.referenceLr (the presets' η*) is the r
   const { resolveConfig } = await import('../../src/shared/config');
   // The SimpleCNN presets declare the large-LR preset's rate; overrides keep it.
   for (const id of ['large-lr', 'small-lr', 'small-lr-fp']) {
-    const cfg = presetConfig(PRESETS.find((p) => p.id === id)!, { dataset: { trainSize: 4096 } });
+    const cfg = presetConfig(
+      PRESETS.find((p) => p.id === id)!,
+      { dataset: { trainSize: 4096 } },
+    );
     assert.equal(cfg.fisher.referenceLr, LARGE_LR, id);
   }
   // Declared in the config, it wins over a reproduction's plan; without it the plan decides.
@@ -394,7 +397,7 @@ test("detect: a config's declared fisher.referenceLr (the presets' η*) is the r
   assert.equal((refs.get(SMALL1) as { id: string }).id, ETA1);
   assert.equal(refs.get(ETA1), 'self');
   // The validator names the field.
-  for (const bad of [0, -1, 'a', 1e400 * 0]) {
+  for (const bad of [0, -1, 'a', Number.NaN]) {
     assert.throws(
       () => resolveConfig({ fisher: { referenceLr: bad } }, 'test'),
       /fisher\.referenceLr/,

@@ -100,3 +100,20 @@ test('in a real runs root: a finished run is picked; one whose events hold no ea
     fs.rmSync(root, { recursive: true, force: true });
   }
 });
+
+test("the run's declared fisher.referenceLr (the presets' η*) wins over the test accuracies", () => {
+  // η*/10 tested best here (the SimpleCNN presets at a short size do), but the set-up declares η* = 0.05.
+  const declared = (lr: number, extra: Record<string, unknown> = {}) =>
+    cfg(lr, { fisher: { referenceLr: 0.05 }, ...extra });
+  const runs = [run('large-s0', declared(0.05), 0.9), run('small-s0', declared(0.005), 0.95)];
+  const got = pickReferenceRun('/runs', declared(0.005, { seed: 1 }), { runs, exclude: 'new' });
+  assert.deepEqual(got && [got.runId, got.lr, got.why], ['large-s0', 0.05, 'best-lr']);
+  // Declared by the new run alone (finished runs made without it): still the declared rate.
+  const plain = [run('large-s0', cfg(0.05), 0.9), run('small-s0', cfg(0.005), 0.95)];
+  assert.equal(pickReferenceRun('/runs', declared(0.005), { runs: plain })?.runId, 'large-s0');
+  // Without a declaration the best mean test accuracy decides: η*/10 is then the best rate, and a run at it has none.
+  assert.equal(pickReferenceRun('/runs', cfg(0.005), { runs: plain }), null);
+  // A declared rate with no finished run at it falls back to the test accuracies.
+  const nowhere = cfg(0.02, { fisher: { referenceLr: 0.1 } });
+  assert.equal(pickReferenceRun('/runs', nowhere, { runs: plain })?.runId, 'small-s0');
+});
