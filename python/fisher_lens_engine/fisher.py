@@ -300,13 +300,13 @@ def _conv_terms(a, d, L, weight, want_sum):
     """Per-example ‖∂ℓ_i/∂W‖² + ‖∂ℓ_i/∂b‖² of a conv layer from its input a [B,C,H,W] and δ [B,O,H',W']."""
     O, C, kh, kw = weight.shape
     B = a.shape[0]
-    D = d.reshape(B, O, -1)  # [B, O, P]
-    P = D.shape[2]
+    P = d.shape[2] * d.shape[3]
     CK = C * kh * kw
-    bias_g = D.sum(2)  # [B, O]
+    bias_g = d.sum((2, 3))  # [B, O] (no reshape: on a channels-last δ that would copy it)
     norms = bias_g.square().sum(1)
     gW = None
     if P * (O + CK) < O * CK:  # Gram form is cheaper (small maps, wide layers)
+        D = d.reshape(B, O, P)
         U = F.unfold(a, (kh, kw), padding=L.pad)  # [B, C·kh·kw, P]
         GD = torch.bmm(D.transpose(1, 2), D)
         GU = torch.bmm(U.transpose(1, 2), U)
