@@ -61,7 +61,7 @@ export const PRESETS: readonly Preset[] = [
   {
     id: 'small-lr',
     label: 'Small learning rate (η*/10)',
-    detail: `Same with lr ${SMALL_LR}: expect a Fisher explosion early in training`,
+    detail: `Same with lr ${SMALL_LR}: expect a Fisher explosion early in training (the warning compares it with a finished η* run: start that one first)`,
     config: deepMerge(cnn, { name: 'small-lr', optimizer: { lr: SMALL_LR } }),
   },
   {
