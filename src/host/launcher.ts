@@ -103,6 +103,11 @@ export interface LaunchRequest {
   python?: string;
   /** The user's config file the run's config came from (problems the trainer finds are shown there). */
   configFile?: string;
+  /**
+   * A run of ours this one waits for: it starts only once that run has ended (e.g. the η* run its explosion warning
+   * is compared with, which must have finished when this one starts and picks its reference).
+   */
+  after?: string;
 }
 
 /** A run this window launched or queued. */
@@ -123,6 +128,8 @@ export interface LocalRun {
   python?: string;
   /** The user's config file it came from, if any. */
   configFile?: string;
+  /** The run it waits for ({@link LaunchRequest.after}). */
+  after?: string;
 }
 
 export interface LaunchOutcome {
@@ -199,6 +206,7 @@ export class Launcher extends DisposableOwner {
         runsDir: r.runsDir,
         queuedAt: r.queuedAt,
         ...(r.python ? { python: r.python } : {}),
+        ...(r.after ? { after: r.after } : {}),
         // A script run is resumed from this (the workspace's own record), never from a command on disk.
         ...('kind' in r.config && r.config.kind === 'script' ? { script: r.config } : {}),
       }));
@@ -305,6 +313,7 @@ export class Launcher extends DisposableOwner {
         queuedAt: q.queuedAt,
         file: path.join(dir, RUN_FILES.config),
         python: q.python,
+        ...(q.after ? { after: q.after } : {}),
       });
       resumed.push(q.runId);
       this.changed.fire(q.runId);
@@ -364,6 +373,7 @@ export class Launcher extends DisposableOwner {
       file: path.join(dir, RUN_FILES.config),
       python: req.python ?? (s.pythonPath || undefined),
       configFile: req.configFile ?? (req.source.kind === 'file' ? req.source.file : undefined),
+      ...(req.after ? { after: req.after } : {}),
     };
     this.runs.set(run.runId, run);
     this.changed.fire(run.runId);
@@ -413,9 +423,17 @@ export class Launcher extends DisposableOwner {
       .sort((a, b) => a.queuedAt - b.queuedAt);
     for (const r of queued) {
       if (running >= limit) break;
+      if (this.waitsFor(r)) continue;
       this.start(r);
       running++;
     }
+  }
+
+  /** Whether a queued run still waits for the run it was queued after (queued or training, here or adopted). */
+  private waitsFor(r: LocalRun): boolean {
+    if (!r.after) return false;
+    const a = this.runs.get(r.after);
+    return a?.state === 'queued' || a?.state === 'running' || this.adopted.has(r.after);
   }
 
   private start(run: LocalRun, nodeOverride?: string) {
@@ -688,6 +706,7 @@ interface SavedQueued {
   queuedAt: number;
   python?: string;
   script?: ScriptRunConfig;
+  after?: string;
 }
 
 const isSavedQueued = (v: unknown): v is SavedQueued => {
@@ -700,6 +719,7 @@ const isSavedQueued = (v: unknown): v is SavedQueued => {
     path.isAbsolute(o.runsDir) &&
     typeof o.queuedAt === 'number' &&
     (o.python === undefined || typeof o.python === 'string') &&
+    (o.after === undefined || typeof o.after === 'string') &&
     (o.script === undefined || scriptRunConfigErrors(o.script) === null)
   );
 };

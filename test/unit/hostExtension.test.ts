@@ -297,6 +297,87 @@ test('trainerConfigProblems: each problem of the stderr once, without the file; 
   assert.deepEqual(trainerConfigProblems('Segmentation fault\n'), []);
 });
 
+test('host: New Run… of the small-LR preset with no finished η* run offers to run the η* preset first; it then waits for it and is compared with it', async () => {
+  fake.reset();
+  process.env.FAKE_CLI_STEPS = '60';
+  process.env.FAKE_CLI_MS = '15';
+  process.env.FAKE_CLI_PEAK = '1'; // finished runs have an early peak: they can be references
+  const saved = { ...fake.settings };
+  // A set-up of its own (no finished runs of it yet), two slots: the wait is the dependency, not the limit.
+  fake.settings['fisherLens.maxConcurrentRuns'] = 2;
+  fake.settings['fisherLens.presetOverrides'] = {
+    ...(saved['fisherLens.presetOverrides'] as object),
+    dataset: { name: 'synthetic', trainSize: 384, testSize: 64 },
+  };
+  const before = cliCalls().length;
+  try {
+    let offered: string[] = [];
+    fake.quickPicks.push((items) =>
+      (items as { label: string; presetId?: string }[]).find((i) => i.presetId === 'small-lr'),
+    );
+    fake.quickPicks.push((items) => {
+      offered = (items as { label: string }[]).map((i) => i.label);
+      return (items as { first: boolean }[]).find((i) => i.first);
+    });
+    const small = (await exec('fisherLens.newRun')) as string;
+    assert.match(small, /small-lr/);
+    assert.deepEqual(offered, [
+      'Run Small learning rate (η*/10) alone',
+      'Run Large learning rate (η*) first, then Small learning rate (η*/10)',
+    ]);
+    await until(() => cliCalls().length === before + 1, 'the η* run started');
+    const large = cliCalls()[before].args[cliCalls()[before].args.indexOf('--run-id') + 1];
+    assert.match(large, /large-lr/);
+    assert.equal(cliCalls()[before].config.optimizer.lr, 0.05);
+    // A free slot, and still it waits for the η* run.
+    assert.equal(status(small).state, 'queued');
+    await until(() => status(large).state === 'completed', 'the η* run completed');
+    const call = await until(() => cliCalls()[before + 1], 'the small-LR run started after it');
+    assert.equal(call.args[call.args.indexOf('--run-id') + 1], small);
+    assert.equal(
+      call.args[call.args.indexOf('--reference') + 1],
+      path.join(runs, large),
+      'compared with the η* run',
+    );
+    await until(() => status(small).state === 'completed', 'small-LR run completed');
+
+    // Now that one has finished, the next small-LR run is not asked: it is compared with it at once.
+    fake.quickPicks.push((items) =>
+      (items as { presetId?: string }[]).find((i) => i.presetId === 'small-lr-fp'),
+    );
+    const fp = (await exec('fisherLens.newRun')) as string;
+    assert.match(fp, /small-lr-fp/);
+    assert.equal(fake.quickPicks.length, 0);
+    const fpCall = await until(() => cliCalls()[before + 2], 'the penalised run started');
+    assert.equal(fpCall.args[fpCall.args.indexOf('--reference') + 1], path.join(runs, large));
+    await until(() => status(fp).state === 'completed', 'penalised run completed');
+
+    // Dismissing the offer starts nothing; "alone" starts the run with no reference.
+    fake.settings['fisherLens.presetOverrides'] = {
+      ...(saved['fisherLens.presetOverrides'] as object),
+      dataset: { name: 'synthetic', trainSize: 320, testSize: 64 },
+    };
+    fake.quickPicks.push((items) =>
+      (items as { presetId?: string }[]).find((i) => i.presetId === 'small-lr'),
+    );
+    fake.quickPicks.push(() => undefined);
+    assert.equal(await exec('fisherLens.newRun'), undefined);
+    assert.equal(cliCalls().length, before + 3);
+    fake.quickPicks.push((items) =>
+      (items as { presetId?: string }[]).find((i) => i.presetId === 'small-lr'),
+    );
+    fake.quickPicks.push((items) => (items as { first: boolean }[]).find((i) => !i.first));
+    const alone = (await exec('fisherLens.newRun')) as string;
+    const aloneCall = await until(() => cliCalls()[before + 3], 'the lone run started');
+    assert.equal(aloneCall.args[aloneCall.args.indexOf('--run-id') + 1], alone);
+    assert.ok(!aloneCall.args.includes('--reference'));
+    await until(() => status(alone).state === 'completed', 'lone run completed');
+  } finally {
+    fake.settings = saved;
+    delete process.env.FAKE_CLI_PEAK;
+  }
+});
+
 test('host: invalid presetOverrides are reported, nothing starts', async () => {
   fake.reset();
   const before = cliCalls().length;

@@ -170,6 +170,34 @@ test("a run queued after a reload behind the earlier window's run starts when th
   await until(() => status(y).state === 'stopped', 'later stopped');
 });
 
+test('a run queued after another (its explosion reference) keeps waiting for it across a reload', async () => {
+  process.env.FAKE_CLI_STEPS = '100000';
+  process.env.FAKE_CLI_MS = '20';
+  const memento = new Memento();
+  const a = newLauncher(memento);
+  const [ref, dep] = ['20261129-030000-ref', '20261129-030001-after'];
+  a.launch({ runId: ref, source: { kind: 'config', config }, totalSteps: 30 });
+  a.launch({ runId: dep, source: { kind: 'config', config }, totalSteps: 30, after: ref });
+  await until(() => status(ref).state === 'running', 'reference running');
+  assert.deepEqual(
+    (memento.get('fisherLens.queuedRuns') as { runId: string; after?: string }[]).map((q) => [
+      q.runId,
+      q.after,
+    ]),
+    [[dep, ref]],
+  );
+  a.dispose();
+  const b = newLauncher(memento);
+  assert.deepEqual(b.resumeQueue(), [dep]);
+  assert.equal(b.get(dep)?.after, ref, 'the dependency is kept');
+  assert.equal(status(dep).state, 'queued');
+  b.stop(ref, path.join(runs, ref), runs);
+  await until(() => status(dep).state === 'running', 'started once the reference ended');
+  assert.equal(status(ref).state, 'stopped');
+  b.stop(dep, undefined);
+  await until(() => status(dep).state === 'stopped', 'stopped');
+});
+
 test('without a place to keep the queue, a closing window marks its queued runs failed with the reason', async () => {
   process.env.FAKE_CLI_STEPS = '100000';
   const a = newLauncher();

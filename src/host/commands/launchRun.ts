@@ -14,6 +14,8 @@ export async function launchRun(
   nameOrFile: string,
   /** The user's config file `source` was read from (the trainer's refusals are shown on it). */
   configFile?: string,
+  /** A run of ours to wait for: this one starts once it has ended. */
+  after?: string,
 ): Promise<string | undefined> {
   if (!trusted()) return undefined;
   const { launcher, store } = h;
@@ -39,6 +41,7 @@ export async function launchRun(
       totalSteps: source.kind === 'script' ? 0 : totalSteps(source.config),
       python: python.source === 'path' || source.kind === 'script' ? undefined : python.exe,
       configFile,
+      ...(after ? { after } : {}),
     });
   } catch (e) {
     showConfigError(e, `Could not start ${runId}`);

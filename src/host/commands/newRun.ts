@@ -1,6 +1,9 @@
 /** `fisherLens.newRun` (New Run…): a preset or a `*.fisher.json` from the workspace; a preset id as argument skips the pick. */
 import path from 'node:path';
 import * as vscode from 'vscode';
+import { groupKey } from '../../runs/detect';
+import { pickReferenceRun } from '../../runs/reference';
+import type { StoredRunConfig } from '../../runs/runDir';
 import type { RunConfig } from '../../shared/config';
 import type { Preset } from '../../shared/presets';
 import { estimateCost, type CostEstimate, type PastRun } from '../../shared/costEstimate';
@@ -43,8 +46,83 @@ export async function newRun(h: CommandHost, presetId?: unknown): Promise<string
     );
     return undefined;
   }
-  return launchRun(h, { kind: 'config', config }, config.name ?? preset.id);
+  const name = config.name ?? preset.id;
+  if (typeof presetId !== 'string') {
+    const first = await offerReferenceFirst(h, preset, config, PRESETS, presetConfig);
+    if (first === undefined) return undefined; // dismissed
+    if (first) {
+      const refId = await launchRun(h, { kind: 'config', config: first.config }, first.name);
+      if (!refId) return undefined;
+      return launchRun(h, { kind: 'config', config }, name, undefined, refId);
+    }
+  }
+  return launchRun(h, { kind: 'config', config }, name);
 }
+
+/**
+ * A preset whose config declares its set-up's best known learning rate (`fisher.referenceLr`: the small-LR presets'
+ * η*) is compared, for its explosion warning, with a finished run of the set-up at that rate (src/runs/reference.ts).
+ * When there is none yet — nor one queued or training here — offer to run the preset at that rate first: this run
+ * then waits for it. Returns that preset's config to run first, null to run this one alone, undefined when dismissed.
+ */
+async function offerReferenceFirst(
+  h: CommandHost,
+  preset: Preset,
+  config: RunConfig,
+  presets: readonly Preset[],
+  presetConfig: (p: Preset, overrides?: unknown) => RunConfig,
+): Promise<{ config: RunConfig; name: string } | null | undefined> {
+  const refLr = config.fisher.referenceLr;
+  if (refLr === undefined || sameLr(refLr, config.optimizer.lr)) return null;
+  const key = groupKey(config);
+  const atRef = (c: StoredRunConfig) =>
+    !('kind' in c) &&
+    sameLr(c.optimizer.lr, refLr) &&
+    c.penalty.kind === 'none' &&
+    groupKey(c) === key;
+  let ref: { preset: Preset; config: RunConfig } | undefined;
+  for (const p of presets) {
+    try {
+      const c = presetConfig(p, h.settings().presetOverrides);
+      if (atRef(c)) ref = ref ?? { preset: p, config: c };
+    } catch {
+      // a preset the overrides make invalid is not offered
+    }
+  }
+  if (!ref) return null;
+  if (h.launcher.active().some((r) => atRef(r.config))) return null; // one is on its way
+  try {
+    const runsDir = h.settings().runsDirectory;
+    if (pickReferenceRun(runsDir, config, { pinned: h.launcher.pinnedBaseline })) return null;
+  } catch {
+    return null; // an unreadable runs root: nothing to offer
+  }
+  type Choice = vscode.QuickPickItem & { first: boolean };
+  const picked = await vscode.window.showQuickPick<Choice>(
+    [
+      {
+        label: `Run ${preset.label} alone`,
+        detail: `Its explosion warning compares it with its own Tr(F) at initialisation: no ${ref.preset.label} run of this set-up has finished yet.`,
+        first: false,
+      },
+      {
+        label: `Run ${ref.preset.label} first, then ${preset.label}`,
+        detail: `The warning then compares this run with that one (lr ${refLr}), as the paper does; this run waits for it to end.`,
+        first: true,
+      },
+    ],
+    {
+      title: `${preset.label}: compared with a run at η* (lr ${refLr})`,
+      placeHolder: 'Its explosion warning needs a finished run at the best known learning rate',
+      ignoreFocusOut: true,
+    },
+  );
+  if (!picked) return undefined;
+  return picked.first ? { config: ref.config, name: ref.config.name ?? ref.preset.id } : null;
+}
+
+const sameLr = (a: number, b: number) =>
+  Math.abs(a - b) <= 1e-12 * Math.max(Math.abs(a), Math.abs(b));
 
 /**
  * Each preset's expected wall time on the backend that will run it, from this machine's earlier finished runs

@@ -135,9 +135,10 @@ const timer = setInterval(() => {
       epochs: step / 10,
       wallSeconds: 1,
       backend: 'fake',
-      peakTrF: null,
+      // FAKE_CLI_PEAK: a summary with an early peak (a run another can be compared with), else none
+      peakTrF: process.env.FAKE_CLI_PEAK ? 10 + Math.max(0, step - 31) * 2 : null,
       peakTrFRaw: null,
-      peakStep: null,
+      peakStep: process.env.FAKE_CLI_PEAK ? Math.max(1, step - 1) : null,
       maxTrF: 10 + step * 2,
       trFi: null,
       trFiStep: null,
