@@ -207,6 +207,8 @@ export class Launcher extends DisposableOwner {
         queuedAt: r.queuedAt,
         ...(r.python ? { python: r.python } : {}),
         ...(r.after ? { after: r.after } : {}),
+        // The user's config file: a refusal after a reload is still shown on it (Problems panel).
+        ...(r.configFile ? { configFile: r.configFile } : {}),
         // A script run is resumed from this (the workspace's own record), never from a command on disk.
         ...('kind' in r.config && r.config.kind === 'script' ? { script: r.config } : {}),
       }));
@@ -314,6 +316,7 @@ export class Launcher extends DisposableOwner {
         file: path.join(dir, RUN_FILES.config),
         python: q.python,
         ...(q.after ? { after: q.after } : {}),
+        ...(q.configFile ? { configFile: q.configFile } : {}),
       });
       resumed.push(q.runId);
       this.changed.fire(q.runId);
@@ -707,6 +710,7 @@ interface SavedQueued {
   python?: string;
   script?: ScriptRunConfig;
   after?: string;
+  configFile?: string;
 }
 
 const isSavedQueued = (v: unknown): v is SavedQueued => {
@@ -720,6 +724,8 @@ const isSavedQueued = (v: unknown): v is SavedQueued => {
     typeof o.queuedAt === 'number' &&
     (o.python === undefined || typeof o.python === 'string') &&
     (o.after === undefined || typeof o.after === 'string') &&
+    (o.configFile === undefined ||
+      (typeof o.configFile === 'string' && path.isAbsolute(o.configFile))) &&
     (o.script === undefined || scriptRunConfigErrors(o.script) === null)
   );
 };

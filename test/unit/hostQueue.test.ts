@@ -170,14 +170,21 @@ test("a run queued after a reload behind the earlier window's run starts when th
   await until(() => status(y).state === 'stopped', 'later stopped');
 });
 
-test('a run queued after another (its explosion reference) keeps waiting for it across a reload', async () => {
+test('a run queued after another (its explosion reference) keeps waiting for it, and its config file, across a reload', async () => {
   process.env.FAKE_CLI_STEPS = '100000';
   process.env.FAKE_CLI_MS = '20';
   const memento = new Memento();
   const a = newLauncher(memento);
   const [ref, dep] = ['20261129-030000-ref', '20261129-030001-after'];
   a.launch({ runId: ref, source: { kind: 'config', config }, totalSteps: 30 });
-  a.launch({ runId: dep, source: { kind: 'config', config }, totalSteps: 30, after: ref });
+  const userFile = path.join(tmp, 'mine.fisher.json');
+  a.launch({
+    runId: dep,
+    source: { kind: 'config', config },
+    totalSteps: 30,
+    after: ref,
+    configFile: userFile,
+  });
   await until(() => status(ref).state === 'running', 'reference running');
   assert.deepEqual(
     (memento.get('fisherLens.queuedRuns') as { runId: string; after?: string }[]).map((q) => [
@@ -190,6 +197,7 @@ test('a run queued after another (its explosion reference) keeps waiting for it 
   const b = newLauncher(memento);
   assert.deepEqual(b.resumeQueue(), [dep]);
   assert.equal(b.get(dep)?.after, ref, 'the dependency is kept');
+  assert.equal(b.get(dep)?.configFile, userFile, "the user's config file is kept (its Problems)");
   assert.equal(status(dep).state, 'queued');
   b.stop(ref, path.join(runs, ref), runs);
   await until(() => status(dep).state === 'running', 'started once the reference ended');
