@@ -18,6 +18,7 @@ import { RunWriteError, type RunWriterOptions } from '../runs/writer';
 import { makeRunId } from '../runs/runId';
 import { DivergenceMonitor } from './divergence';
 import type { Engine } from './engine';
+import { onStopSignals } from './signals';
 
 export interface LoopOptions {
   runsRoot: string;
@@ -38,8 +39,6 @@ export interface LoopOptions {
   /** The run the explosion detector compares this one with (`train --reference`); default: its own start. */
   detectorReference?: DetectorReference | null;
 }
-
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 
@@ -68,13 +67,14 @@ class StopRequests {
     this.onSecondSignal(sig);
   };
   private readonly onAbort = () => this.request('aborted');
+  private readonly offSignals: () => void;
 
   constructor(
     private readonly opts: Pick<LoopOptions, 'handleSignals' | 'signal'>,
     private readonly onSecondSignal: (sig: NodeJS.Signals) => void,
     private readonly onFirstSignal: (sig: NodeJS.Signals) => void = () => {},
   ) {
-    if (opts.handleSignals) for (const s of SIGNALS) process.on(s, this.onSignal);
+    this.offSignals = opts.handleSignals ? onStopSignals(this.onSignal) : () => {};
     opts.signal?.addEventListener('abort', this.onAbort);
   }
 
@@ -83,7 +83,7 @@ class StopRequests {
   }
 
   dispose(): void {
-    if (this.opts.handleSignals) for (const s of SIGNALS) process.off(s, this.onSignal);
+    this.offSignals();
     this.opts.signal?.removeEventListener('abort', this.onAbort);
   }
 }

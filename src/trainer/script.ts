@@ -31,6 +31,7 @@ import { RunRecorder, type EventSink } from '../runs/recorder';
 import { makeRunId } from '../runs/runId';
 import { engineEnv, engineSourceDir } from './torch/python';
 import { VERSION } from './version';
+import { onStopSignals } from './signals';
 
 const H = HeaderEventSchema.properties;
 const Str = (n: number) => Type.String({ maxLength: n });
@@ -188,9 +189,7 @@ class ScriptSession {
     const poll = setInterval(() => {
       if (this.rec?.stopRequested()) this.requestStop('STOP file');
     }, this.o.pollMs ?? 250);
-    const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-    const onSignal = (sig: NodeJS.Signals) => this.onSignal(sig);
-    if (this.o.handleSignals) for (const s of signals) process.on(s, onSignal);
+    const offSignals = this.o.handleSignals ? onStopSignals((sig) => this.onSignal(sig)) : () => {};
     const atOnce = new Promise<void>((resolve) => (this.resolveAtOnce = resolve));
     let ex: { code: number | null; signal: NodeJS.Signals | null };
     try {
@@ -201,7 +200,7 @@ class ScriptSession {
       ex = r ?? { code: null, signal: 'SIGTERM' };
     } finally {
       clearInterval(poll);
-      if (this.o.handleSignals) for (const s of signals) process.off(s, onSignal);
+      offSignals();
     }
     return this.finish(ex);
   }
