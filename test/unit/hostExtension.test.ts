@@ -317,7 +317,7 @@ test('host: New Run… of the small-LR preset with no finished η* run offers to
     );
     fake.quickPicks.push((items) => {
       offered = (items as { label: string }[]).map((i) => i.label);
-      return (items as { first: boolean }[]).find((i) => i.first);
+      return (items as { plan: string }[]).find((i) => i.plan === 'first');
     });
     const small = (await exec('fisherLens.newRun')) as string;
     assert.match(small, /small-lr/);
@@ -366,12 +366,42 @@ test('host: New Run… of the small-LR preset with no finished η* run offers to
     fake.quickPicks.push((items) =>
       (items as { presetId?: string }[]).find((i) => i.presetId === 'small-lr'),
     );
-    fake.quickPicks.push((items) => (items as { first: boolean }[]).find((i) => !i.first));
+    fake.quickPicks.push((items) => (items as { plan: string }[]).find((i) => i.plan === 'alone'));
     const alone = (await exec('fisherLens.newRun')) as string;
     const aloneCall = await until(() => cliCalls()[before + 3], 'the lone run started');
     assert.equal(aloneCall.args[aloneCall.args.indexOf('--run-id') + 1], alone);
     assert.ok(!aloneCall.args.includes('--reference'));
     await until(() => status(alone).state === 'completed', 'lone run completed');
+
+    // An η* run of the set-up still training: the offer is to wait for it.
+    fake.settings['fisherLens.presetOverrides'] = {
+      ...(saved['fisherLens.presetOverrides'] as object),
+      dataset: { name: 'synthetic', trainSize: 288, testSize: 64 },
+    };
+    process.env.FAKE_CLI_STEPS = '200';
+    const eta = (await exec('fisherLens.newRun', 'large-lr')) as string; // by id: no offer
+    fake.quickPicks.push((items) =>
+      (items as { presetId?: string }[]).find((i) => i.presetId === 'small-lr'),
+    );
+    let waitOffer = '';
+    fake.quickPicks.push((items) => {
+      const w = (items as { plan: string; label: string }[]).find((i) => i.plan === 'after');
+      waitOffer = w?.label ?? '';
+      return w;
+    });
+    const waits = (await exec('fisherLens.newRun')) as string;
+    assert.match(
+      waitOffer,
+      /^Wait for large-lr \(lr 0\.05, (queued|running)\), then run Small learning rate/,
+    );
+    assert.equal(status(waits).state, 'queued');
+    await until(() => status(eta).state === 'completed', 'the η* run completed');
+    const waitsCall = await until(
+      () => cliCalls().find((c) => c.args[c.args.indexOf('--run-id') + 1] === waits),
+      'the waiting run started',
+    );
+    assert.equal(waitsCall.args[waitsCall.args.indexOf('--reference') + 1], path.join(runs, eta));
+    await until(() => status(waits).state === 'completed', 'waiting run completed');
   } finally {
     fake.settings = saved;
     delete process.env.FAKE_CLI_PEAK;

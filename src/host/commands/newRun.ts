@@ -48,13 +48,18 @@ export async function newRun(h: CommandHost, presetId?: unknown): Promise<string
   }
   const name = config.name ?? preset.id;
   if (typeof presetId !== 'string') {
-    const first = await offerReferenceFirst(h, preset, config, PRESETS, presetConfig);
-    if (first === undefined) return undefined; // dismissed
-    if (first) {
-      const refId = await launchRun(h, { kind: 'config', config: first.config }, first.name);
+    const plan = await offerReferenceFirst(h, preset, config, PRESETS, presetConfig);
+    if (plan === undefined) return undefined; // dismissed
+    if (plan?.first) {
+      const refId = await launchRun(
+        h,
+        { kind: 'config', config: plan.first.config },
+        plan.first.name,
+      );
       if (!refId) return undefined;
       return launchRun(h, { kind: 'config', config }, name, undefined, refId);
     }
+    if (plan?.after) return launchRun(h, { kind: 'config', config }, name, undefined, plan.after);
   }
   return launchRun(h, { kind: 'config', config }, name);
 }
@@ -62,8 +67,9 @@ export async function newRun(h: CommandHost, presetId?: unknown): Promise<string
 /**
  * A preset whose config declares its set-up's best known learning rate (`fisher.referenceLr`: the small-LR presets'
  * η*) is compared, for its explosion warning, with a finished run of the set-up at that rate (src/runs/reference.ts).
- * When there is none yet — nor one queued or training here — offer to run the preset at that rate first: this run
- * then waits for it. Returns that preset's config to run first, null to run this one alone, undefined when dismissed.
+ * When there is none yet, offer to wait for one queued or training here, else to run the preset at that rate first:
+ * either way this run then waits for it. Returns what to wait for (`after`: a run of ours; `first`: a run to start
+ * first), null to run this one alone now, undefined when dismissed.
  */
 async function offerReferenceFirst(
   h: CommandHost,
@@ -71,7 +77,7 @@ async function offerReferenceFirst(
   config: RunConfig,
   presets: readonly Preset[],
   presetConfig: (p: Preset, overrides?: unknown) => RunConfig,
-): Promise<{ config: RunConfig; name: string } | null | undefined> {
+): Promise<{ first?: { config: RunConfig; name: string }; after?: string } | null | undefined> {
   const refLr = config.fisher.referenceLr;
   if (refLr === undefined || sameLr(refLr, config.optimizer.lr)) return null;
   const key = groupKey(config);
@@ -80,6 +86,13 @@ async function offerReferenceFirst(
     sameLr(c.optimizer.lr, refLr) &&
     c.penalty.kind === 'none' &&
     groupKey(c) === key;
+  try {
+    const runsDir = h.settings().runsDirectory;
+    if (pickReferenceRun(runsDir, config, { pinned: h.launcher.pinnedBaseline })) return null;
+  } catch {
+    return null; // an unreadable runs root: nothing to offer
+  }
+  const pending = h.launcher.active().find((r) => atRef(r.config));
   let ref: { preset: Preset; config: RunConfig } | undefined;
   for (const p of presets) {
     try {
@@ -89,27 +102,27 @@ async function offerReferenceFirst(
       // a preset the overrides make invalid is not offered
     }
   }
-  if (!ref) return null;
-  if (h.launcher.active().some((r) => atRef(r.config))) return null; // one is on its way
-  try {
-    const runsDir = h.settings().runsDirectory;
-    if (pickReferenceRun(runsDir, config, { pinned: h.launcher.pinnedBaseline })) return null;
-  } catch {
-    return null; // an unreadable runs root: nothing to offer
-  }
-  type Choice = vscode.QuickPickItem & { first: boolean };
+  if (!pending && !ref) return null;
+  type Choice = vscode.QuickPickItem & { plan: 'alone' | 'after' | 'first' };
+  const other = pending
+    ? {
+        label: `Wait for ${pending.name} (lr ${refLr}, ${pending.state}), then run ${preset.label}`,
+        detail: `The warning then compares this run with that one, as the paper does.`,
+        plan: 'after' as const,
+      }
+    : {
+        label: `Run ${ref!.preset.label} first, then ${preset.label}`,
+        detail: `The warning then compares this run with that one (lr ${refLr}), as the paper does; this run waits for it to end.`,
+        plan: 'first' as const,
+      };
   const picked = await vscode.window.showQuickPick<Choice>(
     [
       {
         label: `Run ${preset.label} alone`,
-        detail: `Its explosion warning compares it with its own Tr(F) at initialisation: no ${ref.preset.label} run of this set-up has finished yet.`,
-        first: false,
+        detail: `Its explosion warning compares it with its own Tr(F) at initialisation: no run of this set-up at lr ${refLr} has finished yet.`,
+        plan: 'alone',
       },
-      {
-        label: `Run ${ref.preset.label} first, then ${preset.label}`,
-        detail: `The warning then compares this run with that one (lr ${refLr}), as the paper does; this run waits for it to end.`,
-        first: true,
-      },
+      other,
     ],
     {
       title: `${preset.label}: compared with a run at η* (lr ${refLr})`,
@@ -118,7 +131,10 @@ async function offerReferenceFirst(
     },
   );
   if (!picked) return undefined;
-  return picked.first ? { config: ref.config, name: ref.config.name ?? ref.preset.id } : null;
+  if (picked.plan === 'after') return { after: pending!.runId };
+  if (picked.plan === 'first')
+    return { first: { config: ref!.config, name: ref!.config.name ?? ref!.preset.id } };
+  return null;
 }
 
 const sameLr = (a: number, b: number) =>
