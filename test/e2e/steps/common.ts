@@ -9,6 +9,7 @@ import zlib from 'node:zlib';
 import type { Frame } from 'playwright-core';
 import {
   findWebviewFrame,
+  lap,
   sleep,
   waitFor,
   type Browse,
@@ -54,7 +55,12 @@ export async function pickRunRow(wb: Workbench, id: string): Promise<void> {
 }
 
 /** An input box titled like `title` is showing (after a quick pick, the same widget is reused): type `value`, Enter. */
-export async function answerInputBox(wb: Workbench, title: RegExp, value: string): Promise<void> {
+export async function answerInputBox(
+  wb: Workbench,
+  title: RegExp,
+  value: string,
+  timeoutMs = 20_000,
+): Promise<void> {
   await waitFor(
     `the input box ${title}`,
     async () => {
@@ -64,12 +70,35 @@ export async function answerInputBox(wb: Workbench, title: RegExp, value: string
         .catch(() => '');
       return (await wb.quickInput.isVisible()) && title.test(t);
     },
-    20_000,
+    timeoutMs,
     200,
   );
   await wb.quickInputBox.fill(value);
   await wb.page.keyboard.press('Enter');
   await wb.quickInput.waitFor({ state: 'hidden', timeout: 10_000 });
+}
+
+/**
+ * Run a palette command that opens an input box titled like `title`, and answer it. A click on the palette's row
+ * is now and then lost in code-server (the palette closes, the command never runs): the command is run again
+ * when no input box shows within 8 s (an idempotent command only).
+ */
+export async function commandToInputBox(
+  wb: Workbench,
+  command: string,
+  title: RegExp,
+  value: string,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await wb.runCommand(command);
+    try {
+      await answerInputBox(wb, title, value, 8_000);
+      return;
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      lap(`"${command}" showed no input box ${title}: running it again`);
+    }
+  }
 }
 
 /** The workbench's theme kind: its theme class where there is one, else its editor background's lightness. */

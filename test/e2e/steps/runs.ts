@@ -11,6 +11,7 @@ import type { Frame } from 'playwright-core';
 import { assert, lap, waitFor, waitForWebviewFrame, type Runner } from '../harness';
 import {
   answerInputBox,
+  commandToInputBox,
   pickRunRow,
   readJson,
   runDir,
@@ -107,8 +108,7 @@ export async function runManagementTests(
       );
       // Filter the tree by the tag: only that run is left, and the filter is named above the list.
       const before = (await wb.treeRows(RUNS_PANE)).length;
-      await wb.runCommand('Fisher Lens: Filter Runs…');
-      await answerInputBox(wb, /Filter runs/i, `#${TAG}`);
+      await commandToInputBox(wb, 'Fisher Lens: Filter Runs…', /Filter runs/i, `#${TAG}`);
       try {
         const filtered = await waitFor(
           'the tree filtered to the tagged run',
