@@ -140,9 +140,12 @@ def _layer_sq_norms(m, a, d):
         return n
     if isinstance(m, (nn.Conv1d, nn.Conv2d)):
         D = d.reshape(B, d.shape[1], -1)  # [B, O, P]
-        pad = _plain_conv2d_padding(m)
-        O, C, kh, kw = m.weight.shape if isinstance(m, nn.Conv2d) else (0, 0, 0, 0)
-        if w_on and pad is not None and D.shape[2] * (O + C * kh * kw) >= O * C * kh * kw:
+        pad = _plain_conv2d_padding(m) if w_on else None
+        if pad is not None:
+            O, C, kh, kw = m.weight.shape
+            if D.shape[2] * (O + C * kh * kw) < O * C * kh * kw:  # the Gram form is cheaper
+                pad = None
+        if pad is not None:
             # a stride-1 Conv2d with symmetric zero padding, not cheaper in the Gram form: the engine's own
             # fastest exact per-example kernel method for this shape (fisher._pick_kernel_method)
             n = n + _per_example_kernel_terms(a, d, pad, m.weight.shape, False)[0]

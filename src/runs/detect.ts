@@ -81,6 +81,10 @@ export function groupKey(c: DetectSubject['config']): string {
 
 const penaltyOf = (r: DetectSubject) => r.config.penalty?.kind ?? 'none';
 
+/** Two learning rates are the same one (a recorded rate against a config's, both read from JSON). */
+export const sameLr = (a: number, b: number): boolean =>
+  Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b));
+
 /** Replay one run through the detector (`extra`: options over those of its config). */
 export function replay(r: DetectSubject, extra: Partial<DetectorOptions> = {}): DetectorState {
   const det = new ExplosionDetector(detectorOptionsFromConfig(r.config, extra));
@@ -153,9 +157,7 @@ function recordedInGroup(members: readonly DetectSubject[]): number | null {
       counts.set(r.bestLr, (counts.get(r.bestLr) ?? 0) + 1);
   const ranked = [...counts].sort((a, b) => b[1] - a[1] || b[0] - a[0]);
   for (const [lr] of ranked) {
-    const at = members.find(
-      (r) => penaltyOf(r) === 'none' && Math.abs(r.config.optimizer.lr - lr) <= 1e-9 * lr,
-    );
+    const at = members.find((r) => penaltyOf(r) === 'none' && sameLr(r.config.optimizer.lr, lr));
     if (at) return at.config.optimizer.lr;
   }
   return null;
@@ -183,8 +185,7 @@ export function detectRuns(
         rise: 1,
         base: null,
         reason: `it is the reference of its group (${
-          typeof r.bestLr === 'number' &&
-          Math.abs(r.bestLr - r.config.optimizer.lr) <= 1e-9 * r.bestLr
+          typeof r.bestLr === 'number' && sameLr(r.bestLr, r.config.optimizer.lr)
             ? 'the recorded best learning rate'
             : 'the best test accuracy'
         }, at lr ${r.config.optimizer.lr})`,

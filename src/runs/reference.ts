@@ -13,7 +13,7 @@
  * events itself: nothing here is trusted beyond choosing a folder.
  */
 import path from 'node:path';
-import { groupKey, recordedBestLr, replay, subjectOf, type DetectSubject } from './detect';
+import { groupKey, recordedBestLr, replay, sameLr, subjectOf, type DetectSubject } from './detect';
 import { listRuns, readRun, type RunFolderInfo } from './reader';
 
 export interface ReferencePick {
@@ -89,7 +89,7 @@ export function pickReferenceRun(
   ];
   for (const rec of recorded) {
     if (rec === null) continue;
-    const at = cands.find((c) => Math.abs(c.config!.optimizer.lr - rec) <= 1e-9 * rec);
+    const at = cands.find((c) => sameLr(c.config!.optimizer.lr, rec));
     if (at) {
       best = at.config!.optimizer.lr;
       break;

@@ -1,7 +1,7 @@
 /** `fisherLens.newRun` (New Run…): a preset or a `*.fisher.json` from the workspace; a preset id as argument skips the pick. */
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { groupKey } from '../../runs/detect';
+import { groupKey, sameLr } from '../../runs/detect';
 import { pickReferenceRun } from '../../runs/reference';
 import type { StoredRunConfig } from '../../runs/runDir';
 import type { RunConfig } from '../../shared/config';
@@ -136,9 +136,6 @@ async function offerReferenceFirst(
     return { first: { config: ref!.config, name: ref!.config.name ?? ref!.preset.id } };
   return null;
 }
-
-const sameLr = (a: number, b: number) =>
-  Math.abs(a - b) <= 1e-12 * Math.max(Math.abs(a), Math.abs(b));
 
 /**
  * Each preset's expected wall time on the backend that will run it, from this machine's earlier finished runs
